@@ -1,0 +1,66 @@
+"""Install the SFD plugin for BasicSR.
+
+Besides the ``sfd_arch`` package this installs ``_sfd_arch_hook.py`` and ``sfd_arch_hook.pth`` into
+site-packages. The ``.pth`` file makes BasicSR's own entry points (``python -m basicsr.train``, a clone's
+``basicsr/train.py``) find the SFD classes; see ``_sfd_arch_hook.py``. A ``.pth`` file only reaches
+site-packages through a regular ``pip install .`` (not ``-e``), which is what ``make setup`` runs.
+"""
+import os
+
+from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HOOK_PTH = 'sfd_arch_hook.pth'
+
+
+class BuildPyWithHook(build_py):
+    """Copies the start-up ``.pth`` file to the root of the build, so it lands in site-packages."""
+
+    def run(self):
+        super().run()
+        self.copy_file(os.path.join(HERE, HOOK_PTH), os.path.join(self.build_lib, HOOK_PTH))
+
+
+def read_version():
+    with open(os.path.join(HERE, 'sfd_arch', 'version.py')) as f:
+        scope = {}
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+setup(
+    name='sfd_arch',
+    version=read_version(),
+    description='Semantic Feature Discrimination (SFD, CVPR 2025) for BasicSR: Feat-D, TG-D/LPP and SFD-IQA',
+    long_description=open(os.path.join(HERE, 'README.md')).read(),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.9',
+    packages=find_packages(include=['sfd_arch', 'sfd_arch.*']),
+    py_modules=['_sfd_arch_hook'],
+    include_package_data=True,
+    package_data={'sfd_arch': ['py.typed']},
+    cmdclass={'build_py': BuildPyWithHook},
+    install_requires=[
+        'basicsr>=1.4.2',
+        'torch',
+        'torchvision',
+        'open_clip_torch>=2.20',
+        'opencv-python',
+        'lmdb',
+        'pyyaml',
+        'setuptools',
+        'scipy',
+        'tqdm',
+        'matplotlib',
+    ],
+    extras_require={'test': ['pytest', 'ruff']},
+    entry_points={
+        'console_scripts': [
+            'sfd-train=sfd_arch.train:main',
+            'sfd-test=sfd_arch.test:main',
+            'sfd-iqa=sfd_arch.iqa.cli:main',
+        ],
+    },
+    license='Apache-2.0',
+)

@@ -1,0 +1,21 @@
+"""SFD for BasicSR: Semantic Feature Discrimination (Dong et al., CVPR 2025, arXiv 2503.19295).
+
+Importing this package makes stock basicsr 1.4.2 importable on today's torchvision, then registers the SFD
+pieces in BasicSR's registries, once: ARCH ``FeatD``, ``PromptLearner``; LOSS ``FeatureGANLoss``,
+``TextGuidedGANLoss``; MODEL ``SFDModel``, ``RealSFDModel``; METRIC ``calculate_sfd_iqa``.
+"""
+from .compat import ensure_basicsr_importable, patch_basicsr_for_cpu
+
+ensure_basicsr_importable()
+patch_basicsr_for_cpu()
+
+from .archs import CLIPFeatureExtractor, FeatD, PromptLearner, build_clip  # noqa: E402
+from .losses import FeatureGANLoss, TextGuidedGANLoss  # noqa: E402
+from .models import RealSFDModel, SFDModel  # noqa: E402
+from .version import __version__  # noqa: E402
+
+__all__ = [
+    'CLIPFeatureExtractor', 'FeatD', 'FeatureGANLoss', 'PromptLearner', 'RealSFDModel', 'SFDModel',
+    'TextGuidedGANLoss', '__version__',
+    'build_clip',
+]

@@ -1,0 +1,79 @@
+"""What stock basicsr 1.4.2 needs to import on today's torchvision and Python.
+
+basicsr 1.4.2 imports ``torchvision.transforms.functional_tensor`` (gone since torchvision 0.17) and
+``distutils`` (gone from the standard library in 3.12, provided by setuptools). The alias for the first
+lives in the start-up hook module ``_sfd_arch_hook`` (installed beside this package); calling it here
+makes ``import sfd_arch`` work where the ``.pth`` hook is not installed (editable installs, a checkout on
+``PYTHONPATH``) or turned off with ``SFD_ARCH_NO_HOOK=1``.
+"""
+import _sfd_arch_hook
+
+
+def ensure_basicsr_importable() -> None:
+    """Make ``import basicsr`` work on torchvision >= 0.17 without editing installed files."""
+    _sfd_arch_hook.install(register=False)
+    try:
+        import distutils  # noqa: F401  (basicsr.utils imports it)
+    except ImportError:  # pragma: no cover - depends on the environment
+        try:
+            import setuptools  # noqa: F401  (its import installs the distutils shim)
+        except ImportError as err:
+            raise ImportError('basicsr needs distutils: `pip install setuptools`') from err
+
+
+def patch_basicsr_for_cpu() -> None:
+    """Two places where basicsr 1.4.2 assumes CUDA although the rest of its pipeline runs on CPU.
+
+    * ``basicsr.train.load_resume_state`` maps the resume state onto ``torch.cuda.current_device()``,
+      so ``--auto_resume`` crashes on a CPU-only machine. The replacement keeps the tensors on the CPU
+      (models move optimiser state to their own device when they load it) and checks the file first.
+    * ``--launcher pytorch`` always picks NCCL and ``torch.cuda.set_device``; without CUDA it now uses gloo.
+    Both are no-ops for CUDA users: behaviour on GPU is unchanged.
+    """
+    import importlib
+    import os.path as osp
+
+    import torch
+
+    basicsr_train = importlib.import_module('basicsr.train')
+    from basicsr.utils import dist_util, scandir
+    from basicsr.utils.misc import check_resume
+
+    if getattr(basicsr_train.load_resume_state, '_sfd_patched', False):
+        return
+
+    def load_resume_state(opt):
+        resume_state_path = None
+        if opt['auto_resume']:
+            state_path = osp.join('experiments', opt['name'], 'training_states')
+            if osp.isdir(state_path):
+                states = [v for v in scandir(state_path, suffix='state', recursive=False, full_path=False)]
+                if states:
+                    latest = max(float(v.split('.state')[0]) for v in states)
+                    resume_state_path = osp.join(state_path, f'{latest:.0f}.state')
+                    opt['path']['resume_state'] = resume_state_path
+        elif opt['path'].get('resume_state'):
+            resume_state_path = opt['path']['resume_state']
+        if resume_state_path is None:
+            return None
+        if not osp.isfile(resume_state_path):
+            raise FileNotFoundError(f'path.resume_state: training state not found: {resume_state_path}')
+        if torch.cuda.is_available():
+            device_id = torch.cuda.current_device()
+            resume_state = torch.load(resume_state_path, map_location=lambda s, loc: s.cuda(device_id))
+        else:
+            resume_state = torch.load(resume_state_path, map_location='cpu')
+        check_resume(opt, resume_state['iter'])
+        return resume_state
+
+    load_resume_state._sfd_patched = True
+    basicsr_train.load_resume_state = load_resume_state
+
+    original_init = dist_util._init_dist_pytorch
+
+    def _init_dist_pytorch(backend, **kwargs):
+        if torch.cuda.is_available() and backend != 'gloo':
+            return original_init(backend, **kwargs)
+        torch.distributed.init_process_group(backend='gloo', **kwargs)
+
+    dist_util._init_dist_pytorch = _init_dist_pytorch

@@ -1,0 +1,30 @@
+"""Shared fixtures: a tiny CLIP built from an open_clip config in code (random weights), offline."""
+import os
+import sys
+
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+os.environ.setdefault('SFD_OFFLINE', '1')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+TEXT_CFG = {'context_length': 77, 'vocab_size': 49408, 'width': 32, 'heads': 2, 'layers': 1}
+TINY_RN_CFG = {'embed_dim': 64, 'vision_cfg': {'image_size': 64, 'layers': [1, 1, 1, 1], 'width': 8,
+                                               'patch_size': None}, 'text_cfg': TEXT_CFG}
+TINY_VIT_CFG = {'embed_dim': 64, 'vision_cfg': {'image_size': 64, 'layers': 2, 'width': 32, 'patch_size': 16,
+                                                'head_width': 16}, 'text_cfg': TEXT_CFG}
+
+
+def tiny_clip_opt(layers=('layer1', 'layer2', 'layer3')) -> dict:
+    return {'model': 'tiny-RN', 'model_cfg': TINY_RN_CFG, 'pretrained': None, 'layers': list(layers)}
+
+
+def tiny_vit_clip_opt(layers=(0, 1)) -> dict:
+    return {'model': 'tiny-ViT', 'model_cfg': TINY_VIT_CFG, 'pretrained': None, 'layers': list(layers)}
+
+
+@pytest.fixture
+def clip_opt():
+    torch.manual_seed(0)
+    return tiny_clip_opt()
