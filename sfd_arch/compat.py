@@ -28,7 +28,9 @@ def patch_basicsr_for_cpu() -> None:
       so ``--auto_resume`` crashes on a CPU-only machine. The replacement keeps the tensors on the CPU
       (models move optimiser state to their own device when they load it) and checks the file first.
     * ``--launcher pytorch`` always picks NCCL and ``torch.cuda.set_device``; without CUDA it now uses gloo.
-    Both are no-ops for CUDA users: behaviour on GPU is unchanged.
+    * ``filter2D`` (used by the Real-ESRGAN degradations) calls ``.view`` on the JPEG simulator's output,
+      which is not contiguous on CPU; the wrapper passes a contiguous tensor (same values, any device).
+    The first two are no-ops for CUDA users.
     """
     import importlib
     import os.path as osp
@@ -77,3 +79,11 @@ def patch_basicsr_for_cpu() -> None:
         torch.distributed.init_process_group(backend='gloo', **kwargs)
 
     dist_util._init_dist_pytorch = _init_dist_pytorch
+
+    realesrgan_model = importlib.import_module('basicsr.models.realesrgan_model')
+    original_filter2d = realesrgan_model.filter2D
+
+    def filter2D(img, kernel):  # noqa: N802 - basicsr's name
+        return original_filter2d(img.contiguous(), kernel)
+
+    realesrgan_model.filter2D = filter2D

@@ -2,6 +2,8 @@
 
 A few lines, as in Real-ESRGAN: importing ``sfd_arch`` registers the SFD classes in BasicSR's registries,
 then BasicSR's own training pipeline runs with the current directory as root (experiments/, tb_logger/).
+The option file is checked first, so a missing dataroot or a typo in the ``clip:`` block fails at once,
+before BasicSR moves an existing experiment folder aside.
 """
 import os
 import os.path as osp
@@ -10,12 +12,20 @@ import sys
 if __package__ in (None, ''):  # run as a script: make the package importable from a checkout
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+# isort: off
+import sfd_arch  # noqa: E402,F401  (first: makes basicsr importable, registers the SFD classes)
 from basicsr.train import train_pipeline  # noqa: E402
-
-import sfd_arch  # noqa: E402,F401  (registers FeatD, PromptLearner, the losses, SFDModel, RealSFDModel)
+from sfd_arch.utils.preflight import check_option_file, option_path  # noqa: E402
+# isort: on
 
 
 def main() -> None:
+    opt_path = option_path(sys.argv[1:])
+    if opt_path is not None:
+        try:
+            check_option_file(opt_path, is_train=True)
+        except (OSError, KeyError, ValueError) as err:
+            sys.exit(f'error: {err.args[0] if isinstance(err, KeyError) else err}')
     train_pipeline(os.getcwd())
 
 

@@ -1,0 +1,56 @@
+"""Checks an option file before BasicSR starts, so a typo fails in a second with the key named.
+
+BasicSR renames an existing ``experiments/<name>`` folder and builds the data loaders before it builds the
+model; a missing dataroot then surfaces as a bare ``os.scandir`` error after the folder was moved aside.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import yaml
+
+from ..archs.clip_arch import normalize_clip_opt
+
+_PATH_KEYS = ('dataroot_gt', 'dataroot_lq', 'meta_info', 'meta_info_file')
+
+
+def _load(path: str) -> dict[str, Any]:
+    from basicsr.utils.options import ordered_yaml
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'option file not found: {path}')
+    with open(path) as f:
+        try:
+            opt = yaml.load(f, Loader=ordered_yaml()[0])
+        except yaml.YAMLError as err:
+            raise ValueError(f'{path} is not valid YAML: {err}') from err
+    if not isinstance(opt, dict):
+        raise ValueError(f'{path} does not hold a mapping of options')
+    return opt
+
+
+def check_option_file(path: str, is_train: bool = True) -> dict[str, Any]:
+    """Raise a clear error naming the key for the mistakes that would otherwise fail late; returns the options."""
+    opt = _load(path)
+    for phase, dataset in (opt.get('datasets') or {}).items():
+        if phase.split('_')[0] == 'val' and not is_train:
+            continue
+        for key in _PATH_KEYS:
+            value = (dataset or {}).get(key)
+            if value and not os.path.exists(value):
+                raise FileNotFoundError(f'{path}: datasets.{phase}.{key}: not found: {value}')
+    if opt.get('model_type') in ('SFDModel', 'RealSFDModel') and is_train:
+        try:
+            normalize_clip_opt(opt.get('clip'))
+        except (KeyError, ValueError) as err:
+            raise type(err)(f'{path}: {err.args[0]}') from err
+    return opt
+
+
+def option_path(argv: list[str]) -> str | None:
+    """The value of ``-opt`` in a BasicSR command line, if any."""
+    for i, arg in enumerate(argv[:-1]):
+        if arg in ('-opt', '--opt'):
+            return argv[i + 1]
+    return None
