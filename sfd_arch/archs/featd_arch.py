@@ -19,14 +19,17 @@ from .clip_arch import CLIPFeatureExtractor, build_clip
 
 
 def _head(in_ch: int, num_feat: int, depth: int, kernel_size: int) -> nn.Sequential:
-    """Spectral-normalised convs with LeakyReLU(0.2), no batch norm, ending in a 1-channel logit map."""
+    """A 1x1 projection to ``num_feat``, ``depth - 1`` kxk convs, and a kxk conv to a 1-channel logit map.
+
+    Spectral norm on every conv, LeakyReLU(0.2), no batch norm. The 1x1 projection keeps the heads cheap
+    next to CLIP (RN50 layer1 has 256 channels at stride 4): a 3x3 conv there would cost a quarter of the
+    backbone's forward pass on its own.
+    """
     pad = kernel_size // 2
-    layers: list[nn.Module] = []
-    ch = in_ch
-    for _ in range(depth):
-        layers += [spectral_norm(nn.Conv2d(ch, num_feat, kernel_size, 1, pad)), nn.LeakyReLU(0.2, inplace=True)]
-        ch = num_feat
-    layers.append(spectral_norm(nn.Conv2d(ch, 1, kernel_size, 1, pad)))
+    layers: list[nn.Module] = [spectral_norm(nn.Conv2d(in_ch, num_feat, 1)), nn.LeakyReLU(0.2, inplace=True)]
+    for _ in range(depth - 1):
+        layers += [spectral_norm(nn.Conv2d(num_feat, num_feat, kernel_size, 1, pad)), nn.LeakyReLU(0.2, inplace=True)]
+    layers.append(spectral_norm(nn.Conv2d(num_feat, 1, kernel_size, 1, pad)))
     return nn.Sequential(*layers)
 
 
@@ -38,7 +41,8 @@ class FeatD(nn.Module):
         in_channels: channels of each tapped map. When omitted they are read from the CLIP backbone
             described by ``clip`` (the option file's ``clip:`` block, injected by the SFD models).
         num_feat: width of each head.
-        depth: hidden convolutions per head (each followed by LeakyReLU 0.2).
+        depth: hidden convolutions per head (each followed by LeakyReLU 0.2): a 1x1 projection to
+            ``num_feat``, then ``depth - 1`` convolutions of ``kernel_size``.
         kernel_size: convolution kernel size.
         clip: the ``clip:`` block (or a built extractor); only used to read the taps' channels.
     """
@@ -46,6 +50,8 @@ class FeatD(nn.Module):
     def __init__(self, in_channels: Optional[Sequence[int]] = None, num_feat: int = 64, depth: int = 2,
                  kernel_size: int = 3, clip: Optional[dict | CLIPFeatureExtractor] = None):
         super().__init__()
+        if depth < 1:
+            raise ValueError(f'network_featd.depth must be >= 1, got {depth}')
         self.layer_names: list[str] = [f'map{i}' for i in range(len(in_channels or []))]
         if clip is not None:
             extractor = clip if isinstance(clip, CLIPFeatureExtractor) else build_clip(clip)
