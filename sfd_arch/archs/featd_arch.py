@@ -65,6 +65,7 @@ class FeatD(nn.Module):
         if not in_channels:
             raise ValueError('FeatD needs `in_channels` (one per tapped layer) or the `clip:` block to read them from')
         self.in_channels = [int(c) for c in in_channels]
+        self.num_feat, self.depth, self.kernel_size = int(num_feat), int(depth), int(kernel_size)
         self.heads = nn.ModuleList(_head(c, num_feat, depth, kernel_size) for c in self.in_channels)
 
     def forward(self, feats: Sequence[torch.Tensor]) -> list[torch.Tensor]:
