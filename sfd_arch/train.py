@@ -9,8 +9,11 @@ import os
 import os.path as osp
 import sys
 
-if __package__ in (None, ''):  # run as a script: make the package importable from a checkout
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+if __package__ in (None, ''):
+    # run as a file: Python put sfd_arch/ itself on sys.path; the checkout root is what makes `sfd_arch` importable
+    _package_dir = osp.dirname(osp.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if osp.abspath(p or '.') != _package_dir]
+    sys.path.insert(0, osp.dirname(_package_dir))
 
 # isort: off
 import sfd_arch  # noqa: E402,F401  (first: makes basicsr importable, registers the SFD classes)

@@ -1,0 +1,58 @@
+"""Test entry point: ``python sfd_arch/test.py -opt options/test_sfd_x4.yml`` (or ``sfd-test -opt ...``).
+
+BasicSR's own ``test_pipeline`` runs the test, with the SFD classes registered and the results root under the
+current directory. Besides BasicSR's log and images, it writes ``results/<name>/metrics.csv`` (every metric of
+every image) and ``results/<name>/summary.md`` (mean per dataset and metric).
+"""
+import os
+import os.path as osp
+import sys
+from contextlib import contextmanager
+from typing import Optional
+
+if __package__ in (None, ''):
+    # run as a file: Python put sfd_arch/ itself on sys.path; the checkout root is what makes `sfd_arch` importable
+    _package_dir = osp.dirname(osp.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if osp.abspath(p or '.') != _package_dir]
+    sys.path.insert(0, osp.dirname(_package_dir))
+
+from sfd_arch.compat import ensure_basicsr_importable  # noqa: E402
+
+ensure_basicsr_importable()
+
+from basicsr.test import test_pipeline  # noqa: E402
+
+import sfd_arch  # noqa: E402,F401  (registers the SFD archs, losses, models and metric with BasicSR)
+from sfd_arch.utils.results import MetricsRecorder, record_test_metrics  # noqa: E402
+
+
+@contextmanager
+def _command_line(argv: Optional[list]):
+    # BasicSR's parse_options reads sys.argv itself; an explicit argv (tests, scripts) stands in for it
+    if argv is None:
+        yield
+        return
+    saved = sys.argv
+    sys.argv = [saved[0] if saved else 'sfd-test', *argv]
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
+def run(argv: Optional[list] = None) -> MetricsRecorder:
+    """Run BasicSR's test pipeline (root = current directory) and save the per-image metrics."""
+    with _command_line(argv), record_test_metrics() as recorder:
+        test_pipeline(os.getcwd())
+    if recorder.results_dir:
+        recorder.write(recorder.results_dir)
+    return recorder
+
+
+def main(argv: Optional[list] = None) -> None:
+    """Console entry (``sfd-test``): returns nothing, so the exit status is 0 on success."""
+    run(argv)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,247 @@
+"""Per-image metrics of BasicSR's test pipeline (sfd_arch/test.py) and the plots drawn from them."""
+import csv
+import importlib.util
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # appended: an installed or shimmed package on PYTHONPATH still wins
+    sys.path.append(str(REPO))
+
+from sfd_arch.compat import ensure_basicsr_importable  # noqa: E402
+
+ensure_basicsr_importable()
+
+import basicsr.metrics  # noqa: E402
+import basicsr.models.sr_model  # noqa: E402
+from basicsr.archs.rrdbnet_arch import RRDBNet  # noqa: E402
+from basicsr.metrics import calculate_psnr, calculate_ssim  # noqa: E402
+from basicsr.utils import img2tensor, tensor2img  # noqa: E402
+
+from sfd_arch.utils.results import (  # noqa: E402
+    MetricRecord,
+    dataset_means,
+    read_metrics_csv,
+    summary_markdown,
+    write_metrics_csv,
+)
+
+NET = {'num_in_ch': 3, 'num_out_ch': 3, 'scale': 4, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 8}
+
+
+@pytest.fixture(autouse=True, scope='module')
+def single_thread():
+    """Tiny tensors: one intra-op thread is many times faster than several fighting over a busy CPU."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def load_script(name: str):
+    """Import scripts/<name>.py in-process (scripts are not a package)."""
+    module_name = f'_sfd_script_{name}'
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, REPO / 'scripts' / f'{name}.py')
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+def make_pairs(folder: Path, names: list[str], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    (folder / 'gt').mkdir(parents=True)
+    (folder / 'lq').mkdir()
+    for name in names:
+        coarse = rng.random((6, 6, 3)).astype(np.float32)
+        gt = np.round(np.clip(cv2.resize(coarse, (32, 32), interpolation=cv2.INTER_CUBIC), 0, 1) * 255).astype(np.uint8)
+        cv2.imwrite(str(folder / 'gt' / f'{name}.png'), gt)
+        cv2.imwrite(str(folder / 'lq' / f'{name}.png'), cv2.resize(gt, (8, 8), interpolation=cv2.INTER_AREA))
+
+
+# -- the recorder on BasicSR's real test pipeline -----------------------------------------------------------
+def test_sfd_test_records_every_image_and_metric_and_means_match_basicsr(tmp_path, monkeypatch):
+    import sfd_arch.test as sfd_test
+
+    datasets = {'TinyA': ['zebra', 'apple', 'moon'], 'TinyB': ['x1', 'x2']}
+    for seed, (name, images) in enumerate(datasets.items()):
+        make_pairs(tmp_path / name, images, seed)
+    torch.manual_seed(0)
+    net = RRDBNet(**NET).eval()
+    torch.save({'params': net.state_dict()}, tmp_path / 'net_g.pth')
+    metrics = {'psnr': {'type': 'calculate_psnr', 'crop_border': 4, 'test_y_channel': False},
+               'ssim': {'type': 'calculate_ssim', 'crop_border': 4, 'test_y_channel': False}}
+    lines = ['name: tiny_sfd_test', 'model_type: SRModel', 'scale: 4', 'num_gpu: 0', 'manual_seed: 0', 'datasets:']
+    for i, name in enumerate(datasets, start=1):
+        lines += [f'  test_{i}:', f'    name: {name}', '    type: PairedImageDataset',
+                  f'    dataroot_gt: {tmp_path / name / "gt"}', f'    dataroot_lq: {tmp_path / name / "lq"}',
+                  '    io_backend: {type: disk}']
+    lines += ['network_g: {type: RRDBNet, num_in_ch: 3, num_out_ch: 3, num_feat: 8, num_block: 1, num_grow_ch: 8}',
+              f'path: {{pretrain_network_g: {tmp_path / "net_g.pth"}, strict_load_g: true, param_key_g: params}}',
+              'val:', '  save_img: false', '  metrics:']
+    for name, opt in metrics.items():
+        lines.append(f'    {name}: {{type: {opt["type"]}, crop_border: 4, test_y_channel: false}}')
+    (tmp_path / 'test.yml').write_text('\n'.join(lines) + '\n')
+
+    # what BasicSR logs: its logger does not propagate, so listen to it directly
+    logger = logging.getLogger('basicsr')
+    messages: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger.addHandler(handler)
+    monkeypatch.setattr(logger, 'level', logging.INFO)
+    monkeypatch.chdir(tmp_path)
+    try:
+        recorder = sfd_test.run(['-opt', str(tmp_path / 'test.yml')])
+    finally:
+        logger.removeHandler(handler)
+
+    # the wrapper is gone afterwards: BasicSR is left as it was
+    assert basicsr.models.sr_model.calculate_metric is basicsr.metrics.calculate_metric
+
+    results = tmp_path / 'results' / 'tiny_sfd_test'
+    with open(results / 'metrics.csv', newline='') as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ['dataset', 'image', 'metric', 'value']
+    rows = rows[1:]
+    # one row per image per metric, in the loader's (sorted) order and the option file's metric order
+    expected_keys = [(d, img, m) for d, imgs in datasets.items() for img in sorted(imgs) for m in metrics]
+    assert [tuple(r[:3]) for r in rows] == expected_keys
+
+    # each value belongs to the image it is filed under: recompute it from that image
+    for dataset, image, metric, value in rows:
+        lq = cv2.imread(str(tmp_path / dataset / 'lq' / f'{image}.png')).astype(np.float32) / 255
+        gt = cv2.imread(str(tmp_path / dataset / 'gt' / f'{image}.png'))
+        with torch.no_grad():
+            sr = tensor2img(net(img2tensor(lq).unsqueeze(0)))
+        fn = calculate_psnr if metric == 'psnr' else calculate_ssim
+        assert float(value) == pytest.approx(fn(sr, gt, crop_border=4), rel=1e-6, abs=1e-6)
+
+    # the means equal BasicSR's model.metric_results, and what it logged (to its 4 decimals)
+    means = dataset_means(read_metrics_csv(str(results / 'metrics.csv')))
+    assert set(recorder.logged) == set(datasets)
+    for dataset, logged in recorder.logged.items():
+        assert set(logged) == set(metrics)
+        for metric, value in logged.items():
+            assert means[dataset][metric] == pytest.approx(value, rel=1e-9, abs=1e-9)
+    log = '\n'.join(messages)
+    for dataset in datasets:
+        block = log[log.index(f'Validation {dataset}'):]
+        for metric in metrics:
+            logged_value = float(re.search(rf'# {metric}: ([-\d.]+)', block).group(1))
+            assert means[dataset][metric] == pytest.approx(logged_value, abs=6e-5)
+
+    summary = (results / 'summary.md').read_text()
+    assert summary.splitlines()[0] == '| dataset | images | psnr | ssim |'
+    assert f'| TinyA | 3 | {means["TinyA"]["psnr"]:.4f} | {means["TinyA"]["ssim"]:.4f} |' in summary
+    assert f'| TinyB | 2 | {means["TinyB"]["psnr"]:.4f} | {means["TinyB"]["ssim"]:.4f} |' in summary
+    assert 'Per-dataset means' in log and f'{means["TinyB"]["psnr"]:.4f}' in log  # the summary is logged too
+
+
+def test_csv_round_trip_summary_and_bad_files(tmp_path):
+    records = [MetricRecord('Set5', 'baby', 'psnr', 30.123456789012), MetricRecord('Set5', 'bird', 'psnr', 28.5),
+               MetricRecord('Set5', 'baby', 'lpips', 0.25), MetricRecord('Urban', 'img1', 'psnr', 22.0)]
+    write_metrics_csv(records, str(tmp_path / 'm.csv'))
+    assert read_metrics_csv(str(tmp_path / 'm.csv')) == records  # values survive exactly
+    assert dataset_means(records) == {'Set5': {'psnr': (30.123456789012 + 28.5) / 2, 'lpips': 0.25},
+                                      'Urban': {'psnr': 22.0}}
+    table = summary_markdown(records).splitlines()
+    assert table[0] == '| dataset | images | psnr | lpips |'
+    assert table[2] == '| Set5 | 2 | 29.3117 | 0.2500 |' and table[3] == '| Urban | 1 | 22.0000 | - |'
+    (tmp_path / 'bad.csv').write_text('image,value\nbaby,1\n')
+    with pytest.raises(ValueError, match='bad.csv'):
+        read_metrics_csv(str(tmp_path / 'bad.csv'))
+
+
+# -- plots --------------------------------------------------------------------------------------------------------
+def write_model_csv(root: Path, model: str, values: dict) -> str:
+    """values: {dataset: {metric: [per-image values]}} -> results/<model>/metrics.csv"""
+    records = [MetricRecord(d, f'img{i}', m, v) for d, per_metric in values.items()
+               for m, vs in per_metric.items() for i, v in enumerate(vs)]
+    (root / model).mkdir(parents=True)
+    path = root / model / 'metrics.csv'
+    write_metrics_csv(records, str(path))
+    return str(path)
+
+
+def assert_png(path: Path) -> None:
+    img = cv2.imread(str(path))
+    assert img is not None and img.shape[0] > 100 and img.shape[1] > 100 and img.std() > 1
+
+
+def test_perception_distortion_plane_plots_the_csv_means(tmp_path):
+    plot = load_script('plot_results')
+    esrgan = write_model_csv(tmp_path, 'ESRGAN', {'Set5': {'psnr': [30.0, 28.0], 'LPIPS': [0.20, 0.10]},
+                                                  'Set14': {'psnr': [26.0, 27.0, 25.0], 'LPIPS': [0.3, 0.2, 0.1]}})
+    sfd = write_model_csv(tmp_path, 'SFD', {'Set5': {'psnr': [29.0, 28.0], 'LPIPS': [0.08, 0.06]},
+                                            'Set14': {'psnr': [25.0, 25.5, 26.0], 'LPIPS': [0.1, 0.15, 0.2]},
+                                            'Urban100': {'psnr': [23.0], 'LPIPS': [0.2]}})
+    fig, panels = plot.plot_pd([esrgan, sfd], metric='lpips', output=str(tmp_path / 'pd.png'))
+    expected = {'Set5': {'ESRGAN': (29.0, 0.15), 'SFD': (28.5, 0.07)},
+                'Set14': {'ESRGAN': (26.0, 0.2), 'SFD': (25.5, 0.15)}}  # Urban100: only one model has it
+    assert list(panels) == ['Set5', 'Set14']
+    for ax, (dataset, points) in zip(fig.axes, expected.items()):
+        assert ax.get_title() == dataset
+        offsets = np.concatenate([c.get_offsets() for c in ax.collections])
+        np.testing.assert_allclose(offsets, [points['ESRGAN'], points['SFD']])
+        assert [t.get_text() for t in ax.texts] == ['ESRGAN', 'SFD']  # labelled with the results folder names
+        assert 'lower is better' in ax.get_ylabel() and ax.get_xlabel().startswith('PSNR')
+    assert_png(tmp_path / 'pd.png')
+
+    data = plot.main(['pd', esrgan, sfd, '--metric', 'LPIPS', '--average', '--labels', 'A', 'B',
+                      '-o', str(tmp_path / 'avg.png')])
+    np.testing.assert_allclose(data['average']['A'], ((29.0 + 26.0) / 2, (0.15 + 0.2) / 2))
+    np.testing.assert_allclose(data['average']['B'], ((28.5 + 25.5) / 2, (0.07 + 0.15) / 2))
+    assert_png(tmp_path / 'avg.png')
+    with pytest.raises(SystemExit, match='no metric .niqe.*psnr, LPIPS'):
+        plot.main(['pd', esrgan, '--metric', 'niqe', '-o', str(tmp_path / 'x.png')])
+
+
+def test_training_curves_plot_the_tensorboard_scalars(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    plot = load_script('plot_results')
+    logdir = tmp_path / 'tb_logger' / 'train_SFD'
+    written = {'losses/l_g_pix': [0.3, 0.2, 0.15], 'losses/l_featd_real': [0.7, 0.6, 0.65],
+               'p_pos_real': [0.5, 0.7, 0.8], 'p_pos_fake': [0.5, 0.3, 0.25],
+               'metrics/Set5/psnr': [20.5, 22.25], 'metrics/Set14/psnr': [19.0, 21.0], 'lr': [1.0, 1.0]}
+    steps = {tag: [100 * (i + 1) for i in range(len(v))] for tag, v in written.items()}
+    with SummaryWriter(str(logdir)) as writer:
+        for tag, values in written.items():
+            for step, value in zip(steps[tag], values):
+                writer.add_scalar(tag, value, step)
+
+    fig, plotted = plot.plot_curves(str(logdir), output=str(tmp_path / 'curves.png'))
+    assert set(plotted) == set(written) - {'lr'}
+    titles = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
+    assert list(titles) == ['l_featd_real', 'l_g_pix', 'p_pos (TG-D)', 'val psnr']  # losses, TG-D, validation
+    for title, tags in (('l_g_pix', ['losses/l_g_pix']), ('p_pos (TG-D)', ['p_pos_fake', 'p_pos_real']),
+                        ('val psnr', ['metrics/Set14/psnr', 'metrics/Set5/psnr'])):
+        lines = titles[title].get_lines()
+        assert len(lines) == len(tags)
+        for line, tag in zip(lines, tags):
+            np.testing.assert_array_equal(line.get_xdata(), steps[tag])
+            np.testing.assert_allclose(line.get_ydata(), written[tag], rtol=1e-6)  # stored as float32
+    assert_png(tmp_path / 'curves.png')
+    fig, _ = plot.plot_curves(str(logdir), smooth=0.5)  # EMA drawn over the raw losses; validation left raw
+    loss_lines = [ax for ax in fig.axes if ax.get_title() == 'l_g_pix'][0].get_lines()
+    np.testing.assert_allclose(loss_lines[0].get_ydata(), written['losses/l_g_pix'], rtol=1e-6)
+    np.testing.assert_allclose(loss_lines[1].get_ydata(), [0.3, 0.25, 0.2], rtol=1e-6)
+    assert len([ax for ax in fig.axes if ax.get_title() == 'val psnr'][0].get_lines()) == 2
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(SystemExit, match='no tensorboard event files'):
+        plot.main(['curves', str(tmp_path / 'empty'), '-o', str(tmp_path / 'x.png')])
+    with SummaryWriter(str(tmp_path / 'tb_logger' / 'other_run')) as writer:
+        writer.add_scalar('losses/l_g_pix', 1.0, 1)
+    with pytest.raises(SystemExit, match='several runs'):
+        plot.main(['curves', str(tmp_path / 'tb_logger'), '-o', str(tmp_path / 'x.png')])
