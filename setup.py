@@ -61,6 +61,8 @@ setup(
             'sfd-test=sfd_arch.test:main',
             'sfd-iqa=sfd_arch.iqa.cli:main',
         ],
+        # pyiqa loads these when its registries are first queried (see sfd_arch/iqa/pyiqa_plugin.py)
+        'pyiqa.archs': ['sfd_iqa = sfd_arch.iqa.pyiqa_plugin:register'],
     },
     license='Apache-2.0',
 )

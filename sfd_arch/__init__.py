@@ -10,12 +10,12 @@ ensure_basicsr_importable()
 patch_basicsr_for_cpu()
 
 from .archs import CLIPFeatureExtractor, FeatD, PromptLearner, build_clip  # noqa: E402
+from .iqa import SFDIQA, calculate_sfd_iqa  # noqa: E402
 from .losses import FeatureGANLoss, TextGuidedGANLoss  # noqa: E402
 from .models import RealSFDModel, SFDModel  # noqa: E402
 from .version import __version__  # noqa: E402
 
 __all__ = [
-    'CLIPFeatureExtractor', 'FeatD', 'FeatureGANLoss', 'PromptLearner', 'RealSFDModel', 'SFDModel',
-    'TextGuidedGANLoss', '__version__',
-    'build_clip',
+    'CLIPFeatureExtractor', 'FeatD', 'FeatureGANLoss', 'PromptLearner', 'RealSFDModel', 'SFDIQA', 'SFDModel',
+    'TextGuidedGANLoss', '__version__', 'build_clip', 'calculate_sfd_iqa',
 ]

@@ -11,7 +11,7 @@ import _sfd_arch_hook
 
 def ensure_basicsr_importable() -> None:
     """Make ``import basicsr`` work on torchvision >= 0.17 without editing installed files."""
-    _sfd_arch_hook.install(register=False)
+    _sfd_arch_hook.install(targets=())
     try:
         import distutils  # noqa: F401  (basicsr.utils imports it)
     except ImportError:  # pragma: no cover - depends on the environment

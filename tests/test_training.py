@@ -329,3 +329,36 @@ def test_torchrun_launcher_on_cpu(sfd_run):
     assert 'world_size: 2' in out.stdout + out.stderr
     models = sfd_run / 'experiments' / 'sfd_tiny' / 'models'
     assert {'net_g_2.pth', 'net_featd_2.pth', 'net_lpp_2.pth'} <= {p.name for p in models.iterdir()}
+
+
+def test_validation_reports_sfd_iqa_of_the_model_itself(sfd_run):
+    import numpy as np
+    from basicsr.data import build_dataloader, build_dataset
+    from basicsr.utils import tensor2img
+
+    from sfd_arch.iqa import SFDIQA
+
+    opt = yaml.safe_load((sfd_run / 'train_sfd.yml').read_text())
+    opt['val'] = {'save_img': False, 'metrics': {
+        'psnr': {'type': 'calculate_psnr', 'crop_border': 4},
+        'sfd_iqa': {'type': 'calculate_sfd_iqa', 'weights': 'model', 'better': 'higher'}}}
+    (sfd_run / 'val.yml').write_text(yaml.safe_dump(opt, sort_keys=False))
+    model, _ = build_model('val.yml', str(sfd_run))
+    data = opt['datasets']['train']
+    val_set = build_dataset({'name': 'val', 'type': 'PairedImageDataset', 'dataroot_gt': data['dataroot_gt'],
+                             'dataroot_lq': data['dataroot_lq'], 'io_backend': {'type': 'disk'}, 'phase': 'val',
+                             'scale': 4})
+    loader = build_dataloader(val_set, {'phase': 'val'}, num_gpu=0, dist=False)
+    model.validation(loader, current_iter=1, tb_logger=None, save_img=False)
+    value = model.metric_results['sfd_iqa']
+    assert 0.0 <= value <= 1.0
+    # the same number as scoring the SR outputs with the model's own (EMA-generator) networks directly
+    scorer = SFDIQA(model.clip, model.net_featd, model.net_lpp)
+    scores = []
+    for batch in loader:
+        with torch.no_grad():
+            sr = model.net_g_ema(batch['lq'])
+        rgb = tensor2img(sr, rgb2bgr=False)
+        scores.append(scorer.score_arrays([rgb])[0].score)
+    assert value == pytest.approx(float(np.mean(scores)), abs=1e-6)
+    assert model.net_featd.training  # validation hands the discriminators back in train mode

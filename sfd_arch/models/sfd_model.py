@@ -303,6 +303,18 @@ class SFDMixin:
                     dist.all_reduce(p.grad)
                     p.grad.div_(world)
 
+    # ------------------------------------------------------------------ validation
+    def nondist_validation(self, dataloader, current_iter, tb_logger, save_img) -> None:
+        """BasicSR's validation; ``calculate_sfd_iqa`` with ``weights: model`` uses this model's Feat-D and LPP."""
+        from ..iqa.metric import live_scorer
+        from ..iqa.scorer import SFDIQA
+
+        if not hasattr(self, 'net_featd'):  # a test run: no discriminators were built
+            return super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
+        scorer = SFDIQA(self.clip, self.get_bare_model(self.net_featd), self.get_bare_model(self.net_lpp))
+        with live_scorer(scorer):
+            super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
     # ------------------------------------------------------------------ failure and saving
     def _check_finite(self, name: str, loss: torch.Tensor, current_iter: int) -> None:
         if torch.isfinite(loss).all():

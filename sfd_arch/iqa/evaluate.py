@@ -1,0 +1,218 @@
+"""Agreement of an IQA metric with human opinion: SRCC, PLCC (after a 4-parameter logistic) and KRCC.
+
+The usual IQA protocol (VQEG): Spearman's and Kendall's rank correlations on the raw predictions, and
+Pearson's correlation between the MOS and the predictions mapped by the monotonic logistic
+
+    f(x) = (b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2
+
+fitted by least squares (``scipy.optimize.curve_fit``). Metrics where lower is better (NIQE) are negated
+before correlating, so that for every metric a positive correlation means agreement with humans.
+
+MOS tables (CSV; the column names are options, matched ignoring case and surrounding spaces) and presets:
+
+    koniq  koniq10k_scores_and_distributions.csv   image_name, MOS (or MOS_zscore)
+    livec  a CSV export of LIVE Challenge           image, mos
+    spaq   CSV export of 'MOS and Image attribute scores.xlsx'   Image name, MOS
+"""
+from __future__ import annotations
+
+import csv
+import os
+import os.path as osp
+import warnings
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+from scipy import optimize, stats
+
+PRESETS: dict[str, dict[str, str]] = {
+    'koniq': {'image_col': 'image_name', 'score_col': 'MOS'},
+    'livec': {'image_col': 'image', 'score_col': 'mos'},
+    'spaq': {'image_col': 'Image name', 'score_col': 'MOS'},
+}
+LOWER_IS_BETTER = {'niqe'}
+
+
+@dataclass
+class MOSTable:
+    """Image names (as written in the table) and their mean opinion scores, in table order."""
+
+    path: str
+    names: list[str]
+    mos: np.ndarray
+
+
+def _norm(col: str) -> str:
+    return col.strip().lstrip('\ufeff').lower()
+
+
+def read_mos_table(path: str, image_col: str, score_col: str) -> MOSTable:
+    """Read a CSV (comma, semicolon or tab separated) of image names and MOS; errors name file and column."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'MOS table not found: {path}')
+    if path.lower().endswith(('.xlsx', '.xls')):
+        raise ValueError(f'{path}: spreadsheets are not read directly; export the sheet to CSV (for SPAQ: '
+                         "columns 'Image name' and 'MOS') and pass the CSV")
+    with open(path, newline='', encoding='utf-8-sig') as f:
+        sample = f.read(8192)
+        f.seek(0)
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=',;\t')
+        except csv.Error:
+            dialect = csv.excel
+        reader = csv.reader(f, dialect)
+        header = next(reader, None)
+        if not header:
+            raise ValueError(f'{path}: empty MOS table')
+        columns = {_norm(c): i for i, c in enumerate(header)}
+        missing = [c for c in (image_col, score_col) if _norm(c) not in columns]
+        if missing:
+            raise ValueError(f'{path}: no column {", ".join(repr(c) for c in missing)}; columns are '
+                             f'{", ".join(repr(c) for c in header)} (set --image-col / --score-col or --preset)')
+        ic, sc = columns[_norm(image_col)], columns[_norm(score_col)]
+        names, mos = [], []
+        for line_no, row in enumerate(reader, start=2):
+            if not row or not any(cell.strip() for cell in row):
+                continue
+            try:
+                value = float(row[sc])
+            except (ValueError, IndexError):
+                raise ValueError(f'{path}:{line_no}: {score_col} value {row[sc] if sc < len(row) else None!r} '
+                                 'is not a number') from None
+            names.append(row[ic].strip())
+            mos.append(value)
+    if not names:
+        raise ValueError(f'{path}: no rows')
+    return MOSTable(path, names, np.asarray(mos, dtype=np.float64))
+
+
+def match_images(folder: str, names: Sequence[str]) -> tuple[list[Optional[str]], list[str]]:
+    """Path of each table entry in ``folder`` (or None), matched by relative path, then file name, then file
+    name without extension when that is unique. Returns the paths and the unmatched names."""
+    by_rel, by_base, by_stem = {}, {}, {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = osp.join(root, name)
+            by_rel[osp.relpath(path, folder).replace(os.sep, '/')] = path
+            by_base.setdefault(name, path)
+            by_stem.setdefault(osp.splitext(name)[0], []).append(path)
+    paths, unmatched = [], []
+    for name in names:
+        key = name.replace('\\', '/').lstrip('./')
+        path = by_rel.get(key) or by_base.get(osp.basename(key))
+        if path is None:
+            stems = by_stem.get(osp.splitext(osp.basename(key))[0], [])
+            path = stems[0] if len(stems) == 1 else None
+        paths.append(path)
+        if path is None:
+            unmatched.append(name)
+    return paths, unmatched
+
+
+def logistic4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
+    """VQEG's monotonic 4-parameter logistic."""
+    return (b1 - b2) / (1.0 + np.exp(-(x - b3) / (np.abs(b4) + 1e-12))) + b2
+
+
+def fit_logistic(pred: np.ndarray, mos: np.ndarray) -> Optional[np.ndarray]:
+    """Least-squares logistic parameters, or None when the fit does not converge."""
+    pred, mos = np.asarray(pred, np.float64), np.asarray(mos, np.float64)
+    p0 = [mos.max(), mos.min(), float(np.mean(pred)), float(np.std(pred)) or 1.0]
+    if stats.pearsonr(pred, mos)[0] < 0:  # a decreasing relation: start from the decreasing logistic
+        p0[0], p0[1] = p0[1], p0[0]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            params, _ = optimize.curve_fit(logistic4, pred, mos, p0=p0, maxfev=20000)
+    except (RuntimeError, ValueError, optimize.OptimizeWarning):
+        return None
+    return params if np.all(np.isfinite(params)) else None
+
+
+@dataclass
+class Correlations:
+    n: int
+    srcc: float
+    plcc: float
+    krcc: float
+    logistic: Optional[list[float]] = None  # None: fit failed, PLCC is on the raw predictions
+    notes: list[str] = field(default_factory=list)
+
+
+def correlations(pred: Sequence[float], mos: Sequence[float]) -> Correlations:
+    """SRCC, PLCC after the logistic fit, KRCC of predictions against MOS (NaN with fewer than 3 pairs)."""
+    pred, mos = np.asarray(pred, np.float64), np.asarray(mos, np.float64)
+    n = len(pred)
+    if n < 3 or np.ptp(pred) == 0 or np.ptp(mos) == 0:
+        return Correlations(n, float('nan'), float('nan'), float('nan'),
+                            notes=['fewer than 3 scored images, or constant scores'])
+    srcc = float(stats.spearmanr(pred, mos)[0])
+    krcc = float(stats.kendalltau(pred, mos)[0])
+    params = fit_logistic(pred, mos)
+    notes = []
+    if params is None:
+        mapped = pred
+        notes.append('logistic fit did not converge: PLCC on raw predictions')
+    else:
+        mapped = logistic4(pred, *params)
+    plcc = float(stats.pearsonr(mapped, mos)[0]) if np.ptp(mapped) > 0 else float('nan')
+    return Correlations(n, srcc, plcc, krcc, None if params is None else [float(p) for p in params], notes)
+
+
+def oriented(metric: str, values: np.ndarray) -> np.ndarray:
+    """Values with 'higher is better' for correlating (lower-is-better metrics negated)."""
+    return -values if metric in LOWER_IS_BETTER else values
+
+
+def format_table(results: dict[str, Correlations]) -> str:
+    lines = [f'{"metric":<14} {"n":>6} {"SRCC":>8} {"PLCC":>8} {"KRCC":>8}']
+    for metric, c in results.items():
+        label = f'-{metric}' if metric in LOWER_IS_BETTER else metric
+        lines.append(f'{label:<14} {c.n:>6d} {c.srcc:>8.4f} {c.plcc:>8.4f} {c.krcc:>8.4f}')
+    if any(m in LOWER_IS_BETTER for m in results):
+        lines.append('(-niqe: NIQE is lower-is-better and was negated before correlating)')
+    return '\n'.join(lines)
+
+
+def plot_scatter(path: str, scores: dict[str, np.ndarray], mos: dict[str, np.ndarray],
+                 results: dict[str, Correlations]) -> str:
+    """One scatter panel per metric (oriented scores vs MOS) with the fitted logistic; a PNG at ``path``."""
+    import matplotlib
+
+    matplotlib.use('Agg', force=False)
+    import matplotlib.pyplot as plt
+
+    metrics = list(scores)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        x, y, c = scores[metric], mos[metric], results[metric]
+        ax.scatter(x, y, s=8, alpha=0.6)
+        if c.logistic is not None and len(x):
+            grid = np.linspace(x.min(), x.max(), 200)
+            ax.plot(grid, logistic4(grid, *c.logistic), color='C3', lw=2, label='4-parameter logistic')
+            ax.legend(loc='lower right', fontsize=8)
+        label = f'-{metric}' if metric in LOWER_IS_BETTER else metric
+        ax.set_xlabel(label)
+        ax.set_ylabel('MOS')
+        ax.set_title(f'{label}: SRCC {c.srcc:.3f}  PLCC {c.plcc:.3f}', fontsize=10)
+    fig.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def niqe_of_file(path: str) -> float:
+    """BasicSR's NIQE (lower is better) of an image file, on the Y channel of the 8-bit-range image."""
+    import cv2
+    from basicsr.metrics.niqe import calculate_niqe
+
+    from .images import read_image
+
+    arr = read_image(path)  # RGB or gray view, any bit depth
+    pixels = np.asarray(arr.pixels, dtype=np.float64) * (255.0 / arr.scale)
+    if pixels.ndim == 2:
+        return float(calculate_niqe(pixels, crop_border=0, input_order='HW'))
+    bgr = cv2.cvtColor(np.clip(pixels, 0, 255).astype(np.float32), cv2.COLOR_RGB2BGR)
+    return float(calculate_niqe(bgr, crop_border=0, input_order='HWC', convert_to='y'))

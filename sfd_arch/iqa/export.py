@@ -1,0 +1,259 @@
+"""The SFD-IQA weights file: trained Feat-D + LPP and the CLIP description needed to rebuild them.
+
+One ``torch.save`` dict, read with ``weights_only=True``:
+
+    {'format': 'sfd-iqa', 'version': 1,
+     'clip':  the normalised `clip:` block (model, pretrained, layers, model_cfg, ...): no CLIP weights,
+     'featd': {'kwargs': FeatD constructor args (in_channels, num_feat, depth, kernel_size), 'params': state dict},
+     'lpp':   {'kwargs': PromptLearner constructor args (n_ctx, pos, neg, ctx_init), 'params': state dict},
+     'source': where it came from (experiment, iteration, files)}
+
+CLIP weights never go in (DESIGN §3): they come from the recorded ``clip.pretrained`` (a tag or a file) or an
+override when the file is loaded. A ``pretrained: null`` record means random CLIP weights (tests only).
+
+``export_experiment`` / ``export_files`` turn BasicSR training outputs (``net_featd_<iter>.pth`` and
+``net_lpp_<iter>.pth`` saved as ``{'params': state_dict}`` plus the option file) into such a file.
+"""
+from __future__ import annotations
+
+import glob
+import inspect
+import logging
+import os
+import os.path as osp
+import re
+from typing import Any, Optional, Union
+
+import torch
+import yaml
+
+from ..archs.clip_arch import normalize_clip_opt
+from ..archs.featd_arch import FeatD
+from ..archs.prompt_learner_arch import PromptLearner
+
+logger = logging.getLogger('basicsr')
+
+WEIGHTS_FORMAT = 'sfd-iqa'
+WEIGHTS_VERSION = 1
+DEFAULT_FEATD_OPT: dict[str, Any] = {'type': 'FeatD', 'num_feat': 64}
+DEFAULT_LPP_OPT: dict[str, Any] = {'type': 'PromptLearner', 'n_ctx': 16, 'pos': 'high quality', 'neg': 'low quality'}
+_CKPT = re.compile(r'^net_(featd|lpp)_(\d+|latest)\.pth$')
+
+
+class ExportError(RuntimeError):
+    """Training outputs cannot be turned into an SFD-IQA weights file; the message names the file or key."""
+
+
+# --------------------------------------------------------------------------------------------------------
+# Reading training outputs
+# --------------------------------------------------------------------------------------------------------
+
+def load_params(path: str, param_key: str = 'params') -> dict[str, torch.Tensor]:
+    """The state dict in a BasicSR ``save_network`` file (``{'params': sd}``), or a bare state dict."""
+    if not osp.isfile(path):
+        raise ExportError(f'checkpoint not found: {path}')
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises several types for unreadable files
+        raise ExportError(f'cannot read checkpoint {path}: {type(err).__name__}: {err}') from err
+    if isinstance(state, dict) and param_key in state and isinstance(state[param_key], dict):
+        state = state[param_key]
+    elif not (isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values())):
+        keys = list(state)[:5] if isinstance(state, dict) else type(state).__name__
+        raise ExportError(f"{path}: expected BasicSR's {{'{param_key}': state_dict}} or a state dict, found {keys}")
+    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+
+
+def read_option_blocks(opt_path: str) -> tuple[dict, dict, dict]:
+    """``(clip, network_featd, network_lpp)`` blocks of a BasicSR option file, defaults where absent."""
+    if not osp.isfile(opt_path):
+        raise ExportError(f'option file not found: {opt_path}')
+    with open(opt_path) as f:
+        try:
+            opt = yaml.safe_load(f) or {}
+        except yaml.YAMLError as err:
+            raise ExportError(f'option file {opt_path} is not valid YAML: {err}') from err
+    if not isinstance(opt, dict):
+        raise ExportError(f'option file {opt_path} does not hold a mapping of options')
+    try:
+        clip_opt = normalize_clip_opt(opt.get('clip'))
+    except (KeyError, ValueError) as err:
+        raise ExportError(f'{opt_path}: {err}') from err
+    featd_opt = dict(opt.get('network_featd') or DEFAULT_FEATD_OPT)
+    lpp_opt = dict(opt.get('network_lpp') or DEFAULT_LPP_OPT)
+    return clip_opt, featd_opt, lpp_opt
+
+
+def find_checkpoints(experiment: str, iteration: Union[int, str, None] = None) -> tuple[str, str, str]:
+    """``(featd_path, lpp_path, iteration)`` in ``<experiment>/models``.
+
+    ``iteration=None`` takes the highest iteration saved for both networks, and ``latest`` (BasicSR's
+    end-of-training save) only when no numbered pair exists; an int or ``'latest'`` picks that one.
+    """
+    models = osp.join(experiment, 'models')
+    if not osp.isdir(experiment):
+        raise ExportError(f'experiment folder not found: {experiment}')
+    if not osp.isdir(models):
+        raise ExportError(f'no models folder in the experiment: {models} (expected net_featd_<iter>.pth and '
+                          'net_lpp_<iter>.pth saved by SFDModel)')
+    if iteration is not None:
+        tag = str(iteration)
+        paths = [osp.join(models, f'net_{net}_{tag}.pth') for net in ('featd', 'lpp')]
+        absent = [p for p in paths if not osp.isfile(p)]
+        if absent:
+            raise ExportError(f'missing checkpoint file(s) for iteration {tag}: {", ".join(absent)}')
+        return paths[0], paths[1], tag
+    saved: dict[str, set[str]] = {'featd': set(), 'lpp': set()}
+    for name in os.listdir(models):
+        match = _CKPT.match(name)
+        if match:
+            saved[match.group(1)].add(match.group(2))
+    both = saved['featd'] & saved['lpp']
+    numbered = sorted((int(t) for t in both if t != 'latest'), reverse=True)
+    if numbered:
+        tag = str(numbered[0])
+    elif 'latest' in both:
+        tag = 'latest'
+    else:
+        lonely = sorted((saved['featd'] | saved['lpp']) - both)
+        hint = f' (only one network saved for: {", ".join(lonely)})' if lonely else ''
+        raise ExportError(f'no pair of net_featd_<iter>.pth and net_lpp_<iter>.pth in {models}{hint}')
+    return osp.join(models, f'net_featd_{tag}.pth'), osp.join(models, f'net_lpp_{tag}.pth'), tag
+
+
+def find_option_file(experiment: str) -> str:
+    """The option file BasicSR copied into the experiment folder (the newest ``*.yml`` when there are several)."""
+    candidates = sorted(glob.glob(osp.join(experiment, '*.yml')) + glob.glob(osp.join(experiment, '*.yaml')))
+    if not candidates:
+        raise ExportError(f'no option file (*.yml) in {experiment}; pass it with --opt')
+    if len(candidates) > 1:
+        candidates.sort(key=osp.getmtime)
+        logger.warning(f'{len(candidates)} option files in {experiment}; using the newest, {candidates[-1]} '
+                       '(pass --opt to choose)')
+    return candidates[-1]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Building and checking the payload
+# --------------------------------------------------------------------------------------------------------
+
+def _network_kwargs(block: dict, cls: type, name: str, source: str) -> dict:
+    block = dict(block)
+    net_type = block.pop('type', cls.__name__)
+    if net_type != cls.__name__:
+        raise ExportError(f'{source}: {name}.type is {net_type!r}; SFD-IQA needs {cls.__name__}')
+    allowed = set(inspect.signature(cls.__init__).parameters) - {'self', 'clip'}
+    unknown = sorted(set(block) - allowed)
+    if unknown:
+        raise ExportError(f'{source}: unknown key(s) in {name}: {", ".join(unknown)} '
+                          f'(known: {", ".join(sorted(allowed))})')
+    return block
+
+
+def featd_kwargs_from_state(state: dict[str, torch.Tensor], block: dict, source: str) -> dict:
+    """FeatD constructor args: the option block's, with ``in_channels`` read from the weights and checked."""
+    kwargs = _network_kwargs(block, FeatD, 'network_featd', source)
+    first_convs = sorted((k for k in state if re.fullmatch(r'heads\.\d+\.0\.weight(_orig)?', k)),
+                         key=lambda k: int(k.split('.')[1]))
+    if not first_convs:
+        raise ExportError(f'{source}: the Feat-D state dict has no heads.<i>.0.weight_orig (not a FeatD checkpoint?)')
+    kwargs['in_channels'] = [int(state[k].shape[1]) for k in first_convs]
+    try:
+        net = FeatD(**kwargs)
+        net.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, ValueError) as err:
+        raise ExportError(f'{source}: the Feat-D weights do not fit network_featd {block}: {err}') from err
+    return kwargs
+
+
+def lpp_kwargs_from_state(state: dict[str, torch.Tensor], block: dict, source: str) -> dict:
+    """PromptLearner constructor args, checked against the learned context ``ctx`` of shape (2, n_ctx, width)."""
+    kwargs = _network_kwargs(block, PromptLearner, 'network_lpp', source)
+    ctx = state.get('ctx')
+    if ctx is None or ctx.dim() != 3 or ctx.shape[0] != 2:
+        raise ExportError(f'{source}: the LPP state dict has no ctx of shape (2, n_ctx, width) (not a PromptLearner '
+                          f'checkpoint?); keys: {", ".join(list(state)[:5])}')
+    n_ctx = int(ctx.shape[1])
+    if 'n_ctx' in kwargs and int(kwargs['n_ctx']) != n_ctx:
+        raise ExportError(f'{source}: network_lpp.n_ctx is {kwargs["n_ctx"]} but the LPP weights have {n_ctx} '
+                          'context vectors')
+    kwargs['n_ctx'] = n_ctx
+    return kwargs
+
+
+def make_payload(clip_opt: dict, featd_kwargs: dict, featd_state: dict, lpp_kwargs: dict, lpp_state: dict,
+                 source: Optional[dict] = None) -> dict:
+    return {
+        'format': WEIGHTS_FORMAT,
+        'version': WEIGHTS_VERSION,
+        'clip': normalize_clip_opt(clip_opt),
+        'featd': {'kwargs': dict(featd_kwargs), 'params': {k: v.detach().cpu() for k, v in featd_state.items()}},
+        'lpp': {'kwargs': dict(lpp_kwargs), 'params': {k: v.detach().cpu() for k, v in lpp_state.items()}},
+        'source': dict(source or {}),
+    }
+
+
+def save_weights(payload: dict, output: str, overwrite: bool = False) -> str:
+    """Write the payload atomically (a partial file never replaces a good one)."""
+    if osp.exists(output) and not overwrite:
+        raise ExportError(f'output exists: {output} (pass overwrite / --overwrite to replace it)')
+    folder = osp.dirname(osp.abspath(output))
+    os.makedirs(folder, exist_ok=True)
+    tmp = f'{output}.tmp{os.getpid()}'
+    torch.save(payload, tmp)
+    os.replace(tmp, output)
+    return output
+
+
+def load_weights(path: str) -> dict:
+    """Read and check an SFD-IQA weights file; errors name the file and what is wrong."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'SFD-IQA weights file not found: {path} (make one with `sfd-iqa export`)')
+    try:
+        payload = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # noqa: BLE001
+        raise ValueError(f'cannot read SFD-IQA weights file {path}: {type(err).__name__}: {err}') from err
+    if not isinstance(payload, dict) or payload.get('format') != WEIGHTS_FORMAT:
+        hint = ''
+        if isinstance(payload, dict) and 'params' in payload:
+            hint = (' It looks like a BasicSR network checkpoint; turn net_featd_<iter>.pth + net_lpp_<iter>.pth '
+                    'into an SFD-IQA file with `sfd-iqa export`.')
+        raise ValueError(f'{path} is not an SFD-IQA weights file.{hint}')
+    if int(payload.get('version', 0)) > WEIGHTS_VERSION:
+        raise ValueError(f'{path} has SFD-IQA weights format version {payload["version"]}; this sfd_arch reads up '
+                         f'to version {WEIGHTS_VERSION}: upgrade sfd_arch')
+    for key in ('clip', 'featd', 'lpp'):
+        if key not in payload:
+            raise ValueError(f'SFD-IQA weights file {path} has no {key!r} entry')
+    return payload
+
+
+# --------------------------------------------------------------------------------------------------------
+# The two export routes
+# --------------------------------------------------------------------------------------------------------
+
+def export_files(featd: str, lpp: str, opt: str, output: str, overwrite: bool = False,
+                 source: Optional[dict] = None) -> dict:
+    """Explicit files -> SFD-IQA weights file. Returns the payload written (minus nothing)."""
+    missing = [f'{what} {p}' for what, p in (('Feat-D checkpoint', featd), ('LPP checkpoint', lpp),
+                                              ('option file', opt)) if not osp.isfile(p)]
+    if missing:
+        raise ExportError('missing: ' + '; '.join(missing))
+    clip_opt, featd_opt, lpp_opt = read_option_blocks(opt)
+    featd_state, lpp_state = load_params(featd), load_params(lpp)
+    featd_kwargs = featd_kwargs_from_state(featd_state, featd_opt, featd)
+    lpp_kwargs = lpp_kwargs_from_state(lpp_state, lpp_opt, lpp)
+    info = {'featd': osp.abspath(featd), 'lpp': osp.abspath(lpp), 'opt': osp.abspath(opt), **(source or {})}
+    payload = make_payload(clip_opt, featd_kwargs, featd_state, lpp_kwargs, lpp_state, info)
+    save_weights(payload, output, overwrite)
+    logger.info(f'SFD-IQA weights written to {output} (CLIP {clip_opt["model"]}, taps {clip_opt["layers"]})')
+    return payload
+
+
+def export_experiment(experiment: str, output: str, iteration: Union[int, str, None] = None,
+                      opt: Optional[str] = None, overwrite: bool = False) -> dict:
+    """``experiments/<name>`` (latest pair, or ``iteration``) -> SFD-IQA weights file."""
+    featd, lpp, tag = find_checkpoints(experiment, iteration)
+    opt = opt or find_option_file(experiment)
+    source = {'experiment': osp.abspath(experiment), 'iteration': tag}
+    return export_files(featd, lpp, opt, output, overwrite, source)

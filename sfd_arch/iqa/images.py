@@ -1,0 +1,155 @@
+"""Image inputs of SFD-IQA: reading files, normalising pixel layouts, finding images in folders.
+
+Every input becomes an RGB (or single-channel gray) NumPy array plus the value that maps it to [0, 1]. The array
+keeps its stored dtype (uint8, uint16, float) and is only converted to float one tile at a time, so a huge image
+costs its own bytes plus one batch of tiles, never a float copy of the whole image.
+
+Layouts (``as_rgb``): ``HxW`` and ``HxWx1`` gray (replicated to RGB per tile), ``HxWx2`` gray + alpha and
+``HxWx4`` colour + alpha (alpha dropped, colour kept as stored: no compositing onto a background), ``HxWx3``
+colour. Types: uint8 (/255), uint16 (/65535, 16-bit PNG/TIFF), float (taken as [0, 1] and clipped).
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+IMAGE_EXTENSIONS = ('.bmp', '.dib', '.jpeg', '.jpg', '.jpe', '.jp2', '.png', '.pbm', '.pgm', '.ppm', '.pnm',
+                    '.tif', '.tiff', '.webp')
+
+
+class ImageReadError(ValueError):
+    """An input that is not a usable image; the message names the file and the reason."""
+
+
+@dataclass
+class ImageArray:
+    """An image as stored: ``pixels`` is ``(H, W)`` gray or ``(H, W, 3)`` RGB (possibly a strided view),
+    ``scale`` maps its values to [0, 1]."""
+
+    pixels: np.ndarray
+    scale: float
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    def crop(self, top: int, left: int, height: int, width: int) -> torch.Tensor:
+        """``(3, height, width)`` float32 RGB in [0, 1] (a new tensor; the image is not copied)."""
+        patch = np.asarray(self.pixels[top:top + height, left:left + width], dtype=np.float32)
+        if self.scale != 1.0:
+            patch = patch / np.float32(self.scale)
+        else:
+            patch = np.clip(patch, 0.0, 1.0)
+        tensor = torch.from_numpy(np.ascontiguousarray(patch))
+        if tensor.dim() == 2:
+            return tensor.unsqueeze(0).expand(3, -1, -1).contiguous()
+        return tensor.permute(2, 0, 1).contiguous()
+
+
+def _scale_of(dtype: np.dtype, name: str) -> float:
+    if dtype == np.uint8:
+        return 255.0
+    if dtype == np.uint16:
+        return 65535.0
+    if np.issubdtype(dtype, np.floating):
+        return 1.0
+    raise ImageReadError(f'{name}: unsupported pixel type {dtype} (expected 8-bit, 16-bit or float images)')
+
+
+def as_rgb(img: np.ndarray, channel_order: str = 'BGR', name: str = 'image') -> ImageArray:
+    """Normalise a decoded image (OpenCV's BGR/BGRA order by default, or ``'RGB'``) to an :class:`ImageArray`.
+
+    Alpha is dropped, gray stays single-channel (replicated per tile), channel order becomes RGB.
+    """
+    if not isinstance(img, np.ndarray):
+        raise ImageReadError(f'{name}: expected a NumPy array, got {type(img).__name__}')
+    order = channel_order.upper()
+    if order not in ('BGR', 'RGB'):
+        raise ValueError(f"channel_order must be 'BGR' or 'RGB', got {channel_order!r}")
+    scale = _scale_of(img.dtype, name)
+    if img.ndim == 3 and img.shape[2] in (1, 2):
+        img = img[:, :, 0]  # gray, or gray + alpha
+    elif img.ndim == 3 and img.shape[2] in (3, 4):
+        img = img[:, :, :3]
+        if order == 'BGR':
+            img = img[:, :, ::-1]  # a view: no copy of a huge image
+    elif img.ndim != 2:
+        raise ImageReadError(f'{name}: unsupported image layout {img.shape} (expected HxW, HxWx1..4)')
+    return ImageArray(img, scale)
+
+
+def read_image(path: str) -> ImageArray:
+    """Read an image file as stored (``cv2.IMREAD_UNCHANGED``: 16-bit kept, alpha seen and dropped).
+
+    EXIF orientation is not applied (OpenCV applies it only when converting); quality does not depend on it.
+    """
+    if not osp.isfile(path):
+        raise ImageReadError(f'{path}: no such file')
+    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ImageReadError(f'{path}: cannot decode the file (corrupt, truncated, or not an image format '
+                             'OpenCV reads)')
+    return as_rgb(img, 'BGR', name=path)
+
+
+def is_image_file(path: str) -> bool:
+    return osp.splitext(path)[1].lower() in IMAGE_EXTENSIONS
+
+
+@dataclass
+class FoundImages:
+    """Inputs resolved from the command line: image files in order, plus what was left out."""
+
+    files: list[str]
+    skipped: list[str]  # non-image files met inside folders
+    missing: list[str]  # arguments that are neither a file nor a folder
+
+
+def find_images(paths: Sequence[str] | str, recursive: bool = True) -> FoundImages:
+    """Expand files and folders into image files.
+
+    Files named explicitly are kept whatever their extension (an unreadable one gets an error row later);
+    inside folders only files with an image extension are taken (sorted, hidden files and folders ignored)
+    and the rest are counted as skipped.
+    """
+    if isinstance(paths, str):
+        paths = [paths]
+    found = FoundImages([], [], [])
+    seen: set[str] = set()
+
+    def add(path: str) -> None:
+        key = osp.abspath(path)
+        if key not in seen:
+            seen.add(key)
+            found.files.append(path)
+
+    for path in paths:
+        if osp.isdir(path):
+            for file in _walk(path, recursive):
+                if is_image_file(file):
+                    add(file)
+                else:
+                    found.skipped.append(file)
+        elif osp.isfile(path):
+            add(path)
+        else:
+            found.missing.append(path)
+    return found
+
+
+def _walk(folder: str, recursive: bool) -> Iterable[str]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith('.')) if recursive else []
+        for name in sorted(files):
+            if not name.startswith('.'):
+                yield osp.join(root, name)

@@ -1,0 +1,352 @@
+"""SFD-IQA: opinion-unaware no-reference quality from a trained Feat-D and LPP (DESIGN §1).
+
+For an image tile ``x`` (RGB in [0, 1]), one frozen-CLIP pass gives the tapped maps and the embedding, then
+
+    q_feat = mean over tapped layers of the mean over positions of sigmoid(Feat-D logit map)
+    q_text = p_pos = softmax(TG-D logits)[:, 0]
+    score  = alpha * q_feat + (1 - alpha) * q_text          # in [0, 1], higher is better
+
+An image no larger than ``tile`` in either side is one tile, scored at its native size. A larger image is cut
+into ``tile`` x ``tile`` crops on a regular grid (stride = tile, the last row/column shifted back to end at the
+border, so every crop has the same size and lies inside the image) and ``q_feat``, ``q_text`` are the plain means
+over its crops. A side shorter than ``tile`` is not split. Crops of one size are batched together; crops of
+different sizes never share a batch (no padding), so scores do not depend on the batch size or on which images
+are scored together.
+
+    iqa = SFDIQA.from_file('sfd_iqa.pth')                       # trained weights + CLIP from the recorded block
+    score, q_feat, q_text = iqa.score_tensor(img)              # img (B, 3, H, W) in [0, 1] -> three (B,) tensors
+    results = iqa.score_files(['a.png', 'b.jpg'])              # list[IQAResult], errors captured per file
+    iqa = SFDIQA(clip, featd, lpp)                             # live networks (validation during training)
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Iterator, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..archs.clip_arch import MIN_SIZE, CLIPFeatureExtractor, CLIPWeightsError, build_clip
+from ..archs.featd_arch import FeatD
+from ..archs.prompt_learner_arch import PromptLearner
+from .export import load_weights, make_payload, save_weights
+from .images import ImageArray, ImageReadError, as_rgb, read_image
+
+# Tiles bound memory, they are not part of the score's definition: the taps are fully convolutional and the
+# positional embeddings are interpolated, so any size works. Up to 512 px an image is scored whole, in one CLIP
+# pass (a 512x384 image costs one forward pass, not six overlapping 224 px crops).
+DEFAULT_TILE = 512
+DEFAULT_BATCH_SIZE = 16
+DEFAULT_ALPHA = 0.5
+
+Box = tuple[int, int, int, int]  # top, left, height, width
+
+
+@dataclass
+class IQAResult:
+    """The SFD-IQA of one input; ``error`` is set (and the numbers are None) when it could not be scored."""
+
+    path: str
+    score: Optional[float] = None
+    q_feat: Optional[float] = None
+    q_text: Optional[float] = None
+    height: Optional[int] = None
+    width: Optional[int] = None
+    tiles: Optional[int] = None
+    error: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _starts(length: int, size: int) -> list[int]:
+    if length <= size:
+        return [0]
+    n = math.ceil(length / size)
+    return [i * size for i in range(n - 1)] + [length - size]
+
+
+def tile_boxes(height: int, width: int, tile: Optional[int]) -> list[Box]:
+    """Crops ``(top, left, h, w)`` covering an image: one box when it fits ``tile`` (or ``tile`` is 0/None),
+    otherwise a regular grid of equal crops with the last row/column shifted inside the image."""
+    th = height if not tile or height <= tile else tile
+    tw = width if not tile or width <= tile else tile
+    return [(top, left, th, tw) for top in _starts(height, th) for left in _starts(width, tw)]
+
+
+class _TensorImage:
+    """A (3, H, W) tensor as a tile source (crops are views on the tensor's device)."""
+
+    def __init__(self, img: torch.Tensor):
+        self.img = img
+
+    @property
+    def height(self) -> int:
+        return int(self.img.shape[-2])
+
+    @property
+    def width(self) -> int:
+        return int(self.img.shape[-1])
+
+    def crop(self, top: int, left: int, height: int, width: int) -> torch.Tensor:
+        return self.img[:, top:top + height, left:left + width]
+
+
+Source = Union[ImageArray, _TensorImage]
+
+
+class SFDIQA:
+    """Scores images with a Feat-D and an LPP over a frozen CLIP (see the module docstring).
+
+    Args:
+        clip: the frozen extractor (``build_clip``) both networks were trained on.
+        featd: the Feat-D (its heads must match ``clip``'s taps).
+        lpp: the prompt learner (its text encoder is ``clip``'s).
+        alpha: weight of ``q_feat``; ``1 - alpha`` goes to ``q_text``. In [0, 1].
+        tile: crop size for large images (0 or None: always score the whole image).
+        batch_size: crops per forward pass; memory, not the score, depends on it.
+        device: where to score; default: the device CLIP is on.
+
+    Live networks stay owned by their caller: while scoring they are put in eval mode and given back in the
+    mode they had (a training loop's Feat-D keeps training afterwards).
+    """
+
+    def __init__(self, clip: CLIPFeatureExtractor, featd: FeatD, lpp: PromptLearner, alpha: float = DEFAULT_ALPHA,
+                 tile: Optional[int] = DEFAULT_TILE, batch_size: int = DEFAULT_BATCH_SIZE,
+                 device: Union[str, torch.device, None] = None):
+        if not 0.0 <= float(alpha) <= 1.0:
+            raise ValueError(f'SFD-IQA alpha must be in [0, 1], got {alpha}')
+        if tile and int(tile) < MIN_SIZE:
+            raise ValueError(f'SFD-IQA tile must be at least {MIN_SIZE} px (or 0 for no tiling), got {tile}')
+        if int(batch_size) < 1:
+            raise ValueError(f'SFD-IQA batch_size must be >= 1, got {batch_size}')
+        self.clip, self.featd, self.lpp = clip, featd, lpp
+        self.alpha = float(alpha)
+        self.tile = int(tile) if tile else 0
+        self.batch_size = int(batch_size)
+        self.device = _resolve_device(device) if device is not None else clip.device
+        self._text_cache: Optional[tuple[tuple, torch.Tensor]] = None
+        self.weights_path: Optional[str] = None
+
+    # -- construction from a weights file -------------------------------------------------------------------
+    @classmethod
+    def from_file(cls, weights: str, clip_weights: Optional[str] = None,
+                  device: Union[str, torch.device, None] = None, alpha: float = DEFAULT_ALPHA,
+                  tile: Optional[int] = DEFAULT_TILE, batch_size: int = DEFAULT_BATCH_SIZE) -> 'SFDIQA':
+        """Load an SFD-IQA weights file (``sfd-iqa export``). CLIP weights come from the recorded
+        ``clip.pretrained`` unless ``clip_weights`` (a tag or a local file) overrides it."""
+        payload = load_weights(weights)
+        clip_opt = dict(payload['clip'])
+        if clip_weights is not None:
+            clip_opt['pretrained'] = clip_weights
+        try:
+            clip = build_clip(clip_opt)
+        except CLIPWeightsError as err:
+            raise CLIPWeightsError(f'{err}\n(SFD-IQA weights {weights} record clip.pretrained='
+                                   f"{payload['clip'].get('pretrained')!r}; pass clip_weights= / --clip-weights "
+                                   'to use another copy of the same CLIP weights)') from err
+        featd = FeatD(**payload['featd']['kwargs'], clip=clip)
+        lpp = PromptLearner(**payload['lpp']['kwargs'], clip=clip)
+        for name, net in (('featd', featd), ('lpp', lpp)):
+            try:
+                net.load_state_dict(payload[name]['params'], strict=True)
+            except RuntimeError as err:
+                raise ValueError(f'SFD-IQA weights file {weights}: {name} weights do not fit: {err}') from err
+        device = _resolve_device(device) if device is not None else default_device()
+        featd.to(device).eval()
+        lpp.to(device).eval()
+        scorer = cls(clip, featd, lpp, alpha=alpha, tile=tile, batch_size=batch_size, device=device)
+        scorer.weights_path = weights
+        return scorer
+
+    def payload(self, source: Optional[dict] = None) -> dict:
+        """The weights-file dict of these networks (FeatD/LPP constructor args read from the live modules)."""
+        featd = self.featd
+        featd_kwargs = {'in_channels': list(featd.in_channels), 'num_feat': featd.num_feat, 'depth': featd.depth,
+                        'kernel_size': featd.kernel_size}
+        lpp_kwargs = {'n_ctx': self.lpp.n_ctx, 'pos': self.lpp.pos, 'neg': self.lpp.neg}
+        return make_payload(self.clip.opt, featd_kwargs, self.featd.state_dict(), lpp_kwargs, self.lpp.state_dict(),
+                            source)
+
+    def save(self, path: str, overwrite: bool = False) -> str:
+        """Write these networks as an SFD-IQA weights file (e.g. from a training model)."""
+        return save_weights(self.payload({'saved_by': 'SFDIQA.save'}), path, overwrite)
+
+    def to(self, device: Union[str, torch.device]) -> 'SFDIQA':
+        self.device = _resolve_device(device)
+        self.featd.to(self.device)
+        self.lpp.to(self.device)
+        self.clip.to(self.device)
+        self._text_cache = None
+        return self
+
+    # -- scoring --------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _scoring(self) -> Iterator[None]:
+        """Eval mode, inference mode and the right device for the duration; everything restored after."""
+        modes = (self.featd.training, self.lpp.training)
+        clip_device = self.clip.device
+        if clip_device != self.device:  # the CLIP is shared process-wide (build_clip's cache): give it back
+            self.clip.to(self.device)
+        self.featd.eval()
+        self.lpp.eval()
+        try:
+            with torch.inference_mode():
+                yield
+        finally:
+            self.featd.train(modes[0])
+            self.lpp.train(modes[1])
+            if clip_device != self.device:
+                self.clip.to(clip_device)
+
+    def text_features(self) -> torch.Tensor:
+        """(2, D) prompt features, computed once per state of the LPP's context vectors.
+
+        The key includes the context tensor's version counter, so a live LPP that an optimiser has stepped
+        since the last call gets fresh features, and a fixed one never recomputes them.
+        """
+        ctx = self.lpp.ctx
+        key = (id(self.lpp), ctx.data_ptr(), ctx._version, str(ctx.device))
+        if self._text_cache is None or self._text_cache[0] != key:
+            self._text_cache = (key, self.lpp.text_features())
+        return self._text_cache[1]
+
+    def _score_batch(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, 3, h, w) crops of one size -> q_feat (N,), q_text (N,) as float64 on the CPU."""
+        feats, embedding = self.clip(batch)
+        logits = self.featd(feats)
+        q_feat = torch.stack([torch.sigmoid(m.float()).flatten(1).mean(dim=1) for m in logits], dim=0).mean(dim=0)
+        tg_logits = self.lpp(embedding, self.text_features())
+        q_text = F.softmax(tg_logits.float(), dim=1)[:, 0]
+        return q_feat.double().cpu(), q_text.double().cpu()
+
+    def _score_sources(self, sources: Sequence[Source]) -> list[tuple[float, float, int]]:
+        """Per source: (q_feat, q_text, number of crops). Crops are cut lazily, one batch at a time."""
+        boxes = [tile_boxes(s.height, s.width, self.tile) for s in sources]
+        per_crop = [(np.zeros(len(b)), np.zeros(len(b))) for b in boxes]
+        groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for i, source_boxes in enumerate(boxes):
+            for j, box in enumerate(source_boxes):
+                groups.setdefault(box[2:], []).append((i, j))
+        with self._scoring():
+            for members in groups.values():
+                for start in range(0, len(members), self.batch_size):
+                    chunk = members[start:start + self.batch_size]
+                    crops = [sources[i].crop(*boxes[i][j]) for i, j in chunk]
+                    batch = torch.stack(crops).to(self.device, torch.float32, non_blocking=True)
+                    q_feat, q_text = self._score_batch(batch.clamp(0.0, 1.0))
+                    for (i, j), qf, qt in zip(chunk, q_feat.tolist(), q_text.tolist()):
+                        per_crop[i][0][j], per_crop[i][1][j] = qf, qt
+        # means in crop order: the same sum whatever batches the crops travelled in
+        return [(float(qf.mean()), float(qt.mean()), len(qf)) for qf, qt in per_crop]
+
+    def _combine(self, q_feat: float, q_text: float) -> float:
+        return self.alpha * q_feat + (1.0 - self.alpha) * q_text
+
+    def score_tensor(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(B, 3, H, W)`` or ``(3, H, W)`` RGB in [0, 1] (clamped) -> ``(score, q_feat, q_text)``, each a
+        ``(B,)`` float64 CPU tensor. Gray ``(B, 1, H, W)`` is replicated. No gradients."""
+        if img.dim() == 3:
+            img = img.unsqueeze(0)
+        if img.dim() != 4 or img.shape[1] not in (1, 3):
+            raise ValueError(f'SFD-IQA expects (B, 3, H, W) RGB in [0, 1], got shape {tuple(img.shape)}')
+        _check_size(int(img.shape[-2]), int(img.shape[-1]), 'input tensor')
+        img = img.detach()
+        if img.shape[1] == 1:
+            img = img.expand(-1, 3, -1, -1)
+        values = self._score_sources([_TensorImage(x) for x in img])
+        q_feat = torch.tensor([v[0] for v in values], dtype=torch.float64)
+        q_text = torch.tensor([v[1] for v in values], dtype=torch.float64)
+        return self.alpha * q_feat + (1.0 - self.alpha) * q_text, q_feat, q_text
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` in [0, 1] -> ``(B,)`` SFD-IQA scores."""
+        return self.score_tensor(img)[0]
+
+    def score_arrays(self, images: Sequence[Union[np.ndarray, ImageArray]], channel_order: str = 'RGB',
+                     names: Optional[Sequence[str]] = None) -> list[IQAResult]:
+        """NumPy images (``HxW``/``HxWxC``, uint8/uint16/float, ``channel_order`` RGB or BGR) -> results.
+        Raises on an unusable image (``score_files`` turns that into an error row instead)."""
+        names = list(names) if names is not None else [f'image{i}' for i in range(len(images))]
+        arrays = [im if isinstance(im, ImageArray) else as_rgb(im, channel_order, name)
+                  for im, name in zip(images, names)]
+        for arr, name in zip(arrays, names):
+            _check_size(arr.height, arr.width, name)
+        values = self._score_sources(arrays)
+        return [IQAResult(name, self._combine(qf, qt), qf, qt, arr.height, arr.width, n)
+                for name, arr, (qf, qt, n) in zip(names, arrays, values)]
+
+    def iter_files(self, paths: Iterable[str]) -> Iterator[IQAResult]:
+        """Results for image files, in input order, as soon as they are scored.
+
+        Images are read one by one and scored together once they hold ``batch_size`` crops, so at most
+        about one batch of images is in memory. A file that cannot be read or is too small yields a result
+        with ``error`` set.
+        """
+        pending: list[tuple[str, Union[ImageArray, IQAResult]]] = []
+        crops = 0
+        for path in paths:
+            try:
+                arr = read_image(path)
+                _check_size(arr.height, arr.width, path)
+            except (ImageReadError, ValueError, OSError) as err:
+                pending.append((path, IQAResult(path, error=str(err))))
+                if crops == 0:  # nothing waiting to be scored: report at once
+                    yield from self._flush(pending)
+                    pending = []
+                continue
+            pending.append((path, arr))
+            crops += len(tile_boxes(arr.height, arr.width, self.tile))
+            if crops >= self.batch_size:
+                yield from self._flush(pending)
+                pending, crops = [], 0
+        yield from self._flush(pending)
+
+    def _flush(self, pending: list[tuple[str, Union[ImageArray, IQAResult]]]) -> Iterator[IQAResult]:
+        images = [(path, item) for path, item in pending if isinstance(item, ImageArray)]
+        try:
+            scored = self.score_arrays([arr for _, arr in images], names=[p for p, _ in images]) if images else []
+        except RuntimeError as err:  # e.g. out of memory on a batch: every image of it gets the error
+            scored = [IQAResult(p, height=a.height, width=a.width, error=f'{type(err).__name__}: {err}')
+                      for p, a in images]
+        in_order = iter(scored)
+        for _, item in pending:
+            yield item if isinstance(item, IQAResult) else next(in_order)
+
+    def score_files(self, paths: Iterable[str]) -> list[IQAResult]:
+        return list(self.iter_files(paths))
+
+    def score_file(self, path: str) -> IQAResult:
+        """One file; raises instead of returning an error result."""
+        arr = read_image(path)
+        return self.score_arrays([arr], names=[path])[0]
+
+
+def _check_size(height: int, width: int, name: str) -> None:
+    if height < MIN_SIZE or width < MIN_SIZE:
+        raise ValueError(f'{name}: image of {width}x{height} px (WxH) is too small: SFD-IQA needs at least '
+                         f'{MIN_SIZE}x{MIN_SIZE} px')
+
+
+def _resolve_device(device: Union[str, torch.device]) -> torch.device:
+    # 'cuda' and 'cuda:0' must compare equal, or the shared CLIP would be moved around on every call
+    device = torch.device(device)
+    if device.type == 'cuda' and device.index is None:
+        device = torch.device('cuda', torch.cuda.current_device())
+    return device
+
+
+def default_device() -> torch.device:
+    return _resolve_device('cuda' if torch.cuda.is_available() else 'cpu')
+
+
+def load_sfd_iqa(weights: str, **kwargs: Any) -> SFDIQA:
+    """Shorthand for :meth:`SFDIQA.from_file`."""
+    return SFDIQA.from_file(weights, **kwargs)

@@ -1,0 +1,612 @@
+"""SFD-IQA: the scorer, the weights file, the BasicSR metric, the `sfd-iqa` command and the pyiqa hook.
+
+A tiny random CLIP stands in for RN50. Its weights are saved to a file once and every network here is built from
+``pretrained: <that file>``, so a subprocess rebuilds exactly the same CLIP. Feat-D and LPP are trained for a few
+SFD discriminator steps (clean smooth images = real, noisy copies = fake) so that their scores mean something.
+"""
+import ast
+import csv
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+from conftest import tiny_clip_opt
+from scipy import stats
+
+import sfd_arch.iqa as iqa
+from sfd_arch import build_clip
+from sfd_arch.archs import FeatD, PromptLearner
+from sfd_arch.iqa import SFDIQA, calculate_sfd_iqa, pyiqa_plugin, tile_boxes
+from sfd_arch.iqa import evaluate as ev
+from sfd_arch.iqa.cli import main as cli
+from sfd_arch.losses import FeatureGANLoss, TextGuidedGANLoss
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TILE = 64
+FEATD_ARGS = {'num_feat': 16, 'depth': 1}
+LPP_ARGS = {'n_ctx': 4}
+
+
+# -- fixtures ---------------------------------------------------------------------------------------------------
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """The networks here are tiny: one thread is as fast, and immune to a busy machine's oversubscription."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def smooth_images(n: int, h: int, w: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    low = torch.rand(n, 3, max(h // 12, 2), max(w // 12, 2), generator=g)
+    return F.interpolate(low, size=(h, w), mode='bicubic', align_corners=False).clamp(0, 1)
+
+
+def noisy(img: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (img + sigma * torch.randn(img.shape, generator=g)).clamp(0, 1)
+
+
+def to_uint8_rgb(img: torch.Tensor) -> np.ndarray:
+    return (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+@pytest.fixture(scope='module')
+def nets(tmp_path_factory):
+    """(clip_opt with pretrained=<file>, clip, featd, lpp) after 12 discriminator steps."""
+    root = tmp_path_factory.mktemp('sfd_iqa')
+    torch.manual_seed(0)
+    random_clip = build_clip(tiny_clip_opt())
+    clip_file = str(root / 'tiny_clip.pt')
+    torch.save(random_clip.clip_model.state_dict(), clip_file)
+    clip_opt = {**tiny_clip_opt(), 'pretrained': clip_file}
+    clip = build_clip(clip_opt)
+    featd = FeatD(clip=clip, **FEATD_ARGS)
+    lpp = PromptLearner(clip=clip, **LPP_ARGS)
+    featd_loss, tg_loss = FeatureGANLoss(), TextGuidedGANLoss()
+    optim = torch.optim.Adam([*featd.parameters(), *lpp.parameters()], lr=2e-3)
+    for step in range(12):
+        real = smooth_images(4, 64, 64, seed=step)
+        fake = noisy(real, 0.2, seed=1000 + step)
+        with torch.no_grad():
+            feats_real, emb_real = clip(real)
+            feats_fake, emb_fake = clip(fake)
+        loss = (featd_loss(featd(feats_real), True, is_disc=True) + featd_loss(featd(feats_fake), False, is_disc=True)
+                + tg_loss(lpp(emb_real), True, is_disc=True) + tg_loss(lpp(emb_fake), False, is_disc=True))
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    featd.eval()
+    lpp.eval()
+    return clip_opt, clip, featd, lpp
+
+
+@pytest.fixture(scope='module')
+def scorer(nets):
+    _, clip, featd, lpp = nets
+    return SFDIQA(clip, featd, lpp, tile=TILE, batch_size=8)
+
+
+@pytest.fixture(scope='module')
+def weights_file(nets, scorer, tmp_path_factory):
+    return scorer.save(str(tmp_path_factory.mktemp('weights') / 'sfd_iqa.pth'))
+
+
+def manual_parts(nets, img: torch.Tensor):
+    """q_feat and p_pos of whole images, written out from DESIGN §1 with the networks themselves."""
+    _, clip, featd, lpp = nets
+    with torch.no_grad():
+        feats, emb = clip(img)
+        q_feat = torch.stack([torch.sigmoid(m).mean(dim=(1, 2, 3)) for m in featd(feats)]).mean(0)
+        p_pos = torch.softmax(lpp(emb), dim=1)[:, 0]
+    return q_feat.double(), p_pos.double()
+
+
+# -- the score ---------------------------------------------------------------------------------------------------
+def test_tile_grid_covers_image_with_equal_crops():
+    boxes = tile_boxes(150, 100, 64)
+    assert {b[2:] for b in boxes} == {(64, 64)}
+    assert sorted({b[0] for b in boxes}) == [0, 64, 86] and sorted({b[1] for b in boxes}) == [0, 36]
+    covered = np.zeros((150, 100), bool)
+    for top, left, h, w in boxes:
+        assert top >= 0 and left >= 0 and top + h <= 150 and left + w <= 100
+        covered[top:top + h, left:left + w] = True
+    assert covered.all()
+    assert tile_boxes(60, 50, 64) == [(0, 0, 60, 50)]
+    assert tile_boxes(300, 40, 64) == [(t, 0, 64, 40) for t in (0, 64, 128, 192, 236)]
+    assert tile_boxes(500, 500, 0) == [(0, 0, 500, 500)]
+
+
+def test_score_is_alpha_mix_of_q_feat_and_p_pos(nets, scorer):
+    img = torch.cat([smooth_images(3, 64, 64, seed=7), noisy(smooth_images(3, 64, 64, seed=8), 0.3, 9)])
+    q_feat_ref, p_pos_ref = manual_parts(nets, img)
+    score, q_feat, q_text = scorer.score_tensor(img)
+    assert score.shape == q_feat.shape == q_text.shape == (6,)
+    assert torch.allclose(q_feat, q_feat_ref, atol=1e-6) and torch.allclose(q_text, p_pos_ref, atol=1e-6)
+    assert torch.allclose(score, 0.5 * q_feat + 0.5 * q_text, atol=1e-12)
+    assert ((score > 0) & (score < 1)).all()
+    _, clip, featd, lpp = nets
+    feat_only = SFDIQA(clip, featd, lpp, alpha=1.0, tile=TILE).score_tensor(img)[0]
+    text_only = SFDIQA(clip, featd, lpp, alpha=0.0, tile=TILE).score_tensor(img)[0]
+    assert torch.equal(feat_only, q_feat) and torch.equal(text_only, q_text)
+    assert torch.allclose(text_only, p_pos_ref, atol=1e-6)
+    with pytest.raises(ValueError, match='alpha'):
+        SFDIQA(clip, featd, lpp, alpha=1.5)
+
+
+def test_trained_networks_rank_clean_above_noisy(scorer):
+    clean = smooth_images(6, 64, 64, seed=123)
+    score_clean, qf_clean, qt_clean = scorer.score_tensor(clean)
+    score_noisy, qf_noisy, qt_noisy = scorer.score_tensor(noisy(clean, 0.2, seed=124))
+    assert (qf_clean > qf_noisy).all() and (qt_clean > qt_noisy).all() and (score_clean > score_noisy).all()
+
+
+def test_score_does_not_depend_on_batch_size_or_company(nets, scorer):
+    _, clip, featd, lpp = nets
+    shapes = [(64, 64), (100, 80), (150, 130), (48, 40), (64, 64), (90, 200)]
+    arrays = [to_uint8_rgb(noisy(smooth_images(1, h, w, seed=i), 0.05 * i, seed=i)[0]) for i, (h, w) in
+              enumerate(shapes)]
+    one = [r.score for r in SFDIQA(clip, featd, lpp, tile=TILE, batch_size=1).score_arrays(arrays)]
+    eight = [r.score for r in SFDIQA(clip, featd, lpp, tile=TILE, batch_size=8).score_arrays(arrays)]
+    alone = [scorer.score_arrays([a])[0].score for a in arrays]
+    np.testing.assert_allclose(one, eight, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(alone, eight, atol=1e-6, rtol=0)
+
+
+def test_tiled_score_is_mean_of_crop_scores(nets, scorer):
+    _, clip, featd, lpp = nets
+    whole = SFDIQA(clip, featd, lpp, tile=0)
+    fits = smooth_images(1, 64, 48, seed=3)
+    torch.testing.assert_close(scorer.score_tensor(fits), whole.score_tensor(fits), atol=1e-6, rtol=0)
+    big = noisy(smooth_images(1, 100, 80, seed=4), 0.1, seed=5)[0]
+    boxes = tile_boxes(100, 80, TILE)
+    assert len(boxes) == 4
+    crops = torch.stack([big[:, t:t + h, left:left + w] for t, left, h, w in boxes])
+    score_crops, qf_crops, qt_crops = whole.score_tensor(crops)
+    score, q_feat, q_text = scorer.score_tensor(big)
+    assert abs(float(q_feat) - float(qf_crops.mean())) < 1e-6 and abs(float(q_text) - float(qt_crops.mean())) < 1e-6
+    assert abs(float(score) - float(score_crops.mean())) < 1e-6
+
+
+def test_large_images_are_scored_one_bounded_batch_at_a_time(nets, monkeypatch):
+    _, clip, featd, lpp = nets
+    iqa_small_batches = SFDIQA(clip, featd, lpp, tile=TILE, batch_size=4)
+    seen = []
+    real_forward = iqa_small_batches._score_batch
+
+    def spy(batch):
+        seen.append(tuple(batch.shape))
+        return real_forward(batch)
+
+    monkeypatch.setattr(iqa_small_batches, '_score_batch', spy)
+    big = to_uint8_rgb(smooth_images(1, 400, 300, seed=11)[0])
+    result = iqa_small_batches.score_arrays([big])[0]
+    assert result.tiles == 7 * 5 == sum(s[0] for s in seen)
+    assert max(s[0] for s in seen) == 4 and {s[1:] for s in seen} == {(3, TILE, TILE)}
+    assert 0 < result.score < 1
+
+
+def test_live_networks_keep_their_mode_and_text_features_follow_the_lpp(nets):
+    _, clip, featd, lpp = nets
+    live = SFDIQA(clip, featd, lpp, tile=TILE)
+    img = smooth_images(2, 64, 64, seed=21)
+    u_before = featd.heads[0][0].weight_u.clone()
+    featd.train()
+    lpp.train()
+    try:
+        first = live.score_tensor(img)[2]
+        assert featd.training and lpp.training
+        assert torch.equal(featd.heads[0][0].weight_u, u_before)  # eval mode: no power iteration while scoring
+        assert torch.equal(live.score_tensor(img)[2], first)
+        saved = lpp.ctx.detach().clone()
+        with torch.no_grad():
+            lpp.ctx.add_(0.5 * torch.randn_like(lpp.ctx))  # what an optimiser step does
+        assert not torch.allclose(live.score_tensor(img)[2], first)
+        with torch.no_grad():
+            lpp.ctx.copy_(saved)
+        assert torch.equal(live.score_tensor(img)[2], first)
+    finally:
+        featd.eval()
+        lpp.eval()
+
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_scores_match_cpu_and_shared_clip_is_given_back(nets, scorer, weights_file):
+    _, clip, _, _ = nets
+    img = torch.cat([smooth_images(2, 96, 80, seed=13), noisy(smooth_images(2, 96, 80, seed=14), 0.2, 15)])
+    on_gpu = SFDIQA.from_file(weights_file, device='cuda', tile=TILE)
+    cpu = scorer.score_tensor(img)
+    for x in (img, img.cuda()):
+        gpu = on_gpu.score_tensor(x)
+        for a, b in zip(gpu, cpu):
+            torch.testing.assert_close(a, b, atol=2e-3, rtol=0)  # TF32 convolutions on the GPU
+    assert on_gpu.clip.device.type == 'cpu' and clip.device.type == 'cpu'  # the process-wide CLIP went back
+    assert next(on_gpu.featd.parameters()).is_cuda and on_gpu.lpp.ctx.is_cuda
+    value = calculate_sfd_iqa(to_uint8_rgb(img[0])[:, :, ::-1], weights=weights_file, tile=TILE, device='cuda')
+    assert abs(value - scorer.score_arrays([to_uint8_rgb(img[0])])[0].score) < 2e-3
+
+# -- export ------------------------------------------------------------------------------------------------------
+def make_experiment(root, nets, name='SFD_tiny'):
+    """experiments/<name> as SFDModel leaves it: models/net_{featd,lpp}_{1,2}.pth and the copied option file."""
+    clip_opt, _, featd, lpp = nets
+    exp = root / 'experiments' / name
+    (exp / 'models').mkdir(parents=True)
+    for it, shift in ((1, 0.3), (2, 0.0)):  # iteration 1 differs, so picking the latest is visible in the scores
+        featd_sd = {k: v + shift if k.endswith('bias') else v for k, v in featd.state_dict().items()}
+        lpp_sd = {k: v + shift if k == 'ctx' else v for k, v in lpp.state_dict().items()}
+        torch.save({'params': featd_sd}, exp / 'models' / f'net_featd_{it}.pth')
+        torch.save({'params': lpp_sd}, exp / 'models' / f'net_lpp_{it}.pth')
+    opt = {'name': name, 'model_type': 'SFDModel', 'clip': clip_opt,
+           'network_featd': {'type': 'FeatD', **FEATD_ARGS}, 'network_lpp': {'type': 'PromptLearner', **LPP_ARGS},
+           'train': {'optim_featd': {'type': 'Adam', 'lr': 1e-4}}}
+    with open(exp / 'train_sfd_tiny.yml', 'w') as f:
+        f.write('# GENERATE TIME: today\n# CMD:\n# python sfd_arch/train.py -opt train_sfd_tiny.yml\n\n')
+        yaml.safe_dump(opt, f)
+    return exp
+
+
+def test_export_then_score_equals_live_networks(nets, scorer, tmp_path, capsys):
+    exp = make_experiment(tmp_path, nets)
+    out = str(tmp_path / 'sfd_iqa.pth')
+    assert cli(['export', str(exp), '-o', out]) == 0
+    assert 'iteration 2' in capsys.readouterr().out
+    payload = torch.load(out, weights_only=True)
+    assert payload['clip']['pretrained'] == nets[0]['pretrained'] and payload['clip']['model_cfg']
+    assert payload['featd']['kwargs'] == {**FEATD_ARGS, 'in_channels': list(nets[2].in_channels)}
+    assert payload['lpp']['kwargs'] == {**LPP_ARGS}
+    assert all(k.startswith('heads.') for k in payload['featd']['params'])  # no CLIP weights inside
+    assert set(payload['lpp']['params']) == {'ctx', 'tokens'}
+
+    loaded = SFDIQA.from_file(out, device='cpu', tile=TILE)
+    arrays = [to_uint8_rgb(noisy(smooth_images(1, 96, 80, seed=s), 0.1 * s, seed=s)[0]) for s in range(3)]
+    live = [r.score for r in scorer.score_arrays(arrays)]
+    np.testing.assert_allclose([r.score for r in loaded.score_arrays(arrays)], live, atol=1e-6, rtol=0)
+
+    older = str(tmp_path / 'sfd_iqa_1.pth')
+    assert cli(['export', str(exp), '--iter', '1', '-o', older]) == 0
+    assert not np.allclose([r.score for r in SFDIQA.from_file(older, tile=TILE).score_arrays(arrays)], live)
+    models = exp / 'models'
+    assert cli(['export', '--featd', str(models / 'net_featd_2.pth'), '--lpp', str(models / 'net_lpp_2.pth'),
+                '--opt', str(exp / 'train_sfd_tiny.yml'), '-o', str(tmp_path / 'explicit.pth')]) == 0
+    explicit = SFDIQA.from_file(str(tmp_path / 'explicit.pth'), tile=TILE)
+    np.testing.assert_allclose([r.score for r in explicit.score_arrays(arrays)], live, atol=1e-6, rtol=0)
+
+
+def test_export_errors_name_the_missing_file(nets, tmp_path, capsys):
+    exp = make_experiment(tmp_path, nets)
+    out = str(tmp_path / 'x.pth')
+    assert cli(['export', str(exp), '--iter', '7', '-o', out]) == 2
+    assert 'net_featd_7.pth' in capsys.readouterr().err
+    os.remove(exp / 'models' / 'net_lpp_2.pth')
+    os.remove(exp / 'models' / 'net_lpp_1.pth')
+    assert cli(['export', str(exp), '-o', out]) == 2
+    err = capsys.readouterr().err
+    assert 'no pair of net_featd_<iter>.pth and net_lpp_<iter>.pth' in err and 'only one network saved' in err
+    assert cli(['export', '--featd', str(exp / 'models' / 'net_featd_2.pth'), '--lpp', str(tmp_path / 'nope.pth'),
+                '--opt', str(exp / 'train_sfd_tiny.yml'), '-o', out]) == 2
+    assert 'nope.pth' in capsys.readouterr().err
+    assert cli(['export', '--featd', 'a.pth', '-o', out]) == 2
+    assert '--lpp, --opt' in capsys.readouterr().err
+    assert cli(['export', str(exp), '--iter', 'last', '-o', out]) == 2
+    assert "--iter must be an iteration number or 'latest'" in capsys.readouterr().err
+    assert not osp.exists(out)
+    with pytest.raises(ValueError, match='not an SFD-IQA weights file.*sfd-iqa export'):
+        SFDIQA.from_file(str(exp / 'models' / 'net_featd_2.pth'))
+
+
+# -- the command -------------------------------------------------------------------------------------------------
+@pytest.fixture
+def image_folder(tmp_path):
+    """One file of each kind the command must handle. Returns (folder, RGB uint8 reference of the colour files)."""
+    folder = tmp_path / 'images'
+    (folder / 'sub').mkdir(parents=True)
+    rgb = to_uint8_rgb(noisy(smooth_images(1, 72, 90, seed=31), 0.05, seed=32)[0])
+    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    alpha = np.random.default_rng(0).integers(0, 256, rgb.shape[:2], dtype=np.uint8)
+    cv2.imwrite(str(folder / 'rgb.png'), bgr)
+    cv2.imwrite(str(folder / 'gray.png'), rgb[:, :, 1])
+    cv2.imwrite(str(folder / 'rgba.png'), np.dstack([bgr, alpha]))
+    cv2.imwrite(str(folder / 'rgb16.png'), bgr.astype(np.uint16) * 257)
+    cv2.imwrite(str(folder / 'photo.jpg'), bgr)
+    cv2.imwrite(str(folder / 'pic.bmp'), bgr)
+    cv2.imwrite(str(folder / 'pic.tiff'), bgr)
+    cv2.imwrite(str(folder / 'pic.webp'), bgr)
+    cv2.imwrite(str(folder / 'sub' / 'nested.png'), bgr)
+    cv2.imwrite(str(folder / 'tiny.png'), bgr[:20, :24])
+    (folder / 'corrupt.png').write_bytes(b'\x89PNG\r\n\x1a\n' + b'not really a png' * 8)
+    (folder / 'notes.txt').write_text('not an image')
+    return folder, rgb
+
+
+def read_rows(path):
+    with open(path, newline='') as f:
+        return {osp.relpath(r['path'], osp.dirname(path) + '/images'): r for r in csv.DictReader(f)}
+
+
+def test_score_command_handles_every_kind_of_input(image_folder, weights_file, scorer, tmp_path, capsys):
+    folder, rgb = image_folder
+    out_csv, out_json = str(tmp_path / 'scores.csv'), str(tmp_path / 'scores.jsonl')
+    code = cli(['score', str(folder), '--weights', weights_file, '--csv', out_csv, '--json', out_json,
+                '--tile', str(TILE), '--batch-size', '3', '--device', 'cpu', '--no-progress'])
+    assert code == 1  # two inputs failed
+    assert 'skipped 1 non-image file' in capsys.readouterr().err
+    rows = read_rows(out_csv)
+    assert set(rows) == {'rgb.png', 'gray.png', 'rgba.png', 'rgb16.png', 'photo.jpg', 'pic.bmp', 'pic.tiff',
+                         'pic.webp', 'sub/nested.png', 'tiny.png', 'corrupt.png'}
+    with open(out_json) as f:
+        assert sorted(json.loads(line)['path'] for line in f) == sorted(r['path'] for r in rows.values())
+    assert '24x20' in rows['tiny.png']['error'] and 'at least 32x32' in rows['tiny.png']['error']
+    assert 'cannot decode' in rows['corrupt.png']['error'] and rows['corrupt.png']['score'] == ''
+
+    score = {k: float(r['score']) for k, r in rows.items() if not r['error']}
+    assert all(0 < s < 1 for s in score.values())
+    expected_rgb = scorer.score_arrays([rgb])[0].score
+    expected_gray = scorer.score_arrays([np.repeat(rgb[:, :, 1:2], 3, axis=2)])[0].score
+    for lossless in ('rgb.png', 'rgba.png', 'pic.bmp', 'pic.tiff', 'sub/nested.png'):
+        assert abs(score[lossless] - expected_rgb) < 1e-6, lossless
+    assert abs(score['rgb16.png'] - expected_rgb) < 1e-6
+    assert abs(score['gray.png'] - expected_gray) < 1e-6
+    assert abs(score['photo.jpg'] - expected_rgb) < 0.05
+    assert rows['rgb.png']['tiles'] == '4' and rows['rgb.png']['height'] == '72' and rows['rgb.png']['width'] == '90'
+
+
+def test_score_command_never_clobbers_and_resumes(image_folder, weights_file, tmp_path, capsys):
+    folder, _ = image_folder
+    out_csv = tmp_path / 'scores.csv'
+    args = ['score', str(folder), '--weights', weights_file, '--csv', str(out_csv), '--tile', str(TILE),
+            '--no-progress']
+    assert cli(args) == 1
+    before = out_csv.read_text()
+    assert cli(args) == 2
+    assert 'output exists' in capsys.readouterr().err and out_csv.read_text() == before
+    assert cli([*args, '--resume']) == 1
+    after = out_csv.read_text()
+    assert after.startswith(before)
+    appended = list(csv.DictReader(after[len(before):].splitlines(), fieldnames=iqa.cli.SCORE_COLUMNS))
+    assert sorted(osp.basename(r['path']) for r in appended) == ['corrupt.png', 'tiny.png']  # only the failures
+    assert cli([*args, '--overwrite']) == 1 and out_csv.read_text() == before
+
+
+def test_interrupted_score_keeps_rows_written_so_far(image_folder, weights_file, tmp_path, monkeypatch):
+    folder, _ = image_folder
+    real_iter = SFDIQA.iter_files
+
+    def interrupted(self, paths):
+        for i, result in enumerate(real_iter(self, paths)):
+            if i == 2:
+                raise KeyboardInterrupt
+            yield result
+
+    monkeypatch.setattr(SFDIQA, 'iter_files', interrupted)
+    out_csv = tmp_path / 'partial.csv'
+    code = cli(['score', str(folder), '--weights', weights_file, '--csv', str(out_csv), '--tile', str(TILE),
+                '--no-progress', '--batch-size', '1'])
+    assert code == 130
+    rows = list(csv.DictReader(out_csv.open()))
+    assert len(rows) == 2 and all(r['path'] for r in rows)
+    monkeypatch.undo()
+    assert cli(['score', str(folder), '--weights', weights_file, '--csv', str(out_csv), '--tile', str(TILE),
+                '--no-progress', '--resume']) == 1
+    rows = list(csv.DictReader(out_csv.open()))
+    scored = [r['path'] for r in rows if not r['error']]
+    assert len({r['path'] for r in rows}) == 11 and len(scored) == len(set(scored)) == 9  # nothing scored twice
+
+
+def test_score_command_reports_missing_paths_and_weights(weights_file, tmp_path, capsys):
+    assert cli(['score', str(tmp_path / 'absent.png'), '--weights', weights_file, '--no-progress']) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ','.join(iqa.cli.SCORE_COLUMNS) and 'no such file or folder' in out[1]
+    assert cli(['score', str(tmp_path), '--weights', str(tmp_path / 'none.pth'), '--csv', str(tmp_path / 'o.csv')]) == 2
+    assert 'weights file not found' in capsys.readouterr().err and not (tmp_path / 'o.csv').exists()
+
+
+# -- BasicSR metric ----------------------------------------------------------------------------------------------
+def test_basicsr_metric_reads_bgr_uint8_and_ignores_img2(weights_file, scorer):
+    from basicsr.metrics import calculate_metric
+
+    rgb = to_uint8_rgb(noisy(smooth_images(1, 80, 70, seed=41), 0.1, seed=42)[0])
+    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    expected = scorer.score_arrays([rgb])[0].score
+    opt = {'type': 'calculate_sfd_iqa', 'weights': weights_file, 'better': 'higher', 'device': 'cpu', 'tile': TILE}
+    value = calculate_metric({'img': bgr, 'img2': np.zeros_like(bgr)}, opt)
+    assert isinstance(value, float) and abs(value - expected) < 1e-6
+    assert abs(calculate_sfd_iqa(bgr, None, weights=weights_file, tile=TILE, crop_border=4) - expected) < 1e-6
+    q_feat = calculate_sfd_iqa(bgr, weights=weights_file, tile=TILE, alpha=1.0)
+    assert abs(q_feat - scorer.score_arrays([rgb])[0].q_feat) < 1e-6
+    assert iqa.metric.get_scorer(weights_file, tile=TILE) is iqa.metric.get_scorer(weights_file, tile=TILE)
+    with pytest.raises(ValueError, match='needs `weights'):
+        calculate_sfd_iqa(bgr)
+
+
+def _package_registers_iqa() -> bool:
+    """Whether sfd_arch/__init__.py imports the iqa subpackage (which registers calculate_sfd_iqa)."""
+    tree = ast.parse(open(osp.join(REPO, 'sfd_arch', '__init__.py')).read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or '').split('.')[-1] == 'iqa':
+            return True
+        if isinstance(node, ast.ImportFrom) and not node.module and any(a.name == 'iqa' for a in node.names):
+            return True
+        if isinstance(node, ast.Import) and any(a.name == 'sfd_arch.iqa' for a in node.names):
+            return True
+    return False
+
+
+def test_basicsr_test_pipeline_with_sfd_iqa_metric(weights_file, scorer, tmp_path):
+    """`python sfd_arch/test.py -opt <file>` (BasicSR's test pipeline) with calculate_sfd_iqa in val.metrics."""
+    for sub in ('gt', 'lq'):
+        (tmp_path / sub).mkdir()
+    for i in range(2):
+        hr = to_uint8_rgb(smooth_images(1, 64, 64, seed=50 + i)[0])[:, :, ::-1]
+        cv2.imwrite(str(tmp_path / 'gt' / f'im{i}.png'), hr)
+        cv2.imwrite(str(tmp_path / 'lq' / f'im{i}.png'), cv2.resize(hr, (32, 32), interpolation=cv2.INTER_AREA))
+    opt = {
+        'name': 'sfd_iqa_metric', 'model_type': 'SRModel', 'scale': 2, 'num_gpu': 0, 'manual_seed': 0,
+        'datasets': {'test_1': {'name': 'tiny', 'type': 'PairedImageDataset', 'dataroot_gt': str(tmp_path / 'gt'),
+                                'dataroot_lq': str(tmp_path / 'lq'), 'io_backend': {'type': 'disk'}}},
+        'network_g': {'type': 'SRVGGNetCompact', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_conv': 2,
+                      'upscale': 2, 'act_type': 'prelu'},
+        'path': {'pretrain_network_g': None, 'strict_load_g': True},
+        'val': {'save_img': True, 'suffix': 'sr', 'metrics': {
+            'sfd_iqa': {'type': 'calculate_sfd_iqa', 'weights': weights_file, 'better': 'higher', 'device': 'cpu',
+                        'tile': TILE},
+            'psnr': {'type': 'calculate_psnr', 'crop_border': 2, 'test_y_channel': False}}},
+    }
+    (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt))
+    if _package_registers_iqa():
+        command = [sys.executable, osp.join(REPO, 'sfd_arch', 'test.py'), '-opt', 'test.yml']
+    else:  # until sfd_arch/__init__.py imports .iqa, register the metric first
+        command = [sys.executable, '-c', 'import sys, runpy, sfd_arch.iqa; sys.argv = sys.argv[1:]; '
+                   'runpy.run_path(sys.argv[0], run_name="__main__")',
+                   osp.join(REPO, 'sfd_arch', 'test.py'), '-opt', 'test.yml']
+    env = {**os.environ, 'PYTHONPATH': REPO, 'HF_HUB_OFFLINE': '1', 'SFD_OFFLINE': '1', 'OMP_NUM_THREADS': '1'}
+    run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
+    results = tmp_path / 'results' / 'sfd_iqa_metric'
+    with open(results / 'metrics.csv', newline='') as f:
+        recorded = {r['image']: float(r['value']) for r in csv.DictReader(f) if r['metric'] == 'sfd_iqa'}
+    assert sorted(recorded) == ['im0', 'im1']
+    for name, value in recorded.items():
+        saved = results / 'visualization' / 'tiny' / f'{name}_sr.png'  # exactly the uint8 image the metric saw
+        assert abs(value - scorer.score_file(str(saved)).score) < 1e-6
+
+
+# -- eval --------------------------------------------------------------------------------------------------------
+def test_eval_correlations_match_scipy_and_plot_is_written(weights_file, tmp_path, capsys):
+    folder = tmp_path / 'koniq' / '1024x768'
+    folder.mkdir(parents=True)
+    names, mos = [], []
+    for i in range(8):
+        img = noisy(smooth_images(1, 192, 192, seed=60 + i), 0.03 * i, seed=70 + i)[0]
+        cv2.imwrite(str(folder / f'{1000 + i}.jpg'), to_uint8_rgb(img)[:, :, ::-1])
+        names.append(f'{1000 + i}.jpg')
+        mos.append(4.5 - 0.4 * i + 0.3 * ((-1) ** i))
+    names.append('missing.jpg')
+    mos.append(3.0)
+    table = tmp_path / 'koniq10k_scores_and_distributions.csv'
+    with open(table, 'w', newline='') as f:
+        w = csv.writer(f, quoting=csv.QUOTE_ALL)
+        w.writerow(['image_name', 'c1', 'c2', 'c3', 'c4', 'c5', 'c_total', 'MOS', 'SD', 'MOS_zscore'])
+        for n, m in zip(names, mos):
+            w.writerow([n, 0, 0, 0, 0, 0, 0, m, 0.5, (m - 3) * 20])
+    out = tmp_path / 'eval'
+    code = cli(['eval', str(folder), '--mos', str(table), '--preset', 'koniq', '--weights', weights_file,
+                '--metric', 'sfd_iqa', 'niqe', '--out-dir', str(out), '--tile', '0', '--no-progress'])
+    assert code == 0
+    printed = capsys.readouterr()
+    assert 'SRCC' in printed.out and '-niqe' in printed.out and '1 of 9 table entries' in printed.err
+    summary = json.loads((out / 'summary.json').read_text())
+    rows = list(csv.DictReader((out / 'scores.csv').open()))
+    assert len(rows) == 8 and summary['matched'] == 8 and summary['unmatched'] == 1
+    y = np.array([float(r['mos']) for r in rows])
+    for metric, sign in (('sfd_iqa', 1.0), ('niqe', -1.0)):
+        x = sign * np.array([float(r[metric]) for r in rows])
+        got = summary['results'][metric]
+        assert got['n'] == 8
+        assert got['srcc'] == pytest.approx(stats.spearmanr(x, y)[0], abs=1e-12)
+        assert got['krcc'] == pytest.approx(stats.kendalltau(x, y)[0], abs=1e-12)
+        mapped = ev.logistic4(x, *got['logistic']) if got['logistic'] else x
+        assert got['plcc'] == pytest.approx(stats.pearsonr(mapped, y)[0], abs=1e-9)
+    assert (out / 'scatter.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert cli(['eval', str(folder), '--mos', str(table), '--preset', 'koniq', '--weights', weights_file,
+                '--out-dir', str(out), '--no-progress']) == 2
+
+
+def test_mos_tables_of_known_datasets(tmp_path):
+    livec = tmp_path / 'livec.csv'
+    livec.write_text('image,mos\n3.bmp,63.9\n4.bmp,25.3\n')
+    spaq = tmp_path / 'spaq.csv'
+    spaq.write_text('\ufeffImage name;MOS;Brightness\n00001.png;42.65;41\n00002.png;71.2;60\n', encoding='utf-8')
+    t = ev.read_mos_table(str(livec), **ev.PRESETS['livec'])
+    assert t.names == ['3.bmp', '4.bmp'] and t.mos.tolist() == [63.9, 25.3]
+    t = ev.read_mos_table(str(spaq), **ev.PRESETS['spaq'])
+    assert t.names == ['00001.png', '00002.png'] and t.mos.tolist() == [42.65, 71.2]
+    with pytest.raises(ValueError, match="no column 'image_name'.*'Image name'"):
+        ev.read_mos_table(str(spaq), **ev.PRESETS['koniq'])
+    with pytest.raises(ValueError, match='export the sheet to CSV'):
+        (tmp_path / 'MOS and Image attribute scores.xlsx').write_bytes(b'PK')
+        ev.read_mos_table(str(tmp_path / 'MOS and Image attribute scores.xlsx'), **ev.PRESETS['spaq'])
+    x = np.linspace(0, 1, 30)
+    y = ev.logistic4(x, 5.0, 1.0, 0.5, 0.1)
+    c = ev.correlations(x, y)
+    assert c.plcc == pytest.approx(1.0, abs=1e-6) and c.srcc == pytest.approx(1.0)
+
+
+# -- pyiqa -------------------------------------------------------------------------------------------------------
+def test_pyiqa_network_wraps_the_scorer(weights_file, scorer):
+    net = pyiqa_plugin.SFDIQANet(weights=weights_file, tile=TILE)
+    img = smooth_images(2, 64, 64, seed=80)
+    out = net(img)
+    assert out.shape == (2, 1) and out.dtype == torch.float32
+    torch.testing.assert_close(out[:, 0].double(), scorer.score_tensor(img)[0], atol=1e-6, rtol=0)
+    gray = img[:, 1:2]
+    torch.testing.assert_close(net(gray)[:, 0].double(), scorer.score_tensor(gray.expand(-1, 3, -1, -1))[0],
+                               atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match='needs weights'):
+        pyiqa_plugin.SFDIQANet()
+
+
+def test_pyiqa_import_hook_registers_the_metric(tmp_path, monkeypatch):
+    """A stand-in pyiqa with the two objects register() touches; importing it after sfd_arch.iqa registers."""
+    if 'pyiqa' in sys.modules or pyiqa_plugin._REGISTERED:
+        pytest.skip('a real pyiqa is loaded in this process')
+    pkg = tmp_path / 'pyiqa'
+    (pkg / 'utils').mkdir(parents=True)
+    (pkg / '__init__.py').write_text('')
+    (pkg / 'default_model_configs.py').write_text('DEFAULT_CONFIGS = {}\n')
+    (pkg / 'utils' / '__init__.py').write_text('')
+    (pkg / 'utils' / 'registry.py').write_text(
+        'class Registry:\n'
+        '    def __init__(self):\n        self._obj_map = {}\n'
+        '    def register(self, obj):\n        self._obj_map[obj.__name__] = obj\n        return obj\n'
+        'ARCH_REGISTRY = Registry()\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    pyiqa_plugin.install_import_hook()
+    try:
+        import pyiqa  # noqa: F401
+        from pyiqa.default_model_configs import DEFAULT_CONFIGS
+        from pyiqa.utils.registry import ARCH_REGISTRY
+
+        assert DEFAULT_CONFIGS['sfd_iqa'] == pyiqa_plugin.METRIC_CONFIG
+        assert ARCH_REGISTRY._obj_map['SFDIQANet'] is pyiqa_plugin.SFDIQANet
+        assert pyiqa_plugin.register() is True  # idempotent
+    finally:
+        for name in [m for m in sys.modules if m == 'pyiqa' or m.startswith('pyiqa.')]:
+            del sys.modules[name]
+        monkeypatch.setattr(pyiqa_plugin, '_REGISTERED', False)
+
+
+def test_real_pyiqa_finds_sfd_iqa_through_its_entry_point(weights_file, scorer, tmp_path):
+    """With pyiqa installed: the `pyiqa.archs` entry point alone (no sfd_arch import) makes create_metric work
+    once pyiqa's ARCH registry has been queried. Skipped where pyiqa is not installed (it stays optional)."""
+    probe = 'import importlib.util as u; print(u.find_spec("pyiqa") is not None)'
+    found = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True)
+    if found.stdout.strip() != 'True':
+        pytest.skip('pyiqa is not installed')
+    dist = tmp_path / 'sfd_arch_plugin_probe-0.0.dist-info'
+    dist.mkdir()
+    (dist / 'METADATA').write_text('Metadata-Version: 2.1\nName: sfd-arch-plugin-probe\nVersion: 0.0\n')
+    (dist / 'entry_points.txt').write_text('[pyiqa.archs]\nsfd_iqa = sfd_arch.iqa.pyiqa_plugin:register\n')
+    img = tmp_path / 'img.png'
+    rgb = to_uint8_rgb(smooth_images(1, 64, 64, seed=90)[0])
+    cv2.imwrite(str(img), rgb[:, :, ::-1])
+    code = ('import sys, pyiqa\n'
+            'assert "sfd_arch" not in sys.modules\n'
+            'from pyiqa.utils.registry import ARCH_REGISTRY\n'
+            '"NoSuchArch" in ARCH_REGISTRY\n'
+            f'metric = pyiqa.create_metric("sfd_iqa", weights={weights_file!r}, tile={TILE}, device="cpu")\n'
+            f'print(float(metric({str(img)!r})))\n')
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(tmp_path), REPO, os.environ.get('PYTHONPATH', '')]),
+           'HF_HUB_OFFLINE': '1', 'OMP_NUM_THREADS': '1'}
+    run = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert abs(float(run.stdout.strip().splitlines()[-1]) - scorer.score_arrays([rgb])[0].score) < 1e-6
