@@ -6,8 +6,13 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('SFD_OFFLINE', '1')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import importlib.util  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
 
 TEXT_CFG = {'context_length': 77, 'vocab_size': 49408, 'width': 32, 'heads': 2, 'layers': 1}
 TINY_RN_CFG = {'embed_dim': 64, 'vision_cfg': {'image_size': 64, 'layers': [1, 1, 1, 1], 'width': 8,
@@ -28,3 +33,23 @@ def tiny_vit_clip_opt(layers=(0, 1)) -> dict:
 def clip_opt():
     torch.manual_seed(0)
     return tiny_clip_opt()
+
+
+@pytest.fixture(scope='module')
+def single_thread():
+    """Tiny tensors: one intra-op thread is many times faster than several fighting over a busy CPU."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def load_script(name: str):
+    """Import scripts/<name>.py in-process (scripts are not a package)."""
+    module_name = f'_sfd_script_{name}'
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, REPO / 'scripts' / f'{name}.py')
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]

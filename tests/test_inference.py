@@ -1,5 +1,4 @@
 """scripts/inference_sfd.py: checkpoint loading, image formats (RGBA, 16 bit, gray), tiling, devices."""
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -8,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import load_script
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 REPO = Path(__file__).resolve().parents[1]
@@ -26,24 +26,7 @@ TINY = {'num_in_ch': 3, 'num_out_ch': 3, 'scale': 4, 'num_feat': 8, 'num_block':
 RECEPTIVE_RADIUS = 19
 
 
-@pytest.fixture(autouse=True, scope='module')
-def single_thread():
-    """Tiny tensors: one intra-op thread is many times faster than several fighting over a busy CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def load_script(name: str):
-    """Import scripts/<name>.py in-process (scripts are not a package)."""
-    module_name = f'_sfd_script_{name}'
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, REPO / 'scripts' / f'{name}.py')
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 @pytest.fixture(scope='module')

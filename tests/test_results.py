@@ -1,6 +1,5 @@
 """Per-image metrics of BasicSR's test pipeline (sfd_arch/test.py) and the plots drawn from them."""
 import csv
-import importlib.util
 import logging
 import os
 import re
@@ -11,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import load_script
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 REPO = Path(__file__).resolve().parents[1]
@@ -38,24 +38,7 @@ from sfd_arch.utils.results import (  # noqa: E402
 NET = {'num_in_ch': 3, 'num_out_ch': 3, 'scale': 4, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 8}
 
 
-@pytest.fixture(autouse=True, scope='module')
-def single_thread():
-    """Tiny tensors: one intra-op thread is many times faster than several fighting over a busy CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def load_script(name: str):
-    """Import scripts/<name>.py in-process (scripts are not a package)."""
-    module_name = f'_sfd_script_{name}'
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, REPO / 'scripts' / f'{name}.py')
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def make_pairs(folder: Path, names: list[str], seed: int) -> None:

@@ -1,5 +1,4 @@
 """Data preparation (sub-images, bicubic LR, meta info, LMDB) and the ESRGAN/KAIR -> BasicSR key converter."""
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -8,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import load_script
 from torch import nn
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -23,25 +23,7 @@ from basicsr.archs.rrdbnet_arch import RRDBNet  # noqa: E402
 from basicsr.data.paired_image_dataset import PairedImageDataset  # noqa: E402
 from basicsr.utils.matlab_functions import imresize  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope='module')
-def single_thread():
-    """Tiny tensors: one intra-op thread is many times faster than several fighting over a busy CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def load_script(name: str):
-    """Import scripts/<name>.py in-process (scripts are not a package)."""
-    module_name = f'_sfd_script_{name}'
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, REPO / 'scripts' / f'{name}.py')
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def smooth_image(rng: np.random.Generator, h: int, w: int, channels: int, dtype=np.uint8) -> np.ndarray:
