@@ -202,6 +202,19 @@ def test_prompt_learner_logits_are_scaled_cosines():
     assert torch.allclose(lpp.ctx[0], words) and torch.equal(lpp.ctx[0], lpp.ctx[1])
 
 
+def test_prompt_features_equal_clip_encode_text_of_the_same_prompt():
+    """With the context set to the placeholder words' embeddings, LPP must reproduce CLIP's own text encoder."""
+    import open_clip
+
+    lpp = sfd_arch.PromptLearner(n_ctx=5, pos='sharp photo', neg='blurry photo', clip=tiny_clip_opt())
+    model = lpp.clip.clip_model
+    with torch.no_grad():
+        lpp.ctx.copy_(model.token_embedding(lpp.tokens[:, 1:6]))
+        ours = lpp.text_features()
+        ref = model.encode_text(open_clip.tokenize(['X X X X X sharp photo.', 'X X X X X blurry photo.']))
+    assert torch.allclose(ours, torch.nn.functional.normalize(ref, dim=-1), atol=1e-6)
+
+
 def test_feature_gan_loss_matches_basicsr_gan_loss_per_layer():
     from basicsr.losses.gan_loss import GANLoss
 

@@ -23,7 +23,7 @@ import json
 import logging
 import os
 import zipfile
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 import open_clip
 import torch
@@ -455,6 +455,8 @@ def build_clip(clip_opt: Optional[dict] = None) -> CLIPFeatureExtractor:
     return _EXTRACTOR_CACHE[key]
 
 
-def clip_from(clip: Union[dict, CLIPFeatureExtractor, None]) -> CLIPFeatureExtractor:
-    """Accept either a built extractor or a `clip:` block (how FeatD / PromptLearner receive CLIP)."""
-    return clip if isinstance(clip, CLIPFeatureExtractor) else build_clip(clip)
+def clear_clip_cache() -> None:
+    """Forget every CLIP loaded by ``build_clip`` (they are kept for the life of the process otherwise)."""
+    _CLIP_CACHE.clear()
+    _EXTRACTOR_CACHE.clear()
+
