@@ -5,7 +5,7 @@ PIP := $(PYTHON) -m pip
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-slow lint bench clean
 
 setup:
 	@$(PYTHON) -c "import torch, torchvision" 2>/dev/null || $(PIP) install $(TORCH_PINS)
@@ -16,6 +16,10 @@ setup:
 
 test: setup
 	$(PYTHON) -m pytest -q tests
+
+# The tests marked slow (multi-process training, long runs); CI runs them after `make test`.
+test-slow: setup
+	$(PYTHON) -m pytest -q -m slow tests
 
 lint:
 	$(PYTHON) -m ruff check sfd_arch scripts tests _sfd_arch_hook.py setup.py
