@@ -13,7 +13,11 @@ embeddings are interpolated to the input size, so patches are never resized.
 
 Weights (``pretrained``): an open_clip tag (looked up offline first; see ``resolve_pretrained``), a local
 file (OpenAI ``.pt`` as JIT or state dict, open_clip ``.bin``/``.pt``/``.safetensors``), or ``~``/``none``
-for random weights (tests, the demo). One model is loaded per process per (model, pretrained, config).
+for random weights (tests, the demo). One model is loaded per process per (model, pretrained, config, seed).
+
+Random weights are a pure function of the `clip:` block: they are drawn from a CPU generator seeded with
+``clip.seed`` (default 0) inside ``torch.random.fork_rng``, so every process, DDP rank (BasicSR seeds rank r
+with ``manual_seed + r``) and resumed run builds the same CLIP, and building it leaves the global RNG as it was.
 """
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ DEFAULT_CLIP_OPT: dict[str, Any] = {
     'model': 'RN50',
     'pretrained': 'openai',
     'layers': ['layer1', 'layer2', 'layer3'],
+    'seed': 0,
 }
 # Keys of the `clip:` block. Anything else is a typo and an error (a YAML key that does nothing is a bug).
 CLIP_OPT_KEYS = {
@@ -51,6 +56,7 @@ CLIP_OPT_KEYS = {
     'quick_gelu': 'QuickGELU activations (OpenAI weights); ~ decides from the weights',
     'cache_dir': 'where tag downloads are cached (open_clip default when ~)',
     'weights_dir': 'folder searched first for tag weights (default experiments/pretrained_models/clip)',
+    'seed': 'seed of random CLIP weights (pretrained: ~), default 0; the same in every process, rank and resume',
 }
 _OPENAI_EXTRA_KEYS = ('input_resolution', 'context_length', 'vocab_size')
 _RANDOM = {None, '', 'none', 'None', 'random', False}
@@ -80,6 +86,9 @@ def normalize_clip_opt(clip_opt: Optional[dict]) -> dict:
         raise ValueError('`clip.layers` is empty: give at least one tap (e.g. [layer1, layer2, layer3])')
     if opt['pretrained'] in _RANDOM:
         opt['pretrained'] = None
+    seed = opt['seed']
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+        raise ValueError(f'`clip.seed` must be an integer in [0, 2**63), got {seed!r} ({type(seed).__name__})')
     return opt
 
 
@@ -388,9 +397,24 @@ _EXTRACTOR_CACHE: dict[str, 'CLIPFeatureExtractor'] = {}
 
 
 def _cache_key(opt: dict, path: Optional[str]) -> str:
+    # the seed only matters for random weights: loaded weights overwrite every parameter and buffer
     return json.dumps({'model': opt['model'], 'weights': path and os.path.abspath(path),
-                       'model_cfg': opt.get('model_cfg'), 'quick_gelu': opt.get('quick_gelu')},
+                       'model_cfg': opt.get('model_cfg'), 'quick_gelu': opt.get('quick_gelu'),
+                       'seed': None if path else opt['seed']},
                       sort_keys=True, default=str)
+
+
+def _instantiate_seeded(name: str, cfg: dict, quick_gelu: bool, seed: int) -> nn.Module:
+    """Build the open_clip model with its initial (random) weights drawn from ``seed`` alone.
+
+    open_clip initialises from the global CPU generator. A forked RNG seeded here makes those draws independent
+    of whatever the caller (BasicSR's ``manual_seed + rank``, a test) did to the global state, and restores that
+    state afterwards, so building CLIP never shifts the random draws of the networks built after it. Only the
+    CPU generator is touched: the model is built on the CPU.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(int(seed))
+        return _instantiate(name, cfg, quick_gelu)
 
 
 def load_clip_model(opt: dict) -> nn.Module:
@@ -404,10 +428,11 @@ def load_clip_model(opt: dict) -> nn.Module:
     quick_gelu = opt.get('quick_gelu')
     if quick_gelu is None:
         quick_gelu = bool(tag_cfg.get('quick_gelu', openai_form or cfg.get('quick_gelu', False)))
-    model = _instantiate(opt['model'], cfg, quick_gelu)
+    model = _instantiate_seeded(opt['model'], cfg, quick_gelu, opt['seed'])
     if state is None:
-        logger.warning(f"CLIP '{opt['model']}' has RANDOM weights (clip.pretrained is empty): fine for tests and the "
-                       'demo, meaningless for real training. Set `clip.pretrained` to a tag or a file.')
+        logger.warning(f"CLIP '{opt['model']}' has RANDOM weights (clip.pretrained is empty; clip.seed={opt['seed']}): "
+                       'fine for tests and the demo, meaningless for real training. Set `clip.pretrained` to a tag or '
+                       'a file.')
     else:
         _load_into(model, state, path)
         logger.info(f"Loaded CLIP '{opt['model']}' weights from {path} (quick_gelu={quick_gelu})")
@@ -444,7 +469,7 @@ def _load_into(model: nn.Module, state: dict, path: str) -> None:
 def build_clip(clip_opt: Optional[dict] = None) -> CLIPFeatureExtractor:
     """Turn a `clip:` option block into a frozen :class:`CLIPFeatureExtractor` (see the module docstring).
 
-    The open_clip model is loaded once per process per (model, weights, config) and shared by every
+    The open_clip model is loaded once per process per (model, weights, config, seed) and shared by every
     extractor and ``PromptLearner`` built from the same block.
     """
     opt = normalize_clip_opt(clip_opt)
