@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ from ..archs.clip_arch import MIN_SIZE, CLIPFeatureExtractor, CLIPWeightsError, 
 from ..archs.featd_arch import FeatD
 from ..archs.prompt_learner_arch import PromptLearner
 from .export import load_weights, make_payload, save_weights
-from .images import ImageArray, ImageReadError, as_rgb, read_image
+from .images import ImageArray, as_rgb, read_image
 
 # Tiles bound memory, they are not part of the score's definition: the taps are fully convolutional and the
 # positional embeddings are interpolated, so any size works. Up to 512 px an image is scored whole, in one CLIP
@@ -107,9 +107,11 @@ class SFDIQA:
 
     Args:
         clip: the frozen extractor (``build_clip``) both networks were trained on.
-        featd: the Feat-D (its heads must match ``clip``'s taps).
-        lpp: the prompt learner (its text encoder is ``clip``'s).
-        alpha: weight of ``q_feat``; ``1 - alpha`` goes to ``q_text``. In [0, 1].
+        featd: the Feat-D (its heads must match ``clip``'s taps); ``None`` for a run trained without it.
+        lpp: the prompt learner (its text encoder is ``clip``'s); ``None`` for a run trained without it.
+        alpha: weight of ``q_feat``; ``1 - alpha`` goes to ``q_text``. In [0, 1]. With only one network the
+            score is that network's quantity (``q_feat`` or ``p_pos``), ``alpha`` is ignored, the other
+            quantity is None (NaN in ``score_tensor``) and ``note`` says so.
         tile: crop size for large images (0 or None: always score the whole image).
         batch_size: crops per forward pass; memory, not the score, depends on it.
         device: where to score; default: the device CLIP is on.
@@ -118,7 +120,8 @@ class SFDIQA:
     mode they had (a training loop's Feat-D keeps training afterwards).
     """
 
-    def __init__(self, clip: CLIPFeatureExtractor, featd: FeatD, lpp: PromptLearner, alpha: float = DEFAULT_ALPHA,
+    def __init__(self, clip: CLIPFeatureExtractor, featd: Optional[FeatD], lpp: Optional[PromptLearner],
+                 alpha: float = DEFAULT_ALPHA,
                  tile: Optional[int] = DEFAULT_TILE, batch_size: int = DEFAULT_BATCH_SIZE,
                  device: Union[str, torch.device, None] = None):
         if not 0.0 <= float(alpha) <= 1.0:
@@ -127,13 +130,22 @@ class SFDIQA:
             raise ValueError(f'SFD-IQA tile must be at least {MIN_SIZE} px (or 0 for no tiling), got {tile}')
         if int(batch_size) < 1:
             raise ValueError(f'SFD-IQA batch_size must be >= 1, got {batch_size}')
+        if featd is None and lpp is None:
+            raise ValueError('SFD-IQA needs a Feat-D, an LPP or both')
         self.clip, self.featd, self.lpp = clip, featd, lpp
-        self.alpha = float(alpha)
+        # one network (an ablation run): its quantity is the score; the absent one enters as 0 with weight 0
+        self.alpha = float(alpha) if featd is not None and lpp is not None else float(lpp is None)
+        self.note = ('' if featd is not None and lpp is not None else
+                     'Feat-D only (no LPP in these weights): score = q_feat, alpha ignored' if lpp is None else
+                     'TG-D only (no Feat-D in these weights): score = q_text (p_pos), alpha ignored')
         self.tile = int(tile) if tile else 0
         self.batch_size = int(batch_size)
         self.device = _resolve_device(device) if device is not None else clip.device
         self._text_cache: Optional[tuple[tuple, torch.Tensor]] = None
         self.weights_path: Optional[str] = None
+        self.workers = 0  # DataLoader worker processes that decode files for iter_files (0: in this process)
+        self.amp: Optional[torch.dtype] = None  # autocast dtype of the forward pass (None: fp32)
+        self._forward: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] = self._forward_eager
 
     # -- construction from a weights file -------------------------------------------------------------------
     @classmethod
@@ -152,28 +164,31 @@ class SFDIQA:
             raise CLIPWeightsError(f'{err}\n(SFD-IQA weights {weights} record clip.pretrained='
                                    f"{payload['clip'].get('pretrained')!r}; pass clip_weights= / --clip-weights "
                                    'to use another copy of the same CLIP weights)') from err
-        featd = FeatD(**payload['featd']['kwargs'], clip=clip)
-        lpp = PromptLearner(**payload['lpp']['kwargs'], clip=clip)
+        featd = FeatD(**payload['featd']['kwargs'], clip=clip) if payload['featd'] is not None else None
+        lpp = PromptLearner(**payload['lpp']['kwargs'], clip=clip) if payload['lpp'] is not None else None
         for name, net in (('featd', featd), ('lpp', lpp)):
+            if net is None:
+                continue
             try:
                 net.load_state_dict(payload[name]['params'], strict=True)
             except RuntimeError as err:
                 raise ValueError(f'SFD-IQA weights file {weights}: {name} weights do not fit: {err}') from err
         device = _resolve_device(device) if device is not None else default_device()
-        featd.to(device).eval()
-        lpp.to(device).eval()
+        for net in (featd, lpp):
+            if net is not None:
+                net.to(device).eval()
         scorer = cls(clip, featd, lpp, alpha=alpha, tile=tile, batch_size=batch_size, device=device)
         scorer.weights_path = weights
         return scorer
 
     def payload(self, source: Optional[dict] = None) -> dict:
         """The weights-file dict of these networks (FeatD/LPP constructor args read from the live modules)."""
-        featd = self.featd
-        featd_kwargs = {'in_channels': list(featd.in_channels), 'num_feat': featd.num_feat, 'depth': featd.depth,
-                        'kernel_size': featd.kernel_size}
-        lpp_kwargs = {'n_ctx': self.lpp.n_ctx, 'pos': self.lpp.pos, 'neg': self.lpp.neg}
-        return make_payload(self.clip.opt, featd_kwargs, self.featd.state_dict(), lpp_kwargs, self.lpp.state_dict(),
-                            source)
+        featd, lpp = self.featd, self.lpp
+        featd_kwargs = None if featd is None else {
+            'in_channels': list(featd.in_channels), 'num_feat': featd.num_feat, 'depth': featd.depth,
+            'kernel_size': featd.kernel_size}
+        return make_payload(self.clip.opt, featd_kwargs, featd and featd.state_dict(),
+                            lpp and lpp.init_kwargs(), lpp and lpp.state_dict(), source)
 
     def save(self, path: str, overwrite: bool = False) -> str:
         """Write these networks as an SFD-IQA weights file (e.g. from a training model)."""
@@ -181,8 +196,8 @@ class SFDIQA:
 
     def to(self, device: Union[str, torch.device]) -> 'SFDIQA':
         self.device = _resolve_device(device)
-        self.featd.to(self.device)
-        self.lpp.to(self.device)
+        for net in self._nets():
+            net.to(self.device)
         self.clip.to(self.device)
         self._text_cache = None
         return self
@@ -191,18 +206,18 @@ class SFDIQA:
     @contextlib.contextmanager
     def _scoring(self) -> Iterator[None]:
         """Eval mode, inference mode and the right device for the duration; everything restored after."""
-        modes = (self.featd.training, self.lpp.training)
+        modes = [(net, net.training) for net in self._nets()]
         clip_device = self.clip.device
         if clip_device != self.device:  # the CLIP is shared process-wide (build_clip's cache): give it back
             self.clip.to(self.device)
-        self.featd.eval()
-        self.lpp.eval()
+        for net, _ in modes:
+            net.eval()
         try:
             with torch.inference_mode():
                 yield
         finally:
-            self.featd.train(modes[0])
-            self.lpp.train(modes[1])
+            for net, mode in modes:
+                net.train(mode)
             if clip_device != self.device:
                 self.clip.to(clip_device)
 
@@ -212,7 +227,9 @@ class SFDIQA:
         The key includes the context tensor's version counter, so a live LPP that an optimiser has stepped
         since the last call gets fresh features, and a fixed one never recomputes them.
         """
-        ctx = self.lpp.ctx
+        if self.lpp is None:
+            return None
+        ctx = self.lpp.ctx if self.lpp.ctx is not None else self.lpp.tokens  # fixed prompts: no context vectors
         key = (id(self.lpp), ctx.data_ptr(), ctx._version, str(ctx.device))
         if self._text_cache is None or self._text_cache[0] != key:
             self._text_cache = (key, self.lpp.text_features())
@@ -220,12 +237,37 @@ class SFDIQA:
 
     def _score_batch(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, 3, h, w) crops of one size -> q_feat (N,), q_text (N,) as float64 on the CPU."""
-        feats, embedding = self.clip(batch)
-        logits = self.featd(feats)
-        q_feat = torch.stack([torch.sigmoid(m.float()).flatten(1).mean(dim=1) for m in logits], dim=0).mean(dim=0)
-        tg_logits = self.lpp(embedding, self.text_features())
-        q_text = F.softmax(tg_logits.float(), dim=1)[:, 0]
+        text = self.text_features()
+        autocast = torch.autocast(self.device.type, dtype=self.amp) if self.amp else contextlib.nullcontext()
+        with autocast:
+            q_feat, q_text = self._forward(batch, text)
         return q_feat.double().cpu(), q_text.double().cpu()
+
+    def _forward_eager(self, batch: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pass on the device that :meth:`compile` compiles: (N, 3, h, w) crops and (2, D) prompt features ->
+        q_feat (N,), q_text (N,) float32."""
+        feats, embedding = self.clip(batch)
+        absent = torch.zeros(batch.shape[0], device=batch.device)  # weight 0 in the score (see ``alpha``)
+        q_feat = q_text = absent
+        if self.featd is not None:
+            logits = self.featd(feats)
+            q_feat = torch.stack([torch.sigmoid(m.float()).flatten(1).mean(dim=1) for m in logits]).mean(dim=0)
+        if self.lpp is not None:
+            tg_logits = self.lpp(embedding, text)
+            q_text = F.softmax(tg_logits.float(), dim=1)[:, 0]
+        return q_feat, q_text
+
+    def _nets(self) -> list:
+        return [net for net in (self.featd, self.lpp) if net is not None]
+
+    def compile(self, mode: Optional[str] = None, backend: str = 'inductor') -> 'SFDIQA':
+        """Run the forward pass through ``torch.compile`` (default mode on CUDA: ``reduce-overhead``, i.e. CUDA
+        graphs, which removes the launch cost of small batches). Compiles once per batch shape. Where compiling
+        is impossible the scorer warns once and stays eager (see :mod:`sfd_arch.iqa.compiled`)."""
+        from .compiled import CompiledForward
+
+        self._forward = CompiledForward(self._forward_eager, self.device, mode=mode, backend=backend)
+        return self
 
     def _score_sources(self, sources: Sequence[Source]) -> list[tuple[float, float, int]]:
         """Per source: (q_feat, q_text, number of crops). Crops are cut lazily, one batch at a time."""
@@ -264,7 +306,9 @@ class SFDIQA:
         values = self._score_sources([_TensorImage(x) for x in img])
         q_feat = torch.tensor([v[0] for v in values], dtype=torch.float64)
         q_text = torch.tensor([v[1] for v in values], dtype=torch.float64)
-        return self.alpha * q_feat + (1.0 - self.alpha) * q_text, q_feat, q_text
+        score = self.alpha * q_feat + (1.0 - self.alpha) * q_text
+        nan = torch.full_like(score, float('nan'))  # a quantity the weights cannot measure
+        return score, (q_feat if self.featd is not None else nan), (q_text if self.lpp is not None else nan)
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` in [0, 1] -> ``(B,)`` SFD-IQA scores."""
@@ -277,42 +321,57 @@ class SFDIQA:
         names = list(names) if names is not None else [f'image{i}' for i in range(len(images))]
         arrays = [im if isinstance(im, ImageArray) else as_rgb(im, channel_order, name)
                   for im, name in zip(images, names)]
-        for arr, name in zip(arrays, names):
-            _check_size(arr.height, arr.width, name)
-        values = self._score_sources(arrays)
-        return [IQAResult(name, self._combine(qf, qt), qf, qt, arr.height, arr.width, n)
-                for name, arr, (qf, qt, n) in zip(names, arrays, values)]
+        return self.score_sources(arrays, names)
 
-    def iter_files(self, paths: Iterable[str]) -> Iterator[IQAResult]:
+    def iter_files(self, paths: Iterable[str], workers: Optional[int] = None) -> Iterator[IQAResult]:
         """Results for image files, in input order, as soon as they are scored.
 
-        Images are read one by one and scored together once they hold ``batch_size`` crops, so at most
-        about one batch of images is in memory. A file that cannot be read or is too small yields a result
-        with ``error`` set.
+        Files are decoded and cut into tiles by :mod:`sfd_arch.iqa.loader`, in ``workers`` DataLoader worker
+        processes (default ``self.workers``; 0: in this process); the scores do not depend on it. A file that
+        cannot be read or is too small yields a result with ``error`` set.
         """
-        pending: list[tuple[str, Union[ImageArray, IQAResult]]] = []
+        from .loader import decoded_images  # the loader builds on this module's tile_boxes
+
+        workers = self.workers if workers is None else workers
+        return self.iter_sources(decoded_images(list(paths), self.tile, self.device, workers))
+
+    def iter_sources(self, items: Iterable[tuple[str, Union[Source, str]]]) -> Iterator[IQAResult]:
+        """``(name, image)`` pairs -> results in input order. An image is anything with ``height``, ``width`` and
+        ``crop(top, left, h, w) -> (3, h, w)`` in [0, 1] (an :class:`ImageArray`, a loader tile stack); a ``str``
+        in its place is an error message and becomes an error row.
+
+        Images are scored together once they hold ``batch_size`` crops, so at most about one batch of images
+        is held; crops of one size share batches, as in :meth:`score_arrays`.
+        """
+        pending: list[tuple[str, Union[Source, IQAResult]]] = []
         crops = 0
-        for path in paths:
-            try:
-                arr = read_image(path)
-                _check_size(arr.height, arr.width, path)
-            except (ImageReadError, ValueError, OSError) as err:
-                pending.append((path, IQAResult(path, error=str(err))))
+        for path, item in items:
+            if isinstance(item, str):
+                pending.append((path, IQAResult(path, error=item)))
                 if crops == 0:  # nothing waiting to be scored: report at once
                     yield from self._flush(pending)
                     pending = []
                 continue
-            pending.append((path, arr))
-            crops += len(tile_boxes(arr.height, arr.width, self.tile))
+            pending.append((path, item))
+            crops += len(tile_boxes(item.height, item.width, self.tile))
             if crops >= self.batch_size:
                 yield from self._flush(pending)
                 pending, crops = [], 0
         yield from self._flush(pending)
 
-    def _flush(self, pending: list[tuple[str, Union[ImageArray, IQAResult]]]) -> Iterator[IQAResult]:
-        images = [(path, item) for path, item in pending if isinstance(item, ImageArray)]
+    def score_sources(self, sources: Sequence[Source], names: Sequence[str]) -> list[IQAResult]:
+        """Images already decoded (see :meth:`iter_sources`) -> results; raises on one under 32 px."""
+        for source, name in zip(sources, names):
+            _check_size(source.height, source.width, name)
+        values = self._score_sources(sources)
+        return [IQAResult(name, self._combine(qf, qt), qf if self.featd is not None else None,
+                          qt if self.lpp is not None else None, s.height, s.width, n)
+                for name, s, (qf, qt, n) in zip(names, sources, values)]
+
+    def _flush(self, pending: list[tuple[str, Union[Source, IQAResult]]]) -> Iterator[IQAResult]:
+        images = [(path, item) for path, item in pending if not isinstance(item, IQAResult)]
         try:
-            scored = self.score_arrays([arr for _, arr in images], names=[p for p, _ in images]) if images else []
+            scored = self.score_sources([arr for _, arr in images], names=[p for p, _ in images]) if images else []
         except RuntimeError as err:  # e.g. out of memory on a batch: every image of it gets the error
             scored = [IQAResult(p, height=a.height, width=a.width, error=f'{type(err).__name__}: {err}')
                       for p, a in images]
