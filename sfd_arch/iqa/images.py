@@ -89,9 +89,11 @@ def as_rgb(img: np.ndarray, channel_order: str = 'BGR', name: str = 'image') -> 
 
 
 def read_image(path: str) -> ImageArray:
-    """Read an image file as stored (``cv2.IMREAD_UNCHANGED``: 16-bit kept, alpha seen and dropped).
+    """Read an image file as stored (``cv2.IMREAD_UNCHANGED``: 16-bit kept, alpha seen and dropped), turned
+    upright by its EXIF orientation tag.
 
-    EXIF orientation is not applied (OpenCV applies it only when converting); quality does not depend on it.
+    Opinion scores were collected on images as displayed, and viewers apply the tag; ``IMREAD_UNCHANGED`` does
+    not, so the tag is read separately (Pillow parses the header only) and applied as a view (no copy).
     """
     if not osp.isfile(path):
         raise ImageReadError(f'{path}: no such file')
@@ -99,7 +101,38 @@ def read_image(path: str) -> ImageArray:
     if img is None:
         raise ImageReadError(f'{path}: cannot decode the file (corrupt, truncated, or not an image format '
                              'OpenCV reads)')
-    return as_rgb(img, 'BGR', name=path)
+    return as_rgb(apply_orientation(img, exif_orientation(path)), 'BGR', name=path)
+
+
+# EXIF orientation (1..8) -> how the stored pixels become the displayed image; rotations as np.rot90 counts
+# (counter-clockwise), each done after the optional left-right mirror.
+_ORIENTATIONS = {1: (False, 0), 2: (True, 0), 3: (False, 2), 4: (True, 2),
+                 5: (True, 1), 6: (False, 3), 7: (True, 3), 8: (False, 1)}
+
+
+def exif_orientation(path: str) -> int:
+    """The EXIF orientation tag (0x0112) of an image file, 1 (as stored) when absent or unreadable."""
+    if osp.splitext(path)[1].lower() not in _EXIF_EXTENSIONS:
+        return 1
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            value = im.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not cost an image OpenCV decoded
+        return 1
+    return int(value) if value in _ORIENTATIONS else 1
+
+
+def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
+    """``(H, W[, C])`` as stored -> as displayed for an EXIF orientation (a view of ``img``)."""
+    mirror, quarter_turns = _ORIENTATIONS.get(orientation, (False, 0))
+    if mirror:
+        img = img[:, ::-1]
+    return np.rot90(img, quarter_turns) if quarter_turns else img
+
+
+_EXIF_EXTENSIONS = ('.jpg', '.jpeg', '.jpe', '.tif', '.tiff', '.webp', '.png')
 
 
 def is_image_file(path: str) -> bool:
