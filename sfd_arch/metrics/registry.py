@@ -1,0 +1,49 @@
+"""One door from a metric block (``{type: calculate_lpips, ...}``) to what a table or report needs to know of it."""
+from __future__ import annotations
+
+from typing import Any
+
+from basicsr.utils.registry import METRIC_REGISTRY
+
+# direction of the metrics we know; BasicSR's own `better` key, when given, wins
+_DIRECTIONS = {
+    'calculate_psnr': 'higher', 'calculate_ssim': 'higher', 'calculate_psnr_pt': 'higher',
+    'calculate_ssim_pt': 'higher', 'calculate_niqe': 'lower', 'calculate_lpips': 'lower',
+    'calculate_dists': 'lower', 'calculate_fid': 'lower', 'calculate_kid': 'lower', 'calculate_sfd_iqa': 'higher',
+}
+DATASET_METRICS = ('calculate_fid', 'calculate_kid')
+
+
+def known_metrics() -> list[str]:
+    """Every metric type BasicSR can build now (its own, ours, and those of other plugins), sorted."""
+    return sorted(name for name, _ in METRIC_REGISTRY)
+
+
+def metric_type_of(metric_opt: dict[str, Any]) -> str:
+    """The registered ``type`` of a metric block; a missing or unknown type is a ``KeyError`` listing the known."""
+    if not isinstance(metric_opt, dict) or 'type' not in metric_opt:
+        raise KeyError(f'a metric block needs a `type` key (one of {", ".join(known_metrics())}); got {metric_opt!r}')
+    metric_type = metric_opt['type']
+    if metric_type not in METRIC_REGISTRY._obj_map:
+        raise KeyError(f'unknown metric type {metric_type!r}; known: {", ".join(known_metrics())}')
+    return metric_type
+
+
+def is_dataset_metric(metric_opt: dict[str, Any]) -> bool:
+    """True for metrics with one value per dataset (FID, KID), which have no per-image value."""
+    return metric_type_of(metric_opt) in DATASET_METRICS
+
+
+def metric_direction(metric_opt: dict[str, Any]) -> str:
+    """``'higher'`` or ``'lower'`` (is better): the block's ``better`` key, else what the metric is known for."""
+    metric_type = metric_type_of(metric_opt)
+    better = metric_opt.get('better')
+    if better is not None:
+        if better not in ('higher', 'lower'):
+            raise ValueError(f"{metric_type}: better must be 'higher' or 'lower', got {better!r}")
+        return better
+    if metric_type == 'calculate_pyiqa':
+        from .pyiqa_metric import pyiqa_direction
+
+        return pyiqa_direction(metric_opt.get('metric', 'musiq'))
+    return _DIRECTIONS.get(metric_type, 'higher')  # BasicSR's own default for `better`
