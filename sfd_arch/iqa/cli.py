@@ -163,6 +163,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     mode = 'overwrite' if args.overwrite else 'resume' if args.resume else 'refuse'
     RowWriter.check(args.csv, args.json, mode)
     found = find_images(args.paths, recursive=not args.no_recursive)
+    from .distributed import DistEnv, score_sharded
+
+    try:
+        env = DistEnv.from_env()
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    if env.distributed:  # started by torchrun: this process scores its share, rank 0 merges
+        return score_sharded(args, found, env, mode)
     scorer = _load_scorer(args)  # before any output is opened: a bad weights file leaves no empty output behind
     writer = RowWriter(args.csv, args.json, mode)
     scored = failed = 0
