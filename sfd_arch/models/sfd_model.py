@@ -308,11 +308,13 @@ class SFDMixin:
         """BasicSR's validation; ``calculate_sfd_iqa`` with ``weights: model`` uses this model's Feat-D and LPP."""
         from ..iqa.metric import live_scorer
         from ..iqa.scorer import SFDIQA
+        from ..metrics import dataset_metrics  # FID/KID: one value per dataset, not a mean over images
 
         if not hasattr(self, 'net_featd'):  # a test run: no discriminators were built
-            return super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
+            with dataset_metrics(self):
+                return super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
         scorer = SFDIQA(self.clip, self.get_bare_model(self.net_featd), self.get_bare_model(self.net_lpp))
-        with live_scorer(scorer):
+        with live_scorer(scorer), dataset_metrics(self):
             super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
 
     # ------------------------------------------------------------------ failure and saving
