@@ -8,6 +8,10 @@ A positive and a negative prompt, each ``[SOS] v_1 ... v_{n_ctx} <class words>. 
 
 and ``softmax(logits)[:, 0]`` is ``p_pos``. Only the context vectors are learned; CLIP is shared with the
 image side (``build_clip`` loads it once per process) and never stored in this module's state dict.
+
+``learnable=False`` is the fixed-prompt ablation: ``pos`` / ``neg`` are whole hand-written prompts (for
+example "Good photo." / "Bad photo.", as CLIP-IQA uses) encoded once by the frozen text encoder; the module
+then has no trainable tensor and its text features are cached.
 """
 from __future__ import annotations
 
@@ -61,10 +65,12 @@ class PromptLearner(nn.Module):
     """LPP: ``n_ctx`` learnable context vectors for a positive and a negative prompt; TG-D logits.
 
     Args:
-        n_ctx: learnable context vectors per prompt.
-        pos / neg: class words of the positive / negative prompt.
+        n_ctx: learnable context vectors per prompt (ignored when ``learnable`` is false).
+        pos / neg: class words of the positive / negative prompt; with ``learnable: false`` the whole prompts.
         ctx_init: words to initialise the context from (their token embeddings, padded or cut to ``n_ctx``);
             ``~`` draws N(0, 0.02^2) as CoOp does.
+        learnable: false for fixed prompts: no context vectors, no trainable tensor, text features computed
+            once (they only depend on the frozen text encoder) and cached per device.
         clip: the ``clip:`` block (or a built extractor) whose text encoder is used; injected by the SFD models.
 
     ``text_features()`` -> (2, D) normalised [positive, negative];
@@ -72,15 +78,30 @@ class PromptLearner(nn.Module):
     """
 
     def __init__(self, n_ctx: int = 16, pos: str = 'high quality', neg: str = 'low quality',
-                 ctx_init: Optional[str] = None, clip: Optional[dict | CLIPFeatureExtractor] = None):
+                 ctx_init: Optional[str] = None, learnable: bool = True,
+                 clip: Optional[dict | CLIPFeatureExtractor] = None):
         super().__init__()
-        if n_ctx < 1:
+        if not isinstance(learnable, bool):
+            raise ValueError(f'network_lpp.learnable must be true or false, got {learnable!r}')
+        if learnable and n_ctx < 1:
             raise ValueError(f'network_lpp.n_ctx must be >= 1, got {n_ctx}')
+        if not learnable and ctx_init:
+            raise ValueError('network_lpp.ctx_init has no effect with learnable: false (fixed prompts have no context '
+                             'vectors): remove it')
         extractor = clip if isinstance(clip, CLIPFeatureExtractor) else build_clip(clip)
         # Kept out of nn.Module's registry on purpose: CLIP weights must never enter this state dict.
         object.__setattr__(self, '_clip', extractor)
         text = _TextTower(extractor.clip_model)
-        self.n_ctx, self.pos, self.neg = int(n_ctx), str(pos), str(neg)
+        self.learnable = learnable
+        self.n_ctx, self.pos, self.neg = (int(n_ctx) if learnable else 0), str(pos), str(neg)
+        self._fixed_cache: dict[str, torch.Tensor] = {}
+        if not learnable:
+            tokens = open_clip.tokenize([self.pos, self.neg], context_length=text.context_length)
+            if int((tokens > 0).sum(dim=1).max()) >= text.context_length:
+                raise ValueError(f"network_lpp: the prompts do not fit CLIP's {text.context_length}-token context")
+            self.register_buffer('tokens', tokens)
+            self.ctx = None
+            return
         placeholder = ' '.join(['X'] * self.n_ctx)
         prompts = [f'{placeholder} {self.pos}.', f'{placeholder} {self.neg}.']
         tokens = open_clip.tokenize(prompts, context_length=text.context_length)
@@ -104,13 +125,32 @@ class PromptLearner(nn.Module):
     def clip(self) -> CLIPFeatureExtractor:
         return self._clip
 
+    def init_kwargs(self) -> dict:
+        """The constructor arguments (without ``clip``) that rebuild this module, e.g. for a weights file."""
+        if not self.learnable:
+            return {'learnable': False, 'pos': self.pos, 'neg': self.neg}
+        return {'n_ctx': self.n_ctx, 'pos': self.pos, 'neg': self.neg}
+
     def _text_tower(self) -> _TextTower:
-        if self._clip.device != self.ctx.device:  # the shared CLIP follows whichever network uses it
-            self._clip.to(self.ctx.device)
+        if self._clip.device != self.tokens.device:  # the shared CLIP follows whichever network uses it
+            self._clip.to(self.tokens.device)
         return _TextTower(self._clip.clip_model)
 
     def text_features(self) -> torch.Tensor:
-        """(2, D) L2-normalised features of [positive, negative] prompts; differentiable in ``ctx``."""
+        """(2, D) L2-normalised features of [positive, negative] prompts; differentiable in ``ctx``.
+
+        Fixed prompts: computed once per device in fp32 (outside autocast and inference mode, so the cached
+        tensor can take part in any later graph) and returned from the cache afterwards.
+        """
+        if not self.learnable:
+            key = str(self.tokens.device)
+            if key not in self._fixed_cache:
+                text = self._text_tower()
+                with torch.inference_mode(False), torch.no_grad(), \
+                        torch.autocast(self.tokens.device.type, enabled=False):
+                    self._fixed_cache[key] = F.normalize(text.encode(text.embed(self.tokens), self.tokens).float(),
+                                                         dim=-1)
+            return self._fixed_cache[key]
         text = self._text_tower()
         with torch.no_grad():
             embedded = text.embed(self.tokens)

@@ -129,6 +129,8 @@ def _load_scorer(args: argparse.Namespace):
                                   alpha=args.alpha, tile=args.tile, batch_size=args.batch_size)
     except (ValueError, RuntimeError, KeyError) as err:
         raise UsageError(str(err)) from err
+    if scorer.note:  # weights of an ablation run with only one of the two discriminators
+        print(f'sfd-iqa: {scorer.note}', file=sys.stderr)
     return _speed_options(scorer, args)
 
 
@@ -204,7 +206,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import ExportError, export_experiment, export_files
+    from .export import ExportError, describe_payload, export_experiment, export_files
 
     explicit = [args.featd, args.lpp, args.opt]
     iteration = args.iter
@@ -218,20 +220,22 @@ def cmd_export(args: argparse.Namespace) -> int:
                 raise UsageError('give either an experiment folder or --featd/--lpp/--opt, not both')
             payload = export_experiment(args.experiment, args.output, iteration, opt=args.opt,
                                         overwrite=args.overwrite)
-        elif all(explicit):
+        elif args.opt and (args.featd or args.lpp):  # one of them alone: a run that trained only that one
             if args.iter is not None:
                 raise UsageError('--iter needs an experiment folder')
             payload = export_files(args.featd, args.lpp, args.opt, args.output, overwrite=args.overwrite)
         else:
             absent = [flag for flag, value in zip(('--featd', '--lpp', '--opt'), explicit) if not value]
-            raise UsageError(f'export needs an experiment folder, or all of --featd, --lpp and --opt '
+            raise UsageError(f'export needs an experiment folder, or --opt with --featd and/or --lpp '
                              f'(missing {", ".join(absent)})')
     except ExportError as err:
         raise UsageError(str(err)) from err
     clip = payload['clip']
+    nets = {name: payload[key]['kwargs'] if payload[key] is not None else 'none (off in this run)'
+            for name, key in (('Feat-D', 'featd'), ('LPP', 'lpp'))}
     print(f"wrote {args.output}: CLIP {clip['model']} (pretrained: {clip['pretrained']}), taps {clip['layers']}, "
-          f"Feat-D {payload['featd']['kwargs']}, LPP {payload['lpp']['kwargs']}, "
-          f"from iteration {payload['source'].get('iteration', '?')}")
+          f"Feat-D {nets['Feat-D']}, LPP {nets['LPP']}, from iteration {payload['source'].get('iteration', '?')}; "
+          f'{describe_payload(payload)}')
     return EXIT_OK
 
 
@@ -385,8 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                  'models/net_lpp_<iter>.pth and the copied option .yml)')
     p.add_argument('--iter', help="iteration to export, or 'latest' for net_*_latest.pth (default: the highest "
                                   'iteration saved for both networks)')
-    p.add_argument('--featd', help='Feat-D checkpoint (BasicSR {"params": state_dict})')
-    p.add_argument('--lpp', help='LPP checkpoint (BasicSR {"params": state_dict})')
+    p.add_argument('--featd', help='Feat-D checkpoint (BasicSR {"params": state_dict}); leave out for a run trained '
+                                   'without Feat-D (the file then scores with p_pos alone)')
+    p.add_argument('--lpp', help='LPP checkpoint (BasicSR {"params": state_dict}); leave out for a run trained '
+                                 'without TG-D (the file then scores with q_feat alone)')
     p.add_argument('--opt', help='option file with the clip/network_featd/network_lpp blocks (default with an '
                                  'experiment: the .yml BasicSR copied into it)')
     p.add_argument('-o', '--output', required=True, help='SFD-IQA weights file to write')

@@ -5,8 +5,11 @@ One ``torch.save`` dict, read with ``weights_only=True``:
     {'format': 'sfd-iqa', 'version': 1,
      'clip':  the normalised `clip:` block (model, pretrained, layers, model_cfg, ...): no CLIP weights,
      'featd': {'kwargs': FeatD constructor args (in_channels, num_feat, depth, kernel_size), 'params': state dict},
-     'lpp':   {'kwargs': PromptLearner constructor args (n_ctx, pos, neg, ctx_init), 'params': state dict},
+     'lpp':   {'kwargs': PromptLearner constructor args (n_ctx, pos, neg, ctx_init | learnable: false), 'params': ...},
      'source': where it came from (experiment, iteration, files)}
+
+A run trained with only one of the two discriminators (the ablations ``featd_only`` / ``tgd_only``, see
+docs/ablations.md) exports ``'lpp': None`` or ``'featd': None``; the scorer then uses ``q_feat`` or ``p_pos`` alone.
 
 CLIP weights never go in (DESIGN §3): they come from the recorded ``clip.pretrained`` (a tag or a file) or an
 override when the file is loaded. A ``pretrained: null`` record means random CLIP weights (tests only).
@@ -22,7 +25,7 @@ import logging
 import os
 import os.path as osp
 import re
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 import torch
 import yaml
@@ -64,8 +67,9 @@ def load_params(path: str, param_key: str = 'params') -> dict[str, torch.Tensor]
     return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
 
 
-def read_option_blocks(opt_path: str) -> tuple[dict, dict, dict]:
-    """``(clip, network_featd, network_lpp)`` blocks of a BasicSR option file, defaults where absent."""
+def read_option_blocks(opt_path: str) -> tuple[dict, Optional[dict], Optional[dict]]:
+    """``(clip, network_featd, network_lpp)`` blocks of a BasicSR option file, defaults where absent; ``None`` for a
+    network the run turned off (``network_featd: ~``, ``train.featd_opt: ~``, ...)."""
     if not osp.isfile(opt_path):
         raise ExportError(f'option file not found: {opt_path}')
     with open(opt_path) as f:
@@ -79,17 +83,31 @@ def read_option_blocks(opt_path: str) -> tuple[dict, dict, dict]:
         clip_opt = normalize_clip_opt(opt.get('clip'))
     except (KeyError, ValueError) as err:
         raise ExportError(f'{opt_path}: {err}') from err
-    featd_opt = dict(opt.get('network_featd') or DEFAULT_FEATD_OPT)
-    lpp_opt = dict(opt.get('network_lpp') or DEFAULT_LPP_OPT)
+    from ..models.sfd_model import sfd_switches  # the one reading of the ablation switches
+
+    try:
+        switches = sfd_switches(opt, source=opt_path)
+    except (KeyError, ValueError) as err:
+        raise ExportError(str(err.args[0])) from err
+    if not switches.uses_clip:
+        raise ExportError(f'{opt_path}: this run trained neither Feat-D nor LPP (image-D-only ablation): there is no '
+                          'SFD-IQA to export')
+    featd_opt = dict(opt.get('network_featd') or DEFAULT_FEATD_OPT) if switches.featd else None
+    lpp_opt = dict(opt.get('network_lpp') or DEFAULT_LPP_OPT) if switches.tgd else None
     return clip_opt, featd_opt, lpp_opt
 
 
-def find_checkpoints(experiment: str, iteration: Union[int, str, None] = None) -> tuple[str, str, str]:
-    """``(featd_path, lpp_path, iteration)`` in ``<experiment>/models``.
+def find_checkpoints(experiment: str, iteration: Union[int, str, None] = None,
+                     nets: Sequence[str] = ('featd', 'lpp')) -> tuple[Optional[str], Optional[str], str]:
+    """``(featd_path, lpp_path, iteration)`` in ``<experiment>/models``; ``None`` for a network not in ``nets``
+    (a run that trained only one of them).
 
-    ``iteration=None`` takes the highest iteration saved for both networks, and ``latest`` (BasicSR's
-    end-of-training save) only when no numbered pair exists; an int or ``'latest'`` picks that one.
+    ``iteration=None`` takes the highest iteration saved for every network of ``nets``, and ``latest`` (BasicSR's
+    end-of-training save) only when no numbered set exists; an int or ``'latest'`` picks that one.
     """
+    nets = [n for n in ('featd', 'lpp') if n in nets]
+    if not nets:
+        raise ExportError('find_checkpoints: no network to look for')
     models = osp.join(experiment, 'models')
     if not osp.isdir(experiment):
         raise ExportError(f'experiment folder not found: {experiment}')
@@ -98,27 +116,29 @@ def find_checkpoints(experiment: str, iteration: Union[int, str, None] = None) -
                           'net_lpp_<iter>.pth saved by SFDModel)')
     if iteration is not None:
         tag = str(iteration)
-        paths = [osp.join(models, f'net_{net}_{tag}.pth') for net in ('featd', 'lpp')]
-        absent = [p for p in paths if not osp.isfile(p)]
+        paths = {net: osp.join(models, f'net_{net}_{tag}.pth') for net in nets}
+        absent = [p for p in paths.values() if not osp.isfile(p)]
         if absent:
             raise ExportError(f'missing checkpoint file(s) for iteration {tag}: {", ".join(absent)}')
-        return paths[0], paths[1], tag
+        return paths.get('featd'), paths.get('lpp'), tag
     saved: dict[str, set[str]] = {'featd': set(), 'lpp': set()}
     for name in os.listdir(models):
         match = _CKPT.match(name)
         if match:
             saved[match.group(1)].add(match.group(2))
-    both = saved['featd'] & saved['lpp']
+    both = set.intersection(*(saved[n] for n in nets))
     numbered = sorted((int(t) for t in both if t != 'latest'), reverse=True)
     if numbered:
         tag = str(numbered[0])
     elif 'latest' in both:
         tag = 'latest'
     else:
-        lonely = sorted((saved['featd'] | saved['lpp']) - both)
+        wanted = ' and '.join(f'net_{n}_<iter>.pth' for n in nets)
+        lonely = sorted(set.union(*(saved[n] for n in nets)) - both) if len(nets) > 1 else []
         hint = f' (only one network saved for: {", ".join(lonely)})' if lonely else ''
-        raise ExportError(f'no pair of net_featd_<iter>.pth and net_lpp_<iter>.pth in {models}{hint}')
-    return osp.join(models, f'net_featd_{tag}.pth'), osp.join(models, f'net_lpp_{tag}.pth'), tag
+        raise ExportError(f'no {wanted} in {models}{hint}')
+    paths = {net: osp.join(models, f'net_{net}_{tag}.pth') for net in nets}
+    return paths.get('featd'), paths.get('lpp'), tag
 
 
 def find_option_file(experiment: str) -> str:
@@ -167,8 +187,14 @@ def featd_kwargs_from_state(state: dict[str, torch.Tensor], block: dict, source:
 
 
 def lpp_kwargs_from_state(state: dict[str, torch.Tensor], block: dict, source: str) -> dict:
-    """PromptLearner constructor args, checked against the learned context ``ctx`` of shape (2, n_ctx, width)."""
+    """PromptLearner constructor args, checked against the learned context ``ctx`` of shape (2, n_ctx, width)
+    (fixed prompts, ``learnable: false``: against the prompts' ``tokens``, the only entry of their state dict)."""
     kwargs = _network_kwargs(block, PromptLearner, 'network_lpp', source)
+    if kwargs.get('learnable', True) is False:
+        if set(state) != {'tokens'}:
+            raise ExportError(f'{source}: network_lpp has learnable: false but the LPP checkpoint holds '
+                              f'{", ".join(sorted(state))} (fixed prompts save only their tokens)')
+        return kwargs
     ctx = state.get('ctx')
     if ctx is None or ctx.dim() != 3 or ctx.shape[0] != 2:
         raise ExportError(f'{source}: the LPP state dict has no ctx of shape (2, n_ctx, width) (not a PromptLearner '
@@ -181,14 +207,23 @@ def lpp_kwargs_from_state(state: dict[str, torch.Tensor], block: dict, source: s
     return kwargs
 
 
-def make_payload(clip_opt: dict, featd_kwargs: dict, featd_state: dict, lpp_kwargs: dict, lpp_state: dict,
-                 source: Optional[dict] = None) -> dict:
+def _entry(kwargs: Optional[dict], state: Optional[dict]) -> Optional[dict]:
+    if kwargs is None:
+        return None
+    return {'kwargs': dict(kwargs), 'params': {k: v.detach().cpu() for k, v in state.items()}}
+
+
+def make_payload(clip_opt: dict, featd_kwargs: Optional[dict], featd_state: Optional[dict],
+                 lpp_kwargs: Optional[dict], lpp_state: Optional[dict], source: Optional[dict] = None) -> dict:
+    """The weights-file dict; ``None`` kwargs for a network the run did not train (at least one is needed)."""
+    if featd_kwargs is None and lpp_kwargs is None:
+        raise ExportError('an SFD-IQA weights file needs Feat-D, LPP or both; got neither')
     return {
         'format': WEIGHTS_FORMAT,
         'version': WEIGHTS_VERSION,
         'clip': normalize_clip_opt(clip_opt),
-        'featd': {'kwargs': dict(featd_kwargs), 'params': {k: v.detach().cpu() for k, v in featd_state.items()}},
-        'lpp': {'kwargs': dict(lpp_kwargs), 'params': {k: v.detach().cpu() for k, v in lpp_state.items()}},
+        'featd': _entry(featd_kwargs, featd_state),
+        'lpp': _entry(lpp_kwargs, lpp_state),
         'source': dict(source or {}),
     }
 
@@ -225,6 +260,8 @@ def load_weights(path: str) -> dict:
     for key in ('clip', 'featd', 'lpp'):
         if key not in payload:
             raise ValueError(f'SFD-IQA weights file {path} has no {key!r} entry')
+    if payload['featd'] is None and payload['lpp'] is None:
+        raise ValueError(f'SFD-IQA weights file {path} holds neither Feat-D nor LPP weights')
     return payload
 
 
@@ -232,28 +269,56 @@ def load_weights(path: str) -> dict:
 # The two export routes
 # --------------------------------------------------------------------------------------------------------
 
-def export_files(featd: str, lpp: str, opt: str, output: str, overwrite: bool = False,
+def export_files(featd: Optional[str], lpp: Optional[str], opt: str, output: str, overwrite: bool = False,
                  source: Optional[dict] = None) -> dict:
-    """Explicit files -> SFD-IQA weights file. Returns the payload written (minus nothing)."""
+    """Explicit files -> SFD-IQA weights file. Returns the payload written.
+
+    ``featd`` / ``lpp`` may be ``None`` exactly when the option file turned that network off.
+    """
     missing = [f'{what} {p}' for what, p in (('Feat-D checkpoint', featd), ('LPP checkpoint', lpp),
-                                              ('option file', opt)) if not osp.isfile(p)]
+                                              ('option file', opt)) if p is not None and not osp.isfile(p)]
     if missing:
         raise ExportError('missing: ' + '; '.join(missing))
     clip_opt, featd_opt, lpp_opt = read_option_blocks(opt)
-    featd_state, lpp_state = load_params(featd), load_params(lpp)
-    featd_kwargs = featd_kwargs_from_state(featd_state, featd_opt, featd)
-    lpp_kwargs = lpp_kwargs_from_state(lpp_state, lpp_opt, lpp)
-    info = {'featd': osp.abspath(featd), 'lpp': osp.abspath(lpp), 'opt': osp.abspath(opt), **(source or {})}
+    for label, flag, path, block in (('Feat-D', 'featd', featd, featd_opt), ('LPP', 'lpp', lpp, lpp_opt)):
+        if block is None and path is not None:
+            raise ExportError(f'{opt} turns {label} off, but a {label} checkpoint was given ({path}): '
+                              'pass the option file of the run that saved it')
+        if block is not None and path is None:
+            raise ExportError(f'{opt} trains {label}: give its checkpoint (--{flag} net_{flag}_<iter>.pth)')
+    featd_kwargs = featd_state = lpp_kwargs = lpp_state = None
+    if featd is not None:
+        featd_state = load_params(featd)
+        featd_kwargs = featd_kwargs_from_state(featd_state, featd_opt, featd)
+    if lpp is not None:
+        lpp_state = load_params(lpp)
+        lpp_kwargs = lpp_kwargs_from_state(lpp_state, lpp_opt, lpp)
+    info = {'featd': featd and osp.abspath(featd), 'lpp': lpp and osp.abspath(lpp), 'opt': osp.abspath(opt),
+            **(source or {})}
     payload = make_payload(clip_opt, featd_kwargs, featd_state, lpp_kwargs, lpp_state, info)
     save_weights(payload, output, overwrite)
-    logger.info(f'SFD-IQA weights written to {output} (CLIP {clip_opt["model"]}, taps {clip_opt["layers"]})')
+    logger.info(f'SFD-IQA weights written to {output} (CLIP {clip_opt["model"]}, taps {clip_opt["layers"]}; '
+                f'{describe_payload(payload)})')
     return payload
+
+
+def describe_payload(payload: dict) -> str:
+    """What a weights file scores with: both networks, or one of them alone (and so which quantity)."""
+    if payload.get('featd') is None:
+        fixed = (payload['lpp']['kwargs'].get('learnable', True) is False)
+        return f"TG-D only{' (fixed prompts)' if fixed else ''}: score = q_text (p_pos)"
+    if payload.get('lpp') is None:
+        return 'Feat-D only: score = q_feat'
+    fixed = payload['lpp']['kwargs'].get('learnable', True) is False
+    return f"Feat-D + TG-D{' (fixed prompts)' if fixed else ''}: score = alpha * q_feat + (1 - alpha) * q_text"
 
 
 def export_experiment(experiment: str, output: str, iteration: Union[int, str, None] = None,
                       opt: Optional[str] = None, overwrite: bool = False) -> dict:
     """``experiments/<name>`` (latest pair, or ``iteration``) -> SFD-IQA weights file."""
-    featd, lpp, tag = find_checkpoints(experiment, iteration)
     opt = opt or find_option_file(experiment)
+    _, featd_opt, lpp_opt = read_option_blocks(opt)
+    nets = [n for n, block in (('featd', featd_opt), ('lpp', lpp_opt)) if block is not None]
+    featd, lpp, tag = find_checkpoints(experiment, iteration, nets)
     source = {'experiment': osp.abspath(experiment), 'iteration': tag}
     return export_files(featd, lpp, opt, output, overwrite, source)

@@ -39,8 +39,10 @@ class FeatureGANLoss(nn.Module):
         if isinstance(logits, torch.Tensor):
             logits = [logits]
         weights = self._weights(len(logits))
-        # the inner GANLoss has loss_weight 1, so is_disc only picks the hinge form; the weight is applied here
-        loss = sum(w * self.gan(logit, target_is_real, is_disc=is_disc) for w, logit in zip(weights, logits))
+        # the inner GANLoss has loss_weight 1, so is_disc only picks the hinge form; the weight is applied here.
+        # fp32 whatever the logits are (mixed precision): a mean over every position of a half-precision map
+        # would lose the small differences the game is about.
+        loss = sum(w * self.gan(logit.float(), target_is_real, is_disc=is_disc) for w, logit in zip(weights, logits))
         return loss if is_disc else loss * self.loss_weight
 
 

@@ -11,19 +11,33 @@ Per iteration (DESIGN §1 and §3):
 3. Discriminator step, reusing the detached SR features: Feat-D learns HR=real / SR=fake, LPP learns
    HR -> positive / SR -> negative (and the image D its usual game).
 
+Ablations (docs/ablations.md) are option lines: ``train.featd_opt: ~`` or ``network_featd: ~`` trains without
+Feat-D, ``train.tgd_opt: ~`` or ``network_lpp: ~`` without TG-D/LPP (no network, optimiser, scheduler or
+checkpoint for what is off); with both off CLIP is neither built nor run, which only makes sense beside the
+image D (``keep_image_d: true``). ``network_lpp: {learnable: false, pos: ..., neg: ...}`` uses fixed prompts.
+
+Mixed precision (``train.amp: bf16 | fp16``): autocast around the CLIP passes, Feat-D and LPP (and the image D),
+and around the generator and its perceptual loss unless ``train.amp_g: false``; the pixel loss and every GAN loss
+are computed in fp32 from fp32 casts of the outputs. fp16 uses two GradScalers, one for the generator step and
+one for the discriminator step (Feat-D, LPP and the image D share one backward pass, so they share a scale): the
+two losses differ by orders of magnitude (GAN weights of 5e-3 on the G side), and with a single scaler an
+overflow in one step would halve the scale of the other. Both scalers are saved in the training state.
+
 Feat-D is wrapped like BasicSR's ``net_d`` (DDP / DataParallel). The prompt learner is not: its text
 features are computed once and used by both steps, a pattern DDP's one-forward-per-backward contract does
 not allow, so its (tiny) gradients are averaged across processes by hand.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import glob
 import os
 import os.path as osp
 import re
 from collections import OrderedDict
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 import torch
 import torch.distributed as dist
@@ -46,6 +60,83 @@ SFD_DEFAULTS = {
     'featd_opt': {'type': 'FeatureGANLoss', 'gan_type': 'vanilla', 'loss_weight': 5e-3},
     'tgd_opt': {'type': 'TextGuidedGANLoss', 'loss_weight': 5e-3},
 }
+AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+@dataclass
+class SFDSwitches:
+    """Which SFD discriminators an option file trains, and the option lines that turned the others off."""
+
+    featd: bool = True
+    tgd: bool = True
+    fixed_prompts: bool = False
+    image_d: bool = False
+    reasons: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def uses_clip(self) -> bool:
+        return self.featd or self.tgd
+
+    def describe(self) -> str:
+        parts = ['Feat-D' if self.featd else None,
+                 ('TG-D (fixed prompts)' if self.fixed_prompts else 'TG-D + LPP') if self.tgd else None,
+                 'image D' if self.image_d else None]
+        return ' + '.join(p for p in parts if p)
+
+
+def sfd_switches(opt: dict[str, Any], source: str = 'option file') -> SFDSwitches:
+    """Read the ablation switches of an option file (DESIGN §2 keys; docs/ablations.md).
+
+    A key that is absent means the paper default; a key present with ``~`` (YAML null) turns its
+    discriminator off: ``network_featd: ~`` / ``train.featd_opt: ~`` for Feat-D, ``network_lpp: ~`` /
+    ``train.tgd_opt: ~`` for TG-D and LPP. Raises ``ValueError`` when the run would have no adversarial term
+    and ``KeyError`` for an optimiser set to ``~`` beside a network that is on (a silent fallback to the
+    default optimiser is exactly the surprise these switches exist to prevent).
+    """
+    train_opt = opt.get('train') or {}
+    switches = SFDSwitches(image_d=bool(opt.get('keep_image_d', False)))
+    for name, net_key, loss_key in (('featd', 'network_featd', 'featd_opt'), ('tgd', 'network_lpp', 'tgd_opt')):
+        reasons = []
+        if net_key in opt and opt[net_key] is None:
+            reasons.append(f'{net_key}: ~')
+        if loss_key in train_opt and train_opt[loss_key] is None:
+            reasons.append(f'train.{loss_key}: ~')
+        if reasons:
+            setattr(switches, name, False)
+            switches.reasons[name] = reasons
+    lpp_block = opt.get('network_lpp') or {}
+    switches.fixed_prompts = switches.tgd and lpp_block.get('learnable', True) is False
+    if not switches.uses_clip and not switches.image_d:
+        raise ValueError(f'{source}: Feat-D ({", ".join(switches.reasons["featd"])}) and TG-D '
+                         f'({", ".join(switches.reasons["tgd"])}) are both off and there is no image discriminator '
+                         '(keep_image_d: false), so the run would have no adversarial term. Turn one of them back on, '
+                         'or set `keep_image_d: true` with a network_d block for an image-D-only run.')
+    trained = {'optim_featd': switches.featd, 'optim_lpp': switches.tgd and not switches.fixed_prompts}
+    for key, on in trained.items():
+        if on and key in train_opt and train_opt[key] is None:
+            raise KeyError(f'{source}: train.{key}: ~ does not turn its network off (use '
+                           f'{"train.featd_opt: ~" if key == "optim_featd" else "train.tgd_opt: ~"} for that); '
+                           'remove the line to use the default optimiser, or give one')
+    return switches
+
+
+def amp_options(train_opt: dict[str, Any], device: Optional[torch.device] = None,
+                source: str = 'option file') -> tuple[Optional[torch.dtype], bool]:
+    """``(autocast dtype or None, autocast the generator)`` from ``train.amp`` and ``train.amp_g``."""
+    amp = train_opt.get('amp')
+    if amp in (None, False, 'fp32'):
+        dtype = None
+    elif amp in AMP_DTYPES:
+        dtype = AMP_DTYPES[amp]
+    else:
+        raise ValueError(f"{source}: train.amp must be bf16, fp16 or absent (fp32), got {amp!r}")
+    amp_g = train_opt.get('amp_g', True)
+    if not isinstance(amp_g, bool):
+        raise ValueError(f'{source}: train.amp_g must be true or false, got {amp_g!r}')
+    if (dtype is torch.bfloat16 and device is not None and device.type == 'cuda'
+            and not torch.cuda.is_bf16_supported()):
+        raise ValueError(f'{source}: train.amp: bf16 is not supported by this GPU; use train.amp: fp16')
+    return dtype, amp_g
 
 
 def atomic_torch_save(obj, path: str) -> None:
@@ -66,6 +157,11 @@ def _mean(values: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([v.detach().float().mean() for v in values]).mean()
 
 
+def _share(maps: list[torch.Tensor], real: bool) -> torch.Tensor:
+    """Share of positions a Feat-D calls real (``real``) or fake, mean over tapped layers (as ``q_feat``)."""
+    return torch.stack([((m.detach() > 0) if real else (m.detach() < 0)).float().mean() for m in maps]).mean()
+
+
 class SFDMixin:
     """Feat-D + TG-D on a frozen CLIP, for any BasicSR SR model with ``net_g``, ``lq`` and a target."""
 
@@ -73,6 +169,16 @@ class SFDMixin:
     def init_sfd_training(self) -> None:
         opt, train_opt = self.opt, self.opt['train']
         logger = get_root_logger()
+        self.sfd = sfd_switches(opt)
+        self.amp_dtype, self.amp_g = amp_options(train_opt, self.device)
+        # Disabled scalers are pass-throughs (scale() returns the loss, step() steps): one code path for all.
+        fp16 = self.amp_dtype is torch.float16
+        self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        if self.amp_dtype is not None:
+            logger.info(f"SFD: mixed precision {train_opt['amp']} (autocast on CLIP, Feat-D, LPP"
+                        f"{', generator' if self.amp_g else ''}){'; GradScalers for G and D' if fp16 else ''}")
+
         self.ema_decay = train_opt.get('ema_decay', 0)
         if self.ema_decay > 0:
             logger.info(f'Use Exponential Moving Average with decay: {self.ema_decay}')
@@ -85,15 +191,31 @@ class SFDMixin:
             self.net_g_ema.eval()
 
         self.clip_opt = normalize_clip_opt(opt.get('clip'))
-        self.clip = build_clip(self.clip_opt).to(self.device)
-        logger.info(f"SFD: CLIP {self.clip_opt['model']} (pretrained: {self.clip_opt['pretrained']}), taps "
-                    f'{self.clip.layers} with channels {self.clip.channels}')
+        self.clip = None
+        if self.sfd.uses_clip:
+            self.clip = build_clip(self.clip_opt).to(self.device)
+            logger.info(f"SFD: CLIP {self.clip_opt['model']} (pretrained: {self.clip_opt['pretrained']}), taps "
+                        f'{self.clip.layers} with channels {self.clip.channels}')
+        else:
+            logger.info('SFD: Feat-D and TG-D are both off: CLIP is not built and never runs (image-D-only run)')
+        logger.info(f'SFD: training with {self.sfd.describe()}')
+        for name, label in (('featd', 'Feat-D'), ('tgd', 'TG-D and LPP')):
+            if name in self.sfd.reasons:
+                logger.info(f"SFD ablation: {label} off ({', '.join(self.sfd.reasons[name])}): no network, "
+                            'optimiser, scheduler or checkpoint for it')
 
-        self.net_featd = self.model_to_device(build_network(self._sfd_net_opt('network_featd')))
-        self.net_lpp = build_network(self._sfd_net_opt('network_lpp')).to(self.device)
-        self.print_network(self.net_featd)
-        self.print_network(self.net_lpp)
+        self.net_featd = self.net_lpp = None
+        if self.sfd.featd:
+            self.net_featd = self.model_to_device(build_network(self._sfd_net_opt('network_featd')))
+        if self.sfd.tgd:
+            self.net_lpp = build_network(self._sfd_net_opt('network_lpp')).to(self.device)
+            if self.sfd.fixed_prompts:
+                logger.info(f'SFD ablation: fixed prompts {self.net_lpp.pos!r} / {self.net_lpp.neg!r} (no trainable '
+                            'tensor; text features computed once)')
         for name, net in (('featd', self.net_featd), ('lpp', self.net_lpp)):
+            if net is None:
+                continue
+            self.print_network(net)
             load_path = self._pretrain_path(name)
             if load_path is not None:
                 self.load_network(net, load_path, opt['path'].get(f'strict_load_{name}', True),
@@ -122,14 +244,14 @@ class SFDMixin:
             self.net_d.train()
 
         self.net_g.train()
-        self.net_featd.train()
-        self.net_lpp.train()
+        for net in self._discriminators():
+            net.train()
 
         self.cri_pix = build_loss(train_opt['pixel_opt']).to(self.device) if train_opt.get('pixel_opt') else None
         self.cri_perceptual = (build_loss(train_opt['perceptual_opt']).to(self.device)
                                if train_opt.get('perceptual_opt') else None)
-        self.cri_featd = build_loss(self._sfd_train_opt('featd_opt')).to(self.device)
-        self.cri_tgd = build_loss(self._sfd_train_opt('tgd_opt')).to(self.device)
+        self.cri_featd = build_loss(self._sfd_train_opt('featd_opt')).to(self.device) if self.sfd.featd else None
+        self.cri_tgd = build_loss(self._sfd_train_opt('tgd_opt')).to(self.device) if self.sfd.tgd else None
 
         self.net_d_iters = train_opt.get('net_d_iters', 1)
         self.net_d_init_iters = train_opt.get('net_d_init_iters', 0)
@@ -138,13 +260,16 @@ class SFDMixin:
 
     def _sfd_net_opt(self, key: str) -> dict:
         net_opt = copy.deepcopy(self.opt.get(key) or SFD_DEFAULTS[key])
+        net_opt.setdefault('type', SFD_DEFAULTS[key]['type'])  # e.g. `network_lpp: {learnable: false, ...}`
         if 'clip' in net_opt:
             raise KeyError(f'{key}.clip: the CLIP backbone is set by the top-level `clip:` block, not inside {key}')
         net_opt['clip'] = self.clip_opt  # FeatD reads the taps' channels, PromptLearner the text encoder
         return net_opt
 
     def _sfd_train_opt(self, key: str) -> dict:
-        return copy.deepcopy(self.opt['train'].get(key) or SFD_DEFAULTS[key])
+        loss_opt = copy.deepcopy(self.opt['train'].get(key) or SFD_DEFAULTS[key])
+        loss_opt.setdefault('type', SFD_DEFAULTS[key]['type'])
+        return loss_opt
 
     def _pretrain_path(self, name: str) -> Optional[str]:
         path_opt = self.opt['path']
@@ -159,18 +284,24 @@ class SFDMixin:
             raise FileNotFoundError(f'path.pretrain_network_{name}: checkpoint not found: {load_path}')
         return load_path
 
+    def optimizer_names(self) -> list[str]:
+        """Names of ``self.optimizers`` in order (recorded in the training state to explain a resume mismatch)."""
+        return [attr for attr in ('optimizer_g', 'optimizer_d', 'optimizer_featd', 'optimizer_lpp')
+                if getattr(self, attr, None) is not None]
+
     def setup_optimizers(self) -> None:
         train_opt = self.opt['train']
-        groups = [('optimizer_g', 'optim_g', self.net_g)]
-        if self.net_d is not None:
-            groups.append(('optimizer_d', 'optim_d', self.net_d))
-        groups += [('optimizer_featd', 'optim_featd', self.net_featd), ('optimizer_lpp', 'optim_lpp', self.net_lpp)]
+        groups = [('optimizer_g', 'optim_g', self.net_g), ('optimizer_d', 'optim_d', self.net_d),
+                  ('optimizer_featd', 'optim_featd', self.net_featd), ('optimizer_lpp', 'optim_lpp', self.net_lpp)]
         for attr, key, net in groups:
+            params = [p for p in net.parameters() if p.requires_grad] if net is not None else []
+            if not params:  # network off, or nothing to train (fixed prompts): no optimiser and no scheduler
+                setattr(self, attr, None)
+                continue
             optim_opt = copy.deepcopy(train_opt.get(key) or SFD_DEFAULTS.get(key))
             if optim_opt is None:
                 raise KeyError(f'train.{key} is missing')
             optim_type = optim_opt.pop('type')
-            params = [p for p in net.parameters() if p.requires_grad]
             optimizer = self.get_optimizer(optim_type, params, **optim_opt)
             setattr(self, attr, optimizer)
             self.optimizers.append(optimizer)
@@ -187,100 +318,141 @@ class SFDMixin:
         """The HR tensors each loss compares with (Real-ESRGAN swaps in the USM-sharpened GT)."""
         return {'pix': self.gt, 'percep': self.gt, 'gan': self.gt}
 
+    def _autocast(self, enabled: bool = True):
+        """Autocast to ``train.amp`` on this model's device (a no-op context in fp32)."""
+        if self.amp_dtype is None or not enabled:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
     def optimize_parameters(self, current_iter: int) -> None:
         targets = self.sfd_targets()
         update_g = current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters
         loss_dict = OrderedDict()
 
-        # The two CLIP passes of the iteration.
+        # The two CLIP passes of the iteration (none when Feat-D and TG-D are both off).
         with torch.set_grad_enabled(update_g):
-            self.output = self.net_g(self.lq)
-            feats_fake, emb_fake = self.clip(self.output)
-        with torch.no_grad():
-            feats_real, emb_real = self.clip(targets['gan'])
-        text = self.net_lpp.text_features()  # with grad to the context vectors, used detached by G
+            with self._autocast(self.amp_g):
+                self.output = self.net_g(self.lq).float()
+            if self.clip is not None:
+                with self._autocast():
+                    feats_fake, emb_fake = self.clip(self.output)
+        if self.clip is not None:
+            with torch.no_grad(), self._autocast():
+                feats_real, emb_real = self.clip(targets['gan'])
+        text = None
+        if self.net_lpp is not None:
+            with self._autocast():
+                text = self.net_lpp.text_features()  # with grad to the context vectors, used detached by G
 
         # ---- generator
         self._set_requires_grad(False)
         self.optimizer_g.zero_grad()
         if update_g:
-            l_g_total = 0
+            l_g_total = torch.zeros((), device=self.device)
             if self.cri_pix:
                 loss_dict['l_g_pix'] = self.cri_pix(self.output, targets['pix'])
                 l_g_total = l_g_total + loss_dict['l_g_pix']
             if self.cri_perceptual:
-                l_percep, l_style = self.cri_perceptual(self.output, targets['percep'])
+                with self._autocast(self.amp_g):  # VGG is a frozen feature network like CLIP
+                    l_percep, l_style = self.cri_perceptual(self.output, targets['percep'])
                 if l_percep is not None:
-                    loss_dict['l_g_percep'] = l_percep
-                    l_g_total = l_g_total + l_percep
+                    loss_dict['l_g_percep'] = l_percep.float()
+                    l_g_total = l_g_total + loss_dict['l_g_percep']
                 if l_style is not None:
-                    loss_dict['l_g_style'] = l_style
-                    l_g_total = l_g_total + l_style
-            loss_dict['l_g_featd'] = self.cri_featd(self.net_featd(feats_fake), True, is_disc=False)
-            loss_dict['l_g_tgd'] = self.cri_tgd(self.net_lpp(emb_fake, text.detach()), True, is_disc=False)
-            l_g_total = l_g_total + loss_dict['l_g_featd'] + loss_dict['l_g_tgd']
+                    loss_dict['l_g_style'] = l_style.float()
+                    l_g_total = l_g_total + loss_dict['l_g_style']
+            if self.net_featd is not None:
+                with self._autocast():
+                    logits_g = self.net_featd(feats_fake)
+                loss_dict['l_g_featd'] = self.cri_featd(logits_g, True, is_disc=False)
+                l_g_total = l_g_total + loss_dict['l_g_featd']
+            if self.net_lpp is not None:
+                with self._autocast():
+                    tgd_logits_g = self.net_lpp(emb_fake, text.detach())
+                loss_dict['l_g_tgd'] = self.cri_tgd(tgd_logits_g, True, is_disc=False)
+                l_g_total = l_g_total + loss_dict['l_g_tgd']
             if self.net_d is not None:
                 loss_dict['l_g_gan'] = self._image_d_generator_loss(targets['gan'])
                 l_g_total = l_g_total + loss_dict['l_g_gan']
             loss_dict['l_g_total'] = l_g_total
             self._check_finite('l_g_total', l_g_total, current_iter)
-            l_g_total.backward()
-            self.optimizer_g.step()
+            self.scaler_g.scale(l_g_total).backward()
+            self.scaler_g.step(self.optimizer_g)
+            self.scaler_g.update()
 
         # ---- discriminators (Feat-D, LPP, optional image D), on the detached SR features
         self._set_requires_grad(True)
-        for optimizer in self._d_optimizers():
+        d_optimizers = self._d_optimizers()
+        for optimizer in d_optimizers:
             optimizer.zero_grad()
-        n_real = feats_real[0].shape[0]
-        logits = self.net_featd([torch.cat([r, f.detach()]) for r, f in zip(feats_real, feats_fake)])
-        logits_real, logits_fake = [m[:n_real] for m in logits], [m[n_real:] for m in logits]
-        l_d_featd_real = self.cri_featd(logits_real, True, is_disc=True)
-        l_d_featd_fake = self.cri_featd(logits_fake, False, is_disc=True)
-        tgd_logits = self.net_lpp(torch.cat([emb_real, emb_fake.detach()]), text)
-        l_d_tgd = (self.cri_tgd(tgd_logits[:n_real], True, is_disc=True)
-                   + self.cri_tgd(tgd_logits[n_real:], False, is_disc=True)) / 2
-        l_d_total = l_d_featd_real + l_d_featd_fake + l_d_tgd
+        l_d_total = torch.zeros((), device=self.device)
+        if self.net_featd is not None:
+            n_real = feats_real[0].shape[0]
+            with self._autocast():
+                logits = self.net_featd([torch.cat([r, f.detach()]) for r, f in zip(feats_real, feats_fake)])
+            logits_real, logits_fake = [m[:n_real] for m in logits], [m[n_real:] for m in logits]
+            l_d_featd_real = self.cri_featd(logits_real, True, is_disc=True)
+            l_d_featd_fake = self.cri_featd(logits_fake, False, is_disc=True)
+            l_d_total = l_d_total + l_d_featd_real + l_d_featd_fake
+            loss_dict.update(
+                l_d_featd_real=l_d_featd_real, l_d_featd_fake=l_d_featd_fake,
+                out_featd_real=_mean(logits_real), out_featd_fake=_mean(logits_fake),
+                acc_featd_real=_share(logits_real, real=True), acc_featd_fake=_share(logits_fake, real=False))
+        if self.net_lpp is not None:
+            n_real = emb_real.shape[0]
+            with self._autocast():
+                tgd_logits = self.net_lpp(torch.cat([emb_real, emb_fake.detach()]), text)
+            l_d_tgd = (self.cri_tgd(tgd_logits[:n_real], True, is_disc=True)
+                       + self.cri_tgd(tgd_logits[n_real:], False, is_disc=True)) / 2
+            if self.optimizer_lpp is not None:  # fixed prompts: TG-D has nothing to learn, l_d_tgd is only logged
+                l_d_total = l_d_total + l_d_tgd
+            p_pos = tgd_logits.detach().float().softmax(dim=1)[:, 0]
+            right = torch.cat([p_pos[:n_real] > 0.5, p_pos[n_real:] < 0.5]).float()
+            loss_dict.update(l_d_tgd=l_d_tgd, p_pos_real=p_pos[:n_real].mean(), p_pos_fake=p_pos[n_real:].mean(),
+                             acc_tgd=right.mean())
         if self.net_d is not None:
-            l_d_real, l_d_fake, out_real, out_fake = self._image_d_losses(targets['gan'])
+            with self._autocast():
+                l_d_real, l_d_fake, out_real, out_fake = self._image_d_losses(targets['gan'])
             l_d_total = l_d_total + l_d_real + l_d_fake
             loss_dict.update(l_d_real=l_d_real, l_d_fake=l_d_fake, out_d_real=out_real, out_d_fake=out_fake)
-        self._check_finite('l_d_total', l_d_total, current_iter)
-        l_d_total.backward()
-        self._all_reduce_lpp_grads()
-        for optimizer in self._d_optimizers():
-            optimizer.step()
+        if d_optimizers:
+            self._check_finite('l_d_total', l_d_total, current_iter)
+            self.scaler_d.scale(l_d_total).backward()
+            self._all_reduce_lpp_grads()
+            for optimizer in d_optimizers:
+                self.scaler_d.step(optimizer)
+            self.scaler_d.update()
 
-        p_pos = tgd_logits.detach().float().softmax(dim=1)[:, 0]
-        loss_dict.update(
-            l_d_featd_real=l_d_featd_real, l_d_featd_fake=l_d_featd_fake, l_d_tgd=l_d_tgd,
-            out_featd_real=_mean(logits_real), out_featd_fake=_mean(logits_fake),
-            p_pos_real=p_pos[:n_real].mean(), p_pos_fake=p_pos[n_real:].mean())
-        self.log_dict = self.reduce_loss_dict(loss_dict)
+        self.log_dict = self.reduce_loss_dict(OrderedDict((k, v.detach().float()) for k, v in loss_dict.items()))
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
 
+    def _discriminators(self) -> list:
+        return [n for n in (self.net_featd, self.net_lpp, self.net_d) if n is not None]
+
     def _d_optimizers(self) -> list:
-        extra = [self.optimizer_d] if self.net_d is not None else []
-        return [self.optimizer_featd, self.optimizer_lpp] + extra
+        return [o for o in (self.optimizer_featd, self.optimizer_lpp, self.optimizer_d) if o is not None]
 
     def _set_requires_grad(self, flag: bool) -> None:
-        nets = [self.net_featd, self.net_lpp] + ([self.net_d] if self.net_d is not None else [])
-        for net in nets:
+        for net in self._discriminators():
+            if net is self.net_lpp and self.sfd.fixed_prompts:
+                continue  # fixed prompts have no trainable tensor (and the tokens buffer is not a parameter)
             for p in net.parameters():
                 p.requires_grad = flag
 
     def _image_d_generator_loss(self, real: torch.Tensor) -> torch.Tensor:
-        fake_pred = self.net_d(self.output)
+        with self._autocast():
+            fake_pred = self.net_d(self.output).float()
+            real_pred = self.net_d(real).detach().float() if self.relativistic_d else None
         if not self.relativistic_d:
             return self.cri_gan(fake_pred, True, is_disc=False)
-        real_pred = self.net_d(real).detach()
         l_real = self.cri_gan(real_pred - fake_pred.mean(), False, is_disc=False)
         l_fake = self.cri_gan(fake_pred - real_pred.mean(), True, is_disc=False)
         return (l_real + l_fake) / 2
 
     def _image_d_losses(self, real: torch.Tensor):
         fake = self.output.detach()
-        real_pred, fake_pred = self.net_d(real), self.net_d(fake)
+        real_pred, fake_pred = self.net_d(real).float(), self.net_d(fake).float()
         if self.relativistic_d:  # ESRGAN's relativistic average GAN
             l_real = self.cri_gan(real_pred - fake_pred.detach().mean(), True, is_disc=True) * 0.5
             l_fake = self.cri_gan(fake_pred - real_pred.detach().mean(), False, is_disc=True) * 0.5
@@ -291,12 +463,12 @@ class SFDMixin:
 
     # ------------------------------------------------------------------ distributed
     def _broadcast_lpp(self) -> None:
-        if self.opt['dist'] and dist.is_initialized():
+        if self.net_lpp is not None and self.opt['dist'] and dist.is_initialized():
             for tensor in list(self.net_lpp.parameters()) + list(self.net_lpp.buffers()):
                 dist.broadcast(tensor.data, src=0)
 
     def _all_reduce_lpp_grads(self) -> None:
-        if self.opt['dist'] and dist.is_initialized():
+        if self.net_lpp is not None and self.opt['dist'] and dist.is_initialized():
             world = dist.get_world_size()
             for p in self.net_lpp.parameters():
                 if p.grad is not None:
@@ -310,7 +482,7 @@ class SFDMixin:
         from ..iqa.scorer import SFDIQA
         from ..metrics import dataset_metrics  # FID/KID: one value per dataset, not a mean over images
 
-        if not hasattr(self, 'net_featd'):  # a test run: no discriminators were built
+        if getattr(self, 'clip', None) is None:  # a test run, or an image-D-only ablation: no SFD discriminators
             with dataset_metrics(self):
                 return super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
         scorer = SFDIQA(self.clip, self.get_bare_model(self.net_featd), self.get_bare_model(self.net_lpp))
@@ -341,8 +513,9 @@ class SFDMixin:
             self.save_network(self.net_g, 'net_g', current_iter)
         if self.net_d is not None:
             self.save_network(self.net_d, 'net_d', current_iter)
-        self.save_network(self.net_featd, 'net_featd', current_iter)
-        self.save_network(self.net_lpp, 'net_lpp', current_iter)
+        for net, label in ((self.net_featd, 'net_featd'), (self.net_lpp, 'net_lpp')):
+            if net is not None:  # an ablation that turned it off has no checkpoint for it
+                self.save_network(net, label, current_iter)
         self.save_training_state(epoch, current_iter)  # last: a state on disk means its networks are too
 
     @master_only
@@ -364,8 +537,45 @@ class SFDMixin:
             return
         state = {'epoch': epoch, 'iter': current_iter,
                  'optimizers': [o.state_dict() for o in self.optimizers],
-                 'schedulers': [s.state_dict() for s in self.schedulers]}
+                 'schedulers': [s.state_dict() for s in self.schedulers],
+                 # SFD additions: what the run was trained with, so a resume can check it is the same run
+                 'optimizer_names': self.optimizer_names(),
+                 'clip': copy.deepcopy(self.clip_opt) if self.clip is not None else None,
+                 'scalers': {'g': self.scaler_g.state_dict(), 'd': self.scaler_d.state_dict()}}
         atomic_torch_save(state, osp.join(self.opt['path']['training_states'], f'{current_iter}.state'))
+
+    def resume_training(self, resume_state: dict) -> None:
+        """BasicSR's resume (optimisers, schedulers), after checking the state belongs to this configuration;
+        then the fp16 GradScalers, so a resumed run takes the same steps as an uninterrupted one."""
+        where = self.opt['path'].get('resume_state') or 'the resumed training state'
+        saved_clip = resume_state.get('clip', 'absent')
+        if saved_clip == 'absent':
+            get_root_logger().warning(f'{where} records no `clip:` block (saved by an older version): the CLIP of the '
+                                      'option file is assumed to be the one the run was trained with')
+        elif (saved_clip is None) != (self.clip is None):
+            raise ValueError(f"{where} was trained {'without' if saved_clip is None else 'with'} CLIP (Feat-D / TG-D "
+                             f"{'off' if saved_clip is None else 'on'}), the option file now has them "
+                             f"{'on' if saved_clip is None else 'off'}: resume with the option file of that run")
+        elif saved_clip is not None and saved_clip != self.clip_opt:
+            keys = sorted(set(saved_clip) | set(self.clip_opt), key=str)
+            old, new = ({k: d.get(k, 'absent') for k in keys} for d in (saved_clip, self.clip_opt))
+            diff = [f'clip.{k} (state: {old[k]!r}, option file: {new[k]!r})' for k in keys if old[k] != new[k]]
+            raise ValueError(f'the `clip:` block of the option file differs from the one recorded in {where}: '
+                             f'{"; ".join(diff)}. Feat-D and LPP were trained on that CLIP; restore those values in '
+                             'the option file to resume, or start a new run (another `name`).')
+        names = resume_state.get('optimizer_names')
+        if names is not None and names != self.optimizer_names():
+            raise ValueError(f'{where} holds optimisers {names} but this option file trains {self.optimizer_names()}: '
+                             'an ablation switch (featd_opt, tgd_opt, network_featd, network_lpp, keep_image_d) was '
+                             'changed since the run started; resume with the option file of that run')
+        super().resume_training(resume_state)
+        scalers = resume_state.get('scalers') or {}
+        for key, scaler in (('g', self.scaler_g), ('d', self.scaler_d)):
+            if scaler.is_enabled() and scalers.get(key):
+                scaler.load_state_dict(scalers[key])
+            elif scaler.is_enabled():
+                get_root_logger().warning(f'{where} has no fp16 GradScaler state for {key.upper()}: starting from the '
+                                          'default scale (the run was not trained with train.amp: fp16)')
 
     def get_bare_model(self, net):
         return net.module if isinstance(net, (DataParallel, DistributedDataParallel)) else net
