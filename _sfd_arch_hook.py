@@ -1,8 +1,11 @@
-"""Start-up hook that lets stock BasicSR (and pyiqa) find the SFD classes without an import by the caller.
+"""Start-up hook that lets stock BasicSR and pyiqa find the SFD classes without an import by the caller.
 
-Installed as ``sfd_arch_hook.pth`` in site-packages, so Python runs ``import _sfd_arch_hook`` at start-up.
-It must stay cheap: it imports nothing heavy and only puts one finder on ``sys.meta_path``. The finder
-acts on three imports:
+Installed as ``sfd_arch_hook.pth`` in site-packages, so every Python process of the environment runs
+``import _sfd_arch_hook`` at start-up. It must cost next to nothing there: at module level it imports nothing
+(``sys`` and ``os`` are loaded before ``site`` reads ``.pth`` files) and only puts one finder on
+``sys.meta_path``. The finder needs no ``importlib.abc`` base class (that import alone pulls in pathlib,
+tempfile, typing, ...): the import system only calls its ``find_spec``. ``importlib.util`` and
+``importlib.machinery`` are imported inside ``find_spec``, and only for the three names it acts on:
 
 * ``torchvision.transforms.functional_tensor`` (removed in torchvision 0.17, still imported by
   basicsr 1.4.2): when the real module is missing, a small alias of ``torchvision.transforms.functional``
@@ -10,27 +13,90 @@ acts on three imports:
 * ``basicsr``: once the real package has finished loading, ``sfd_arch`` is imported, which registers
   FeatD, PromptLearner, the losses, the models and the metric in BasicSR's registries. That is what
   makes a BasicSR clone's ``basicsr/train.py`` and ``basicsr/test.py`` resolve ``SFDModel``.
-* ``pyiqa`` (optional): once it has loaded, SFD-IQA is added to its metric table, so the first
-  ``pyiqa.create_metric('sfd_iqa')`` of a process finds it.
+* ``pyiqa`` (optional): once it has loaded, :func:`register_pyiqa` adds SFD-IQA's configuration entry to
+  ``pyiqa.DEFAULT_CONFIGS`` and a lazy reference to its network, so ``pyiqa.create_metric('sfd_iqa')`` works
+  in any process while ``import pyiqa`` imports nothing of ours (no ``sfd_arch``, no open_clip).
 
-Set ``SFD_ARCH_NO_HOOK=1`` to turn it off (the compatibility alias included).
+Set ``SFD_ARCH_NO_HOOK=1`` to turn it off (the compatibility alias included): the variable is read first and
+nothing else runs.
 """
-import importlib
-import importlib.abc
-import importlib.machinery
-import importlib.util
 import os
 import sys
 
+# read before anything else is set up; the module still defines install() for sfd_arch.compat
+_TURNED_OFF = os.environ.get('SFD_ARCH_NO_HOOK', '').strip() not in ('', '0')
 _ALIAS = 'torchvision.transforms.functional_tensor'
-# top-level package -> (module to import once it has loaded, function of that module to call or None)
-AFTER_IMPORT = {
-    'basicsr': ('sfd_arch', None),
-    'pyiqa': ('sfd_arch.iqa.pyiqa_plugin', 'register'),
+
+# pyiqa metric name, network name, where the network class lives, and its DEFAULT_CONFIGS entry
+PYIQA_METRIC = 'sfd_iqa'
+PYIQA_ARCH = 'SFDIQANet'
+PYIQA_ARCH_PATH = 'sfd_arch.iqa.pyiqa_plugin:SFDIQANet'
+PYIQA_CONFIG = {
+    'metric_opts': {'type': PYIQA_ARCH},
+    'metric_mode': 'NR',
+    'lower_better': False,
+    'score_range': '0, 1',
 }
 
 
-class _AliasLoader(importlib.abc.Loader):
+def _build_sfd_iqa_net(**opts):
+    """Stand-in for ``SFDIQANet`` in a pyiqa without ``register_lazy``: imports the class when pyiqa builds it."""
+    from sfd_arch.iqa.pyiqa_plugin import SFDIQANet
+
+    return SFDIQANet(**opts)
+
+
+_build_sfd_iqa_net.__name__ = PYIQA_ARCH  # older pyiqa registers an object under its __name__
+
+
+def register_pyiqa() -> bool:
+    """Make ``pyiqa.create_metric('sfd_iqa', weights=...)`` work, importing nothing but pyiqa's own two modules.
+
+    Adds ``sfd_iqa`` to ``pyiqa.default_model_configs.DEFAULT_CONFIGS`` (``create_metric`` checks that dict before
+    anything else) and ``SFDIQANet`` to its ARCH registry as a lazy reference, so ``sfd_arch`` and the network are
+    imported only when ``create_metric('sfd_iqa')`` builds the network. Returns False when pyiqa is not
+    installed. Idempotent; entries already there (ours or a user's) are left as they are.
+    """
+    try:
+        from pyiqa.default_model_configs import DEFAULT_CONFIGS
+        from pyiqa.utils.registry import ARCH_REGISTRY
+    except ImportError:
+        return False
+    if PYIQA_METRIC not in DEFAULT_CONFIGS:
+        DEFAULT_CONFIGS[PYIQA_METRIC] = {**PYIQA_CONFIG, 'metric_opts': dict(PYIQA_CONFIG['metric_opts'])}
+    # the private maps, not `name in ARCH_REGISTRY`: a miss there loads every package's pyiqa entry points
+    known = {**getattr(ARCH_REGISTRY, '_obj_map', {}), **getattr(ARCH_REGISTRY, '_lazy_map', {})}
+    if PYIQA_ARCH not in known:
+        if hasattr(ARCH_REGISTRY, 'register_lazy'):  # pyiqa >= 0.1.16
+            ARCH_REGISTRY.register_lazy(PYIQA_ARCH, PYIQA_ARCH_PATH)
+        else:
+            ARCH_REGISTRY.register(_build_sfd_iqa_net)
+    return True
+
+
+def _import_sfd_arch() -> None:
+    __import__('sfd_arch')
+
+
+def _register_pyiqa_or_warn() -> None:
+    # a later pyiqa that reorganised its internals must not make `import pyiqa` fail for everyone
+    try:
+        register_pyiqa()
+    except Exception as err:
+        import warnings
+
+        warnings.warn(f"sfd_arch: could not add 'sfd_iqa' to pyiqa ({type(err).__name__}: {err}); "
+                      'pyiqa works without it', RuntimeWarning, stacklevel=2)
+
+
+# top-level package -> what runs once that package has finished importing
+AFTER_IMPORT = {
+    'basicsr': _import_sfd_arch,
+    'pyiqa': _register_pyiqa_or_warn,
+}
+
+
+class _AliasLoader:
     """Serves the removed ``functional_tensor`` module from torchvision's current functional API."""
 
     def create_module(self, spec):
@@ -42,8 +108,8 @@ class _AliasLoader(importlib.abc.Loader):
         module.__dict__.update({k: v for k, v in vars(functional).items() if not k.startswith('__')})
 
 
-class _RunAfterLoader(importlib.abc.Loader):
-    """Runs the real loader of a package, then what ``AFTER_IMPORT`` asks for it."""
+class _RunAfterLoader:
+    """Runs the real loader of a package, hands the module back to that loader, then runs ``AFTER_IMPORT``."""
 
     def __init__(self, real_loader, name):
         self.real_loader, self.name = real_loader, name
@@ -53,28 +119,38 @@ class _RunAfterLoader(importlib.abc.Loader):
 
     def exec_module(self, module):
         self.real_loader.exec_module(module)
-        module_name, function = AFTER_IMPORT[self.name]
-        after = importlib.import_module(module_name)
-        if function:
-            getattr(after, function)()
+        # what importlib.resources, pkgutil and tracebacks see from here on is the package's own loader
+        module.__loader__ = self.real_loader
+        if getattr(module, '__spec__', None) is not None:
+            module.__spec__.loader = self.real_loader
+        AFTER_IMPORT[self.name]()
 
-    def __getattr__(self, name):  # is_package, get_code, get_source... for runpy and tracebacks
+    def __getattr__(self, name):  # is_package, get_code, get_source... for runpy and tracebacks during exec
         return getattr(self.real_loader, name)
 
 
-class SFDFinder(importlib.abc.MetaPathFinder):
-    """The alias, plus running ``AFTER_IMPORT`` for the packages in ``targets``."""
+class SFDFinder:
+    """The alias, plus running ``AFTER_IMPORT`` for the packages in ``targets``.
+
+    Only ``find_spec`` is needed on ``sys.meta_path``. It is asked about every module not yet imported, so
+    anything but a string comparison waits until one of our names comes up.
+    """
 
     def __init__(self, targets=tuple(AFTER_IMPORT)):
         self.targets = frozenset(targets)
 
     def find_spec(self, fullname, path, target=None):
         if fullname == _ALIAS:
-            if importlib.machinery.PathFinder.find_spec(fullname, path) is not None:
+            from importlib.machinery import PathFinder
+            from importlib.util import spec_from_loader
+
+            if PathFinder.find_spec(fullname, path) is not None:
                 return None  # an old torchvision that still has the real module
-            return importlib.util.spec_from_loader(fullname, _AliasLoader())
+            return spec_from_loader(fullname, _AliasLoader())
         if fullname in self.targets:
-            spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+            from importlib.machinery import PathFinder
+
+            spec = PathFinder.find_spec(fullname, path)
             if spec is None or spec.loader is None:
                 return None
             spec.loader = _RunAfterLoader(spec.loader, fullname)
@@ -93,5 +169,5 @@ def install(targets=tuple(AFTER_IMPORT)) -> None:
         sys.meta_path.insert(0, SFDFinder(wanted))
 
 
-if os.environ.get('SFD_ARCH_NO_HOOK', '').strip() in ('', '0'):
+if not _TURNED_OFF:
     install()

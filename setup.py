@@ -54,15 +54,13 @@ setup(
         'tqdm',
         'matplotlib',
     ],
-    extras_require={'test': ['pytest', 'ruff']},
+    extras_require={'test': ['pytest', 'ruff'], 'pyiqa': ['pyiqa>=0.1.16']},
     entry_points={
         'console_scripts': [
             'sfd-train=sfd_arch.train:main',
             'sfd-test=sfd_arch.test:main',
             'sfd-iqa=sfd_arch.iqa.cli:main',
         ],
-        # pyiqa loads these when its registries are first queried (see sfd_arch/iqa/pyiqa_plugin.py)
-        'pyiqa.archs': ['sfd_iqa = sfd_arch.iqa.pyiqa_plugin:register'],
     },
     license='Apache-2.0',
 )

@@ -1,4 +1,4 @@
-"""SFD-IQA: the scorer, the weights file, the BasicSR metric, the `sfd-iqa` command and the pyiqa hook.
+"""SFD-IQA: the scorer, the weights file, the BasicSR metric and the `sfd-iqa` command (pyiqa: test_pyiqa.py).
 
 A tiny random CLIP stands in for RN50. Its weights are saved to a file once and every network here is built from
 ``pretrained: <that file>``, so a subprocess rebuilds exactly the same CLIP. Feat-D and LPP are trained for a few
@@ -24,7 +24,7 @@ from scipy import stats
 import sfd_arch.iqa as iqa
 from sfd_arch import build_clip
 from sfd_arch.archs import FeatD, PromptLearner
-from sfd_arch.iqa import SFDIQA, calculate_sfd_iqa, pyiqa_plugin, tile_boxes
+from sfd_arch.iqa import SFDIQA, calculate_sfd_iqa, tile_boxes
 from sfd_arch.iqa import evaluate as ev
 from sfd_arch.iqa.cli import main as cli
 from sfd_arch.losses import FeatureGANLoss, TextGuidedGANLoss
@@ -539,74 +539,3 @@ def test_mos_tables_of_known_datasets(tmp_path):
     y = ev.logistic4(x, 5.0, 1.0, 0.5, 0.1)
     c = ev.correlations(x, y)
     assert c.plcc == pytest.approx(1.0, abs=1e-6) and c.srcc == pytest.approx(1.0)
-
-
-# -- pyiqa -------------------------------------------------------------------------------------------------------
-def test_pyiqa_network_wraps_the_scorer(weights_file, scorer):
-    net = pyiqa_plugin.SFDIQANet(weights=weights_file, tile=TILE)
-    img = smooth_images(2, 64, 64, seed=80)
-    out = net(img)
-    assert out.shape == (2, 1) and out.dtype == torch.float32
-    torch.testing.assert_close(out[:, 0].double(), scorer.score_tensor(img)[0], atol=1e-6, rtol=0)
-    gray = img[:, 1:2]
-    torch.testing.assert_close(net(gray)[:, 0].double(), scorer.score_tensor(gray.expand(-1, 3, -1, -1))[0],
-                               atol=1e-6, rtol=0)
-    with pytest.raises(ValueError, match='needs weights'):
-        pyiqa_plugin.SFDIQANet()
-
-
-def test_pyiqa_import_hook_registers_the_metric(tmp_path, monkeypatch):
-    """A stand-in pyiqa with the two objects register() touches; importing it after sfd_arch.iqa registers."""
-    if 'pyiqa' in sys.modules or pyiqa_plugin._REGISTERED:
-        pytest.skip('a real pyiqa is loaded in this process')
-    pkg = tmp_path / 'pyiqa'
-    (pkg / 'utils').mkdir(parents=True)
-    (pkg / '__init__.py').write_text('')
-    (pkg / 'default_model_configs.py').write_text('DEFAULT_CONFIGS = {}\n')
-    (pkg / 'utils' / '__init__.py').write_text('')
-    (pkg / 'utils' / 'registry.py').write_text(
-        'class Registry:\n'
-        '    def __init__(self):\n        self._obj_map = {}\n'
-        '    def register(self, obj):\n        self._obj_map[obj.__name__] = obj\n        return obj\n'
-        'ARCH_REGISTRY = Registry()\n')
-    monkeypatch.syspath_prepend(str(tmp_path))
-    pyiqa_plugin.install_import_hook()
-    try:
-        import pyiqa  # noqa: F401
-        from pyiqa.default_model_configs import DEFAULT_CONFIGS
-        from pyiqa.utils.registry import ARCH_REGISTRY
-
-        assert DEFAULT_CONFIGS['sfd_iqa'] == pyiqa_plugin.METRIC_CONFIG
-        assert ARCH_REGISTRY._obj_map['SFDIQANet'] is pyiqa_plugin.SFDIQANet
-        assert pyiqa_plugin.register() is True  # idempotent
-    finally:
-        for name in [m for m in sys.modules if m == 'pyiqa' or m.startswith('pyiqa.')]:
-            del sys.modules[name]
-        monkeypatch.setattr(pyiqa_plugin, '_REGISTERED', False)
-
-
-def test_real_pyiqa_finds_sfd_iqa_through_its_entry_point(weights_file, scorer, tmp_path):
-    """With pyiqa installed: the `pyiqa.archs` entry point alone (no sfd_arch import) makes create_metric work
-    once pyiqa's ARCH registry has been queried. Skipped where pyiqa is not installed (it stays optional)."""
-    probe = 'import importlib.util as u; print(u.find_spec("pyiqa") is not None)'
-    found = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True)
-    if found.stdout.strip() != 'True':
-        pytest.skip('pyiqa is not installed')
-    dist = tmp_path / 'sfd_arch_plugin_probe-0.0.dist-info'
-    dist.mkdir()
-    (dist / 'METADATA').write_text('Metadata-Version: 2.1\nName: sfd-arch-plugin-probe\nVersion: 0.0\n')
-    (dist / 'entry_points.txt').write_text('[pyiqa.archs]\nsfd_iqa = sfd_arch.iqa.pyiqa_plugin:register\n')
-    img = tmp_path / 'img.png'
-    rgb = to_uint8_rgb(smooth_images(1, 64, 64, seed=90)[0])
-    cv2.imwrite(str(img), rgb[:, :, ::-1])
-    code = ('import sys, pyiqa\n'
-            'assert "sfd_arch" not in sys.modules\n'
-            'from pyiqa.utils.registry import ARCH_REGISTRY\n'
-            '"NoSuchArch" in ARCH_REGISTRY\n'
-            f'metric = pyiqa.create_metric("sfd_iqa", weights={weights_file!r}, tile={TILE}, device="cpu")\n'
-            f'print(float(metric({str(img)!r})))\n')
-    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(tmp_path), REPO, os.environ.get('PYTHONPATH', '')]),
-           'HF_HUB_OFFLINE': '1', 'OMP_NUM_THREADS': '1'}
-    run = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert abs(float(run.stdout.strip().splitlines()[-1]) - scorer.score_arrays([rgb])[0].score) < 1e-6

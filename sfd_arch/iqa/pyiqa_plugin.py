@@ -4,17 +4,15 @@
     metric = pyiqa.create_metric('sfd_iqa', weights='sfd_iqa.pth', device='cpu')   # + clip_weights, alpha, tile
     score = metric('image.png')                                                     # (1, 1), higher is better
 
-How pyiqa finds it. pyiqa (0.1.16 checked) loads plugins from the entry-point groups ``pyiqa.archs``,
-``pyiqa.models``, ... the first time one of its registries is asked for a name it lacks, and calls each loaded
-object. Its ``create_metric`` however looks the metric name up in ``DEFAULT_CONFIGS`` (a plain dict) before any
-registry is asked, so an entry point alone is not seen by the very first ``create_metric`` of a process.
-Hence three routes, all ending in :func:`register` (idempotent):
-
-1. the entry point ``[pyiqa.archs] sfd_iqa = sfd_arch.iqa.pyiqa_plugin:register`` (declared in setup.py), run
-   whenever pyiqa's ARCH registry is queried (``build_network``, ``'X' in ARCH_REGISTRY``);
-2. the start-up hook (``_sfd_arch_hook``, installed with the package) registers right after pyiqa finishes
-   importing; ``import sfd_arch.iqa`` installs the same hook where the ``.pth`` file is absent;
-3. calling :func:`register` yourself.
+How pyiqa finds it (one way in). ``pyiqa.create_metric`` first checks the metric name against its
+``DEFAULT_CONFIGS`` dict, then builds ``metric_opts['type']`` from its ARCH registry. pyiqa's entry-point groups
+(``pyiqa.archs``, ...) are read only when a registry misses a name, which never happens before that first check,
+so an entry point cannot add a metric. Instead the start-up hook (``_sfd_arch_hook``, installed with the package)
+calls :func:`_sfd_arch_hook.register_pyiqa` right after pyiqa finishes importing: it adds the ``sfd_iqa``
+configuration entry and a lazy reference ``SFDIQANet -> sfd_arch.iqa.pyiqa_plugin:SFDIQANet``, and imports
+nothing of ours. This module (and with it ``sfd_arch``, open_clip) is imported only when ``create_metric('sfd_iqa')``
+builds the network. Where the ``.pth`` file is absent (editable installs, a checkout on ``PYTHONPATH``),
+``import sfd_arch`` puts the same finder in place (:func:`install_import_hook`).
 """
 from __future__ import annotations
 
@@ -24,14 +22,15 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-METRIC_NAME = 'sfd_iqa'
-ARCH_NAME = 'SFDIQANet'
-METRIC_CONFIG: dict[str, Any] = {
-    'metric_opts': {'type': ARCH_NAME},
-    'metric_mode': 'NR',
-    'lower_better': False,
-    'score_range': '0, 1',
-}
+import _sfd_arch_hook
+
+if not hasattr(_sfd_arch_hook, 'register_pyiqa'):  # a checkout put on sys.path after start-up, older install
+    raise ImportError(f'the start-up hook {_sfd_arch_hook.__file__} is older than {__file__}: '
+                      'reinstall the package (`make setup` or `pip install --no-build-isolation .`)')
+
+METRIC_NAME = _sfd_arch_hook.PYIQA_METRIC
+ARCH_NAME = _sfd_arch_hook.PYIQA_ARCH
+METRIC_CONFIG: dict[str, Any] = _sfd_arch_hook.PYIQA_CONFIG
 
 
 class SFDIQANet(nn.Module):
@@ -64,40 +63,22 @@ class SFDIQANet(nn.Module):
         return score.to(device=x.device, dtype=torch.float32).reshape(-1, 1)
 
 
-_REGISTERED = False
-
-
 def register() -> bool:
-    """Add ``sfd_iqa`` to pyiqa's ``DEFAULT_CONFIGS`` and ``SFDIQANet`` to its ARCH registry.
+    """Add ``sfd_iqa`` to pyiqa now (see :func:`_sfd_arch_hook.register_pyiqa`); False when pyiqa is not installed.
 
-    Returns False when pyiqa is not installed. Safe to call any number of times, from any route.
+    Safe to call any number of times. Not needed where the start-up hook or :func:`install_import_hook` ran
+    before pyiqa was imported.
     """
-    global _REGISTERED
-    if _REGISTERED:
-        return True
-    try:
-        from pyiqa.default_model_configs import DEFAULT_CONFIGS
-        from pyiqa.utils.registry import ARCH_REGISTRY
-    except ImportError:
-        return False
-    _REGISTERED = True  # before touching the registry: querying it may load entry points, which call us again
-    if getattr(ARCH_REGISTRY, '_obj_map', {}).get(ARCH_NAME) is not SFDIQANet:
-        try:
-            ARCH_REGISTRY.register(SFDIQANet)
-        except AssertionError:  # a name clash with another SFDIQANet: keep theirs, say so on use
-            pass
-    DEFAULT_CONFIGS.setdefault(METRIC_NAME, dict(METRIC_CONFIG))
-    return True
+    return _sfd_arch_hook.register_pyiqa()
 
 
 def install_import_hook() -> None:
     """Register now if pyiqa is imported, else as soon as it is (never imports pyiqa itself).
 
-    Uses the start-up hook's finder (``_sfd_arch_hook``), which the ``.pth`` file normally installs already.
+    Uses the start-up hook's finder, which the ``.pth`` file normally installs already; this covers installs
+    without it.
     """
     if 'pyiqa' in sys.modules:
         register()
     else:
-        import _sfd_arch_hook
-
         _sfd_arch_hook.install(targets=('pyiqa',))

@@ -1,0 +1,180 @@
+"""SFD-IQA in pyiqa: the network wrapper, the registration run when pyiqa loads, and the real pyiqa when installed.
+
+pyiqa is optional. The tests of the real package skip, saying so, where it is not installed; stand-in packages
+with the two objects registration touches (``DEFAULT_CONFIGS``, ``ARCH_REGISTRY``) cover the rest everywhere.
+"""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import tiny_clip_opt
+
+from sfd_arch import build_clip
+from sfd_arch.archs import FeatD, PromptLearner
+from sfd_arch.iqa import SFDIQA, pyiqa_plugin
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TILE = 64
+PYIQA_INSTALLED = importlib.util.find_spec('pyiqa') is not None
+NEEDS_PYIQA = pytest.mark.skipif(not PYIQA_INSTALLED, reason='pyiqa is not installed (optional: pip install .[pyiqa])')
+
+
+@pytest.fixture(scope='module')
+def scorer(single_thread, tmp_path_factory):
+    """Random tiny Feat-D and LPP over a tiny CLIP saved to a file, so a subprocess rebuilds the same networks."""
+    root = tmp_path_factory.mktemp('pyiqa')
+    torch.manual_seed(0)
+    clip_file = str(root / 'tiny_clip.pt')
+    torch.save(build_clip(tiny_clip_opt()).clip_model.state_dict(), clip_file)
+    clip = build_clip({**tiny_clip_opt(), 'pretrained': clip_file})
+    featd, lpp = FeatD(clip=clip, num_feat=16, depth=1).eval(), PromptLearner(clip=clip, n_ctx=4).eval()
+    return SFDIQA(clip, featd, lpp, tile=TILE, batch_size=8)
+
+
+@pytest.fixture(scope='module')
+def weights_file(scorer, tmp_path_factory):
+    return scorer.save(str(tmp_path_factory.mktemp('weights') / 'sfd_iqa.pth'))
+
+
+def smooth_images(n: int, h: int, w: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return F.interpolate(torch.rand(n, 3, 6, 6, generator=g), size=(h, w), mode='bicubic').clamp(0, 1)
+
+
+def write_stand_in_pyiqa(root, lazy: bool) -> None:
+    """A package named pyiqa with pyiqa's ``DEFAULT_CONFIGS`` and an ARCH registry that, like pyiqa's, refuses a
+    second registration of a name; ``register_lazy`` (pyiqa >= 0.1.16) only when ``lazy``."""
+    pkg = root / 'pyiqa'
+    (pkg / 'utils').mkdir(parents=True)
+    (pkg / '__init__.py').write_text('from . import default_model_configs, utils\n')
+    (pkg / 'default_model_configs.py').write_text('DEFAULT_CONFIGS = {}\n')
+    (pkg / 'utils' / '__init__.py').write_text('from . import registry\n')
+    registry = ('class Registry:\n'
+                '    def __init__(self):\n        self._obj_map = {}\n'
+                '    def register(self, obj):\n'
+                '        assert obj.__name__ not in self._obj_map, "already registered"\n'
+                '        self._obj_map[obj.__name__] = obj\n        return obj\n')
+    if lazy:
+        registry += ('    def register_lazy(self, name, path):\n'
+                     '        assert name not in self._lazy_map, "already registered"\n'
+                     '        self._lazy_map[name] = path\n')
+        registry = registry.replace('self._obj_map = {}\n', 'self._obj_map = {}\n        self._lazy_map = {}\n')
+    (pkg / 'utils' / 'registry.py').write_text(registry + 'ARCH_REGISTRY = Registry()\n')
+
+
+# -- the network -------------------------------------------------------------------------------------------------
+def test_pyiqa_network_wraps_the_scorer(weights_file, scorer):
+    net = pyiqa_plugin.SFDIQANet(weights=weights_file, tile=TILE)
+    img = smooth_images(2, 64, 64, seed=80)
+    out = net(img)
+    assert out.shape == (2, 1) and out.dtype == torch.float32
+    torch.testing.assert_close(out[:, 0].double(), scorer.score_tensor(img)[0], atol=1e-6, rtol=0)
+    gray = img[:, 1:2]
+    torch.testing.assert_close(net(gray)[:, 0].double(), scorer.score_tensor(gray.expand(-1, 3, -1, -1))[0],
+                               atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match='needs weights'):
+        pyiqa_plugin.SFDIQANet()
+
+
+# -- registration, stand-in pyiqa ----------------------------------------------------------------------------------
+def test_loading_pyiqa_adds_only_the_config_entry_and_a_lazy_reference(tmp_path):
+    """What runs when pyiqa loads imports nothing of ours: no sfd_arch, no torch. A user's own ``sfd_iqa`` entry
+    is kept, and registering again (any route) is harmless."""
+    write_stand_in_pyiqa(tmp_path, lazy=True)
+    code = (f'import sys; sys.path[:0] = [{str(tmp_path)!r}, {REPO!r}]\n'
+            'import _sfd_arch_hook\n'  # what sfd_arch_hook.pth does at start-up
+            'import pyiqa\n'
+            'from pyiqa.default_model_configs import DEFAULT_CONFIGS\n'
+            'from pyiqa.utils.registry import ARCH_REGISTRY\n'
+            'assert _sfd_arch_hook.register_pyiqa() is True\n'
+            'print(" ".join(m for m in ("sfd_arch", "torch", "open_clip") if m in sys.modules) or "-")\n'
+            'print(DEFAULT_CONFIGS["sfd_iqa"] == _sfd_arch_hook.PYIQA_CONFIG, ARCH_REGISTRY._lazy_map["SFDIQANet"],\n'
+            '      ARCH_REGISTRY._obj_map)\n'
+            'del sys.modules["pyiqa"], sys.modules["pyiqa.default_model_configs"]\n'
+            'import pyiqa.default_model_configs as c; c.DEFAULT_CONFIGS["sfd_iqa"] = "mine"\n'
+            'import pyiqa; print(c.DEFAULT_CONFIGS["sfd_iqa"])\n')
+    env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'SFD_ARCH_NO_HOOK')}
+    out = subprocess.run([sys.executable, '-S', '-c', code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split('\n')[:3] == ['-', 'True sfd_arch.iqa.pyiqa_plugin:SFDIQANet {}', 'mine']
+
+
+def test_import_hook_registers_a_builder_in_pyiqa_without_register_lazy(tmp_path, monkeypatch, weights_file, scorer):
+    """Where the .pth is absent, ``import sfd_arch.iqa`` installs the same finder (``install_import_hook``); in a
+    pyiqa without ``register_lazy`` the registered ``SFDIQANet`` builds the real network when called."""
+    if 'pyiqa' in sys.modules:
+        pytest.skip('a pyiqa is already imported in this process; the stand-in needs a first import')
+    write_stand_in_pyiqa(tmp_path, lazy=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, 'meta_path', [f for f in sys.meta_path if type(f).__name__ != 'SFDFinder'])
+    pyiqa_plugin.install_import_hook()
+    assert 'pyiqa' in sys.meta_path[0].targets
+    try:
+        import pyiqa  # noqa: F401
+        from pyiqa.default_model_configs import DEFAULT_CONFIGS
+        from pyiqa.utils.registry import ARCH_REGISTRY
+
+        assert DEFAULT_CONFIGS['sfd_iqa'] == pyiqa_plugin.METRIC_CONFIG == {
+            'metric_opts': {'type': 'SFDIQANet'}, 'metric_mode': 'NR', 'lower_better': False, 'score_range': '0, 1'}
+        build = ARCH_REGISTRY._obj_map['SFDIQANet']
+        assert pyiqa_plugin.register() is True and ARCH_REGISTRY._obj_map == {'SFDIQANet': build}
+        net = build(weights=weights_file, tile=TILE)
+        assert isinstance(net, pyiqa_plugin.SFDIQANet)
+        img = smooth_images(1, 64, 64, seed=81)
+        torch.testing.assert_close(net(img)[:, 0].double(), scorer.score_tensor(img)[0], atol=1e-6, rtol=0)
+    finally:
+        for name in [m for m in sys.modules if m == 'pyiqa' or m.startswith('pyiqa.')]:
+            del sys.modules[name]
+
+
+def test_register_without_pyiqa_says_so(tmp_path, monkeypatch):
+    if PYIQA_INSTALLED:
+        pytest.skip('pyiqa is installed: register() finds it')
+    assert pyiqa_plugin.register() is False
+
+
+# -- the real pyiqa ------------------------------------------------------------------------------------------------
+REAL_PYIQA = '''import json, sys
+import _sfd_arch_hook  # what sfd_arch_hook.pth does at start-up (nothing more where it ran already)
+import pyiqa
+from pyiqa.default_model_configs import DEFAULT_CONFIGS
+report = {{'modules': sorted(sys.modules), 'registered': 'sfd_iqa' in DEFAULT_CONFIGS}}
+if report['registered']:
+    metric = pyiqa.create_metric('sfd_iqa', weights={weights!r}, tile={tile}, device='cpu')
+    net = type(metric.net)
+    report.update(score=float(metric({image!r})), net=f'{{net.__module__}}.{{net.__name__}}',
+                  lower_better=metric.lower_better, listed='sfd_iqa' in pyiqa.list_models(metric_mode='NR'))
+print(json.dumps(report))
+'''
+
+
+@NEEDS_PYIQA
+def test_real_pyiqa_loads_nothing_of_ours_and_create_metric_equals_the_scorer(weights_file, scorer, tmp_path):
+    """``import pyiqa`` loads exactly the modules it loads with the hook turned off; the first
+    ``create_metric('sfd_iqa', weights=...)`` of a process builds SFDIQANet and scores like ``SFDIQA.from_file``."""
+    image = str(tmp_path / 'img.png')
+    rgb = (smooth_images(1, 80, 72, seed=90)[0].permute(1, 2, 0).numpy() * 255).round().astype('uint8')
+    cv2.imwrite(image, rgb[:, :, ::-1])
+    code = REAL_PYIQA.format(weights=weights_file, tile=TILE, image=image)
+    reports = {}
+    for no_hook in ('', '1'):
+        env = {**os.environ, 'PYTHONPATH': REPO, 'HF_HUB_OFFLINE': '1', 'OMP_NUM_THREADS': '1',
+               'SFD_ARCH_NO_HOOK': no_hook}
+        run = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=600)
+        assert run.returncode == 0, run.stderr[-3000:]
+        reports[no_hook] = json.loads(run.stdout.strip().splitlines()[-1])
+    with_hook, without_hook = reports[''], reports['1']
+    assert with_hook['registered'] and not without_hook['registered']
+    assert 'sfd_arch' not in with_hook['modules'] and 'open_clip' not in with_hook['modules']
+    assert set(with_hook['modules']) == set(without_hook['modules'])
+    assert with_hook['net'] == 'sfd_arch.iqa.pyiqa_plugin.SFDIQANet'
+    assert with_hook['lower_better'] is False and with_hook['listed'] is True
+    expected = SFDIQA.from_file(weights_file, device='cpu', tile=TILE).score_file(image).score
+    assert with_hook['score'] == pytest.approx(expected, abs=1e-6)
