@@ -1,0 +1,417 @@
+"""Tables and figures of a model comparison, in the layout of SR papers.
+
+Everything here works on rows of ``metrics.csv`` (``model,dataset,image,metric,value``; a dataset-level
+metric such as FID has the image ``*``) and on images already in memory, so the figures can be redrawn
+from a finished comparison without running a network. One function per output:
+
+- ``table_markdown``: a row group per dataset, a column per metric with its direction, best in bold,
+  second underlined;
+- ``plot_pd``: the perception-distortion plane, one panel per dataset and one for the mean;
+- ``plot_visual``: the HR image with a zoom box, then the zoomed crops of every model and of HR;
+- ``report_markdown``: ``report.md``, which embeds the three and lists the metric weights.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import os.path as osp
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+CSV_COLUMNS = ('model', 'dataset', 'image', 'metric', 'value')
+DATASET_LEVEL = '*'  # the image field of a value computed over a whole dataset (FID)
+MEAN_PANEL = 'Mean'
+ARROWS = {'higher': '↑', 'lower': '↓'}
+# paper-column figures: 3.5 in wide, 7-8 pt text after scaling to the column
+COLUMN_WIDTH_IN = 3.5
+FONT_PT = 7
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    """One value of ``metrics.csv``: a metric of one SR image (or of a whole dataset, image ``*``)."""
+
+    model: str
+    dataset: str
+    image: str
+    metric: str
+    value: float
+
+
+# -- metrics.csv ------------------------------------------------------------------------------------------------
+def read_compare_csv(path: str) -> list[CompareRow]:
+    """Rows of a comparison ``metrics.csv``; a wrong header or a non-numeric value is an error naming the line."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'metrics file not found: {path}')
+    rows = []
+    with open(path, newline='') as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or tuple(h.strip() for h in header) != CSV_COLUMNS:
+            raise ValueError(f'{path}: expected the header {",".join(CSV_COLUMNS)}, got {header}')
+        for line_no, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != len(CSV_COLUMNS):
+                raise ValueError(f'{path}:{line_no}: expected {len(CSV_COLUMNS)} columns, got {row}')
+            try:
+                value = float(row[4])
+            except ValueError:
+                raise ValueError(f'{path}:{line_no}: value {row[4]!r} is not a number') from None
+            rows.append(CompareRow(row[0], row[1], row[2], row[3], value))
+    return rows
+
+
+def csv_line(row: CompareRow) -> list[str]:
+    """The CSV fields of a row; ``repr`` keeps every digit, so means recomputed from the file are exact."""
+    return [row.model, row.dataset, row.image, row.metric, repr(float(row.value))]
+
+
+def dataset_means(rows: Iterable[CompareRow]) -> dict[str, dict[str, dict[str, float]]]:
+    """``{dataset: {model: {metric: value}}}``: the mean over images, or the dataset-level value as it is."""
+    sums: dict[tuple[str, str, str], list[float]] = {}
+    for r in rows:
+        sums.setdefault((r.dataset, r.model, r.metric), []).append(r.value)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for (dataset, model, metric), values in sums.items():
+        out.setdefault(dataset, {}).setdefault(model, {})[metric] = sum(values) / len(values)
+    return out
+
+
+def mean_over_datasets(means: dict, models: Sequence[str], datasets: Sequence[str],
+                       metrics: Sequence[str]) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Per model, the mean of the per-dataset means over the datasets where every model has every metric.
+
+    Returns ``({model: {metric: value}}, datasets used)``; averaging the same datasets for every model keeps
+    the points comparable.
+    """
+    used = [d for d in datasets
+            if all(m in means.get(d, {}).get(model, {}) for model in models for m in metrics)]
+    if not used:
+        return {}, []
+    return {model: {m: sum(means[d][model][m] for d in used) / len(used) for m in metrics} for model in models}, used
+
+
+def format_value(value: float, digits: Optional[int] = None) -> str:
+    """Two decimals for values of 10 and more (PSNR, FID), four below (SSIM, LPIPS, DISTS)."""
+    if not math.isfinite(value):
+        return str(value)
+    if digits is None:
+        digits = 2 if abs(value) >= 10 else 4
+    return f'{value:.{digits}f}'
+
+
+# -- table.md ---------------------------------------------------------------------------------------------------
+def column_digits(values: Iterable[float]) -> int:
+    """Decimals for a column: two when its largest value reaches 10 (PSNR, FID), else four; one per column."""
+    finite = [abs(v) for v in values if math.isfinite(v)]
+    return 2 if finite and max(finite) >= 10 else 4
+
+
+def _ranks(values: dict[str, float], direction: str, digits: int) -> dict[str, int]:
+    """Rank 1 = best, ties share a rank (compared as displayed, so equal-looking cells get the same mark)."""
+    shown = {k: round(v, digits) for k, v in values.items() if math.isfinite(v)}
+    ordered = sorted(set(shown.values()), reverse=direction == 'higher')
+    return {k: ordered.index(v) + 1 for k, v in shown.items()}
+
+
+def table_markdown(means: dict, models: Sequence[str], datasets: Sequence[str], metrics: Sequence[str],
+                   directions: dict[str, str], labels: Optional[dict[str, str]] = None) -> str:
+    """The paper's table as markdown: a row group per dataset, one row per model, one column per metric.
+
+    Column heads carry ↑ or ↓ from ``directions`` (``metric -> 'higher' | 'lower'``). Within a dataset the best
+    value of a column is bold; the second is underlined (``<u>..</u>``) when at least three models compete.
+    ``labels`` renames column heads (e.g. ``psnr -> PSNR``). Missing values show as ``-``.
+    """
+    labels = labels or {}
+    head = ['Dataset', 'Model'] + [f'{labels.get(m, m)} {ARROWS.get(directions.get(m, "higher"), "")}'.strip()
+                                   for m in metrics]
+    lines = ['| ' + ' | '.join(head) + ' |', '| --- | --- | ' + ' | '.join('---:' for _ in metrics) + ' |']
+    digits = {m: column_digits(means.get(d, {}).get(model, {}).get(m, float('nan')) for d in datasets
+                               for model in models) for m in metrics}
+    for dataset in datasets:
+        per_model = means.get(dataset, {})
+        ranks = {m: _ranks({model: per_model[model][m] for model in models if m in per_model.get(model, {})},
+                           directions.get(m, 'higher'), digits[m]) for m in metrics}
+        for i, model in enumerate(models):
+            cells = []
+            for m in metrics:
+                value = per_model.get(model, {}).get(m)
+                if value is None:
+                    cells.append('-')
+                    continue
+                text, rank = format_value(value, digits[m]), ranks[m].get(model)
+                if rank == 1 and len(ranks[m]) >= 2:
+                    text = f'**{text}**'
+                elif rank == 2 and len(ranks[m]) >= 3:
+                    text = f'<u>{text}</u>'
+                cells.append(text)
+            lines.append(f'| {dataset if i == 0 else ""} | {model} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+# -- pd.png -----------------------------------------------------------------------------------------------------
+def _paper_style() -> dict[str, Any]:
+    return {'font.size': FONT_PT, 'axes.titlesize': FONT_PT + 1, 'axes.labelsize': FONT_PT,
+            'xtick.labelsize': FONT_PT - 1, 'ytick.labelsize': FONT_PT - 1, 'legend.fontsize': FONT_PT - 1,
+            'axes.linewidth': 0.6, 'xtick.major.width': 0.6, 'ytick.major.width': 0.6, 'lines.linewidth': 0.8,
+            'savefig.dpi': 300}
+
+
+def pd_panels(means: dict, models: Sequence[str], datasets: Sequence[str], x_metric: str,
+              y_metric: str) -> dict[str, dict[str, tuple[float, float]]]:
+    """``{panel: {model: (x, y)}}``: one panel per dataset where every model has both metrics, then ``Mean``."""
+    panels: dict[str, dict[str, tuple[float, float]]] = {}
+    for d in datasets:
+        per_model = means.get(d, {})
+        if all(x_metric in per_model.get(m, {}) and y_metric in per_model.get(m, {}) for m in models):
+            panels[d] = {m: (per_model[m][x_metric], per_model[m][y_metric]) for m in models}
+    if len(panels) > 1:
+        avg, _ = mean_over_datasets(means, models, list(panels), [x_metric, y_metric])
+        panels[MEAN_PANEL] = {m: (avg[m][x_metric], avg[m][y_metric]) for m in models}
+    return panels
+
+
+def _place_labels(ax, points: dict[str, tuple[float, float]], fontsize: float) -> None:
+    """Label every point, choosing per label the first of six positions that covers no other label or point.
+
+    Greedy and deterministic: labels go in the order of ``points``; a label that fits nowhere takes the
+    position with the fewest overlaps. Needs the final layout (call after ``tight_layout``).
+    """
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    pixels = ax.figure.dpi / 72  # points -> display pixels
+    marker_boxes = []
+    for x, y in points.values():
+        px, py = ax.transData.transform((x, y))
+        marker_boxes.append((px - 3 * pixels, py - 3 * pixels, px + 3 * pixels, py + 3 * pixels))
+    candidates = [((4, 2), 'left', 'bottom'), ((4, -2), 'left', 'top'), ((-4, 2), 'right', 'bottom'),
+                  ((-4, -2), 'right', 'top'), ((0, 5), 'center', 'bottom'), ((0, -5), 'center', 'top')]
+    placed: list[tuple[float, float, float, float]] = []
+    for i, (label, (x, y)) in enumerate(points.items()):
+        best = None
+        for offset, ha, va in candidates:
+            text = ax.annotate(label, (x, y), textcoords='offset points', xytext=offset, ha=ha, va=va,
+                               fontsize=fontsize)
+            bb = text.get_window_extent(renderer)
+            box = (bb.x0, bb.y0, bb.x1, bb.y1)
+            others = placed + [b for j, b in enumerate(marker_boxes) if j != i]
+            cost = sum(_overlap(box, o) for o in others)
+            cost += 0 if (bb.x0 >= frame.x0 and bb.x1 <= frame.x1 and bb.y0 >= frame.y0 and bb.y1 <= frame.y1) else 1
+            if best is None or cost < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (cost, text, box)
+            else:
+                text.remove()
+            if cost == 0:
+                break
+        placed.append(best[2])
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> int:
+    return int(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+
+
+def plot_pd(means: dict, models: Sequence[str], datasets: Sequence[str], output: Optional[str] = None,
+            x_metric: str = 'psnr', y_metric: str = 'lpips', directions: Optional[dict[str, str]] = None,
+            labels: Optional[dict[str, str]] = None, ncols: int = 2):
+    """The perception-distortion plane for a paper column; returns ``(figure, panels)`` (see ``pd_panels``).
+
+    One panel per dataset and one for the mean over them (a single dataset gets one panel), two panels per
+    row, 3.5 in wide in all; each model is one labelled point with its own colour and marker in every panel.
+    """
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    directions, labels = directions or {}, labels or {}
+    panels = pd_panels(means, models, datasets, x_metric, y_metric)
+    if not panels:
+        raise ValueError(f'no dataset has both {x_metric} and {y_metric} for every model ({", ".join(models)})')
+    ncols = max(1, min(ncols, len(panels)))
+    nrows = math.ceil(len(panels) / ncols)
+    colors = [f'C{i % 10}' for i in range(len(models))]
+    markers = 'osD^vP*X<>'
+    x_label = f'{labels.get(x_metric, x_metric)} {ARROWS.get(directions.get(x_metric, "higher"), "")}'
+    y_label = f'{labels.get(y_metric, y_metric)} {ARROWS.get(directions.get(y_metric, "higher"), "")}'
+    with plt.rc_context(_paper_style()):
+        width = COLUMN_WIDTH_IN if ncols > 1 else COLUMN_WIDTH_IN * 0.6
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, 1.5 * nrows + 0.15), squeeze=False)
+        for ax, (panel, points) in zip(axes.flat, panels.items()):
+            for i, (x, y) in enumerate(points.values()):
+                ax.scatter([x], [y], s=14, color=colors[i], marker=markers[i % len(markers)], zorder=3,
+                           edgecolors='black', linewidths=0.3)
+            ax.set_title(f'mean of {len(panels) - 1} datasets' if panel == MEAN_PANEL else panel, pad=2)
+            ax.grid(True, alpha=0.3, linewidth=0.4)
+            ax.margins(x=0.35, y=0.3)  # room for the labels of the outermost points
+            ax.tick_params(pad=1.5, length=2)
+            ax.locator_params(nbins=4)
+        for ax in axes[-1]:
+            ax.set_xlabel(x_label, labelpad=1)
+        for ax in axes[:, 0]:
+            ax.set_ylabel(y_label, labelpad=1)
+        for ax in list(axes.flat)[len(panels):]:
+            ax.axis('off')
+        if nrows > 1 and len(panels) % ncols:
+            # an empty slot in the last row: the panel above it is the bottom of its column and needs the x label
+            for c in range(len(panels) % ncols, ncols):
+                axes[-2, c].set_xlabel(x_label, labelpad=1)
+        fig.tight_layout(pad=0.3, h_pad=0.5, w_pad=0.5)
+        for ax, points in zip(axes.flat, panels.values()):
+            _place_labels(ax, points, FONT_PT - 1)
+        if output:
+            _save(fig, output)
+    return fig, panels
+
+
+# -- visual/*.png -----------------------------------------------------------------------------------------------
+def choose_crop(images: Sequence[np.ndarray], size: int) -> tuple[int, int]:
+    """Top-left ``(x, y)`` of the ``size`` square where the images differ most from each other.
+
+    The difference is the per-pixel standard deviation across the images (gray levels, ``(H, W, C)`` uint8
+    or float inputs of one size), summed over the window; ties go to the first position in row order.
+    """
+    if not images:
+        raise ValueError('choose_crop needs at least one image')
+    h, w = images[0].shape[:2]
+    size = min(size, h, w)
+    stack = np.stack([img.astype(np.float32).mean(axis=2) if img.ndim == 3 else img.astype(np.float32)
+                      for img in images])
+    spread = stack.std(axis=0) if len(images) > 1 else np.zeros((h, w), np.float32)
+    # window sums of every size x size square through a summed-area table: exact, no border handling
+    table = np.pad(spread.astype(np.float64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    sums = table[size:, size:] - table[:-size, size:] - table[size:, :-size] + table[:-size, :-size]
+    y, x = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(x), int(y)
+
+
+def plot_visual(hr: np.ndarray, crops: Sequence[tuple[str, np.ndarray, str]], box: tuple[int, int, int],
+                title: str = '', output: Optional[str] = None, max_cols: int = 3):
+    """A visual comparison: the HR image with the zoom box, then the zoomed crops side by side.
+
+    Args:
+        hr: the HR image, ``(H, W, 3)`` uint8 BGR (as OpenCV reads it).
+        crops: ``(label, image, caption)`` per panel in display order (bicubic, models, HR); ``image`` is the
+            whole ``(H, W, 3)`` uint8 BGR output, cropped here; ``caption`` goes beneath (e.g. PSNR / LPIPS).
+        box: ``(x, y, size)`` of the zoom square in HR pixels.
+        title: text under the HR image (dataset / image).
+        output: PNG path to save at 300 dpi.
+        max_cols: most crops per row; rows are balanced (four crops: 2 x 2, five: 3 + 2).
+
+    The figure is 3.5 in wide (a paper column) up to five crops, 7 in (two columns) beyond; the HR panel is as
+    tall as the crop grid. Returns the matplotlib figure.
+    """
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    x, y, size = box
+    h, w = hr.shape[:2]
+    n = len(crops)
+    nrows = math.ceil(n / max_cols)
+    ncols = math.ceil(n / nrows)
+    # inches: figure width, outer margin, gap between panels, text line above (label) and below (caption)
+    width, margin, gap = (COLUMN_WIDTH_IN if n <= 5 else 2 * COLUMN_WIDTH_IN), 0.02, 0.05
+    top_text, bottom_text = 0.15, 0.14
+    aspect = w / h
+    text_rows = nrows * (top_text + bottom_text) - top_text - bottom_text
+    # the HR panel spans the crop grid's height: solve width = hr_w + crops for the crop size
+    cell = (width - 2 * margin - ncols * gap - aspect * text_rows) / (aspect * nrows + ncols)
+    hr_w = aspect * (nrows * cell + text_rows)
+    if hr_w > 0.5 * width:  # a wide panorama: cap its width, centre it vertically
+        hr_w = 0.5 * width
+        cell = (width - 2 * margin - hr_w - ncols * gap) / ncols
+    hr_h = hr_w / aspect
+    grid_h = nrows * (top_text + cell + bottom_text)
+    height = 2 * margin + max(grid_h, hr_h + top_text + bottom_text)
+    with plt.rc_context(_paper_style()):
+        fig = plt.figure(figsize=(width, height))
+
+        def axes_at(left: float, bottom: float, w_in: float, h_in: float):
+            return fig.add_axes((left / width, bottom / height, w_in / width, h_in / height))
+
+        ax_hr = axes_at(margin, (height - hr_h) / 2, hr_w, hr_h)
+        ax_hr.imshow(hr[..., ::-1], interpolation='lanczos')
+        ax_hr.add_patch(Rectangle((x - 0.5, y - 0.5), size, size, fill=False, edgecolor='red', linewidth=1.0))
+        ax_hr.set_xlabel(title, fontsize=FONT_PT - 1, labelpad=1.5)
+        grid_top = height - margin - (height - 2 * margin - grid_h) / 2
+        for i, (label, img, caption) in enumerate(crops):
+            if img.shape[:2] != (h, w):
+                raise ValueError(f'{label}: image of {img.shape[1]}x{img.shape[0]}, HR is {w}x{h}')
+            row, col = divmod(i, ncols)
+            left = margin + hr_w + gap + col * (cell + gap)
+            bottom = grid_top - (row + 1) * (top_text + cell + bottom_text) + bottom_text
+            ax = axes_at(left, bottom, cell, cell)
+            ax.imshow(img[y:y + size, x:x + size, ::-1], interpolation='nearest')
+            ax.set_title(label, fontsize=FONT_PT, pad=1.5)
+            ax.set_xlabel(caption, fontsize=FONT_PT - 1.5, labelpad=1.5)
+        for ax in fig.axes:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_linewidth(0.4)
+        if output:
+            _save(fig, output, tight=False)
+    return fig
+
+
+# -- report.md --------------------------------------------------------------------------------------------------
+def report_markdown(command: str, table: str, pd_png: Optional[str], visual_pngs: Sequence[str],
+                    weights: Sequence[dict], skipped: dict[str, str], notes: Sequence[str] = (),
+                    metric_opts: Optional[dict[str, dict]] = None, pd_caption: str = '') -> str:
+    """``report.md``: the command, the table, the PD plot, the visual comparisons, and the metric weights.
+
+    ``weights`` are ``{'name', 'path', 'status'}`` dicts (status ``published``, ``stand-in`` or ``missing``);
+    figure paths are written relative to the report's folder by the caller.
+    """
+    lines = ['# Model comparison', '', 'Produced by:', '', '```bash', command, '```', '', '## Metrics', '', table]
+    lines += ['Means over the images of each dataset (FID: one value over the whole dataset). '
+              'Best in **bold**, second <u>underlined</u>; ↑ higher is better, ↓ lower is better.', '']
+    if pd_png:
+        lines += ['## Perception-distortion plane', '', f'![perception-distortion plane]({pd_png})', '']
+        if pd_caption:
+            lines += [pd_caption, '']
+    if visual_pngs:
+        lines += ['## Visual comparison', '']
+        lines += [f'![{osp.splitext(osp.basename(p))[0]}]({p})' for p in visual_pngs]
+        lines += ['', 'Red box: the zoomed region (where the models differ most, unless chosen with `--crop`). '
+                  'Beneath each crop: its metrics on the crop alone.', '']
+    lines += ['## Metric networks and their weights', '']
+    if weights:
+        lines += ['| metric | weight file | weights |', '| --- | --- | --- |']
+        meaning = {'published': 'published', 'stand-in': '**random stand-in** (numbers are not comparable to '
+                                'papers)', 'missing': 'missing (metric skipped)'}
+        lines += [f'| {w.get("metric", "")} {w["name"]} | `{w["path"]}` | {meaning.get(w["status"], w["status"])} |'
+                  for w in weights]
+    else:
+        lines += ['No metric of this comparison uses network weights.']
+    lines.append('')
+    if skipped:
+        lines += ['Skipped metrics:', '']
+        lines += [f'- `{name}`: {reason}' for name, reason in skipped.items()]
+        lines.append('')
+    if metric_opts:
+        lines += ['Metric settings (BasicSR metric blocks):', '', '```yaml']
+        for name, opt in metric_opts.items():
+            lines.append(f'{name}: {{{", ".join(f"{k}: {v}" for k, v in opt.items())}}}')
+        lines += ['```', '']
+    if notes:
+        lines += ['## Notes', '']
+        lines += [f'- {n}' for n in notes]
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def _save(fig, output: str, tight: bool = True) -> None:
+    os.makedirs(osp.dirname(osp.abspath(output)), exist_ok=True)
+    tmp = f'{output}.tmp.png'  # written whole, then renamed: an interrupted run never leaves half a PNG
+    fig.savefig(tmp, dpi=300, bbox_inches='tight' if tight else None, pad_inches=0.02)
+    os.replace(tmp, output)
