@@ -768,6 +768,8 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
     elif x_metric not in run.plan.blocks:
         pd_note = f'No PD plot: the x metric {x_metric} is not in this run.'
 
+    if pd_png is None and pd_note:
+        notes.append(pd_note)
     caption_metrics = [n for n in (x_metric, y_metric) if n in run.plan.per_image()]
     visual_dir = osp.join(run.out_dir, 'visual')
     if osp.isdir(visual_dir):  # figures of an earlier choice would sit beside the new ones, unreported
@@ -813,8 +815,8 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
         raise CompareError('no models to compare: give at least one --model')
     try:
         opt = check_option_file(opt_path, is_train=False)
-    except (FileNotFoundError, ValueError) as err:
-        raise CompareError(str(err)) from None
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        raise CompareError(str(err.args[0]) if err.args else str(err)) from None
     scale = int(opt.get('scale', 4))
     plan = plan_metrics(opt, opt_path, metrics, default_metrics)
     if not plan.blocks:

@@ -1,0 +1,306 @@
+"""scripts/compare.py: every output file, its rows and values, re-runs, changed checkpoints, and bad input."""
+import csv
+import math
+import os
+import re
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import load_script
+from sfd_testutil import make_paired_dataset
+
+from sfd_arch.eval.report import CompareRow, choose_crop, dataset_means, read_compare_csv, table_markdown
+
+pytestmark = pytest.mark.usefixtures('single_thread')
+
+NET = {'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 4}
+DATASETS = {'TinyA': 0, 'TinyB': 1}  # name -> seed
+N_IMAGES = 3
+PSNR = {'type': 'calculate_psnr', 'crop_border': 4, 'test_y_channel': True}
+SSIM = {'type': 'calculate_ssim', 'crop_border': 4, 'test_y_channel': True}
+
+try:
+    from sfd_arch.metrics.standins import write_stand_in_weights
+except ImportError:  # the metric library is optional for this file: PSNR/SSIM still cover the pipeline
+    write_stand_in_weights = None
+
+
+def save_generator(path: Path, key: str, seed: int) -> None:
+    """A tiny random RRDBNet saved as BasicSR saves net_g (under params_ema or params)."""
+    from basicsr.archs.rrdbnet_arch import RRDBNet
+
+    torch.manual_seed(seed)
+    torch.save({key: RRDBNet(**NET).state_dict()}, path)
+
+
+def write_options(path: Path, root: Path, metrics: dict) -> Path:
+    opt = {'name': 'compare_test', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0,
+           'datasets': {f'test_{i}': {'name': name, 'type': 'PairedImageDataset',
+                                      'dataroot_gt': str(root / name / 'gt'), 'dataroot_lq': str(root / name / 'lq'),
+                                      'io_backend': {'type': 'disk'}} for i, name in enumerate(DATASETS)},
+           'network_g': {'type': 'RRDBNet', **NET},
+           'val': {'metrics': metrics}}
+    path.write_text(yaml.safe_dump(opt, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope='module')
+def workspace(tmp_path_factory):
+    """Two tiny paired datasets, two generator checkpoints, LPIPS stand-in weights, a test option file."""
+    root = tmp_path_factory.mktemp('compare')
+    for name, seed in DATASETS.items():
+        make_paired_dataset(str(root / 'data' / name), n=N_IMAGES, size=64, seed=seed)
+    save_generator(root / 'g1.pth', 'params_ema', 1)
+    save_generator(root / 'g2.pth', 'params', 2)
+    if write_stand_in_weights is not None:
+        write_stand_in_weights(str(root / 'experiments' / 'pretrained_models'), ['lpips'])
+    write_options(root / 'test.yml', root / 'data', {'psnr': PSNR, 'ssim': SSIM})
+    return root
+
+
+@pytest.fixture
+def ws(workspace, monkeypatch, tmp_path):
+    # weights are looked up under the current directory; an empty torch hub keeps real weights out of the test
+    monkeypatch.chdir(workspace)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    return workspace
+
+
+@pytest.fixture(scope='module')
+def compare():
+    return load_script('compare')
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline='') as f:
+        return list(csv.DictReader(f))
+
+
+MODELS = {'Bicubic': 'bicubic', 'G1': 'g1.pth', 'G2': 'g2.pth'}
+
+
+# -- a full comparison, a re-run, a changed checkpoint ------------------------------------------------------------
+def test_compare_writes_every_file_skips_on_rerun_and_redoes_a_changed_checkpoint(ws, compare):
+    from basicsr.metrics import calculate_psnr
+
+    inference = load_script('inference_sfd')
+    out = ws / 'report'
+    argv = ['-opt', 'test.yml', '--model', 'bicubic', '--model', 'G1=g1.pth', '--model', 'G2=g2.pth',
+            '-o', str(out), '--no-progress']
+    result = compare.main(argv)
+    metrics = ['psnr', 'ssim'] + (['lpips'] if write_stand_in_weights else [])
+    assert result['metrics'] == metrics
+    assert set(result['skipped_metrics']) >= {'dists', 'fid'}  # no VGG-16 / Inception weights here
+    for name in ('metrics.csv', 'table.md', 'pd.png', 'report.md'):
+        assert (out / name).is_file(), name
+    assert sorted(os.listdir(out / 'visual')) == sorted(Path(p).name for p in result['visual'])
+    assert len(result['visual']) == len(DATASETS)  # one figure per dataset by default
+
+    rows = read_rows(out / 'metrics.csv')
+    assert list(rows[0]) == ['model', 'dataset', 'image', 'metric', 'value']
+    keys = {(r['model'], r['dataset'], r['image'], r['metric']) for r in rows}
+    expected = {(m, d, f'{i:04d}', k) for m in MODELS for d in DATASETS for i in range(N_IMAGES) for k in metrics}
+    assert keys == expected and len(rows) == len(expected)
+
+    # values: the bicubic baseline is BasicSR's MATLAB imresize; G1's SR image is inference_sfd's output
+    lq = cv2.imread('data/TinyB/lq/0001.png')
+    hr = cv2.imread('data/TinyB/gt/0001.png')
+    value = {(r['model'], r['dataset'], r['image'], r['metric']): float(r['value']) for r in rows}
+    bicubic = compare.bicubic_upscale(lq, 4, 'matlab')
+    assert value[('Bicubic', 'TinyB', '0001', 'psnr')] == pytest.approx(calculate_psnr(bicubic, hr, **{
+        k: v for k, v in PSNR.items() if k != 'type'}), abs=1e-9)
+    net, _ = inference.build_generator('g1.pth')
+    sr = inference.RRDBUpsampler(net, 4).enhance(lq)
+    np.testing.assert_array_equal(cv2.imread(str(out / 'sr' / 'G1' / 'TinyB' / '0001.png')), sr)
+    assert value[('G1', 'TinyB', '0001', 'psnr')] == pytest.approx(
+        calculate_psnr(sr, hr, crop_border=4, test_y_channel=True), abs=1e-9)
+
+    # table: a row group per dataset, arrows, best bold, second underlined (three models)
+    table = (out / 'table.md').read_text().splitlines()
+    assert table[0].startswith('| Dataset | Model | PSNR ↑ | SSIM ↑')
+    means = result['means']
+    for d_index, dataset in enumerate(DATASETS):
+        group = table[2 + d_index * 3: 5 + d_index * 3]
+        assert group[0].startswith(f'| {dataset} | Bicubic |') and group[1].startswith('|  | G1 |')
+        order = sorted(MODELS, key=lambda m: -means[dataset][m]['psnr'])
+        cells = {line.split('|')[2].strip(): line.split('|')[3].strip() for line in group}
+        assert cells[order[0]].startswith('**')
+        assert cells[order[1]].startswith('<u>') and not cells[order[2]].startswith(('**', '<u>'))
+
+    # pd.png at paper-column size: 3.5 in at 300 dpi, within the tight bounding box
+    from PIL import Image
+
+    width, height = Image.open(out / 'pd.png').size
+    assert 900 <= width <= 1100 and height > 600  # two rows of panels: two datasets and the mean
+
+    report = (out / 'report.md').read_text()
+    assert 'python scripts/compare.py -opt test.yml --model bicubic' in report
+    assert '![perception-distortion plane](pd.png)' in report
+    assert all(f'](visual/{Path(p).name})' in report for p in result['visual'])
+    assert '`dists`' in report and 'vgg16-397923af.pth' in report
+    if write_stand_in_weights:
+        assert 'alexnet-owt-7be5be79.pth' in report and 'random stand-in' in report
+
+    # re-run: nothing recomputed, no SR image rewritten, the same rows
+    sr_files = sorted((out / 'sr').rglob('*.png'))
+    mtimes = [p.stat().st_mtime_ns for p in sr_files]
+    again = compare.run_compare('test.yml', MODELS, str(out), progress=False)
+    assert again['computed'] == {'sr': 0, 'values': 0}
+    assert [p.stat().st_mtime_ns for p in sr_files] == mtimes
+    assert read_rows(out / 'metrics.csv') == rows
+
+    # a changed checkpoint: only that model is redone
+    save_generator(ws / 'g2.pth', 'params', 3)
+    redone = compare.run_compare('test.yml', MODELS, str(out), progress=False)
+    n_images = N_IMAGES * len(DATASETS)
+    assert redone['computed'] == {'sr': n_images, 'values': n_images * len(metrics)}
+    new = {(r['model'], r['dataset'], r['image'], r['metric']): float(r['value'])
+           for r in read_rows(out / 'metrics.csv')}
+    assert set(new) == expected
+    assert all(new[k] == value[k] for k in expected if k[0] != 'G2')
+    assert any(new[k] != value[k] for k in expected if k[0] == 'G2')
+    save_generator(ws / 'g2.pth', 'params', 2)
+
+
+def test_folder_models_and_option_file_generator(ws, compare, tmp_path):
+    """A folder of SR images made elsewhere (BasicSR's <image>_<suffix>.png) and the option file's network_g."""
+    folder = tmp_path / 'bicubic_cv2'
+    for dataset in DATASETS:
+        (folder / dataset).mkdir(parents=True)
+        for i in range(N_IMAGES):
+            lq = cv2.imread(f'data/{dataset}/lq/{i:04d}.png')
+            cv2.imwrite(str(folder / dataset / f'{i:04d}_Cubic.png'), compare.bicubic_upscale(lq, 4, 'cv2'))
+    opt = yaml.safe_load((ws / 'test.yml').read_text())
+    opt['path'] = {'pretrain_network_g': str(ws / 'g1.pth')}
+    (tmp_path / 'opt.yml').write_text(yaml.safe_dump(opt))
+    result = compare.run_compare(str(tmp_path / 'opt.yml'), {'Cubic': str(folder), 'G1': ''}, str(tmp_path / 'o'),
+                                 metrics=['psnr'], progress=False, visual_per_dataset=0, bicubic='cv2')
+    assert result['visual'] == [] and result['pd_png'] is None  # one metric: no PD plane, and no LPIPS asked
+    rows = {(r.model, r.dataset, r.image): r.value for r in read_compare_csv(result['metrics_csv'])}
+    assert len(rows) == 2 * N_IMAGES * len(DATASETS)
+    # G1 through network_g + pretrain_network_g: the checkpoint's generator; Cubic: the folder's images
+    from basicsr.metrics import calculate_psnr
+
+    inference = load_script('inference_sfd')
+    lq, hr = cv2.imread('data/TinyA/lq/0002.png'), cv2.imread('data/TinyA/gt/0002.png')
+    sr = inference.RRDBUpsampler(inference.build_generator('g1.pth')[0], 4).enhance(lq)
+    assert rows[('G1', 'TinyA', '0002')] == pytest.approx(calculate_psnr(sr, hr, 4, test_y_channel=True), abs=1e-9)
+    cubic = compare.bicubic_upscale(lq, 4, 'cv2')
+    assert rows[('Cubic', 'TinyA', '0002')] == pytest.approx(calculate_psnr(cubic, hr, 4, test_y_channel=True),
+                                                             abs=1e-9)
+    assert 'No PD plot' in Path(result['report_md']).read_text()
+
+
+# -- bad input: a clear message, a non-zero exit, results already written stay ---------------------------------
+def run_cli(compare, argv) -> str:
+    with pytest.raises(SystemExit) as info:
+        compare.main(argv + ['--no-progress'])
+    assert info.value.code not in (0, None)
+    return str(info.value.code)
+
+
+def test_size_mismatch_names_the_pair_and_keeps_earlier_rows(ws, compare, tmp_path):
+    folder = tmp_path / 'sr'
+    for dataset in DATASETS:
+        (folder / dataset).mkdir(parents=True)
+        for i in range(N_IMAGES):
+            img = cv2.imread(f'data/{dataset}/gt/{i:04d}.png') ^ 1  # off by one grey level: a finite PSNR
+            if dataset == 'TinyA' and i == 2:
+                img = img[:60]
+            cv2.imwrite(str(folder / dataset / f'{i:04d}.png'), img)
+    out = tmp_path / 'o'
+    msg = run_cli(compare, ['-opt', 'test.yml', '--model', f'Copy={folder}', '-o', str(out), '--metrics', 'psnr'])
+    assert 'TinyA/0002' in msg and '64x60' in msg and '64x64' in msg and str(folder / 'TinyA' / '0002.png') in msg
+    rows = read_rows(out / 'metrics.csv')
+    assert [(r['image'], r['metric']) for r in rows] == [('0000', 'psnr'), ('0001', 'psnr')]
+    assert all(40 < float(r['value']) < 60 for r in rows)
+
+
+def test_missing_outputs_unknown_metric_and_checkpoint_without_generator(ws, compare, tmp_path):
+    folder = tmp_path / 'sr'
+    (folder / 'TinyA').mkdir(parents=True)
+    cv2.imwrite(str(folder / 'TinyA' / '0000.png'), cv2.imread('data/TinyA/gt/0000.png'))
+    msg = run_cli(compare, ['-opt', 'test.yml', '--model', f'Part={folder}', '-o', str(tmp_path / 'o1')])
+    assert 'Part' in msg and 'TinyA/0001' in msg and 'TinyB/0000' in msg and '5 image(s)' in msg
+
+    write_options(tmp_path / 'bad.yml', ws / 'data', {'psnr': PSNR, 'sharpness': {'type': 'calculate_sharpness'}})
+    msg = run_cli(compare, ['-opt', str(tmp_path / 'bad.yml'), '--model', 'bicubic', '-o', str(tmp_path / 'o2')])
+    assert 'val.metrics.sharpness' in msg and 'calculate_sharpness' in msg and 'calculate_psnr' in msg
+    msg = run_cli(compare, ['-opt', 'test.yml', '--model', 'bicubic', '-o', str(tmp_path / 'o2'),
+                            '--metrics', 'psnr', 'ms_ssim'])
+    assert 'ms_ssim' in msg and 'psnr, ssim' in msg
+
+    torch.save({'params': {'heads.0.weight': torch.zeros(1, 8, 1, 1)}}, tmp_path / 'featd.pth')
+    msg = run_cli(compare, ['-opt', 'test.yml', '--model', f'D={tmp_path / "featd.pth"}', '-o', str(tmp_path / 'o3')])
+    assert 'featd.pth holds no generator' in msg
+    (tmp_path / 'junk.pth').write_bytes(b'not a checkpoint')
+    msg = run_cli(compare, ['-opt', 'test.yml', '--model', f'J={tmp_path / "junk.pth"}', '-o', str(tmp_path / 'o3')])
+    assert 'junk.pth' in msg and 'checkpoint' in msg
+    assert not (tmp_path / 'o3').exists()  # models are loaded before anything is written
+
+
+def test_non_finite_metric_value_stops_with_rows_kept(ws, compare, tmp_path):
+    from basicsr.utils.registry import METRIC_REGISTRY
+
+    if 'calculate_nan_for_compare_test' not in METRIC_REGISTRY._obj_map:
+        def calculate_nan_for_compare_test(img, img2, **kwargs):
+            return float('nan')
+
+        METRIC_REGISTRY.register(calculate_nan_for_compare_test)
+    broken = {'type': 'calculate_nan_for_compare_test'}
+    write_options(tmp_path / 'nan.yml', ws / 'data', {'psnr': PSNR, 'broken': broken})
+    out = tmp_path / 'o'
+    msg = run_cli(compare, ['-opt', str(tmp_path / 'nan.yml'), '--model', 'bicubic', '-o', str(out),
+                            '--no-default-metrics'])
+    assert 'broken' in msg and 'Bicubic' in msg and 'TinyA/0000' in msg and 'nan' in msg
+    assert [(r['image'], r['metric']) for r in read_rows(out / 'metrics.csv')] == [('0000', 'psnr')]
+
+
+# -- the table and crop functions on their own ------------------------------------------------------------------
+def test_table_marks_best_and_second_per_direction():
+    rows = [CompareRow(m, 'Set5', 'a', metric, v) for m, metric, v in (
+        ('A', 'psnr', 30.0), ('B', 'psnr', 31.0), ('C', 'psnr', 29.0),
+        ('A', 'lpips', 0.20), ('B', 'lpips', 0.30), ('C', 'lpips', 0.10))]
+    rows.append(CompareRow('A', 'Set5', '*', 'fid', 12.5))
+    means = dataset_means(rows)
+    assert means['Set5']['A'] == {'psnr': 30.0, 'lpips': 0.2, 'fid': 12.5}
+    table = table_markdown(means, ['A', 'B', 'C'], ['Set5'], ['psnr', 'lpips', 'fid'],
+                           {'psnr': 'higher', 'lpips': 'lower', 'fid': 'lower'}, {'psnr': 'PSNR'})
+    lines = table.splitlines()
+    assert lines[0] == '| Dataset | Model | PSNR ↑ | lpips ↓ | fid ↓ |'
+    assert lines[2] == '| Set5 | A | <u>30.00</u> | <u>0.2000</u> | 12.50 |'
+    assert lines[3] == '|  | B | **31.00** | 0.3000 | - |'
+    assert lines[4] == '|  | C | 29.00 | **0.1000** | - |'
+
+
+def test_choose_crop_finds_where_images_differ():
+    base = np.full((40, 50, 3), 128, np.uint8)
+    other = base.copy()
+    other[22:30, 31:39] = 255
+    assert choose_crop([base, other], 8) == (31, 22)
+    assert choose_crop([base, base], 8) == (0, 0)
+
+
+@pytest.mark.slow
+def test_fid_rows_are_dataset_level(ws, compare, tmp_path):
+    if write_stand_in_weights is None:
+        pytest.skip('sfd_arch.metrics is not available')
+    weights = tmp_path / 'experiments' / 'pretrained_models'
+    write_stand_in_weights(str(weights), ['fid'])
+    shutil.copytree(ws / 'data', tmp_path / 'data')
+    shutil.copy(ws / 'g1.pth', tmp_path / 'g1.pth')
+    write_options(tmp_path / 'test.yml', tmp_path / 'data', {'psnr': PSNR})
+    os.chdir(tmp_path)
+    result = compare.run_compare('test.yml', {'Bicubic': 'bicubic', 'G1': 'g1.pth'}, 'o', progress=False,
+                                 visual_per_dataset=0)
+    assert 'fid' in result['metrics']
+    fid_rows = [r for r in read_compare_csv('o/metrics.csv') if r.metric == 'fid']
+    assert sorted((r.model, r.dataset, r.image) for r in fid_rows) == sorted(
+        (m, d, '*') for m in ('Bicubic', 'G1') for d in DATASETS)
+    assert all(math.isfinite(r.value) and r.value >= 0 for r in fid_rows)
+    assert re.search(r'\| FID ↓', Path(result['table_md']).read_text())
