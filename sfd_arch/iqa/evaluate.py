@@ -8,11 +8,13 @@ Pearson's correlation between the MOS and the predictions mapped by the monotoni
 fitted by least squares (``scipy.optimize.curve_fit``). Metrics where lower is better (NIQE) are negated
 before correlating, so that for every metric a positive correlation means agreement with humans.
 
-MOS tables (CSV; the column names are options, matched ignoring case and surrounding spaces) and presets:
+MOS tables (CSV; the column names are options, matched ignoring case and surrounding spaces) and the column
+presets of ``sfd-iqa eval --mos`` (the released layouts themselves are read by ``datasets.py``):
 
-    koniq  koniq10k_scores_and_distributions.csv   image_name, MOS (or MOS_zscore)
-    livec  a CSV export of LIVE Challenge           image, mos
-    spaq   CSV export of 'MOS and Image attribute scores.xlsx'   Image name, MOS
+    koniq10k (koniq)  koniq10k_scores_and_distributions.csv   image_name, MOS (or MOS_zscore)
+    clive (livec)     a CSV export of LIVE Challenge           image, mos
+    spaq              CSV export of 'MOS and Image attribute scores.xlsx'   Image name, MOS
+    kadid10k          dmos.csv                                 dist_img, dmos
 """
 from __future__ import annotations
 
@@ -27,11 +29,13 @@ import numpy as np
 from scipy import optimize, stats
 
 PRESETS: dict[str, dict[str, str]] = {
-    'koniq': {'image_col': 'image_name', 'score_col': 'MOS'},
-    'livec': {'image_col': 'image', 'score_col': 'mos'},
+    'koniq10k': {'image_col': 'image_name', 'score_col': 'MOS'},
+    'clive': {'image_col': 'image', 'score_col': 'mos'},
     'spaq': {'image_col': 'Image name', 'score_col': 'MOS'},
+    'kadid10k': {'image_col': 'dist_img', 'score_col': 'dmos'},
 }
-LOWER_IS_BETTER = {'niqe'}
+PRESETS['koniq'], PRESETS['livec'] = PRESETS['koniq10k'], PRESETS['clive']  # the names of the first release
+LOWER_IS_BETTER = {'niqe', 'piqe', 'brisque', 'ilniqe'}
 
 
 @dataclass
@@ -115,12 +119,14 @@ def logistic4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.n
     return (b1 - b2) / (1.0 + np.exp(-(x - b3) / (np.abs(b4) + 1e-12))) + b2
 
 
-def fit_logistic(pred: np.ndarray, mos: np.ndarray) -> Optional[np.ndarray]:
-    """Least-squares logistic parameters, or None when the fit does not converge."""
+def fit_logistic(pred: np.ndarray, mos: np.ndarray, p0: Optional[Sequence[float]] = None) -> Optional[np.ndarray]:
+    """Least-squares logistic parameters, or None when the fit does not converge. ``p0``: a starting point
+    (bootstrap resamples start from the full-sample fit, which converges in a few steps)."""
     pred, mos = np.asarray(pred, np.float64), np.asarray(mos, np.float64)
-    p0 = [mos.max(), mos.min(), float(np.mean(pred)), float(np.std(pred)) or 1.0]
-    if stats.pearsonr(pred, mos)[0] < 0:  # a decreasing relation: start from the decreasing logistic
-        p0[0], p0[1] = p0[1], p0[0]
+    if p0 is None:
+        p0 = [mos.max(), mos.min(), float(np.mean(pred)), float(np.std(pred)) or 1.0]
+        if stats.pearsonr(pred, mos)[0] < 0:  # a decreasing relation: start from the decreasing logistic
+            p0[0], p0[1] = p0[1], p0[0]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
@@ -170,32 +176,41 @@ def format_table(results: dict[str, Correlations]) -> str:
     for metric, c in results.items():
         label = f'-{metric}' if metric in LOWER_IS_BETTER else metric
         lines.append(f'{label:<14} {c.n:>6d} {c.srcc:>8.4f} {c.plcc:>8.4f} {c.krcc:>8.4f}')
-    if any(m in LOWER_IS_BETTER for m in results):
-        lines.append('(-niqe: NIQE is lower-is-better and was negated before correlating)')
+    negated = [m for m in results if m in LOWER_IS_BETTER]
+    if negated:
+        lines.append(f'({", ".join("-" + m for m in negated)}: lower-is-better metrics, negated before correlating)')
     return '\n'.join(lines)
 
 
 def plot_scatter(path: str, scores: dict[str, np.ndarray], mos: dict[str, np.ndarray],
-                 results: dict[str, Correlations]) -> str:
-    """One scatter panel per metric (oriented scores vs MOS) with the fitted logistic; a PNG at ``path``."""
+                 results: dict[str, Correlations], title: Optional[str] = None, ylabel: str = 'MOS') -> str:
+    """One scatter panel per metric (oriented scores vs MOS) with the fitted logistic, at most three panels a
+    row; a PNG at ``path``."""
     import matplotlib
 
     matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
 
     metrics = list(scores)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 4), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    cols = min(3, len(metrics))
+    rows = -(-len(metrics) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.9 * rows + (0.3 if title else 0)), squeeze=False)
+    for ax in axes.ravel()[len(metrics):]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes.ravel(), metrics):
         x, y, c = scores[metric], mos[metric], results[metric]
-        ax.scatter(x, y, s=8, alpha=0.6)
+        ax.scatter(x, y, s=6, alpha=0.5, linewidths=0)
         if c.logistic is not None and len(x):
             grid = np.linspace(x.min(), x.max(), 200)
-            ax.plot(grid, logistic4(grid, *c.logistic), color='C3', lw=2, label='4-parameter logistic')
-            ax.legend(loc='lower right', fontsize=8)
+            ax.plot(grid, logistic4(grid, *c.logistic), color='C3', lw=1.5, label='4-parameter logistic')
+            ax.legend(loc='lower right', fontsize=7, frameon=False)
         label = f'-{metric}' if metric in LOWER_IS_BETTER else metric
-        ax.set_xlabel(label)
-        ax.set_ylabel('MOS')
-        ax.set_title(f'{label}: SRCC {c.srcc:.3f}  PLCC {c.plcc:.3f}', fontsize=10)
+        ax.set_xlabel(label + (' (negated: lower is better)' if metric in LOWER_IS_BETTER else ''), fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_title(f'{label}: SRCC {c.srcc:.3f}  PLCC {c.plcc:.3f}', fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -205,12 +220,16 @@ def plot_scatter(path: str, scores: dict[str, np.ndarray], mos: dict[str, np.nda
 
 def niqe_of_file(path: str) -> float:
     """BasicSR's NIQE (lower is better) of an image file, on the Y channel of the 8-bit-range image."""
+    from .images import read_image
+
+    return niqe_of_array(read_image(path))
+
+
+def niqe_of_array(arr) -> float:
+    """BasicSR's NIQE of an :class:`~sfd_arch.iqa.images.ImageArray` (RGB or gray, any bit depth)."""
     import cv2
     from basicsr.metrics.niqe import calculate_niqe
 
-    from .images import read_image
-
-    arr = read_image(path)  # RGB or gray view, any bit depth
     pixels = np.asarray(arr.pixels, dtype=np.float64) * (255.0 / arr.scale)
     if pixels.ndim == 2:
         return float(calculate_niqe(pixels, crop_border=0, input_order='HW'))

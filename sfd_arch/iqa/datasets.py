@@ -1,0 +1,649 @@
+"""Readers for the standard IQA datasets in the layout their authors release them.
+
+One preset per dataset; each reader needs only the folder the release unpacks to and returns an
+:class:`IQADataset`: image names as the release lists them, their files, and opinion scores turned so that
+**higher is better** for every dataset (DMOS, where lower is better, is negated). Nothing is converted or copied:
+the release's own ``.mat`` (scipy), ``.xlsx`` (openpyxl), ``.csv`` and ``.txt`` files are read as shipped.
+
+Presets, each with its score file(s), image folders, and what was done to the published score:
+
+- ``live``: ``dmos.mat`` (``dmos``, ``orgs``), ``refnames_all.mat``; ``jp2k/ jpeg/ wn/ gblur/ fastfading/``; DMOS
+  negated.
+- ``csiq``: ``csiq.DMOS.xlsx`` (sheet ``all_by_image``); ``dst_imgs/<type>/<image>.<TYPE>.<level>.png``; DMOS
+  negated.
+- ``tid2013``: ``mos_with_names.txt``; ``distorted_images/``; MOS kept.
+- ``kadid10k``: ``dmos.csv`` (``dist_img``, ``dmos``); ``images/``; ``dmos`` is higher-is-better: kept.
+- ``mdlive``: ``Part 1|2/Imagelists.mat`` (``distimgs``) and ``Scores.mat`` (``DMOSscores``); ``blurjpeg/
+  blurnoise/``; DMOS negated.
+- ``mdivl``: a score table beside ``Data_Blur_JPEG/`` and ``Data_Noise_JPEG/``; MOS kept.
+- ``koniq10k``: ``koniq10k_scores_and_distributions.csv`` (``image_name``, ``MOS``); ``1024x768/``; MOS kept.
+- ``clive``: ``Data/AllImages_release.mat``, ``Data/AllMOS_release.mat``; ``Images/`` (first 7 left out); MOS kept.
+- ``cid2013``: ``CID2013 data - version 12112014.xlsx`` (``Source_ID``, ``Realigned MOS``); ``IS*/co*/``; kept.
+- ``spaq``: ``Annotations/MOS and Image attribute scores.xlsx`` (``Image name``, ``MOS``); ``TestImage/``; kept.
+- ``csv``: a CSV with ``image`` and ``mos`` columns, images beside it; kept.
+
+The older names ``koniq`` and ``livec`` are aliases of ``koniq10k`` and ``clive``.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+import numpy as np
+
+from .images import IMAGE_EXTENSIONS
+
+
+class DatasetError(ValueError):
+    """A dataset folder that does not hold its release's layout; the message names the file and the layout."""
+
+
+@dataclass
+class IQADataset:
+    """One dataset as read from its release.
+
+    ``names[i]`` is the image as the release lists it, ``paths[i]`` its file (None: listed but absent), ``mos[i]``
+    its opinion score with higher = better (``turned`` says what was done to the published score).
+    """
+
+    preset: str
+    folder: str
+    source: str                  # the score file(s) read
+    names: list[str]
+    paths: list[Optional[str]]
+    mos: np.ndarray
+    turned: str = ''             # '' = published scores kept; else what was done (e.g. 'DMOS negated')
+    short_side: Optional[int] = None  # resize so the shorter side has this length before scoring (SPAQ protocol)
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def absent(self) -> list[str]:
+        """Names listed by the release whose image file is not there."""
+        return [n for n, p in zip(self.names, self.paths) if p is None]
+
+    @property
+    def protocol(self) -> str:
+        """A short tag of the choices that change scores (part of the score cache key)."""
+        return f'short{self.short_side}' if self.short_side else 'asis'
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    title: str
+    folders: tuple[str, ...]      # folder names the release unpacks to (matched ignoring case)
+    layout: str                   # expected layout, for errors and docs
+    read: Callable[..., IQADataset]
+    direction: str
+
+
+# --------------------------------------------------------------------------------------------------------
+# File helpers
+# --------------------------------------------------------------------------------------------------------
+
+def _norm(text: Any) -> str:
+    return str(text).strip().lstrip('\ufeff').lower()
+
+
+def _find_file(folder: str, relpaths: Sequence[str], layout: str, depth: int = 2) -> str:
+    """The first of ``relpaths`` found in ``folder`` or up to ``depth`` folders below it (releases often unpack
+    into a nested folder of the same name); names compare ignoring case."""
+    wanted = [r.replace('\\', '/').lower() for r in relpaths]
+    level = [folder]
+    for _ in range(depth + 1):
+        for base in level:
+            for want in wanted:
+                path = _resolve_case(base, want)
+                if path is not None:
+                    return path
+        level = [osp.join(b, d) for b in level for d in sorted(_listdir(b)) if osp.isdir(osp.join(b, d))
+                 and not d.startswith('.')]
+    raise DatasetError(f'{osp.join(folder, relpaths[0])}: not found (also looked for '
+                       f'{", ".join(relpaths[1:]) or "it"} up to {depth} folders below {folder}); '
+                       f'expected layout: {layout}')
+
+
+def _listdir(folder: str) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
+
+
+def _resolve_case(base: str, rel: str) -> Optional[str]:
+    """``base/rel`` with each component matched ignoring case, or None."""
+    path = base
+    for part in rel.split('/'):
+        exact = osp.join(path, part)
+        if osp.exists(exact):
+            path = exact
+            continue
+        match = [e for e in _listdir(path) if e.lower() == part]
+        if not match:
+            return None
+        path = osp.join(path, sorted(match)[0])
+    return path
+
+
+def _index_files(folder: str, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> dict[str, str]:
+    """Lower-cased path relative to ``folder`` (``/``-separated) -> file, for every image below ``folder``."""
+    exts = tuple(extensions)
+    index = {}
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+        for name in sorted(files):
+            if name.lower().endswith(exts):
+                path = osp.join(root, name)
+                index.setdefault(osp.relpath(path, folder).replace(os.sep, '/').lower(), path)
+    return index
+
+
+def _by_basename(index: dict[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for rel, path in index.items():
+        out.setdefault(rel.rsplit('/', 1)[-1], path)
+    return out
+
+
+def loadmat(path: str, keys: Sequence[str], layout: str) -> dict[str, np.ndarray]:
+    """The variables ``keys`` of a MATLAB file (scipy; h5py for v7.3 files when installed)."""
+    from scipy import io
+
+    try:
+        data = io.loadmat(path)
+    except NotImplementedError:  # MATLAB v7.3 = HDF5
+        data = _loadmat_h5(path, keys, layout)
+    except (ValueError, OSError, TypeError) as err:
+        raise DatasetError(f'{path}: not a readable MATLAB file ({err}); expected layout: {layout}') from err
+    missing = [k for k in keys if k not in data]
+    if missing:
+        present = sorted(k for k in data if not k.startswith('__'))
+        raise DatasetError(f'{path}: no variable {", ".join(repr(k) for k in missing)} (it has '
+                           f'{", ".join(present) or "none"}); expected layout: {layout}')
+    return {k: data[k] for k in keys}
+
+
+def _loadmat_h5(path: str, keys: Sequence[str], layout: str) -> dict[str, Any]:
+    try:
+        import h5py
+    except ImportError:
+        raise DatasetError(f'{path}: a MATLAB v7.3 (HDF5) file; install h5py to read it') from None
+    out: dict[str, Any] = {}
+    with h5py.File(path, 'r') as f:
+        for key in keys:
+            if key not in f:
+                continue
+            ds = f[key]
+            if ds.dtype == object:  # cell array: references to char arrays
+                out[key] = np.array([''.join(chr(c) for c in np.asarray(f[ref]).ravel()) for ref in
+                                     np.asarray(ds).ravel()], dtype=object)
+            else:
+                out[key] = np.asarray(ds).T  # HDF5 stores MATLAB arrays transposed
+    return out
+
+
+def mat_strings(value: Any) -> list[str]:
+    """A MATLAB cell array of strings (any nesting scipy gives it) -> a flat list of str."""
+    if isinstance(value, str):
+        return [value]
+    arr = np.asarray(value)
+    if arr.dtype.kind in 'US':
+        return [str(s) for s in arr.ravel()] if arr.ndim else [str(arr)]
+    out: list[str] = []
+    for item in arr.ravel():
+        out.extend(mat_strings(item))
+    return out
+
+
+def mat_numbers(value: Any, path: str, key: str) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise DatasetError(f'{path}: variable {key!r} is not numeric') from None
+
+
+def read_xlsx(path: str, columns: Sequence[str], layout: str, sheet: Optional[str] = None) -> list[dict[str, Any]]:
+    """Rows of a spreadsheet as ``{column: value}`` for ``columns`` (matched ignoring case and spaces), read with
+    openpyxl. The header is the first row (of the first 50) holding all ``columns``: releases put titles above it.
+    ``sheet``: a sheet name to use when present (else every sheet is tried in order)."""
+    try:
+        import openpyxl
+    except ImportError:
+        raise DatasetError(f'{path}: reading .xlsx needs openpyxl (pip install openpyxl)') from None
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as err:  # noqa: BLE001 - zip/XML errors of a damaged file, all reported the same way
+        raise DatasetError(f'{path}: not a readable .xlsx file ({type(err).__name__}: {err})') from err
+    try:
+        names = book.sheetnames
+        order = ([sheet] if sheet in names else []) + [n for n in names if n != sheet]
+        wanted = [_norm(c) for c in columns]
+        for name in order:
+            rows = book[name].iter_rows(values_only=True)
+            for _, row in zip(range(50), rows):
+                header = [_norm(c) if c is not None else '' for c in row]
+                if all(w in header for w in wanted):
+                    idx = [header.index(w) for w in wanted]
+                    out = []
+                    for values in rows:
+                        if values is None or all(v is None or str(v).strip() == '' for v in values):
+                            continue
+                        out.append({c: (values[i] if i < len(values) else None) for c, i in zip(columns, idx)})
+                    return out
+    finally:
+        book.close()
+    raise DatasetError(f'{path}: no sheet with the columns {", ".join(repr(c) for c in columns)} '
+                       f'(sheets: {", ".join(names)}); expected layout: {layout}')
+
+
+def read_csv_columns(path: str, columns: Sequence[str], layout: str) -> list[dict[str, str]]:
+    """Rows of a CSV (``,``/``;``/tab, BOM fine) as ``{column: text}``; columns match ignoring case."""
+    with open(path, newline='', encoding='utf-8-sig') as f:
+        sample = f.read(8192)
+        f.seek(0)
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=',;\t')
+        except csv.Error:
+            dialect = csv.excel
+        reader = csv.reader(f, dialect)
+        header = [_norm(c) for c in next(reader, [])]
+        missing = [c for c in columns if _norm(c) not in header]
+        if missing:
+            raise DatasetError(f'{path}: no column {", ".join(repr(c) for c in missing)} (columns: '
+                               f'{", ".join(header) or "none"}); expected layout: {layout}')
+        idx = [header.index(_norm(c)) for c in columns]
+        return [{c: row[i].strip() if i < len(row) else '' for c, i in zip(columns, idx)}
+                for row in reader if row and any(cell.strip() for cell in row)]
+
+
+def _number(value: Any, path: str, where: str) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise DatasetError(f'{path}: {where}: {value!r} is not a number') from None
+    if not np.isfinite(out):
+        raise DatasetError(f'{path}: {where}: {value!r} is not a finite number')
+    return out
+
+
+def _dataset(preset: str, folder: str, source: str, names: list[str], paths: list[Optional[str]],
+             scores: Sequence[float], negate: bool, **kwargs: Any) -> IQADataset:
+    if not names:
+        raise DatasetError(f'{source}: lists no image')
+    mos = np.asarray(scores, dtype=np.float64)
+    return IQADataset(preset, folder, source, names, paths, -mos if negate else mos,
+                      turned='DMOS negated (published DMOS: lower is better)' if negate else '', **kwargs)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Readers
+# --------------------------------------------------------------------------------------------------------
+
+LIVE_FOLDERS = (('jp2k', 227), ('jpeg', 233), ('wn', 174), ('gblur', 174), ('fastfading', 174))
+LIVE_LAYOUT = ('databaserelease2/ with dmos.mat (dmos, orgs: 1 x 982), refnames_all.mat (refnames_all) and '
+               'jp2k/ jpeg/ wn/ gblur/ fastfading/ holding img<i>.bmp, in that order in dmos')
+
+
+def read_live(folder: str) -> IQADataset:
+    """LIVE IQA release 2: the 779 distorted images (``orgs == 0``); DMOS negated."""
+    dmos_file = _find_file(folder, ['dmos.mat'], LIVE_LAYOUT)
+    base = osp.dirname(dmos_file)
+    refs_file = _find_file(base, ['refnames_all.mat'], LIVE_LAYOUT, depth=0)
+    mat = loadmat(dmos_file, ['dmos', 'orgs'], LIVE_LAYOUT)
+    dmos, orgs = mat_numbers(mat['dmos'], dmos_file, 'dmos'), mat_numbers(mat['orgs'], dmos_file, 'orgs')
+    refs = mat_strings(loadmat(refs_file, ['refnames_all'], LIVE_LAYOUT)['refnames_all'])
+    total = sum(n for _, n in LIVE_FOLDERS)
+    for what, arr, path in (('dmos', dmos, dmos_file), ('orgs', orgs, dmos_file), ('refnames_all', refs, refs_file)):
+        if len(arr) != total:
+            raise DatasetError(f'{path}: {what} has {len(arr)} entries, expected {total}; expected layout: '
+                               f'{LIVE_LAYOUT}')
+    index = _index_files(base)
+    names, paths, scores = [], [], []
+    i = 0
+    for sub, count in LIVE_FOLDERS:
+        for k in range(1, count + 1):
+            if orgs[i] == 0:  # orgs == 1 marks the undistorted copies of the references
+                name = f'{sub}/img{k}.bmp'
+                names.append(name)
+                paths.append(index.get(name))
+                scores.append(dmos[i])
+            i += 1
+    return _dataset('live', base, dmos_file, names, paths, scores, negate=True,
+                    notes=[f'{int(np.sum(orgs == 1))} reference copies (orgs == 1) left out'])
+
+
+CSIQ_LAYOUT = ('CSIQ/ with csiq.DMOS.xlsx (sheet all_by_image: image, dst_idx, dst_type, dst_lev, dmos_std, dmos) '
+               'and dst_imgs/<type>/<image>.<TYPE>.<level>.png')
+# dst_type as written in the sheet -> the token in the file names
+CSIQ_TYPES = {'noise': 'awgn', 'awgn': 'awgn', 'jpeg': 'jpeg', 'jpeg 2000': 'jpeg2000', 'jpeg2000': 'jpeg2000',
+              'fnoise': 'fnoise', 'f noise': 'fnoise', 'blur': 'blur', 'contrast': 'contrast'}
+
+
+def read_csiq(folder: str) -> IQADataset:
+    """CSIQ: the 866 distorted images of ``csiq.DMOS.xlsx``; DMOS (0 = best) negated."""
+    xlsx = _find_file(folder, ['csiq.DMOS.xlsx'], CSIQ_LAYOUT)
+    base = osp.dirname(xlsx)
+    rows = read_xlsx(xlsx, ['image', 'dst_type', 'dst_lev', 'dmos'], CSIQ_LAYOUT, sheet='all_by_image')
+    files = _by_basename(_index_files(base, ('.png',)))
+    names, paths, scores = [], [], []
+    for line, row in enumerate(rows, start=1):
+        if row['image'] is None and row['dmos'] is None:
+            continue
+        image = row['image']
+        image = str(int(image)) if isinstance(image, float) and image.is_integer() else str(image).strip()
+        kind = _norm(row['dst_type'])
+        if kind not in CSIQ_TYPES:
+            raise DatasetError(f'{xlsx}: row {line}: unknown dst_type {row["dst_type"]!r} (known: '
+                               f'{", ".join(sorted(CSIQ_TYPES))})')
+        level = int(_number(row['dst_lev'], xlsx, f'row {line} dst_lev'))
+        name = f'{image}.{CSIQ_TYPES[kind]}.{level}.png'
+        names.append(name)
+        paths.append(files.get(name.lower()))
+        scores.append(_number(row['dmos'], xlsx, f'row {line} dmos'))
+    return _dataset('csiq', base, xlsx, names, paths, scores, negate=True)
+
+
+TID_LAYOUT = 'tid2013/ with mos_with_names.txt ("<MOS> <name>" per line) and distorted_images/'
+
+
+def read_tid2013(folder: str) -> IQADataset:
+    """TID2013: 3000 distorted images, MOS (0..9, higher is better) kept."""
+    mos_file = _find_file(folder, ['mos_with_names.txt'], TID_LAYOUT)
+    base = osp.dirname(mos_file)
+    files = {k.rsplit('/', 1)[-1]: v for k, v in _index_files(osp.join(base, 'distorted_images')).items()}
+    if not osp.isdir(osp.join(base, 'distorted_images')):
+        files = _by_basename(_index_files(base))
+    names, paths, scores = [], [], []
+    with open(mos_file, encoding='utf-8-sig', errors='replace') as f:
+        for line_no, line in enumerate(f, start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 2:
+                raise DatasetError(f'{mos_file}:{line_no}: expected "<MOS> <image name>", got {line.strip()!r}')
+            names.append(parts[1])
+            paths.append(files.get(parts[1].lower()))  # the release mixes i25_... and I25_... spellings
+            scores.append(_number(parts[0], mos_file, f'line {line_no}'))
+    return _dataset('tid2013', base, mos_file, names, paths, scores, negate=False)
+
+
+KADID_LAYOUT = 'kadid10k/ with dmos.csv (dist_img, ref_img, dmos, var) and images/'
+
+
+def read_kadid10k(folder: str) -> IQADataset:
+    """KADID-10k: 10125 distorted images. Its ``dmos`` column is a mean of 1..5 ratings, higher is better: kept."""
+    table = _find_file(folder, ['dmos.csv'], KADID_LAYOUT)
+    base = osp.dirname(table)
+    files = _by_basename(_index_files(osp.join(base, 'images') if osp.isdir(osp.join(base, 'images')) else base))
+    rows = read_csv_columns(table, ['dist_img', 'dmos'], KADID_LAYOUT)
+    names = [r['dist_img'] for r in rows]
+    scores = [_number(r['dmos'], table, f'row {i} dmos') for i, r in enumerate(rows, start=2)]
+    return _dataset('kadid10k', base, table, names, [files.get(n.lower()) for n in names], scores, negate=False)
+
+
+MDLIVE_LAYOUT = ('LIVEmultidistortiondatabase/ with "Part 1/" (Imagelists.mat: distimgs; Scores.mat: DMOSscores; '
+                 'blurjpeg/) and "Part 2/" (the same, blurnoise/)')
+MDLIVE_PARTS = (('part 1', 'blurjpeg'), ('part 2', 'blurnoise'))
+
+
+def read_mdlive(folder: str) -> IQADataset:
+    """LIVE Multiply Distorted: 450 images (blur + JPEG, blur + noise); DMOS negated."""
+    names, paths, scores, sources = [], [], [], []
+    for part, images in MDLIVE_PARTS:
+        variants = [f'{p}/Imagelists.mat' for p in (part, part.replace(' ', '_'), part.replace(' ', ''))]
+        lists = _find_file(folder, variants, MDLIVE_LAYOUT)
+        part_dir = osp.dirname(lists)
+        scores_file = _find_file(part_dir, ['Scores.mat'], MDLIVE_LAYOUT, depth=0)
+        dist = mat_strings(loadmat(lists, ['distimgs'], MDLIVE_LAYOUT)['distimgs'])
+        dmos = mat_numbers(loadmat(scores_file, ['DMOSscores'], MDLIVE_LAYOUT)['DMOSscores'], scores_file,
+                           'DMOSscores')
+        if len(dist) != len(dmos):
+            raise DatasetError(f'{scores_file}: {len(dmos)} DMOSscores for {len(dist)} distimgs in {lists}')
+        files = _by_basename(_index_files(osp.join(part_dir, images)))
+        label = osp.basename(part_dir)
+        for name, d in zip(dist, dmos):
+            names.append(f'{label}/{images}/{name}')
+            paths.append(files.get(name.lower()))
+            scores.append(d)
+        sources += [lists, scores_file]
+    return _dataset('mdlive', folder, '; '.join(sources), names, paths, scores, negate=True)
+
+
+MDIVL_LAYOUT = ('MDIVL/ with Data_Blur_JPEG/ and Data_Noise_JPEG/ and, in or below it, a score table: a .mat '
+                'with a cell array of image names and a numeric vector of the same length, or a .csv/.xlsx with '
+                'an image-name column and a MOS column')
+MDIVL_NAME_COLUMNS = ('image', 'image name', 'image_name', 'name', 'filename', 'file', 'img')
+MDIVL_SCORE_COLUMNS = ('mos', 'score', 'scores', 'mos_score')
+
+
+def read_mdivl(folder: str) -> IQADataset:
+    """MDIVL (multiply distorted, blur + JPEG and noise + JPEG): MOS (0..100, higher is better) kept.
+
+    The release's score file format could not be confirmed from a public source, so every ``.mat``, ``.csv`` and
+    ``.xlsx`` in the folder is examined: the first one that pairs image names with as many numbers, and whose names
+    are images of ``Data_Blur_JPEG/`` and ``Data_Noise_JPEG/``, is used (and named in the report).
+    """
+    anchor = _find_file(folder, ['Data_Blur_JPEG', 'Data_Noise_JPEG'], MDIVL_LAYOUT)
+    base = osp.dirname(anchor)
+    files: dict[str, str] = {}
+    for sub in ('Data_Blur_JPEG', 'Data_Noise_JPEG'):
+        path = _resolve_case(base, sub.lower())
+        if path:
+            files.update(_by_basename(_index_files(path)))
+    tried = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+        for name in sorted(names):
+            path = osp.join(root, name)
+            pairs = _mdivl_candidate(path)
+            if pairs is None:
+                continue
+            tried.append(path)
+            hits = [files.get(osp.basename(n).lower()) for n, _ in pairs]
+            if sum(h is not None for h in hits) >= 0.9 * len(pairs):
+                return _dataset('mdivl', base, path, [n for n, _ in pairs], hits, [s for _, s in pairs],
+                                negate=False, notes=[f'scores read from {path} (MOS, higher is better)'])
+    raise DatasetError(f'{folder}: no score table whose names are the images of Data_Blur_JPEG/ and '
+                       f'Data_Noise_JPEG/ (examined: {", ".join(tried) or "no .mat/.csv/.xlsx file"}); '
+                       f'expected layout: {MDIVL_LAYOUT}')
+
+
+def _mdivl_candidate(path: str) -> Optional[list[tuple[str, float]]]:
+    ext = osp.splitext(path)[1].lower()
+    try:
+        if ext == '.mat':
+            from scipy import io
+
+            data = {k: v for k, v in io.loadmat(path).items() if not k.startswith('__')}
+            texts = {k: mat_strings(v) for k, v in data.items() if np.asarray(v).dtype.kind in 'OUS'}
+            numbers = {k: np.asarray(v, np.float64).ravel() for k, v in data.items()
+                       if np.asarray(v).dtype.kind in 'fiu'}
+            for t in texts.values():
+                for n in numbers.values():
+                    if len(t) == len(n) > 0:
+                        return list(zip(t, n.tolist()))
+            return None
+        if ext in ('.csv', '.xlsx'):
+            for name_col in MDIVL_NAME_COLUMNS:
+                for score_col in MDIVL_SCORE_COLUMNS:
+                    try:
+                        rows = (read_csv_columns(path, [name_col, score_col], '') if ext == '.csv'
+                                else read_xlsx(path, [name_col, score_col], ''))
+                    except DatasetError:
+                        continue
+                    return [(str(r[name_col]).strip(), float(r[score_col])) for r in rows]
+    except (ValueError, TypeError, OSError, NotImplementedError):
+        return None
+    return None
+
+
+KONIQ_LAYOUT = 'koniq10k/ with koniq10k_scores_and_distributions.csv (image_name, MOS, MOS_zscore) and 1024x768/'
+
+
+def read_koniq10k(folder: str, score_column: str = 'MOS', resolution: str = '1024x768') -> IQADataset:
+    """KonIQ-10k: 10073 images, MOS (1..5) kept; ``score_column='MOS_zscore'`` and ``resolution='512x384'``
+    select the release's alternatives."""
+    table = _find_file(folder, ['koniq10k_scores_and_distributions.csv'], KONIQ_LAYOUT)
+    base = osp.dirname(table)
+    image_dir = _resolve_case(base, resolution.lower())
+    if image_dir is None:
+        raise DatasetError(f'{osp.join(base, resolution)}: not found (the images of koniq10k_{resolution}.zip); '
+                           f'expected layout: {KONIQ_LAYOUT}')
+    files = _by_basename(_index_files(image_dir))
+    rows = read_csv_columns(table, ['image_name', score_column], KONIQ_LAYOUT)
+    names = [r['image_name'] for r in rows]
+    scores = [_number(r[score_column], table, f'row {i} {score_column}') for i, r in enumerate(rows, start=2)]
+    return _dataset('koniq10k', base, table, names, [files.get(n.lower()) for n in names], scores, negate=False)
+
+
+CLIVE_LAYOUT = ('ChallengeDB_release/ with Data/AllImages_release.mat (AllImages_release), Data/AllMOS_release.mat '
+                '(AllMOS_release) and Images/')
+CLIVE_TRAINING = 7
+
+
+def read_clive(folder: str) -> IQADataset:
+    """LIVE In the Wild Challenge: 1162 images; the 7 training images listed first are left out, as is usual.
+    MOS (0..100) kept."""
+    names_file = _find_file(folder, ['Data/AllImages_release.mat'], CLIVE_LAYOUT)
+    base = osp.dirname(osp.dirname(names_file))
+    mos_file = _find_file(base, ['Data/AllMOS_release.mat'], CLIVE_LAYOUT, depth=0)
+    names = mat_strings(loadmat(names_file, ['AllImages_release'], CLIVE_LAYOUT)['AllImages_release'])
+    mos = mat_numbers(loadmat(mos_file, ['AllMOS_release'], CLIVE_LAYOUT)['AllMOS_release'], mos_file,
+                      'AllMOS_release')
+    if len(names) != len(mos):
+        raise DatasetError(f'{mos_file}: {len(mos)} scores for {len(names)} images in {names_file}')
+    if len(names) <= CLIVE_TRAINING:
+        raise DatasetError(f'{names_file}: {len(names)} images, expected the 7 training images and the rest')
+    image_dir = _resolve_case(base, 'images')
+    index = _index_files(image_dir) if image_dir else {}
+    kept = names[CLIVE_TRAINING:]
+    return _dataset('clive', base, f'{names_file}; {mos_file}', kept, [index.get(n.lower()) for n in kept],
+                    mos[CLIVE_TRAINING:], negate=False,
+                    notes=[f'the first {CLIVE_TRAINING} entries (training images {", ".join(names[:3])}, ...) '
+                           'left out'])
+
+
+CID_LAYOUT = ("CID2013/ with 'CID2013 data - version 12112014.xlsx' (sheet 'CID2013 MOS': Source_ID, "
+              "Realigned MOS) and IS1/ ... IS6/ holding co*/<Source_ID>.jpg")
+
+
+def read_cid2013(folder: str) -> IQADataset:
+    """CID2013: 474 camera images; the realigned MOS (0..100, comparable across the six image sets) kept."""
+    candidates = [f for f in sorted(_listdir(folder)) if f.lower().startswith('cid2013') and f.lower().endswith(
+        '.xlsx')]
+    xlsx = _find_file(folder, ['CID2013 data - version 12112014.xlsx', *candidates], CID_LAYOUT)
+    base = osp.dirname(xlsx)
+    rows = read_xlsx(xlsx, ['Source_ID', 'Realigned MOS'], CID_LAYOUT, sheet='CID2013 MOS')
+    files = {osp.splitext(k.rsplit('/', 1)[-1])[0]: v for k, v in _index_files(base, ('.jpg', '.jpeg')).items()}
+    names, paths, scores = [], [], []
+    for line, row in enumerate(rows, start=1):
+        if row['Source_ID'] is None:
+            continue
+        name = str(row['Source_ID']).strip()
+        names.append(name)
+        paths.append(files.get(osp.splitext(name)[0].lower()))
+        scores.append(_number(row['Realigned MOS'], xlsx, f'row {line} Realigned MOS'))
+    return _dataset('cid2013', base, xlsx, names, paths, scores, negate=False)
+
+
+SPAQ_LAYOUT = "SPAQ/ with 'Annotations/MOS and Image attribute scores.xlsx' (Image name, MOS) and TestImage/"
+SPAQ_SHORT_SIDE = 512
+
+
+def read_spaq(folder: str, short_side: Optional[int] = None) -> IQADataset:
+    """SPAQ: 11125 smartphone photos, MOS (0..100) kept. ``short_side`` (the usual protocol: 512) resizes each
+    image so that its shorter side has that length before scoring; None scores them as released."""
+    xlsx = _find_file(folder, ['Annotations/MOS and Image attribute scores.xlsx'], SPAQ_LAYOUT)
+    base = osp.dirname(osp.dirname(xlsx))
+    image_dir = _resolve_case(base, 'testimage')
+    files = _by_basename(_index_files(image_dir)) if image_dir else {}
+    rows = read_xlsx(xlsx, ['Image name', 'MOS'], SPAQ_LAYOUT)
+    names = [str(r['Image name']).strip() for r in rows if r['Image name'] is not None]
+    scores = [_number(r['MOS'], xlsx, f'row {i} MOS') for i, r in enumerate(rows, start=1) if r['Image name']
+              is not None]
+    return _dataset('spaq', base, xlsx, names, [files.get(n.lower()) for n in names], scores, negate=False,
+                    short_side=short_side)
+
+
+CSV_LAYOUT = 'a folder with one .csv (columns image, mos; higher is better) and the images it names'
+
+
+def read_csv_dataset(folder: str, table: Optional[str] = None, image_col: str = 'image',
+                     score_col: str = 'mos') -> IQADataset:
+    """The generic layout: a CSV of image names and MOS, images matched in the CSV's folder by relative path,
+    file name, or unique stem (as ``sfd-iqa eval --mos`` does)."""
+    from .evaluate import match_images
+
+    if table is None:
+        tables = [f for f in sorted(_listdir(folder)) if f.lower().endswith('.csv')]
+        if len(tables) != 1:
+            raise DatasetError(f'{folder}: expected exactly one .csv (found {len(tables)}: {", ".join(tables)}); '
+                               f'expected layout: {CSV_LAYOUT}')
+        table = osp.join(folder, tables[0])
+    base = osp.dirname(osp.abspath(table))
+    rows = read_csv_columns(table, [image_col, score_col], CSV_LAYOUT)
+    names = [r[image_col] for r in rows]
+    scores = [_number(r[score_col], table, f'row {i} {score_col}') for i, r in enumerate(rows, start=2)]
+    paths, _ = match_images(base, names)
+    return _dataset('csv', base, table, names, paths, scores, negate=False)
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (
+    Preset('live', 'LIVE', ('databaserelease2', 'LIVEIQA_release2', 'LIVE'), LIVE_LAYOUT, read_live, 'DMOS, negated'),
+    Preset('csiq', 'CSIQ', ('CSIQ',), CSIQ_LAYOUT, read_csiq, 'DMOS, negated'),
+    Preset('tid2013', 'TID2013', ('tid2013',), TID_LAYOUT, read_tid2013, 'MOS'),
+    Preset('kadid10k', 'KADID-10k', ('kadid10k', 'KADID-10k'), KADID_LAYOUT, read_kadid10k,
+           "'dmos' column, higher is better: kept"),
+    Preset('mdlive', 'MDLIVE', ('LIVEmultidistortiondatabase', 'To_Release', 'LIVEMD', 'LIVE_MD'), MDLIVE_LAYOUT,
+           read_mdlive, 'DMOS, negated'),
+    Preset('mdivl', 'MDIVL', ('MDIVL', 'MD_IVL'), MDIVL_LAYOUT, read_mdivl, 'MOS'),
+    Preset('koniq10k', 'KonIQ-10k', ('koniq10k', 'KonIQ-10k', 'koniq'), KONIQ_LAYOUT, read_koniq10k, 'MOS'),
+    Preset('clive', 'CLIVE', ('ChallengeDB_release', 'LIVEC', 'LIVE_Challenge', 'livec'), CLIVE_LAYOUT, read_clive,
+           'MOS'),
+    Preset('cid2013', 'CID2013', ('CID2013',), CID_LAYOUT, read_cid2013, 'MOS (realigned)'),
+    Preset('spaq', 'SPAQ', ('SPAQ',), SPAQ_LAYOUT, read_spaq, 'MOS'),
+    Preset('csv', 'CSV', (), CSV_LAYOUT, read_csv_dataset, 'as in the CSV (higher is better)'),
+)}
+ALIASES = {'koniq': 'koniq10k', 'livec': 'clive'}
+
+
+def canonical(name: str) -> str:
+    """A preset name or alias -> the preset name; ValueError naming the known presets otherwise."""
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in PRESETS:
+        raise ValueError(f'unknown dataset preset {name!r} (known: {", ".join(sorted(PRESETS) + sorted(ALIASES))})')
+    return key
+
+
+def read_dataset(preset: str, folder: str, **options: Any) -> IQADataset:
+    """Read a release folder with its preset's reader (options: ``short_side`` for spaq, ``score_column`` /
+    ``resolution`` for koniq10k, ``table`` for csv)."""
+    name = canonical(preset)
+    if not osp.isdir(folder) and not (name == 'csv' and osp.isfile(folder)):
+        raise DatasetError(f'{folder}: no such folder (expected layout for {name}: {PRESETS[name].layout})')
+    if name == 'csv' and osp.isfile(folder):
+        return read_csv_dataset(osp.dirname(osp.abspath(folder)), table=folder, **options)
+    return PRESETS[name].read(folder, **options)
+
+
+def find_dataset(preset: str, root: str) -> Optional[str]:
+    """The folder of ``preset`` under ``root``: a folder named as its release unpacks, or after the preset or an
+    alias (names compare ignoring case, ``-`` and ``_``); None when there is none."""
+    name = canonical(preset)
+
+    def key(text: str) -> str:
+        return text.lower().replace('-', '').replace('_', '')
+
+    wanted = [key(n) for n in (*PRESETS[name].folders, name, *[a for a, t in ALIASES.items() if t == name])]
+    entries = {key(e): osp.join(root, e) for e in sorted(_listdir(root)) if osp.isdir(osp.join(root, e))}
+    for w in wanted:
+        if w in entries:
+            return entries[w]
+    return None
