@@ -174,6 +174,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if env.distributed:  # started by torchrun: this process scores its share, rank 0 merges
         return score_sharded(args, found, env, mode)
     scorer = _load_scorer(args)  # before any output is opened: a bad weights file leaves no empty output behind
+    scorer.pad_batches = True  # the same score bits as under torchrun, whatever the shards
     writer = RowWriter(args.csv, args.json, mode)
     scored = failed = 0
     try:

@@ -103,12 +103,14 @@ def rank_device(requested: Optional[str], env: DistEnv) -> str:
 def read_rows(path: str) -> list[dict]:
     """Score rows of a CSV or JSON Lines file (ours), typed as ``IQAResult.as_dict`` gives them; a line cut by
     an interruption is skipped."""
+    from .cli import SCORE_COLUMNS as columns
+
     rows: list[dict] = []
     if path.endswith('.csv') or _looks_like_csv(path):
         with open(path, newline='') as f:
             for raw in csv.DictReader(f):
-                if None in raw or not raw.get('path'):
-                    continue  # a cut row
+                if None in raw or any(raw.get(c) is None for c in columns) or not raw['path']:
+                    continue  # a row cut by an interruption (missing fields) or a stray line
                 try:
                     rows.append(_typed(raw))
                 except ValueError:
@@ -180,6 +182,7 @@ def score_sharded(args: Any, found: Any, env: DistEnv, mode: str) -> int:
                              'it or --overwrite to start again')
     args.device = rank_device(args.device, env)
     scorer = cli._load_scorer(args)  # before the process group: a bad weights file fails every rank at once
+    scorer.pad_batches = True  # a crop's score bits then do not depend on which rank batched it with what
     if not dist.is_initialized():
         dist.init_process_group('gloo', timeout=PROCESS_GROUP_TIMEOUT)
     try:

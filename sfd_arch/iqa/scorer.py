@@ -145,6 +145,10 @@ class SFDIQA:
         self.weights_path: Optional[str] = None
         self.workers = 0  # DataLoader worker processes that decode files for iter_files (0: in this process)
         self.amp: Optional[torch.dtype] = None  # autocast dtype of the forward pass (None: fp32)
+        # Every forward pass gets exactly batch_size crops (zeros fill the last batch of a size): convolution
+        # kernels pick their blocking by batch shape, so only then are a crop's score bits independent of how
+        # many crops it travelled with (sfd-iqa score: a multi-rank run writes the single-process file).
+        self.pad_batches = False
         self._forward: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] = self._forward_eager
 
     # -- construction from a weights file -------------------------------------------------------------------
@@ -283,6 +287,9 @@ class SFDIQA:
                     chunk = members[start:start + self.batch_size]
                     crops = [sources[i].crop(*boxes[i][j]) for i, j in chunk]
                     batch = torch.stack(crops).to(self.device, torch.float32, non_blocking=True)
+                    if self.pad_batches and len(chunk) < self.batch_size:
+                        fill = batch.new_zeros((self.batch_size - len(chunk), *batch.shape[1:]))
+                        batch = torch.cat([batch, fill])
                     q_feat, q_text = self._score_batch(batch.clamp(0.0, 1.0))
                     for (i, j), qf, qt in zip(chunk, q_feat.tolist(), q_text.tolist()):
                         per_crop[i][0][j], per_crop[i][1][j] = qf, qt

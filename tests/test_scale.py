@@ -1,0 +1,419 @@
+"""Throughput at scale: decoding in DataLoader workers, --compile, sharded scoring under torchrun, and SFD
+training across two "nodes" on this machine (CPU, gloo, tiny CLIP).
+
+Multi-process tests start real ``torch.distributed.run`` processes with the checkout first on PYTHONPATH (so
+they run this checkout's code), on free ports, with timeouts; they are marked slow where they take longer
+than about 20 s on a busy 2-core machine.
+"""
+import csv
+import json
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import REPO, tiny_clip_opt
+
+from sfd_arch import build_clip
+from sfd_arch.archs import FeatD, PromptLearner
+from sfd_arch.iqa import SFDIQA, read_image
+from sfd_arch.iqa import distributed as dist_score
+from sfd_arch.iqa import loader as iqa_loader
+from sfd_arch.iqa.cli import SCORE_COLUMNS
+from sfd_arch.iqa.cli import main as cli
+from sfd_arch.iqa.compiled import CompileFallbackWarning
+
+TILE = 64
+TIMEOUT = 300
+
+
+# -- fixtures ----------------------------------------------------------------------------------------------------
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def weights(tmp_path_factory):
+    """An SFD-IQA weights file over a tiny CLIP saved to a file (so other processes build the same CLIP)."""
+    root = tmp_path_factory.mktemp('scale_weights')
+    torch.manual_seed(0)
+    clip_file = str(root / 'tiny_clip.pt')
+    torch.save(build_clip(tiny_clip_opt()).clip_model.state_dict(), clip_file)
+    clip = build_clip({**tiny_clip_opt(), 'pretrained': clip_file})
+    torch.manual_seed(1)
+    scorer = SFDIQA(clip, FeatD(clip=clip, num_feat=16, depth=1).eval(), PromptLearner(clip=clip, n_ctx=4).eval(),
+                    tile=TILE, batch_size=4)
+    return scorer.save(str(root / 'sfd_iqa.pth'))
+
+
+@pytest.fixture(scope='module')
+def scorer(weights):
+    scorer = SFDIQA.from_file(weights, device='cpu', tile=TILE, batch_size=4)
+    scorer.pad_batches = True  # as `sfd-iqa score` does
+    return scorer
+
+
+def _image(h: int, w: int, seed: int) -> np.ndarray:
+    """Smooth RGB uint8 content with some grain (BGR for cv2.imwrite makes no difference to the test)."""
+    g = torch.Generator().manual_seed(seed)
+    low = torch.rand(1, 3, max(h // 10, 2), max(w // 10, 2), generator=g)
+    img = F.interpolate(low, size=(h, w), mode='bicubic', align_corners=False)[0]
+    img = (img + 0.05 * torch.randn(img.shape, generator=g)).clamp(0, 1)
+    return (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+@pytest.fixture(scope='module')
+def folder(tmp_path_factory):
+    """Images of every kind the loader handles, of several sizes (some tiled), plus two bad files."""
+    root = tmp_path_factory.mktemp('scale_images') / 'images'
+    (root / 'sub').mkdir(parents=True)
+    sizes = [(72, 90), (64, 64), (130, 100), (48, 40), (96, 150), (64, 64), (40, 200), (80, 80)]
+    for i, (h, w) in enumerate(sizes):
+        cv2.imwrite(str(root / f'img{i:02d}.png'), _image(h, w, i))
+        cv2.imwrite(str(root / f'img{i:02d}.jpg'), _image(h, w, 100 + i), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    base = _image(70, 66, 50)
+    cv2.imwrite(str(root / 'gray.png'), base[:, :, 0])
+    cv2.imwrite(str(root / 'deep16.png'), base.astype(np.uint16) * 257 + 3)
+    cv2.imwrite(str(root / 'alpha.png'), np.dstack([base, base[:, :, 1]]))
+    cv2.imwrite(str(root / 'sub' / 'nested.png'), base)
+    cv2.imwrite(str(root / 'tiny.png'), base[:20, :24])
+    (root / 'corrupt.jpg').write_bytes(b'\xff\xd8\xff\xe0 not a jpeg at all' * 4)
+    return root
+
+
+def _files(folder) -> list:
+    from sfd_arch.iqa import find_images
+
+    return find_images([str(folder)]).files
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def _env(**extra) -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONPATH=str(REPO), OMP_NUM_THREADS='1', **extra)
+    for key in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'LOCAL_WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT',
+                'CUDA_VISIBLE_DEVICES'):
+        env.pop(key, None)
+    return env
+
+
+def torchrun(args: list, cwd: str, nproc: int = 2, timeout: int = TIMEOUT) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(nproc), '--master_addr',
+           '127.0.0.1', '--master_port', str(_free_port()), *args]
+    return subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def score_args(folder, weights, *extra, more=()) -> list:
+    return ['score', str(folder), *map(str, more), '-w', weights, '--tile', str(TILE), '--batch-size', '4',
+            '--device', 'cpu', '--no-progress', *extra]
+
+
+# -- parallel input ------------------------------------------------------------------------------------------------
+def test_workers_give_the_same_rows_in_the_same_order(folder, weights, scorer, tmp_path):
+    outputs = {}
+    for workers in (0, 2):
+        out = tmp_path / f'w{workers}.csv'
+        assert cli(score_args(folder, weights, '--workers', str(workers), '--csv', str(out))) == 1  # 2 bad files
+        outputs[workers] = out.read_text()
+    assert outputs[0] == outputs[2]
+    rows = list(csv.DictReader(outputs[0].splitlines()))
+    assert [r['path'] for r in rows] == _files(folder)
+    errors = {osp.basename(r['path']): r['error'] for r in rows if r['error']}
+    assert set(errors) == {'tiny.png', 'corrupt.jpg'}
+    assert 'at least 32x32' in errors['tiny.png'] and 'cannot decode' in errors['corrupt.jpg']
+    assert {r['tiles'] for r in rows if r['path'].endswith('img02.png')} == {'6'}  # 130x100 in 64 px tiles
+
+    # the same bits as reading in the main process through ImageArray (score_arrays)
+    for row in rows:
+        if not row['error']:
+            expected = scorer.score_arrays([read_image(row['path'])], names=[row['path']])[0]
+            assert float(row['score']) == expected.score and int(row['tiles']) == expected.tiles, row['path']
+
+
+def test_loader_ships_stored_pixels_and_converts_like_imagearray(folder):
+    dataset = iqa_loader.TileDataset([str(folder / n) for n in ('img02.png', 'gray.png', 'deep16.png')], TILE)
+    rgb, gray, deep = (dataset[i] for i in range(3))
+    assert rgb.tiles.dtype == torch.uint8 and tuple(rgb.tiles.shape) == (6, 3, 64, 64) and rgb.scale == 255.0
+    assert gray.tiles.dtype == torch.uint8 and gray.tiles.shape[1] == 1
+    assert deep.tiles.dtype == torch.int32 and deep.scale == 65535.0 and int(deep.tiles.max()) > 255
+    for item in (rgb, gray, deep):
+        stack = iqa_loader.TileStack(item, 'cpu')
+        image = read_image(item.path)
+        for box in item.boxes:
+            assert torch.equal(stack.crop(*box), image.crop(*box)), (item.path, box)
+    with pytest.raises(ValueError, match='did not cut'):
+        stack.crop(1, 1, 64, 64)
+    assert dataset.paths and iqa_loader.TileDataset([str(folder / 'nope.png')], TILE)[0].error.endswith('no such file')
+
+
+def test_default_workers_follow_the_cores_and_the_processes_per_node(monkeypatch):
+    monkeypatch.setattr(os, 'sched_getaffinity', lambda _: set(range(16)), raising=False)
+    monkeypatch.delenv('LOCAL_WORLD_SIZE', raising=False)
+    assert iqa_loader.default_workers() == 8
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', '4')
+    assert iqa_loader.default_workers() == 3
+    monkeypatch.setattr(os, 'sched_getaffinity', lambda _: {0}, raising=False)
+    assert iqa_loader.default_workers() == 0
+    assert cli(['score', 'x.png', '-w', 'none.pth', '--workers', '-1']) == 2
+
+
+# -- --compile -----------------------------------------------------------------------------------------------------
+def _batch():
+    return torch.stack([torch.from_numpy(_image(64, 64, s)).permute(2, 0, 1).float() / 255 for s in range(3)])
+
+
+def test_compile_falls_back_to_eager_with_a_clear_message(weights, monkeypatch):
+    eager = SFDIQA.from_file(weights, device='cpu', tile=TILE)
+    expected = eager.score_tensor(_batch())[0]
+
+    def no_compiler(*args, **kwargs):
+        raise RuntimeError('InvalidCxxCompiler: No working C++ compiler found')
+
+    monkeypatch.setattr(torch, 'compile', no_compiler)
+    with pytest.warns(CompileFallbackWarning, match='No working C\\+\\+ compiler.*eager mode'):
+        scorer = SFDIQA.from_file(weights, device='cpu', tile=TILE).compile()
+    assert not scorer._forward.active
+    torch.testing.assert_close(scorer.score_tensor(_batch())[0], expected, rtol=0, atol=0)
+
+    # a failure at the first call (where inductor compiles) falls back the same way, once
+    def broken(fn, **kwargs):
+        def call(*args):
+            raise RuntimeError('BackendCompilerFailed: inductor could not build the kernel')
+        return call
+
+    monkeypatch.setattr(torch, 'compile', broken)
+    scorer = SFDIQA.from_file(weights, device='cpu', tile=TILE).compile()
+    with pytest.warns(CompileFallbackWarning, match='BackendCompilerFailed'):
+        first = scorer.score_tensor(_batch())[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        second = scorer.score_tensor(_batch())[0]
+    assert torch.equal(first, expected) and torch.equal(second, expected)
+
+
+def test_compile_traces_the_forward_pass(weights):
+    """TorchDynamo captures CLIP + Feat-D + TG-D (backend 'eager': no code generation, so it stays cheap)."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    eager = SFDIQA.from_file(weights, device='cpu', tile=TILE).score_tensor(_batch())
+    scorer = SFDIQA.from_file(weights, device='cpu', tile=TILE).compile(backend='eager')
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', CompileFallbackWarning)
+        compiled = scorer.score_tensor(_batch())
+    assert scorer._forward.active
+    for a, b in zip(compiled, eager):
+        assert float((a - b).abs().max()) < 1e-6
+
+
+@pytest.mark.slow
+def test_compiled_scores_within_1e3_of_eager_fp32(weights, folder, tmp_path):
+    """Inductor on the CPU (C++ code generation: slow to compile, hence 'slow'); then the command end to end."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    eager = SFDIQA.from_file(weights, device='cpu', tile=TILE).score_tensor(_batch())[0]
+    scorer = SFDIQA.from_file(weights, device='cpu', tile=TILE).compile()
+    compiled = scorer.score_tensor(_batch())[0]
+    assert scorer._forward.active, scorer._forward.fallback_reason
+    assert float((compiled - eager).abs().max()) < 1e-3
+    out_e, out_c = tmp_path / 'eager.csv', tmp_path / 'compiled.csv'
+    assert cli(score_args(folder, weights, '--workers', '0', '--csv', str(out_e))) == 1
+    assert cli(score_args(folder, weights, '--workers', '0', '--compile', '--csv', str(out_c))) == 1
+    rows_e, rows_c = (list(csv.DictReader(p.open())) for p in (out_e, out_c))
+    assert [r['path'] for r in rows_e] == [r['path'] for r in rows_c]
+    for a, b in zip(rows_e, rows_c):
+        assert a['error'] == b['error'] and (not a['score'] or abs(float(a['score']) - float(b['score'])) < 1e-3)
+
+
+# -- sharding --------------------------------------------------------------------------------------------------------
+def test_shards_are_deterministic_disjoint_and_complete():
+    items = [f'f{i}' for i in range(11)]
+    shards = [dist_score.shard(items, r, 3) for r in range(3)]
+    assert shards[0] == ['f0', 'f3', 'f6', 'f9'] and shards == [dist_score.shard(items, r, 3) for r in range(3)]
+    assert sorted(sum(shards, [])) == sorted(items) and max(map(len, shards)) - min(map(len, shards)) <= 1
+    env = dist_score.DistEnv.from_env({'RANK': '1', 'WORLD_SIZE': '4', 'LOCAL_RANK': '1', 'LOCAL_WORLD_SIZE': '2'})
+    assert env.distributed and (env.rank, env.world_size, env.local_rank) == (1, 4, 1)
+    assert not dist_score.DistEnv.from_env({}).distributed
+    with pytest.raises(ValueError, match='RANK=4 does not fit WORLD_SIZE=4'):
+        dist_score.DistEnv.from_env({'RANK': '4', 'WORLD_SIZE': '4'})
+
+
+def test_merge_prefers_rows_without_error_and_reads_both_formats(tmp_path):
+    ok = {'path': 'a.png', 'score': 0.25, 'q_feat': 0.5, 'q_text': 0.0, 'height': 64, 'width': 48, 'tiles': 1,
+          'error': None}
+    bad = {'path': 'a.png', 'score': None, 'q_feat': None, 'q_text': None, 'height': None, 'width': None,
+           'tiles': None, 'error': 'a.png: cannot decode'}
+    assert dist_score.merge_rows([[ok], [bad]])['a.png'] == ok
+    assert dist_score.merge_rows([[bad], [ok]])['a.png'] == ok
+    out = tmp_path / 'o.csv'
+    out.write_text(','.join(SCORE_COLUMNS) + '\na.png,0.25,0.5,0.0,64,48,1,\nb.png,0.1,0.2')  # b: cut by a kill
+    assert dist_score.read_rows(str(out)) == [ok]
+    part = tmp_path / 'o.csv.part3.jsonl'
+    part.write_text(json.dumps(ok) + '\n{"path": "b.pn')
+    (tmp_path / 'o.csv.part10.jsonl').write_text('')
+    assert dist_score.read_rows(str(part)) == [ok]
+    assert dist_score.part_files(str(out)) == [str(part), str(tmp_path / 'o.csv.part10.jsonl')]
+
+
+def test_a_rank_refuses_parts_of_an_interrupted_run(folder, weights, tmp_path, monkeypatch, capsys):
+    out = tmp_path / 'o.csv'
+    (tmp_path / 'o.csv.part1.jsonl').write_text('')
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    monkeypatch.setenv('RANK', '0')
+    assert cli(score_args(folder, weights, '--csv', str(out))) == 2
+    assert 'part files of an interrupted run' in capsys.readouterr().err
+    assert cli(score_args(folder, weights)) == 2
+    assert 'give --csv and/or --json' in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_write_the_single_process_file(folder, weights, tmp_path):
+    single_csv, single_json = tmp_path / 'one.csv', tmp_path / 'one.jsonl'
+    absent = [tmp_path / 'absent.png']
+    assert cli(score_args(folder, weights, '--csv', str(single_csv), '--json', str(single_json), '--workers', '0',
+                          more=absent)) == 1
+    out_csv, out_json = tmp_path / 'two.csv', tmp_path / 'two.jsonl'
+    args = score_args(folder, weights, '--csv', str(out_csv), '--json', str(out_json), '--workers', '1', more=absent)
+    run = torchrun(['-m', 'sfd_arch.iqa.cli', *args], cwd=str(tmp_path))
+    assert run.returncode == 1, run.stderr[-3000:]  # rank 0 reports the failed inputs
+    assert 'on 2 ranks' in run.stderr
+    assert out_csv.read_text() == single_csv.read_text()
+    assert out_json.read_text() == single_json.read_text()
+    assert not dist_score.part_files(str(out_csv))  # merged, then removed
+
+
+INTERRUPT = '''
+import sys
+from sfd_arch.iqa.scorer import SFDIQA
+
+real = SFDIQA.iter_files
+
+
+def interrupted(self, paths):
+    for i, result in enumerate(real(self, paths)):
+        if i == {after}:
+            raise KeyboardInterrupt  # as a preempted job would stop, half-way through its shard
+        yield result
+
+
+SFDIQA.iter_files = interrupted
+from sfd_arch.iqa.cli import main
+
+sys.exit(main())
+'''
+
+
+@pytest.mark.slow
+def test_an_interrupted_two_rank_run_resumes(folder, weights, tmp_path):
+    single = tmp_path / 'one.csv'
+    assert cli(score_args(folder, weights, '--csv', str(single), '--workers', '0')) == 1
+    script = tmp_path / 'interrupted_score.py'
+    script.write_text(textwrap.dedent(INTERRUPT.format(after=3)))
+    out = tmp_path / 'two.csv'
+    first = torchrun([str(script), *score_args(folder, weights, '--csv', str(out), '--workers', '0')],
+                     cwd=str(tmp_path))
+    assert first.returncode != 0 and not out.exists()
+    parts = dist_score.part_files(str(out))
+    kept = {p: dist_score.read_rows(p) for p in parts}
+    assert len(kept) == 2 and all(len(rows) <= 3 for rows in kept.values()), kept
+    already = sum(r['error'] is None for rows in kept.values() for r in rows)
+    assert already >= 3
+
+    resumed = torchrun(['-m', 'sfd_arch.iqa.cli', *score_args(folder, weights, '--csv', str(out), '--resume')],
+                       cwd=str(tmp_path))
+    assert resumed.returncode == 1, resumed.stderr[-3000:]
+    assert f'{already} already scored (--resume)' in resumed.stderr
+    assert out.read_text() == single.read_text()
+    assert not dist_score.part_files(str(out))
+
+
+# -- training on two "nodes" ---------------------------------------------------------------------------------------
+DUMP = '''
+import os, runpy, sys
+import torch
+import basicsr.train as basicsr_train
+
+built = []
+real_build = basicsr_train.build_model
+
+
+def keep(opt):
+    built.append(real_build(opt))
+    return built[-1]
+
+
+basicsr_train.build_model = keep
+sys.argv = [{train!r}, *sys.argv[1:]]
+runpy.run_path({train!r}, run_name='__main__')
+model = built[0]
+nets = {{'g': model.net_g, 'featd': model.net_featd, 'lpp': model.net_lpp}}
+params = {{k: [p.detach().clone() for p in model.get_bare_model(n).parameters()] for k, n in nets.items()}}
+torch.save({{'params': params, 'rank': int(os.environ['RANK']), 'world': int(os.environ['WORLD_SIZE'])}},
+           f"params_rank{{os.environ['RANK']}}.pt")
+'''
+
+
+@pytest.mark.slow
+def test_two_nodes_train_sfd_with_equal_parameters(tmp_path, monkeypatch):
+    """Two torchrun agents ("nodes", one process each) meet through a c10d rendezvous on 127.0.0.1 and train
+    SFD for 2 iterations with sfd_arch/train.py --launcher pytorch (gloo); every rank ends with the same
+    generator, Feat-D and LPP."""
+    from sfd_testutil import (
+        esrgan_style_options,
+        make_paired_dataset,
+        save_tiny_clip,
+        tiny_clip_line,
+        write_random_vgg19,
+    )
+    sys.path.insert(0, str(REPO / 'scripts'))
+    from switch_to_sfd import switch_text
+
+    gt, lq = make_paired_dataset(str(tmp_path / 'data'))
+    clip_file = save_tiny_clip(str(tmp_path / 'tiny_clip.pt'))
+    monkeypatch.chdir(tmp_path)
+    write_random_vgg19()
+    text = switch_text(esrgan_style_options('sfd_2nodes', gt, lq, perceptual=True), clip_line=tiny_clip_line(clip_file))
+    (tmp_path / 'train_sfd.yml').write_text(text)
+    (tmp_path / 'dump.py').write_text(DUMP.format(train=str(REPO / 'sfd_arch' / 'train.py')))
+
+    port = _free_port()
+    node = [sys.executable, '-m', 'torch.distributed.run', '--nnodes', '2', '--nproc_per_node', '1',
+            '--rdzv_backend', 'c10d', '--rdzv_endpoint', f'127.0.0.1:{port}', '--rdzv_id', 'sfd_two_nodes',
+            '--local_addr', '127.0.0.1', 'dump.py', '-opt', 'train_sfd.yml', '--launcher', 'pytorch']
+    procs = [subprocess.Popen(node, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for _ in range(2)]
+    logs = []
+    try:
+        for proc in procs:
+            logs.append(proc.communicate(timeout=TIMEOUT)[0])
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert [p.returncode for p in procs] == [0, 0], '\n'.join(log[-3000:] for log in logs)
+    dumps = [torch.load(tmp_path / f'params_rank{r}.pt') for r in (0, 1)]
+    assert [d['world'] for d in dumps] == [2, 2]
+    for name in ('g', 'featd', 'lpp'):
+        a, b = dumps[0]['params'][name], dumps[1]['params'][name]
+        assert len(a) == len(b) > 0 and all(torch.equal(x, y) for x, y in zip(a, b)), f'net_{name} differs'
+    models = tmp_path / 'experiments' / 'sfd_2nodes' / 'models'
+    assert {'net_g_2.pth', 'net_featd_2.pth', 'net_lpp_2.pth'} <= {p.name for p in models.iterdir()}
