@@ -351,13 +351,16 @@ import os, runpy, sys
 import torch
 import basicsr.train as basicsr_train
 
-built = []
+built, start = [], {{}}
 real_build = basicsr_train.build_model
 
 
 def keep(opt):
-    built.append(real_build(opt))
-    return built[-1]
+    model = real_build(opt)
+    built.append(model)
+    start.update({{k: [p.detach().clone() for p in model.get_bare_model(n).parameters()]
+                  for k, n in (('g', model.net_g), ('featd', model.net_featd), ('lpp', model.net_lpp))}})
+    return model
 
 
 basicsr_train.build_model = keep
@@ -366,8 +369,8 @@ runpy.run_path({train!r}, run_name='__main__')
 model = built[0]
 nets = {{'g': model.net_g, 'featd': model.net_featd, 'lpp': model.net_lpp}}
 params = {{k: [p.detach().clone() for p in model.get_bare_model(n).parameters()] for k, n in nets.items()}}
-torch.save({{'params': params, 'rank': int(os.environ['RANK']), 'world': int(os.environ['WORLD_SIZE'])}},
-           f"params_rank{{os.environ['RANK']}}.pt")
+rank, world = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
+torch.save({{'params': params, 'start': start, 'rank': rank, 'world': world}}, f'params_rank{{rank}}.pt')
 '''
 
 
@@ -415,5 +418,7 @@ def test_two_nodes_train_sfd_with_equal_parameters(tmp_path, monkeypatch):
     for name in ('g', 'featd', 'lpp'):
         a, b = dumps[0]['params'][name], dumps[1]['params'][name]
         assert len(a) == len(b) > 0 and all(torch.equal(x, y) for x, y in zip(a, b)), f'net_{name} differs'
+        moved = [not torch.equal(x, y) for x, y in zip(a, dumps[0]['start'][name])]
+        assert any(moved), f'net_{name} did not train'
     models = tmp_path / 'experiments' / 'sfd_2nodes' / 'models'
     assert {'net_g_2.pth', 'net_featd_2.pth', 'net_lpp_2.pth'} <= {p.name for p in models.iterdir()}
