@@ -245,6 +245,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from . import evaluate as ev
 
+    if args.mos is None:  # a released layout, read by its preset's reader (datasets.py)
+        return _eval_release(args)
     preset = ev.PRESETS.get(args.preset, {}) if args.preset else {}
     image_col = args.image_col or preset.get('image_col', 'image')
     score_col = args.score_col or preset.get('score_col', 'mos')
@@ -359,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
         description='SFD-IQA: opinion-unaware no-reference image quality from the Feat-D and LPP trained by SFD '
                     '(Dong et al., CVPR 2025). Scores are in [0, 1], higher is better.',
         epilog='Exit status: 0 ok, 1 some input failed, 2 usage/setup error. See docs/iqa.md.')
-    sub = parser.add_subparsers(dest='command', metavar='{score,export,eval}')
+    sub = parser.add_subparsers(dest='command', metavar='{score,export,eval,bench}')
     sub.required = True
 
     p = sub.add_parser('score', help='score image files and folders',
@@ -404,13 +406,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description='Score a folder and correlate with mean opinion scores: SRCC, PLCC after the '
                                    '4-parameter logistic fit (VQEG), KRCC. Writes scores.csv, summary.json and '
                                    'scatter.png into --out-dir. NIQE is lower-is-better and is negated.')
-    p.add_argument('folder', help='folder with the images of the MOS table')
-    p.add_argument('--mos', required=True, help='MOS table (CSV)')
-    from .evaluate import PRESETS
-
-    p.add_argument('--preset', choices=sorted(PRESETS),
-                   help='column names of a known dataset: ' + '; '.join(
-                       f"{k}: {v['image_col']!r}/{v['score_col']!r}" for k, v in sorted(PRESETS.items())))
+    p.add_argument('folder', help='folder with the images of the MOS table, or (without --mos) the folder a '
+                                  'dataset release unpacks to')
+    p.add_argument('--mos', help='MOS table (CSV); leave out to read the release of --preset from the folder')
+    _eval_preset_option(p)
     p.add_argument('--image-col', help="image-name column (default from --preset, else 'image')")
     p.add_argument('--score-col', help="MOS column (default from --preset, else 'mos'), e.g. MOS_zscore")
     p.add_argument('--metric', nargs='+', choices=['sfd_iqa', 'niqe'], default=['sfd_iqa'],
@@ -419,7 +418,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--overwrite', action='store_true', help='replace existing outputs in --out-dir')
     _scoring_options(p, weights_required=False)
     p.set_defaults(func=cmd_eval)
+    _add_bench(sub)
     return parser
+
+
+def _eval_preset_option(p: argparse.ArgumentParser) -> None:
+    from .datasets import ALIASES
+    from .datasets import PRESETS as RELEASES
+    from .evaluate import PRESETS
+
+    p.add_argument('--preset', choices=sorted(set(RELEASES) | set(ALIASES)),
+                   help='a known dataset. Without --mos: read its release in FOLDER (layouts in docs/iqa.md). With '
+                        '--mos: its column names: ' + '; '.join(
+                            f"{k}: {v['image_col']!r}/{v['score_col']!r}" for k, v in sorted(PRESETS.items())))
+
+
+def _eval_release(args: argparse.Namespace) -> int:
+    if not args.preset:
+        raise UsageError('eval needs --mos (a CSV), or --preset naming the released layout of FOLDER')
+    from .bench import cmd_eval_release
+
+    return cmd_eval_release(args)
+
+
+def _add_bench(sub) -> None:
+    from .bench import add_parser
+
+    add_parser(sub, _scoring_options)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -116,7 +116,8 @@ def match_images(folder: str, names: Sequence[str]) -> tuple[list[Optional[str]]
 
 def logistic4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
     """VQEG's monotonic 4-parameter logistic."""
-    return (b1 - b2) / (1.0 + np.exp(-(x - b3) / (np.abs(b4) + 1e-12))) + b2
+    with np.errstate(over='ignore'):  # exp overflows to inf far from b3: the curve is flat there, as it should be
+        return (b1 - b2) / (1.0 + np.exp(-(x - b3) / (np.abs(b4) + 1e-12))) + b2
 
 
 def fit_logistic(pred: np.ndarray, mos: np.ndarray, p0: Optional[Sequence[float]] = None) -> Optional[np.ndarray]:
@@ -163,6 +164,10 @@ def correlations(pred: Sequence[float], mos: Sequence[float]) -> Correlations:
     else:
         mapped = logistic4(pred, *params)
     plcc = float(stats.pearsonr(mapped, mos)[0]) if np.ptp(mapped) > 0 else float('nan')
+    if params is not None and params[0] < params[1]:
+        # a decreasing logistic would turn disagreement into a positive PLCC: keep the sign of the relation
+        plcc = -plcc
+        notes.append('the fitted logistic is decreasing (scores disagree with MOS): PLCC negated')
     return Correlations(n, srcc, plcc, krcc, None if params is None else [float(p) for p in params], notes)
 
 

@@ -1,0 +1,707 @@
+"""``sfd-iqa bench``: the opinion-unaware NR-IQA table over the standard datasets, as released.
+
+For every dataset found (:mod:`.datasets`) and every metric (SFD-IQA and the offline baselines of
+:mod:`.baselines`) the images are scored once; scores are appended to a cache file per dataset and metric as they
+come, so an interrupted run goes on where it stopped. Then, per dataset, on the images every metric scored:
+SRCC, PLCC (after the 4-parameter logistic of :mod:`.evaluate`) and KRCC with percentile-bootstrap 95% intervals
+(the same resamples for every metric), the AVG_D (mean over datasets) and AVG_W (weighted by the number of images)
+rows, ``table.md``, ``results.json``, ``relative_plcc.png`` and one scatter plot per dataset.
+
+Output folder::
+
+    table.md              datasets as rows, methods as columns, SRCC / PLCC, best in bold; intervals; notes
+    results.json          everything in the table, plus counts, logistic parameters, what was missing and why
+    relative_plcc.png     each method's PLCC relative to --baseline, per dataset, with bootstrap intervals
+    scatter/<dataset>.png one panel per metric: scores vs MOS and the fitted logistic
+    <dataset>/scores.csv  per image: name, file, MOS (higher is better), every metric, error
+    cache/<dataset>/<protocol>/<metric>.csv (+ .json: the settings the scores depend on)
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import os.path as osp
+import sys
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import numpy as np
+
+from . import datasets as dsets
+from . import evaluate as ev
+from .baselines import BASELINES
+from .images import ImageArray, ImageReadError, read_image
+
+METRICS = ('sfd_iqa', *BASELINES)
+TITLES = {'sfd_iqa': 'SFD-IQA', **{k: b.title for k, b in BASELINES.items()}}
+DEFAULT_DATASETS = ('live', 'csiq', 'tid2013', 'kadid10k', 'koniq10k', 'clive', 'spaq')
+CRITERIA = ('srcc', 'plcc', 'krcc')
+CACHE_COLUMNS = ('image', 'score', 'error')
+
+
+class BenchError(Exception):
+    """A setup problem reported in one line (exit status 2)."""
+
+
+# --------------------------------------------------------------------------------------------------------
+# Scoring with a resumable cache
+# --------------------------------------------------------------------------------------------------------
+
+def resize_short_side(arr: ImageArray, short: int) -> ImageArray:
+    """The image resized (aspect kept, area interpolation when shrinking) so its shorter side is ``short``."""
+    import cv2
+
+    h, w = arr.height, arr.width
+    if min(h, w) == short:
+        return arr
+    scale = short / min(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return ImageArray(cv2.resize(np.ascontiguousarray(arr.pixels), size, interpolation=interp), arr.scale)
+
+
+class ScoreCache:
+    """Scores of one metric on one dataset: a CSV appended and flushed row by row, plus the settings they were
+    computed with. Reopening keeps the rows whose score is there; a row cut by an interruption is dropped."""
+
+    def __init__(self, path: str, settings: dict, restart: bool = False):
+        self.path, self.settings = path, settings
+        self.meta = osp.splitext(path)[0] + '.json'
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        if restart:
+            for p in (path, self.meta):
+                if osp.exists(p):
+                    os.remove(p)
+        if osp.exists(self.meta):
+            with open(self.meta) as f:
+                before = json.load(f)
+            if before != settings:
+                changed = sorted(k for k in set(before) | set(settings) if before.get(k) != settings.get(k))
+                raise BenchError(f'{path} holds scores computed with other settings ({", ".join(changed)}); pass '
+                                 '--overwrite to score again, or another --out-dir')
+        self.scores: dict[str, float] = {}
+        self.errors: dict[str, str] = {}
+        if osp.isfile(path) and osp.getsize(path) > 0:
+            self._read()
+        fresh = not osp.isfile(path) or osp.getsize(path) == 0
+        self._file = open(path, 'a', newline='')
+        self._csv = csv.writer(self._file)
+        if fresh:
+            self._csv.writerow(CACHE_COLUMNS)
+            self._file.flush()
+        with open(self.meta, 'w') as f:
+            json.dump(settings, f, indent=1, sort_keys=True)
+
+    def _read(self) -> None:
+        with open(self.path, 'rb+') as f:
+            data = f.read()
+            if not data.endswith(b'\n'):  # the last row of an interrupted run may be cut mid-number
+                f.truncate(data.rfind(b'\n') + 1)
+        with open(self.path, newline='') as f:
+            reader = csv.DictReader(f)
+            if tuple(reader.fieldnames or ()) != CACHE_COLUMNS:
+                raise BenchError(f'{self.path}: not a score cache (header {reader.fieldnames})')
+            for row in reader:
+                if row['score']:
+                    self.scores[row['image']] = float(row['score'])
+                    self.errors.pop(row['image'], None)
+                elif row['error']:
+                    self.errors[row['image']] = row['error']
+
+    def add(self, image: str, score: Optional[float], error: Optional[str]) -> None:
+        self._csv.writerow([image, '' if score is None else repr(float(score)), error or ''])
+        self._file.flush()
+        if score is None:
+            self.errors[image] = error or 'failed'
+        else:
+            self.scores[image] = float(score)
+            self.errors.pop(image, None)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _read_for_scoring(path: str, short_side: Optional[int]) -> ImageArray:
+    arr = read_image(path)
+    return resize_short_side(arr, short_side) if short_side else arr
+
+
+def iter_baseline(fn: Callable[[ImageArray], float], items: Sequence[tuple[str, str]], short_side: Optional[int]
+                  ) -> Iterator[tuple[str, Optional[float], Optional[str]]]:
+    """(name, score, error) for each (name, file), one image at a time; a failure becomes an error."""
+    for name, path in items:
+        try:
+            value = float(fn(_read_for_scoring(path, short_side)))
+            if not np.isfinite(value):
+                raise ValueError(f'the metric returned {value}')
+            yield name, value, None
+        except (ImageReadError, ValueError, RuntimeError, OSError, IndexError, ZeroDivisionError) as err:
+            yield name, None, f'{path}: {type(err).__name__}: {err}'
+
+
+def iter_sfd_iqa(scorer, items: Sequence[tuple[str, str]], short_side: Optional[int]
+                 ) -> Iterator[tuple[str, Optional[float], Optional[str]]]:
+    """(name, score, error) from the SFD-IQA scorer: files straight through ``iter_files`` (its batching and
+    decoding), or, when images are resized first, small batches of resized arrays."""
+    if not short_side:
+        names = {path: name for name, path in items}
+        for result in scorer.iter_files([path for _, path in items]):
+            yield names[result.path], (result.score if result.ok else None), result.error
+        return
+    batch: list[tuple[str, str, ImageArray]] = []
+
+    def flush() -> Iterator[tuple[str, Optional[float], Optional[str]]]:
+        try:
+            results = scorer.score_arrays([a for _, _, a in batch], names=[p for _, p, _ in batch])
+            for (name, _, _), r in zip(batch, results):
+                yield name, r.score, None
+        except (ValueError, RuntimeError):  # one bad image: score the batch one by one to find it
+            for name, path, arr in batch:
+                try:
+                    yield name, scorer.score_arrays([arr], names=[path])[0].score, None
+                except (ValueError, RuntimeError) as err:
+                    yield name, None, f'{path}: {err}'
+
+    for name, path in items:
+        try:
+            batch.append((name, path, _read_for_scoring(path, short_side)))
+        except (ImageReadError, ValueError, OSError) as err:
+            yield name, None, f'{path}: {err}'
+            continue
+        if len(batch) >= max(1, scorer.batch_size):
+            yield from flush()
+            batch = []
+    if batch:
+        yield from flush()
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def metric_settings(metric: str, args: argparse.Namespace) -> dict:
+    """What a metric's scores depend on (speed options left out); a cache made with other settings is refused."""
+    if metric == 'sfd_iqa':
+        return {'metric': metric, 'weights_sha256': _sha256(args.weights), 'clip_weights': args.clip_weights,
+                'alpha': args.alpha, 'tile': args.tile, 'amp': getattr(args, 'amp', None)}
+    return {'metric': metric, 'implementation': BASELINES[metric].implementation}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Statistics
+# --------------------------------------------------------------------------------------------------------
+
+@dataclass
+class MetricResult:
+    n: int
+    srcc: float
+    plcc: float
+    krcc: float
+    ci: dict[str, list[float]] = field(default_factory=dict)     # criterion -> [low, high]
+    logistic: Optional[list[float]] = None
+    notes: list[str] = field(default_factory=list)
+    boot: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # criterion -> (B,) resample values
+
+
+def _corr_fast(x: np.ndarray, y: np.ndarray, p0: Optional[Sequence[float]]) -> tuple[float, float, float]:
+    from scipy import stats
+
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float('nan'), float('nan'), float('nan')
+    srcc = float(stats.spearmanr(x, y)[0])
+    krcc = float(stats.kendalltau(x, y)[0])
+    params = ev.fit_logistic(x, y, p0=p0)
+    mapped = ev.logistic4(x, *params) if params is not None else x
+    plcc = float(stats.pearsonr(mapped, y)[0]) if np.ptp(mapped) > 0 else float('nan')
+    if params is not None and params[0] < params[1]:  # decreasing fit: the sign of the relation, as correlations()
+        plcc = -plcc
+    return srcc, plcc, krcc
+
+
+def evaluate_metrics(scores: dict[str, np.ndarray], mos: np.ndarray, n_boot: int, seed: int
+                     ) -> dict[str, MetricResult]:
+    """SRCC / PLCC / KRCC of each metric's oriented scores ``(N,)`` against ``mos`` ``(N,)`` with percentile
+    bootstrap intervals over ``n_boot`` resamples of the images (the same resamples for every metric, so
+    differences between metrics are paired)."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(mos), size=(n_boot, len(mos))) if n_boot and len(mos) >= 3 else None
+    out = {}
+    for metric, x in scores.items():
+        c = ev.correlations(x, mos)
+        res = MetricResult(c.n, c.srcc, c.plcc, c.krcc, logistic=c.logistic, notes=list(c.notes))
+        if draws is not None and np.isfinite(c.srcc):
+            boot = np.array([_corr_fast(x[idx], mos[idx], c.logistic) for idx in draws])
+            for k, crit in enumerate(CRITERIA):
+                values = boot[:, k]
+                res.boot[crit] = values
+                ok = values[np.isfinite(values)]
+                res.ci[crit] = ([float(np.percentile(ok, 2.5)), float(np.percentile(ok, 97.5))] if len(ok) else
+                                [float('nan'), float('nan')])
+        out[metric] = res
+    return out
+
+
+def averages(per_dataset: dict[str, dict[str, MetricResult]], metrics: Sequence[str]
+             ) -> dict[str, dict[str, MetricResult]]:
+    """AVG_D (plain mean over datasets) and AVG_W (weighted by each dataset's number of images); intervals from
+    averaging the per-dataset resamples (datasets are resampled independently). NaN when a metric lacks a
+    dataset."""
+    rows: dict[str, dict[str, MetricResult]] = {'AVG_D': {}, 'AVG_W': {}}
+    for metric in metrics:
+        results = [per_dataset[d][metric] for d in per_dataset if metric in per_dataset[d]]
+        complete = len(results) == len(per_dataset) and results
+        for label in rows:
+            if not complete:
+                rows[label][metric] = MetricResult(0, *(float('nan'),) * 3, notes=['not scored on every dataset'])
+                continue
+            w = np.array([r.n for r in results], np.float64) if label == 'AVG_W' else np.ones(len(results))
+            w = w / w.sum()
+            vals = {c: float(sum(wi * getattr(r, c) for wi, r in zip(w, results))) for c in CRITERIA}
+            res = MetricResult(int(sum(r.n for r in results)), vals['srcc'], vals['plcc'], vals['krcc'])
+            for c in CRITERIA:
+                if all(c in r.boot for r in results):
+                    b = sum(wi * r.boot[c] for wi, r in zip(w, results))
+                    res.boot[c] = b
+                    ok = b[np.isfinite(b)]
+                    res.ci[c] = [float(np.percentile(ok, 2.5)), float(np.percentile(ok, 97.5))] if len(ok) else []
+            rows[label][metric] = res
+    return rows
+
+
+def relative_plcc(results: dict[str, MetricResult], baseline: str) -> dict[str, tuple[float, float, float]]:
+    """metric -> (PLCC / baseline PLCC, 2.5%, 97.5% of the paired bootstrap ratio)."""
+    base = results.get(baseline)
+    out = {}
+    for metric, r in results.items():
+        if base is None or not np.isfinite(base.plcc) or base.plcc <= 0:
+            out[metric] = (float('nan'),) * 3
+            continue
+        ratio = r.plcc / base.plcc
+        lo = hi = float('nan')
+        if 'plcc' in r.boot and 'plcc' in base.boot:
+            with np.errstate(divide='ignore', invalid='ignore'):
+                b = r.boot['plcc'] / base.boot['plcc']
+            b = b[np.isfinite(b)]
+            if len(b):
+                lo, hi = float(np.percentile(b, 2.5)), float(np.percentile(b, 97.5))
+        out[metric] = (float(ratio), lo, hi)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------
+# Outputs
+# --------------------------------------------------------------------------------------------------------
+
+def _fmt(v: float, bold: bool = False) -> str:
+    text = '-' if v is None or not np.isfinite(v) else f'{v:.4f}'
+    return f'**{text}**' if bold and text != '-' else text
+
+
+def write_table(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Sequence[str], n_boot: int,
+                notes: Sequence[str]) -> str:
+    """``table.md``: SRCC / PLCC per dataset (rows) and method (columns), best of each row in bold; then KRCC
+    and the bootstrap intervals; then the notes."""
+    head = '| Dataset | n | ' + ' | '.join(TITLES.get(m, m) for m in metrics) + ' |'
+    rule = '| --- | ---: | ' + ' | '.join('---:' for _ in metrics) + ' |'
+
+    def best(label: str, crit: str) -> set[str]:
+        vals = {m: getattr(rows[label][m], crit) for m in metrics if m in rows[label]}
+        finite = [v for v in vals.values() if np.isfinite(v)]
+        return {m for m, v in vals.items() if finite and np.isfinite(v) and v == max(finite)} if len(vals) > 1 \
+            else set()
+
+    lines = ['# Opinion-unaware NR-IQA benchmark', '',
+             'SRCC / PLCC (after the 4-parameter logistic) against the opinion scores, higher is better; the best '
+             'of each row in bold. Lower-is-better metrics are negated before correlating, and DMOS turned to '
+             'higher-is-better, so every positive correlation means agreement with people. AVG_D: mean over the '
+             'datasets; AVG_W: weighted by their numbers of images.', '', head, rule]
+    for label, res in rows.items():
+        b_s, b_p = best(label, 'srcc'), best(label, 'plcc')
+        n = next((r.n for r in res.values() if r.n), 0)
+        cells = [f'{_fmt(res[m].srcc, m in b_s)} / {_fmt(res[m].plcc, m in b_p)}' if m in res else '-'
+                 for m in metrics]
+        lines.append(f'| {label} | {n or ""} | ' + ' | '.join(cells) + ' |')
+    lines += ['', '## KRCC', '', head, rule]
+    for label, res in rows.items():
+        b_k = best(label, 'krcc')
+        n = next((r.n for r in res.values() if r.n), 0)
+        lines.append(f'| {label} | {n or ""} | ' + ' | '.join(_fmt(res[m].krcc, m in b_k) if m in res else '-'
+                                                            for m in metrics) + ' |')
+    if n_boot:
+        lines += ['', f'## 95% bootstrap intervals ({n_boot} resamples of the images, percentile)', '',
+                  '| Dataset | Method | SRCC | PLCC | KRCC |', '| --- | --- | --- | --- | --- |']
+        for label, res in rows.items():
+            for m in metrics:
+                if m not in res:
+                    continue
+                r = res[m]
+                cells = [f'{_fmt(getattr(r, c))} [{_fmt(r.ci[c][0])}, {_fmt(r.ci[c][1])}]' if len(r.ci.get(c, []))
+                         == 2 else _fmt(getattr(r, c)) for c in CRITERIA]
+                lines.append(f'| {label} | {TITLES.get(m, m)} | ' + ' | '.join(cells) + ' |')
+    if notes:
+        lines += ['', '## Notes', ''] + [f'- {n}' for n in notes]
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return path
+
+
+def plot_relative_plcc(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Sequence[str],
+                       baseline: str) -> Optional[str]:
+    """Grouped bars: for each dataset (and AVG_D), each method's PLCC divided by the baseline's, with the paired
+    bootstrap 95% interval as whiskers; the baseline is the dashed line at 1. None when there is nothing to
+    compare."""
+    import matplotlib
+
+    matplotlib.use('Agg', force=False)
+    import matplotlib.pyplot as plt
+
+    others = [m for m in metrics if m != baseline]
+    labels = [d for d in rows if d != 'AVG_W']
+    if not others or not labels:
+        return None
+    rel = {d: relative_plcc(rows[d], baseline) for d in labels}
+    width = 0.8 / len(others)
+    fig, ax = plt.subplots(figsize=(max(3.5, 0.55 * len(labels) * max(1.5, len(others)) + 1.2), 2.8))
+    x = np.arange(len(labels))
+    colors = plt.get_cmap('tab10')
+    top = 1.0
+    for k, m in enumerate(others):
+        vals = np.array([rel[d].get(m, (np.nan,) * 3)[0] for d in labels])
+        lo = np.array([rel[d].get(m, (np.nan,) * 3)[1] for d in labels])
+        hi = np.array([rel[d].get(m, (np.nan,) * 3)[2] for d in labels])
+        pos = x - 0.4 + width * (k + 0.5)
+        err = np.vstack([np.where(np.isfinite(lo), vals - lo, 0), np.where(np.isfinite(hi), hi - vals, 0)])
+        ax.bar(pos, np.nan_to_num(vals), width * 0.9, color=colors(k), label=TITLES.get(m, m),
+               yerr=np.clip(err, 0, None), capsize=2, error_kw={'lw': 0.8, 'ecolor': '0.25'})
+        finite = np.concatenate([vals[np.isfinite(vals)], hi[np.isfinite(hi)]])
+        if len(finite):
+            top = max(top, float(finite.max()))
+    ax.axhline(1.0, color='0.2', ls='--', lw=1, label=f'{TITLES.get(baseline, baseline)} (= 1)')
+    ax.set_xticks(x)
+    ax.set_xticklabels([_display(d) for d in labels], fontsize=8)
+    ax.set_ylabel(f'PLCC / PLCC of {TITLES.get(baseline, baseline)}', fontsize=8)
+    ax.tick_params(axis='y', labelsize=8)
+    ax.set_ylim(0, top * 1.15)
+    ax.grid(axis='y', lw=0.4, alpha=0.5)
+    ax.set_axisbelow(True)
+    ax.legend(fontsize=7, ncol=min(4, len(others) + 1), loc='upper left', frameon=False)
+    ax.set_title('PLCC relative to ' + TITLES.get(baseline, baseline) + ' (95% bootstrap intervals)', fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=200)
+    plt.close(fig)
+    return path
+
+
+def _display(name: str) -> str:
+    return dsets.PRESETS[name].title if name in dsets.PRESETS else name
+
+
+# --------------------------------------------------------------------------------------------------------
+# The command
+# --------------------------------------------------------------------------------------------------------
+
+def parse_dataset_dirs(values: Sequence[str]) -> dict[str, str]:
+    """``NAME=PATH`` strings -> {preset or label: path}. NAME is a preset (or alias) read with its reader; any
+    other NAME must point at a CSV (the generic layout)."""
+    out = {}
+    for value in values:
+        name, sep, path = value.partition('=')
+        if not sep or not name or not path:
+            raise BenchError(f'--dataset-dir expects NAME=PATH, got {value!r}')
+        try:
+            key = dsets.canonical(name)
+        except ValueError:
+            if not path.lower().endswith('.csv'):
+                raise BenchError(f'--dataset-dir {value}: {name!r} is not a preset ({", ".join(sorted(dsets.PRESETS))})'
+                                 '; a dataset of another name must be a CSV file (columns image, mos)') from None
+            key = name
+        out[key] = path
+    return out
+
+
+def load_datasets(args: argparse.Namespace) -> tuple[dict[str, dsets.IQADataset], list[str], dict[str, str]]:
+    """(read datasets, names not found, names found but unreadable -> error)."""
+    overrides = parse_dataset_dirs(args.dataset_dir or [])
+    wanted = list(dict.fromkeys([dsets.canonical(d) for d in (args.datasets or [])] + list(overrides)))
+    found, missing, broken = {}, [], {}
+    for name in wanted:
+        folder = overrides.get(name) or (dsets.find_dataset(name, args.root) if args.root and name in dsets.PRESETS
+                                         else None)
+        if folder is None:
+            missing.append(name)
+            continue
+        preset = name if name in dsets.PRESETS else 'csv'
+        options = {'short_side': args.spaq_short_side or None} if preset == 'spaq' else {}
+        try:
+            found[name] = dsets.read_dataset(preset, folder, **options)
+        except (dsets.DatasetError, OSError) as err:
+            broken[name] = str(err)
+    return found, missing, broken
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from .cli import EXIT_FAILED, EXIT_OK, UsageError, _load_scorer, _progress
+
+    metrics = list(dict.fromkeys(args.metric))
+    if 'sfd_iqa' in metrics and not args.weights:
+        raise UsageError('--metric sfd_iqa needs --weights (or leave sfd_iqa out)')
+    if args.bootstrap < 0:
+        raise UsageError(f'--bootstrap must be >= 0, got {args.bootstrap}')
+    if not args.root and not args.dataset_dir:
+        raise UsageError('give --root (a folder holding the dataset folders) and/or --dataset-dir NAME=PATH')
+    if args.root and not osp.isdir(args.root):
+        raise UsageError(f'--root {args.root}: no such folder')
+    try:
+        found, missing, broken = load_datasets(args)
+    except (BenchError, ValueError) as err:
+        raise UsageError(str(err)) from err
+    for name in missing:
+        print(f'not found: {name} (looked under {args.root or "-"} for {", ".join(_folders(name))})', file=sys.stderr)
+    for name, err in broken.items():
+        print(f'error: {name}: {err}', file=sys.stderr)
+    if not found:
+        raise UsageError('no dataset found' + (f' ({len(broken)} unreadable)' if broken else ''))
+
+    from .baselines import build, unavailable_reason
+
+    unavailable = {m: r for m in metrics if m != 'sfd_iqa' for r in [unavailable_reason(m)] if r}
+    for m, reason in unavailable.items():
+        print(f'unavailable: {m}: {reason}', file=sys.stderr)
+    runnable = [m for m in metrics if m not in unavailable]
+    if not runnable:
+        raise UsageError('none of the metrics can run here')
+    settings = {m: metric_settings(m, args) for m in runnable}
+
+    out = args.out_dir
+    os.makedirs(out, exist_ok=True)
+    caches: dict[tuple[str, str], ScoreCache] = {}
+    try:  # open every cache first: a settings mismatch stops the run before any work
+        for name, ds in found.items():
+            for m in runnable:
+                path = osp.join(out, 'cache', name, ds.protocol, f'{m}.csv')
+                caches[name, m] = ScoreCache(path, settings[m], restart=args.overwrite)
+    except BenchError as err:
+        for c in caches.values():
+            c.close()
+        raise UsageError(str(err)) from err
+
+    scorers: dict[str, Any] = {}
+    try:
+        for name, ds in found.items():
+            for m in runnable:
+                cache = caches[name, m]
+                todo = [(n, p) for n, p in zip(ds.names, ds.paths) if p is not None and n not in cache.scores]
+                if not todo:
+                    continue
+                if m not in scorers:
+                    scorers[m] = _load_scorer(args) if m == 'sfd_iqa' else build(m, args.device)
+                it = (iter_sfd_iqa(scorers[m], todo, ds.short_side) if m == 'sfd_iqa'
+                      else iter_baseline(scorers[m], todo, ds.short_side))
+                with _progress(len(todo), args, f'{name} {m}') as bar:
+                    for image, score, error in it:
+                        cache.add(image, score, error)
+                        bar.update(1)
+    finally:
+        for c in caches.values():
+            c.close()
+
+    report = summarize(args, found, runnable, caches, missing, broken, unavailable)
+    failed = sum(d['failed'] + d['absent'] for d in report['datasets'].values())
+    print(open(osp.join(out, 'table.md')).read().split('\n## KRCC')[0].rstrip())
+    print(f'wrote {osp.join(out, "table.md")}, results.json, relative_plcc.png, scatter/ and per-image scores',
+          file=sys.stderr)
+    if failed or broken:
+        print(f'{failed} image(s) failed or absent (see <dataset>/scores.csv), {len(broken)} dataset(s) unreadable',
+              file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _folders(name: str) -> list[str]:
+    if name not in dsets.PRESETS:
+        return [name]
+    return list(dict.fromkeys([*dsets.PRESETS[name].folders, name]))
+
+
+def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metrics: Sequence[str],
+              caches: dict[tuple[str, str], ScoreCache], missing: Sequence[str], broken: dict[str, str],
+              unavailable: dict[str, str]) -> dict:
+    """Correlations, table.md, results.json, figures and per-image CSVs from the caches."""
+    out = args.out_dir
+    per_dataset: dict[str, dict[str, MetricResult]] = {}
+    report: dict[str, Any] = {'datasets': {}, 'metrics': list(metrics), 'baseline': args.baseline,
+                              'bootstrap': args.bootstrap, 'seed': args.seed, 'missing': list(missing),
+                              'unreadable': dict(broken), 'unavailable': dict(unavailable)}
+    notes = []
+    for name, ds in found.items():
+        scores = {m: caches[name, m].scores for m in metrics}
+        errors = {n: e for m in metrics for n, e in caches[name, m].errors.items() if n not in scores[m]}
+        keep = [i for i, n in enumerate(ds.names) if ds.paths[i] is not None and all(n in scores[m] for m in metrics)]
+        mos = ds.mos[keep]
+        oriented = {m: ev.oriented(m, np.array([scores[m][ds.names[i]] for i in keep], np.float64)) for m in metrics}
+        seed = args.seed + zlib.crc32(name.encode())  # the same resamples for a dataset on every run
+        per_dataset[name] = evaluate_metrics(oriented, mos, args.bootstrap, seed)
+        absent = ds.absent
+        _write_scores(osp.join(out, name, 'scores.csv'), ds, metrics, scores, errors)
+        if keep:
+            _scatter(osp.join(out, 'scatter', f'{name}.png'), name, metrics, oriented, mos, per_dataset[name])
+        report['datasets'][name] = {
+            'title': _display(name), 'folder': ds.folder, 'source': ds.source, 'turned': ds.turned,
+            'protocol': ds.protocol, 'listed': len(ds), 'absent': len(absent), 'failed': len(errors),
+            'evaluated': len(keep), 'notes': ds.notes,
+            'results': {m: _as_json(r) for m, r in per_dataset[name].items()}}
+        if absent:
+            notes.append(f'{_display(name)}: {len(absent)} listed image(s) not found (e.g. {", ".join(absent[:3])})')
+        if errors:
+            notes.append(f'{_display(name)}: {len(errors)} image(s) failed to score (see {name}/scores.csv)')
+        if ds.turned:
+            notes.append(f'{_display(name)}: {ds.turned}')
+        if ds.short_side:
+            notes.append(f'{_display(name)}: images resized so the shorter side is {ds.short_side} px')
+    rows = {**per_dataset, **averages(per_dataset, metrics)}
+    report['averages'] = {k: {m: _as_json(r) for m, r in v.items()} for k, v in rows.items() if k.startswith('AVG')}
+    if missing:
+        notes.append('not found: ' + ', '.join(missing))
+    notes += [f'unreadable: {k}: {v}' for k, v in broken.items()]
+    notes += [f'unavailable: {TITLES.get(k, k)}: {v}' for k, v in unavailable.items()]
+    negated = [TITLES.get(m, m) for m in metrics if m in ev.LOWER_IS_BETTER]
+    if negated:
+        notes.append('negated before correlating (lower is better): ' + ', '.join(negated))
+    write_table(osp.join(out, 'table.md'), {(_display(k) if k in per_dataset else k): v for k, v in rows.items()},
+                list(metrics), args.bootstrap, notes)
+    fig = None
+    if args.baseline in metrics:
+        fig = plot_relative_plcc(osp.join(out, 'relative_plcc.png'), rows, list(metrics), args.baseline)
+    report['relative_plcc'] = {k: relative_plcc(v, args.baseline) for k, v in rows.items()} if fig else None
+    report['notes'] = notes
+    with open(osp.join(out, 'results.json'), 'w') as f:
+        json.dump(report, f, indent=1, default=float)
+    return report
+
+
+def _as_json(r: MetricResult) -> dict:
+    return {'n': r.n, 'srcc': r.srcc, 'plcc': r.plcc, 'krcc': r.krcc, 'ci95': r.ci, 'logistic': r.logistic,
+            'notes': r.notes}
+
+
+def _write_scores(path: str, ds: dsets.IQADataset, metrics: Sequence[str], scores: dict[str, dict[str, float]],
+                  errors: dict[str, str]) -> None:
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['image', 'path', 'mos', *metrics, 'error'])
+        for name, p, m in zip(ds.names, ds.paths, ds.mos):
+            error = (f'listed in {ds.source} but not found' if p is None else errors.get(name, ''))
+            w.writerow([name, p or '', repr(float(m)), *[repr(scores[k][name]) if name in scores[k] else ''
+                                                         for k in metrics], error])
+
+
+def _scatter(path: str, name: str, metrics: Sequence[str], x: dict[str, np.ndarray], mos: np.ndarray,
+             results: dict[str, MetricResult]) -> None:
+    corr = {m: ev.Correlations(r.n, r.srcc, r.plcc, r.krcc, r.logistic) for m, r in results.items()}
+    ev.plot_scatter(path, {m: x[m] for m in metrics}, {m: mos for m in metrics}, corr,
+                    title=f'{_display(name)} (n = {len(mos)})', ylabel='MOS (higher is better)')
+
+
+def cmd_eval_release(args: argparse.Namespace) -> int:
+    """``sfd-iqa eval FOLDER --preset NAME`` without ``--mos``: the release read by its preset's reader, the same
+    outputs as ``eval`` (scores.csv, summary.json, scatter.png), no cache."""
+    from .cli import EXIT_FAILED, EXIT_OK, UsageError, _load_scorer, _progress
+
+    try:
+        ds = dsets.read_dataset(args.preset, args.folder)
+    except (dsets.DatasetError, ValueError) as err:
+        raise UsageError(str(err)) from err
+    outputs = {k: osp.join(args.out_dir, f) for k, f in (('scores', 'scores.csv'), ('summary', 'summary.json'),
+                                                          ('plot', 'scatter.png'))}
+    existing = [p for p in outputs.values() if osp.exists(p)]
+    if existing and not args.overwrite:
+        raise UsageError(f'output exists: {", ".join(existing)} (pass --overwrite or another --out-dir)')
+    os.makedirs(args.out_dir, exist_ok=True)
+    metrics = list(dict.fromkeys(args.metric))
+    todo = [(n, p) for n, p in zip(ds.names, ds.paths) if p is not None]
+    scores: dict[str, dict[str, float]] = {m: {} for m in metrics}
+    errors: dict[str, str] = {}
+    from .baselines import build
+
+    for m in metrics:
+        fn = _load_scorer(args) if m == 'sfd_iqa' else build(m, args.device)
+        it = iter_sfd_iqa(fn, todo, ds.short_side) if m == 'sfd_iqa' else iter_baseline(fn, todo, ds.short_side)
+        with _progress(len(todo), args, f'{ds.preset} {m}') as bar:
+            for name, score, error in it:
+                if score is None:
+                    errors.setdefault(name, f'{m}: {error}')
+                else:
+                    scores[m][name] = score
+                bar.update(1)
+    results, px, py = {}, {}, {}
+    for m in metrics:
+        keep = [i for i, n in enumerate(ds.names) if n in scores[m]]
+        px[m] = ev.oriented(m, np.array([scores[m][ds.names[i]] for i in keep], np.float64))
+        py[m] = ds.mos[keep]
+        results[m] = ev.correlations(px[m], py[m])
+    _write_scores(outputs['scores'], ds, metrics, scores, errors)
+    summary = {'preset': ds.preset, 'folder': ds.folder, 'source': ds.source, 'turned': ds.turned,
+               'listed': len(ds), 'absent': len(ds.absent), 'failed': len(errors),
+               'negated': sorted(set(metrics) & ev.LOWER_IS_BETTER), 'notes': ds.notes,
+               'results': {m: vars(c) for m, c in results.items()}}
+    with open(outputs['summary'], 'w') as f:
+        json.dump(summary, f, indent=2)
+    ev.plot_scatter(outputs['plot'], px, py, results)
+    print(ev.format_table(results))
+    print(f'per-image scores: {outputs["scores"]}; summary: {outputs["summary"]}; plot: {outputs["plot"]}')
+    if errors or ds.absent:
+        print(f'{len(errors)} image(s) failed, {len(ds.absent)} listed but absent (see the error column)',
+              file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def add_parser(sub: argparse._SubParsersAction, scoring_options: Callable[..., None]) -> argparse.ArgumentParser:
+    """The ``bench`` subcommand's parser (``scoring_options`` adds the shared SFD-IQA options)."""
+    presets = sorted(set(dsets.PRESETS) - {'csv'})
+    p = sub.add_parser(
+        'bench', help='the OU NR-IQA table over the released datasets (SRCC/PLCC/KRCC, intervals, figures)',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description='Score every dataset found with SFD-IQA and the offline baselines, and write the table of the '
+                    'opinion-unaware NR-IQA literature. Datasets are read as released (see docs/iqa.md for each '
+                    "preset's layout); those not found are listed and skipped. Scores are cached per dataset and "
+                    'metric as they come: run the same command again to resume.',
+        epilog='Example:\n  sfd-iqa bench --root datasets/IQA --datasets live csiq tid2013 kadid10k koniq10k clive '
+               'spaq \\\n      --metric sfd_iqa niqe piqe -w sfd_iqa.pth -o iqa_report/\n\n'
+               'Writes table.md, results.json, relative_plcc.png, scatter/<dataset>.png, <dataset>/scores.csv.\n'
+               'Exit status: 0 ok; 1 some image failed, was listed but absent, or a dataset was unreadable; 2 usage '
+               'or setup error; 130 interrupted (cached scores are kept).')
+    p.add_argument('--root', help='folder holding the dataset folders (each named as its release unpacks, e.g. '
+                                  'databaserelease2, ChallengeDB_release, or after its preset: live, clive, ...)')
+    p.add_argument('--datasets', nargs='+', metavar='NAME', default=list(DEFAULT_DATASETS),
+                   help=f'presets to run: {", ".join(presets)} (aliases koniq, livec); default: '
+                        f'{" ".join(DEFAULT_DATASETS)}')
+    p.add_argument('--dataset-dir', action='append', metavar='NAME=PATH',
+                   help='the folder of one dataset (repeatable); NAME a preset, or any name for a CSV file with '
+                        'columns image, mos and the images beside it')
+    p.add_argument('--metric', nargs='+', choices=METRICS, default=['sfd_iqa', 'niqe', 'piqe'],
+                   help='methods (columns of the table); unavailable baselines are listed in the report '
+                        '(default: sfd_iqa niqe piqe)')
+    p.add_argument('--baseline', default='niqe', choices=METRICS,
+                   help='method the relative-PLCC figure divides by (default %(default)s)')
+    p.add_argument('--spaq-short-side', type=int, default=0, metavar='PX',
+                   help='resize SPAQ images so that the shorter side is PX before scoring (the usual protocol: 512); '
+                        '0 = as released (default)')
+    p.add_argument('--bootstrap', type=int, default=1000, metavar='B',
+                   help='bootstrap resamples for the 95%% intervals; 0 = none (default %(default)s)')
+    p.add_argument('--seed', type=int, default=0, help='seed of the bootstrap resamples (default %(default)s)')
+    p.add_argument('-o', '--out-dir', default='iqa_report', help='output folder (default %(default)s)')
+    p.add_argument('--overwrite', action='store_true',
+                   help='drop the cached scores and score everything again (default: resume from the cache)')
+    scoring_options(p, weights_required=False)
+    p.set_defaults(func=run_bench)
+    return p

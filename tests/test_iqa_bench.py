@@ -1,0 +1,277 @@
+"""`sfd-iqa bench` over synthetic copies of three released datasets: the table, the intervals, the figures, the
+resumable cache, the baselines against their reference implementations, and bad input."""
+import csv
+import json
+import os
+
+import cv2
+import numpy as np
+import openpyxl
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import tiny_clip_opt
+from scipy import io, stats
+
+from sfd_arch import build_clip
+from sfd_arch.archs import FeatD, PromptLearner
+from sfd_arch.iqa import SFDIQA, baselines, bench
+from sfd_arch.iqa import evaluate as ev
+from sfd_arch.iqa.cli import main as cli
+from sfd_arch.iqa.images import read_image
+
+N = 8       # images per dataset
+SIZE = 192  # NIQE needs about this much
+
+
+@pytest.fixture(scope='module')
+def weights(tmp_path_factory, single_thread):
+    """An SFD-IQA weights file exported from tiny random networks (CLIP weights from a file, so reproducible)."""
+    root = tmp_path_factory.mktemp('weights')
+    torch.manual_seed(0)
+    clip_file = str(root / 'tiny_clip.pt')
+    torch.save(build_clip(tiny_clip_opt()).clip_model.state_dict(), clip_file)
+    clip = build_clip({**tiny_clip_opt(), 'pretrained': clip_file})
+    featd, lpp = FeatD(clip=clip, num_feat=8, depth=1), PromptLearner(clip=clip, n_ctx=2)
+    return SFDIQA(clip, featd, lpp).save(str(root / 'sfd_iqa.pth'))
+
+
+def distorted(level: int, seed: int, size: int = SIZE) -> np.ndarray:
+    """A smooth random picture with noise growing with ``level``: uint8 BGR."""
+    g = torch.Generator().manual_seed(seed)
+    img = F.interpolate(torch.rand(1, 3, 12, 12, generator=g), size=(size, size), mode='bicubic',
+                        align_corners=False)[0]
+    img = (img + 0.04 * (level + 1) * torch.randn(img.shape, generator=g)).clamp(0, 1)  # noise-free = flat
+    return (img.permute(1, 2, 0).numpy()[:, :, ::-1] * 255).round().astype(np.uint8)
+
+
+def mos_of(level: int, i: int) -> float:
+    return 80.0 - 8.0 * level + 3.0 * ((-1) ** i)
+
+
+def cell(strings):
+    arr = np.empty((len(strings), 1), dtype=object)
+    for i, s in enumerate(strings):
+        arr[i, 0] = np.array([s])
+    return arr
+
+
+def make_releases(root, seed=0):
+    """kadid10k (dmos.csv), ChallengeDB_release (.mat) and SPAQ (.xlsx) with N images each."""
+    kadid = root / 'kadid10k'
+    (kadid / 'images').mkdir(parents=True)
+    with open(kadid / 'dmos.csv', 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['dist_img', 'ref_img', 'dmos', 'var'])
+        for i in range(N):
+            name = f'I01_01_{i + 1:02d}.png'
+            cv2.imwrite(str(kadid / 'images' / name), distorted(i, seed + i))
+            w.writerow([name, 'I01.png', 5 - 0.5 * i + 0.1 * ((-1) ** i), 0.1])
+    clive = root / 'ChallengeDB_release'
+    (clive / 'Data').mkdir(parents=True)
+    (clive / 'Images' / 'trainingImages').mkdir(parents=True)
+    names = [f't{i}.bmp' for i in range(1, 8)] + [f'{100 + i}.bmp' for i in range(N)]
+    io.savemat(clive / 'Data' / 'AllImages_release.mat', {'AllImages_release': cell(names)})
+    io.savemat(clive / 'Data' / 'AllMOS_release.mat',
+               {'AllMOS_release': np.array([[50.0] * 7 + [mos_of(i, i) for i in range(N)]])})
+    for i, name in enumerate(names[7:]):
+        cv2.imwrite(str(clive / 'Images' / name), distorted(i, seed + 100 + i))
+    spaq = root / 'SPAQ'
+    (spaq / 'Annotations').mkdir(parents=True)
+    (spaq / 'TestImage').mkdir()
+    book = openpyxl.Workbook()
+    book.active.append(['Image name', 'MOS', 'Brightness'])
+    for i in range(N):
+        name = f'{i + 1:05d}.jpg'
+        cv2.imwrite(str(spaq / 'TestImage' / name), distorted(i, seed + 200 + i, size=SIZE + 32))
+        book.active.append([name, mos_of(i, i), 50])
+    book.save(spaq / 'Annotations' / 'MOS and Image attribute scores.xlsx')
+    return root
+
+
+class Counter:
+    """Wraps a scoring function: counts calls, and raises KeyboardInterrupt on call number ``stop_at``."""
+
+    def __init__(self, fn, stop_at=None):
+        self.fn, self.calls, self.stop_at = fn, 0, stop_at
+
+    def __call__(self, *args):
+        self.calls += 1
+        if self.stop_at is not None and self.calls == self.stop_at:
+            raise KeyboardInterrupt
+        return self.fn(*args)
+
+
+def counting_sfd(monkeypatch):
+    seen = []
+    real = bench.iter_sfd_iqa
+
+    def spy(scorer, items, short_side):
+        for row in real(scorer, items, short_side):
+            seen.append(row[0])
+            yield row
+
+    monkeypatch.setattr(bench, 'iter_sfd_iqa', spy)
+    return seen
+
+
+def args(root, out, weights, *extra):
+    return ['bench', '--root', str(root), '--datasets', 'kadid10k', 'clive', 'spaq', 'csiq', '--metric', 'sfd_iqa',
+            'niqe', 'piqe', 'brisque', '-w', weights, '-o', str(out), '--bootstrap', '40', '--tile', '0',
+            '--workers', '0', '--no-progress', *extra]
+
+
+def test_bench_table_intervals_figures_and_resume(tmp_path, weights, monkeypatch, capsys, single_thread):
+    root = make_releases(tmp_path / 'IQA')
+    out = tmp_path / 'report'
+    monkeypatch.setattr(baselines, 'unavailable_reason',
+                        lambda m, real=baselines.unavailable_reason: 'pyiqa is not installed' if m == 'brisque'
+                        else real(m))
+    # first run: interrupted during PIQE on the first dataset, after 4 images
+    sfd_seen = counting_sfd(monkeypatch)
+    piqe = Counter(baselines.piqe_of_array, stop_at=5)
+    monkeypatch.setattr(baselines, 'piqe_of_array', piqe)
+    assert cli(args(root, out, weights)) == 130
+    assert len(sfd_seen) == N and piqe.calls == 5
+    cache = out / 'cache' / 'kadid10k' / 'asis'
+    assert len(list(csv.DictReader((cache / 'sfd_iqa.csv').open()))) == N
+    assert len(list(csv.DictReader((cache / 'piqe.csv').open()))) == 4
+    assert not (out / 'table.md').exists()
+
+    # second run: nothing scored twice
+    sfd_seen.clear()
+    piqe = Counter(baselines.piqe_of_array)
+    niqe = Counter(ev.niqe_of_array)
+    monkeypatch.setattr(baselines, 'piqe_of_array', piqe)
+    monkeypatch.setattr(ev, 'niqe_of_array', niqe)
+    capsys.readouterr()
+    assert cli(args(root, out, weights)) == 0
+    printed = capsys.readouterr()
+    assert len(sfd_seen) == 2 * N and piqe.calls == 3 * N - 4 and niqe.calls == 2 * N
+    assert 'not found: csiq' in printed.err and 'unavailable: brisque: pyiqa is not installed' in printed.err
+
+    # a third run scores nothing and gives the same table
+    table = (out / 'table.md').read_text()
+    sfd_seen.clear()
+    piqe.calls = niqe.calls = 0
+    assert cli(args(root, out, weights)) == 0
+    assert not sfd_seen and piqe.calls == niqe.calls == 0
+    assert (out / 'table.md').read_text() == table
+
+    # table.md: datasets as rows, methods as columns, best of each row in bold, notes
+    lines = table.splitlines()
+    assert '| Dataset | n | SFD-IQA | NIQE | PIQE |' in lines
+    rows = {ln.split('|')[1].strip(): ln for ln in lines if ln.startswith('| ') and ln.count('/') == 3}
+    assert set(rows) == {'KADID-10k', 'CLIVE', 'SPAQ', 'AVG_D', 'AVG_W'}
+    assert all(rows[r].count('**') == 4 for r in rows)  # one bold SRCC and one bold PLCC per row (no ties here)
+    assert '- not found: csiq' in lines and any('BRISQUE: pyiqa is not installed' in ln for ln in lines)
+
+    # results.json equals scipy on the per-image scores; intervals bracket sensible values
+    res = json.loads((out / 'results.json').read_text())
+    per = {}
+    for name in ('kadid10k', 'clive', 'spaq'):
+        got = res['datasets'][name]
+        scores = list(csv.DictReader((out / name / 'scores.csv').open()))
+        assert len(scores) == N and got['evaluated'] == N and not any(r['error'] for r in scores)
+        y = np.array([float(r['mos']) for r in scores])
+        for metric in ('sfd_iqa', 'niqe', 'piqe'):
+            x = np.array([float(r[metric]) for r in scores]) * (-1 if metric in ev.LOWER_IS_BETTER else 1)
+            r = got['results'][metric]
+            assert r['srcc'] == pytest.approx(stats.spearmanr(x, y)[0], abs=1e-12)
+            assert r['krcc'] == pytest.approx(stats.kendalltau(x, y)[0], abs=1e-12)
+            mapped = ev.logistic4(x, *r['logistic']) if r['logistic'] else x
+            sign = -1 if r['logistic'] and r['logistic'][0] < r['logistic'][1] else 1  # a decreasing fit
+            assert r['plcc'] == pytest.approx(sign * stats.pearsonr(mapped, y)[0], abs=1e-9)
+            for crit in ('srcc', 'plcc', 'krcc'):
+                lo, hi = r['ci95'][crit]
+                assert -1 <= lo <= hi <= 1
+            per.setdefault(metric, []).append((r['srcc'], got['evaluated']))
+        assert f'{got["title"]}' in rows
+    for metric, vals in per.items():
+        avg_d = res['averages']['AVG_D'][metric]['srcc']
+        avg_w = res['averages']['AVG_W'][metric]['srcc']
+        assert avg_d == pytest.approx(np.mean([v for v, _ in vals]), abs=1e-12)
+        assert avg_w == pytest.approx(sum(v * n for v, n in vals) / sum(n for _, n in vals), abs=1e-12)
+    # the noise levels make PIQE agree with the opinion scores; relative PLCC is PLCC / NIQE's
+    assert res['datasets']['kadid10k']['results']['piqe']['srcc'] > 0.5
+    rel = res['relative_plcc']['kadid10k']['piqe'][0]
+    assert rel == pytest.approx(res['datasets']['kadid10k']['results']['piqe']['plcc']
+                                / res['datasets']['kadid10k']['results']['niqe']['plcc'], rel=1e-12)
+    assert res['unavailable'] == {'brisque': 'pyiqa is not installed'} and res['missing'] == ['csiq']
+    for png in ('relative_plcc.png', 'scatter/kadid10k.png', 'scatter/clive.png', 'scatter/spaq.png'):
+        assert (out / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_cache_refuses_other_settings_and_resizes_spaq(tmp_path, weights, monkeypatch, single_thread):
+    root = make_releases(tmp_path / 'IQA', seed=5)
+    out = tmp_path / 'report'
+    base = ['bench', '--root', str(root), '--datasets', 'spaq', '--metric', 'sfd_iqa', 'piqe', '--baseline', 'piqe',
+            '-w', weights, '-o', str(out), '--bootstrap', '0', '--tile', '0', '--workers', '0', '--no-progress']
+    assert cli(base + ['--spaq-short-side', '64']) == 0
+    cache = out / 'cache' / 'spaq' / 'short64' / 'sfd_iqa.csv'
+    rows = list(csv.DictReader(cache.open()))
+    scorer = SFDIQA.from_file(weights, tile=0)
+    first = bench.resize_short_side(read_image(str(root / 'SPAQ' / 'TestImage' / '00001.jpg')), 64)
+    assert first.height == first.width == 64
+    assert float(rows[0]['score']) == pytest.approx(scorer.score_arrays([first])[0].score, abs=1e-6)
+    before = cache.read_bytes()
+    assert cli(base + ['--spaq-short-side', '64', '--alpha', '0.3']) == 2  # other settings: refused, kept
+    assert cache.read_bytes() == before
+    seen = counting_sfd(monkeypatch)
+    assert cli(base + ['--spaq-short-side', '64', '--alpha', '0.3', '--overwrite']) == 0
+    assert len(seen) == N
+    assert float(list(csv.DictReader(cache.open()))[0]['score']) != float(rows[0]['score'])
+
+
+def test_bad_input_gives_error_rows_and_nonzero_exit(tmp_path, weights, capsys, single_thread):
+    root = make_releases(tmp_path / 'IQA', seed=9)
+    os.remove(root / 'ChallengeDB_release' / 'Data' / 'AllMOS_release.mat')           # missing MOS file
+    (root / 'kadid10k' / 'images' / 'I01_01_03.png').write_bytes(b'\x89PNG\r\n\x1a\nbroken')  # fails to decode
+    os.remove(root / 'SPAQ' / 'TestImage' / '00002.jpg')                             # listed but absent
+    out = tmp_path / 'report'
+    code = cli(['bench', '--root', str(root), '--datasets', 'kadid10k', 'clive', 'spaq', '--metric', 'sfd_iqa',
+                'piqe', '--baseline', 'piqe', '-w', weights, '-o', str(out), '--bootstrap', '0', '--tile', '0',
+                '--workers', '0', '--no-progress'])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert 'AllMOS_release.mat: not found' in err and 'clive' in err
+    kadid = {r['image']: r for r in csv.DictReader((out / 'kadid10k' / 'scores.csv').open())}
+    assert 'cannot decode' in kadid['I01_01_03.png']['error'] and kadid['I01_01_03.png']['sfd_iqa'] == ''
+    assert all(r['sfd_iqa'] and r['piqe'] for n, r in kadid.items() if n != 'I01_01_03.png')
+    spaq = {r['image']: r for r in csv.DictReader((out / 'spaq' / 'scores.csv').open())}
+    assert 'listed in' in spaq['00002.jpg']['error'] and 'not found' in spaq['00002.jpg']['error']
+    res = json.loads((out / 'results.json').read_text())
+    assert res['datasets']['kadid10k']['evaluated'] == N - 1 and res['datasets']['kadid10k']['failed'] == 1
+    assert res['datasets']['spaq']['absent'] == 1 and 'clive' in res['unreadable']
+    # usage errors: exit 2, nothing written
+    assert cli(['bench', '--root', str(tmp_path / 'nowhere'), '-o', str(tmp_path / 'x'), '--no-progress']) == 2
+    assert cli(['bench', '--root', str(root), '--datasets', 'csiq', '--metric', 'piqe', '-o', str(tmp_path / 'y'),
+                '--no-progress']) == 2
+    assert not (tmp_path / 'x').exists() and not (tmp_path / 'y').exists()
+
+
+def test_baselines_equal_their_reference_implementations(tmp_path):
+    from basicsr.metrics.niqe import calculate_niqe
+    from pypiqe import piqe
+
+    path = str(tmp_path / 'a.png')
+    cv2.imwrite(path, distorted(3, 42))
+    bgr = cv2.imread(path)
+    assert baselines.piqe_of_array(read_image(path)) == pytest.approx(piqe(bgr)[0], abs=1e-12)
+    assert ev.niqe_of_array(read_image(path)) == pytest.approx(
+        calculate_niqe(bgr, crop_border=0, input_order='HWC', convert_to='y'), abs=1e-9)
+    assert baselines.unavailable_reason('niqe') is None and baselines.unavailable_reason('piqe') is None
+
+
+def test_eval_reads_a_release_with_its_preset(tmp_path, weights, capsys, single_thread):
+    root = make_releases(tmp_path / 'IQA', seed=3)
+    out = tmp_path / 'eval'
+    assert cli(['eval', str(root / 'ChallengeDB_release'), '--preset', 'livec', '-w', weights, '--metric',
+                'sfd_iqa', 'niqe', '--out-dir', str(out), '--tile', '0', '--workers', '0', '--no-progress']) == 0
+    summary = json.loads((out / 'summary.json').read_text())
+    rows = list(csv.DictReader((out / 'scores.csv').open()))
+    assert summary['preset'] == 'clive' and summary['listed'] == N and len(rows) == N
+    assert [r['image'] for r in rows] == [f'{100 + i}.bmp' for i in range(N)]  # training images left out
+    assert [float(r['mos']) for r in rows] == [mos_of(i, i) for i in range(N)]
+    assert summary['results']['sfd_iqa']['n'] == N and (out / 'scatter.png').is_file()
+    assert cli(['eval', str(root / 'SPAQ'), '-w', weights, '--out-dir', str(out), '--no-progress']) == 2
