@@ -7,12 +7,21 @@ perceptual losses), both built through ``basicsr.models.build_model`` and steppe
 ``optimize_parameters`` on the same batch held in memory. Reported per model: median iteration time after
 warm-up and peak memory; then the SFD / ESRGAN ratios.
 
+With ``--amp bf16|fp16`` the same SFDModel is also timed with ``train.amp`` set (mixed precision; CPU: bf16),
+beside fp32, and on CUDA the IQA part is autocast too.
+
 IQA: SFD-IQA (``SFDIQA`` over live random-weight networks; batch 1 and 8), a bare forward pass of its CLIP
-image encoder, and BasicSR's ``calculate_niqe``, on the same images (512x384 and the GT sizes).
+image encoder, and BasicSR's ``calculate_niqe``, on the same images (512x384 and the GT sizes); with
+``--compile`` also SFD-IQA through ``torch.compile``.
+
+Files: ``sfd-iqa score`` end to end (the command's ``main`` in this process: weights file, decoding in
+``--workers`` DataLoader workers, tiling, batching, CSV) on a folder of 512x384 JPEG files, beside
+``SFDIQA.score_tensor`` on the same images already decoded and held on the device.
 
     python scripts/benchmark.py --preset small                         # quick: tiny RRDB, tiny CLIP (< 3 min)
     python scripts/benchmark.py --preset paper --json bench.json       # RRDBNet 64x23, CLIP RN50, GT 128 and 256
-    python scripts/benchmark.py --preset paper --device cuda --amp bf16 --json bench_cuda.json
+    python scripts/benchmark.py --preset paper --device cuda --amp bf16 --compile --json bench_cuda.json
+    python scripts/benchmark.py --preset small --skip-train --skip-iqa --files 64 --workers 0 2   # decoding only
 
 Markdown tables go to stdout, progress to stderr. Random weights throughout (no download): the cost of a
 network does not depend on its weights. See docs/benchmarks.md for how to read the numbers.
@@ -71,6 +80,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         'warmup': {'cpu': 1, 'cuda': 5},
         'iqa_iters': {'cpu': 3, 'cuda': 20},
         'iqa_batches': {'cpu': [1, 8], 'cuda': [1, 8, 64]},
+        'files': {'cpu': 16, 'cuda': 2048},
+        'file_batch': {'cpu': 8, 'cuda': 64},
     },
     'small': {
         'network_g': {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 16, 'num_block': 2,
@@ -83,11 +94,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         'warmup': {'cpu': 1, 'cuda': 3},
         'iqa_iters': {'cpu': 3, 'cuda': 10},
         'iqa_batches': {'cpu': [1, 8], 'cuda': [1, 8, 64]},
+        'files': {'cpu': 64, 'cuda': 1024},
+        'file_batch': {'cpu': 8, 'cuda': 64},
     },
 }
 IQA_SIZE = (512, 384)  # W x H of the SFD-IQA targets
 IQA_IMAGES = 8
 TARGET_TIME, TARGET_MEMORY, TARGET_IQA, TARGET_IPS = 1.10, 1.25, 1.15, 1000.0
+TARGET_AMP_TIME = 0.60  # CUDA: SFD with train.amp at most this times ESRGAN's fp32 iteration
+TARGET_FILES_RATIO, TARGET_FILES_PER_S = 0.90, 1500.0  # CUDA: end to end vs in memory; files/s with bf16
+AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
 def log(msg: str) -> None:
@@ -347,16 +363,28 @@ def bench_train(kind: str, opt: dict, data: dict, device: torch.device, warmup: 
             'peak_hwm_mib': None if hwm is None else hwm / MIB, 'last_losses': losses}
 
 
+def sfd_amp_options(amp: str) -> Callable[..., dict]:
+    """The SFD options with ``train.amp`` set (mixed precision of the SFD step and, amp_g default, of G)."""
+    def make(preset: dict, gt_size: int, batch: int, device: torch.device, root: str, name: str) -> dict:
+        opt = sfd_options(preset, gt_size, batch, device, root, name)
+        opt['train']['amp'] = amp
+        return opt
+    return make
+
+
 def run_training(preset: dict, sizes: list[int], batch: int, device: torch.device, warmup: int, iters: int,
-                 root: str) -> list[dict]:
+                 root: str, amp: Optional[str] = None) -> list[dict]:
     rows = []
+    kinds: list[tuple[str, Callable[..., dict]]] = [('ESRGANModel', esrgan_options), ('SFDModel', sfd_options)]
+    if amp:
+        kinds.append((f'SFDModel (train.amp: {amp})', sfd_amp_options(amp)))
     for size in sizes:
         data = paired_batch(batch, size, 4, device)
-        for kind, make_opt in (('ESRGANModel', esrgan_options), ('SFDModel', sfd_options)):
+        for kind, make_opt in kinds:
             log(f'train GT {size}, batch {batch}: {kind}')
-            opt = make_opt(preset, size, batch, device, root, f'bench_{kind}_{size}')
+            opt = make_opt(preset, size, batch, device, root, f'bench_{kind.split()[0]}_{size}')
             row = bench_train(kind, opt, data, device, warmup, iters)
-            row.update(gt_size=size, batch=batch)
+            row.update(gt_size=size, batch=batch, amp=amp if 'amp' in kind else None)
             rows.append(row)
         del data
         release_memory(device)
@@ -426,7 +454,7 @@ def time_round_robin(variants: list[tuple[Callable[[torch.Tensor], Any], list[to
 
 
 def run_iqa(preset: dict, sizes: list[tuple[int, int]], batches: list[int], device: torch.device, iters: int,
-            amp: Optional[torch.dtype], skip_niqe: bool) -> tuple[list[dict], dict]:
+            amp: Optional[torch.dtype], skip_niqe: bool, compile_: bool = False) -> tuple[list[dict], dict]:
     from basicsr.metrics.niqe import calculate_niqe
 
     from sfd_arch.iqa import DEFAULT_TILE
@@ -434,6 +462,7 @@ def run_iqa(preset: dict, sizes: list[tuple[int, int]], batches: list[int], devi
     clip_opt = copy.deepcopy(preset['clip'])
     scorer = make_scorer(clip_opt, device, DEFAULT_TILE)
     whole = make_scorer(clip_opt, device, 0)  # same networks (build_clip cache, same seed), no tiling
+    compiled = make_scorer(clip_opt, device, DEFAULT_TILE).compile() if compile_ else None
     clip = scorer.clip
     rows: list[dict] = []
     extra: dict[str, Any] = {'tile': DEFAULT_TILE}
@@ -460,6 +489,9 @@ def run_iqa(preset: dict, sizes: list[tuple[int, int]], batches: list[int], devi
                 ]
                 if n_crops == 1:  # one crop is the whole image: the tile-0 and tile rows would repeat the work
                     variants = [variants[0], variants[2]]
+                if compiled is not None:
+                    fast = functools.partial(iqa_scores, compiled, crops_per_image=n_crops)
+                    variants.insert(1, ('SFD-IQA --compile', fast, groups, n_crops))
                 all_times = time_round_robin([(fn, inputs) for _, fn, inputs, _ in variants], device, prec)
                 for (name, _, _, crops), times in zip(variants, all_times):
                     per_image = statistics.median(times) / b
@@ -469,6 +501,11 @@ def run_iqa(preset: dict, sizes: list[tuple[int, int]], batches: list[int], devi
                 done = {r['what']: r['s_per_image'] for r in rows[-len(variants):]}
                 log(f'  {prec_name} batch {b}: SFD-IQA {done[variants[0][0]] * 1e3:.1f} ms/img, '
                     f"CLIP {done['CLIP image encoder, whole image'] * 1e3:.1f} ms/img")
+        if compiled is not None and (width, height) == IQA_SIZE:
+            with torch.inference_mode():
+                gap = (iqa_scores(scorer, images, n_crops) - iqa_scores(compiled, images, n_crops)).abs().max()
+            extra['compile_max_abs_score_diff'] = float(gap)
+            extra['compile_fallback'] = compiled._forward.fallback_reason
         if amp is not None and (width, height) == IQA_SIZE:
             with torch.inference_mode():
                 ref = iqa_scores(scorer, images, n_crops)
@@ -499,10 +536,92 @@ def run_iqa(preset: dict, sizes: list[tuple[int, int]], batches: list[int], devi
                 log(f'  NIQE: {per_image * 1e3:.1f} ms/img')
             rows.append(row)
         del images, crops_all
-    del scorer, whole, clip
+    del scorer, whole, clip, compiled
     forget_clip()
     release_memory(device)
     return rows, extra
+
+
+# ------------------------------------------------------------------------------------------------------------
+# sfd-iqa score on JPEG files vs score_tensor on decoded images
+# ------------------------------------------------------------------------------------------------------------
+
+def write_jpegs(folder: str, n: int, width: int, height: int, quality: int = 95) -> list[str]:
+    """``n`` different smooth-plus-grain JPEG files of ``width`` x ``height`` (cv2, 4:2:0, ``quality``)."""
+    import cv2
+
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for start in range(0, n, 16):
+        images = smooth_images(min(16, n - start), height, width, seed=1000 + start)
+        for k, img in enumerate(images):
+            path = osp.join(folder, f'{start + k:06d}.jpg')
+            bgr = (img.flip(0).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            cv2.imwrite(path, bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            paths.append(path)
+    return paths
+
+
+def run_files(preset: dict, device: torch.device, n_files: int, batch: int, workers_list: list[int],
+              amp: Optional[str], reps: int, root: str) -> list[dict]:
+    """Files/s of ``sfd-iqa score DIR`` (in this process, after a warm-up call) for each ``--workers``, and
+    images/s of ``score_tensor`` on the same images decoded beforehand and held on the device."""
+    import cv2
+
+    from sfd_arch.iqa import DEFAULT_TILE
+    from sfd_arch.iqa.cli import main as sfd_iqa
+
+    folder = osp.join(root, 'jpegs')
+    width, height = IQA_SIZE
+    paths = write_jpegs(folder, n_files, width, height)
+    size_mib = sum(osp.getsize(p) for p in paths) / MIB
+    log(f'files: {n_files} JPEGs of {width}x{height} ({size_mib:.1f} MiB) in {folder}')
+    scorer = make_scorer(copy.deepcopy(preset['clip']), device, DEFAULT_TILE)
+    weights = scorer.save(osp.join(root, 'sfd_iqa_bench.pth'), overwrite=True)
+    scorer.batch_size = batch
+    scorer.amp = AMP_DTYPES.get(amp or '')
+    decoded = torch.stack([torch.from_numpy(cv2.imread(p)[:, :, ::-1].copy()).permute(2, 0, 1) for p in paths])
+    decoded = (decoded.float() / 255.0).to(device)
+    precision = amp or 'fp32'
+
+    def in_memory() -> None:
+        with torch.inference_mode():
+            for start in range(0, n_files, batch):
+                scorer.score_tensor(decoded[start:start + batch])
+        sync(device)
+
+    def command(workers: int) -> Callable[[], None]:
+        argv = ['score', folder, '-w', weights, '--csv', osp.join(root, f'scores_w{workers}.csv'), '--overwrite',
+                '--workers', str(workers), '--batch-size', str(batch), '--device', str(device), '--no-progress']
+        if amp:
+            argv += ['--amp', amp]
+
+        def call() -> None:
+            with contextlib.redirect_stderr(open(os.devnull, 'w')):
+                code = sfd_iqa(argv)
+            if code != 0:
+                raise RuntimeError(f'sfd-iqa {" ".join(argv)} exited with {code}')
+            sync(device)
+        return call
+
+    variants = [('score_tensor, decoded images on the device', None, in_memory)]
+    variants += [(f'sfd-iqa score DIR --workers {w}', w, command(w)) for w in workers_list]
+    times: list[list[float]] = [[] for _ in variants]
+    for round_ in range(reps + 1):  # round 0 warms up (workers' first fork, kernels, allocator)
+        for k, (_, _, fn) in enumerate(variants):
+            t = time.perf_counter()
+            fn()
+            if round_ > 0:
+                times[k].append(time.perf_counter() - t)
+    rows = []
+    for (what, workers, _), ts in zip(variants, times):
+        median = statistics.median(ts)
+        rows.append({'what': what, 'workers': workers, 'precision': precision, 'batch': batch, 'files': n_files,
+                     'size': f'{width}x{height}', 'times_s': ts, 'median_s': median, 'per_s': n_files / median})
+        log(f'  {what}: {n_files / median:.1f} images/s')
+    forget_clip()
+    release_memory(device)
+    return rows
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -517,7 +636,8 @@ def _ms(s: Optional[float]) -> str:
     return 'n/a' if s is None else f'{s * 1e3:.1f}'
 
 
-def targets(train: list[dict], iqa: list[dict], extra: dict, device: torch.device) -> list[dict]:
+def targets(train: list[dict], iqa: list[dict], extra: dict, device: torch.device,
+            files: Optional[list[dict]] = None) -> list[dict]:
     out = []
     for size in sorted({r['gt_size'] for r in train}):
         e = next(r for r in train if r['gt_size'] == size and r['model'] == 'ESRGANModel')
@@ -528,6 +648,18 @@ def targets(train: list[dict], iqa: list[dict], extra: dict, device: torch.devic
         ratio = s['peak_mib'] / e['peak_mib']
         out.append({'target': f'SFD peak memory <= {TARGET_MEMORY:.2f}x ESRGAN (GT {size})', 'ratio': ratio,
                     'limit': TARGET_MEMORY, 'met': ratio <= TARGET_MEMORY})
+        mixed = next((r for r in train if r['gt_size'] == size and r.get('amp')), None)
+        if mixed is not None:
+            ratio = mixed['median_s'] / e['median_s']
+            if device.type == 'cuda':
+                out.append({'target': f'SFD with train.amp: {mixed["amp"]} <= {TARGET_AMP_TIME:.2f}x ESRGAN fp32 '
+                                      f'iteration time (GT {size})', 'ratio': ratio, 'limit': TARGET_AMP_TIME,
+                            'met': ratio <= TARGET_AMP_TIME})
+            else:
+                out.append({'target': f'SFD with train.amp: {mixed["amp"]} / ESRGAN fp32 iteration time (GT {size}; '
+                                      'CPU, reported)', 'ratio': ratio, 'met': None})
+            out.append({'target': f'SFD with train.amp: {mixed["amp"]} / SFD fp32 iteration time (GT {size}; '
+                                  'reported)', 'ratio': mixed['median_s'] / s['median_s'], 'met': None})
     label = f'{IQA_SIZE[0]}x{IQA_SIZE[1]}'
     at_size = [r for r in iqa if r['size'] == label]
     for prec in sorted({r['precision'] for r in at_size if r['what'].startswith('SFD-IQA')}):
@@ -545,9 +677,45 @@ def targets(train: list[dict], iqa: list[dict], extra: dict, device: torch.devic
         out.append({'target': f'SFD-IQA >= {TARGET_IPS:.0f} images/s at {label} (CUDA; best: {best["precision"]}, '
                               f'batch {best["batch"]})', 'ratio': best['images_per_s'] / TARGET_IPS,
                     'value': best['images_per_s'], 'limit': 1.0, 'met': best['images_per_s'] >= TARGET_IPS})
+    for prec in sorted({r['precision'] for r in at_size if r['what'] == 'SFD-IQA --compile'}):
+        for b in sorted({r['batch'] for r in at_size if r['what'] == 'SFD-IQA --compile' and r['precision'] == prec}):
+            rows = {r['what']: r for r in at_size if r['precision'] == prec and r['batch'] == b}
+            ratio = rows['SFD-IQA --compile']['s_per_image'] / rows['CLIP image encoder, whole image']['s_per_image']
+            out.append({'target': f'SFD-IQA --compile per {label} image <= {TARGET_IQA:.2f}x bare CLIP forward '
+                                  f'({prec}, batch {b})', 'ratio': ratio, 'limit': TARGET_IQA,
+                        'met': ratio <= TARGET_IQA})
+    if 'compile_max_abs_score_diff' in extra:
+        out.append({'target': '--compile: max |score - eager fp32 score| <= 1e-3', 'ratio': None, 'limit': 1e-3,
+                    'value': extra['compile_max_abs_score_diff'], 'met': extra['compile_max_abs_score_diff'] <= 1e-3})
+    out += file_targets(files or [], device)
     if 'amp_max_abs_score_diff' in extra:
         out.append({'target': f'{extra["amp"]} autocast: max |score - fp32 score| (informational)',
                     'value': extra['amp_max_abs_score_diff'], 'ratio': None, 'limit': None, 'met': None})
+    return out
+
+
+def file_targets(files: list[dict], device: torch.device) -> list[dict]:
+    out: list[dict] = []
+    memory = next((r for r in files if r['workers'] is None), None)
+    command = {r['workers']: r for r in files if r['workers'] is not None}
+    if memory is None or not command:
+        return out
+    label = f"{memory['size']} JPEG"
+    if device.type == 'cpu' and 0 in command:
+        for w, row in sorted(command.items()):
+            if w > 0:
+                ratio = row['median_s'] / command[0]['median_s']
+                out.append({'target': f'sfd-iqa score --workers {w} not slower than --workers 0 ({label}; time ratio)',
+                            'ratio': ratio, 'limit': 1.0, 'met': ratio <= 1.0})
+    best = max(command.values(), key=lambda r: r['per_s'])
+    ratio = best['per_s'] / memory['per_s']
+    out.append({'target': f"sfd-iqa score end to end >= {TARGET_FILES_RATIO:.2f}x in-memory images/s ({label}, "
+                          f"{best['precision']}, best: --workers {best['workers']})", 'ratio': ratio,
+                'limit': TARGET_FILES_RATIO, 'met': ratio >= TARGET_FILES_RATIO if device.type == 'cuda' else None})
+    if device.type == 'cuda':
+        out.append({'target': f"sfd-iqa score >= {TARGET_FILES_PER_S:.0f} files/s ({label}, {best['precision']})",
+                    'value': best['per_s'], 'ratio': best['per_s'] / TARGET_FILES_PER_S, 'limit': 1.0,
+                    'met': best['per_s'] >= TARGET_FILES_PER_S and best['precision'] == 'bf16'})
     return out
 
 
@@ -609,6 +777,20 @@ def markdown(result: dict) -> str:
                   'the whole image in one pass. "CLIP image encoder" is the bare `build_clip` extractor (taps and '
                   'embedding, no Feat-D/LPP) on the whole image or on the same crops. NIQE runs on the CPU whatever '
                   'the device; "too small": NIQE needs room for 96x96 blocks at two scales.', '']
+    if result.get('files'):
+        files = result['files']
+        memory = next((r for r in files if r['workers'] is None), None)
+        lines += [f"### sfd-iqa score on {files[0]['files']} JPEG files of {files[0]['size']} vs in-memory tensors", '',
+                  '| what | precision | batch | median s | images/s | vs in memory |',
+                  '| --- | --- | ---: | ---: | ---: | ---: |']
+        for r in files:
+            rel = f"{r['per_s'] / memory['per_s']:.2f}x" if memory else 'n/a'
+            lines.append(f"| {r['what']} | {r['precision']} | {r['batch']} | {r['median_s']:.2f} | "
+                         f"{r['per_s']:.1f} | {rel} |")
+        lines += ['', 'The command runs in this process (`sfd_arch.iqa.cli.main`: weights file, CLIP from the '
+                  'process cache, decoding and tiling in `--workers` DataLoader workers, batching, CSV rows), after '
+                  'one untimed warm-up call; Python start-up and imports (seconds) are not included. "in memory": '
+                  '`SFDIQA.score_tensor` on the same images decoded beforehand and held on the device.', '']
     if result['growth']:
         g = result['growth']
         lines += [f"### Growth from GT {result['config']['sizes'][0]} to {result['config']['sizes'][-1]} "
@@ -627,8 +809,12 @@ def markdown(result: dict) -> str:
                       '(64 channels) cost as much as the backbone, so the SFD-IQA ratio here says little.', '']
         lines += ['| target | ratio / value | verdict |', '| --- | ---: | --- |']
         for t in result['targets']:
-            if t['met'] is None:
+            if t['met'] is None and t.get('value') is not None:
                 lines.append(f"| {t['target']} | {t['value']:.2e} | - |")
+            elif t['met'] is None:
+                lines.append(f"| {t['target']} | {t['ratio']:.2f}x | reported |")
+            elif t.get('value') is not None and t.get('ratio') is None:
+                lines.append(f"| {t['target']} | {t['value']:.2e} | {_verdict(t['met'])} |")
             elif 'value' in t:
                 lines.append(f"| {t['target']} | {t['value']:.0f} images/s | {_verdict(t['met'])} |")
             else:
@@ -682,9 +868,20 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                    help='GT patch sizes, 128 and/or 256 (paper: 128 256, small: 128); two sizes give the growth table')
     p.add_argument('--no-growth', action='store_true', help='only the first size: skip the 128 -> 256 growth')
     p.add_argument('--threads', type=int, help='torch CPU threads (default: torch\'s choice)')
-    p.add_argument('--amp', choices=['bf16', 'fp16'], help='CUDA only: autocast the IQA part too, and compare')
+    p.add_argument('--amp', choices=['bf16', 'fp16'],
+                   help='mixed precision: SFDModel with train.amp beside fp32 (CPU: bf16 only); on CUDA also the '
+                        'IQA part and `sfd-iqa score --amp`')
+    p.add_argument('--compile', action='store_true',
+                   help='also time SFD-IQA with --compile (torch.compile; CUDA graphs on CUDA) and its score gap')
+    p.add_argument('--files', type=int, help='JPEG files for the sfd-iqa score part (paper: 16 on CPU, 2048 on '
+                                             'CUDA; small: 64 / 1024)')
+    p.add_argument('--file-batch', type=int, help='--batch-size of that part (default 8 on CPU, 64 on CUDA)')
+    p.add_argument('--workers', type=int, nargs='+', help='--workers values to time (default: 0 2 on CPU, 0 4 8 '
+                                                          'on CUDA)')
+    p.add_argument('--file-reps', type=int, default=2, help='timed runs of each file variant (default %(default)s)')
     p.add_argument('--skip-train', action='store_true')
     p.add_argument('--skip-iqa', action='store_true')
+    p.add_argument('--skip-files', action='store_true', help='skip the sfd-iqa score on JPEG files part')
     p.add_argument('--skip-niqe', action='store_true')
     p.add_argument('--json', metavar='PATH', help='also write the results as JSON')
     p.add_argument('--workdir', help='where the temporary experiments/ folder goes (default: a temp dir)')
@@ -697,8 +894,8 @@ def main(argv: Optional[list[str]] = None) -> dict:
                           'cpu' if args.device == 'auto' else args.device)
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('--device cuda: CUDA is not available here')
-    if args.amp and device.type != 'cuda':
-        raise SystemExit('--amp applies to CUDA only')
+    if args.amp == 'fp16' and device.type != 'cuda':
+        raise SystemExit('--amp fp16 needs CUDA (on the CPU use --amp bf16)')
     if args.threads:
         torch.set_num_threads(args.threads)
     if device.type == 'cuda':
@@ -716,7 +913,10 @@ def main(argv: Optional[list[str]] = None) -> dict:
     warmup = preset['warmup'][dev] if args.warmup is None else args.warmup
     iqa_iters = args.iqa_iters or preset['iqa_iters'][dev]
     iqa_batches = args.iqa_batches or preset['iqa_batches'][dev]
-    amp = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(args.amp or '')
+    amp = AMP_DTYPES.get(args.amp or '') if device.type == 'cuda' else None  # the IQA part: autocast on CUDA
+    n_files = args.files or preset['files'][dev]
+    file_batch = args.file_batch or preset['file_batch'][dev]
+    workers_list = args.workers or ([0, 2] if dev == 'cpu' else [0, 4, 8])
     logging.getLogger('basicsr').setLevel(logging.WARNING)
 
     machine = machine_info(device)
@@ -725,6 +925,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
     config = {'preset': args.preset, 'sizes': sizes, 'batch': batch, 'iters': iters, 'warmup': warmup,
               'iqa_iters': iqa_iters, 'iqa_batches': iqa_batches, 'iqa_images': IQA_IMAGES,
               'iqa_size': list(IQA_SIZE), 'amp': args.amp, 'network_g': preset['network_g'],
+              'compile': args.compile, 'files': n_files, 'file_batch': file_batch, 'workers': workers_list,
               'clip': {k: v for k, v in preset['clip'].items() if k != 'model_cfg'},
               'clip_model_cfg': preset['clip'].get('model_cfg'), 'argv': sys.argv[1:] if argv is None else argv}
 
@@ -738,7 +939,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
 
     cwd = os.getcwd()
     workdir = args.workdir or tempfile.mkdtemp(prefix='sfd_bench_')
-    result: dict[str, Any] = {'machine': machine, 'config': config, 'train': [], 'iqa': [], 'extra': {},
+    result: dict[str, Any] = {'machine': machine, 'config': config, 'train': [], 'iqa': [], 'files': [], 'extra': {},
                               'growth': [], 'targets': [], 'errors': []}
 
     def phase(name: str, fn: Callable[[], Any]) -> Any:
@@ -760,13 +961,18 @@ def main(argv: Optional[list[str]] = None) -> dict:
             log(f'random VGG19 weights for the perceptual loss in {osp.join(workdir, VGG_FILE)}')
             write_random_vgg19()
             result['train'] = phase('training', lambda: run_training(
-                preset, sizes, batch, device, warmup, iters, workdir)) or []
+                preset, sizes, batch, device, warmup, iters, workdir, args.amp)) or []
         if not args.skip_iqa:
             iqa_sizes = [IQA_SIZE] + [(s, s) for s in sizes]
-            out = phase('IQA', lambda: run_iqa(preset, iqa_sizes, iqa_batches, device, iqa_iters, amp, args.skip_niqe))
+            out = phase('IQA', lambda: run_iqa(preset, iqa_sizes, iqa_batches, device, iqa_iters, amp, args.skip_niqe,
+                                               args.compile))
             if out is not None:
                 result['iqa'], result['extra'] = out
                 _finish(result, sizes, device)
+        if not args.skip_files:
+            result['files'] = phase('files', lambda: run_files(
+                preset, device, n_files, file_batch, workers_list, args.amp if dev == 'cuda' else None,
+                args.file_reps, workdir)) or []
     finally:
         os.chdir(cwd)
         if not args.workdir:
@@ -786,7 +992,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
 def _finish(result: dict, sizes: list[int], device: torch.device) -> None:
     result['machine']['loadavg_end'] = list(os.getloadavg()) if hasattr(os, 'getloadavg') else None
     result['growth'] = growth(result['train'], result['iqa'], sizes)
-    result['targets'] = targets(result['train'], result['iqa'], result['extra'], device)
+    result['targets'] = targets(result['train'], result['iqa'], result['extra'], device, result.get('files'))
     result['wall_s'] = time.perf_counter() - T0
 
 
