@@ -7,7 +7,7 @@ Each baseline is a reference implementation used as is, with its weights from a 
 - ``brisque``: pyiqa's ``brisque``, ``brisque_svm_weights.pth`` in pyiqa's cache.
 - ``ilniqe``: pyiqa's ``ilniqe``, ``ILNIQE_templateModel.mat`` in pyiqa's cache.
 - ``clipiqa``: pyiqa's ``clipiqa``, CLIP ``RN50.pt`` in torch hub's ``clip/`` folder (higher is better).
-- ``qualiclip``: pyiqa's ``qualiclip``, ``RN50.pt`` and ``QualiCLIP.pth`` in pyiqa's cache (higher is better).
+- ``qualiclip``: pyiqa's ``qualiclip``, ``clip/RN50.pt`` and ``QualiCLIP.pth`` in pyiqa's cache (higher is better).
 
 The first four are lower-is-better.
 
@@ -70,7 +70,7 @@ def unavailable_reason(name: str) -> Optional[str]:
     """Why baseline ``name`` cannot run here (a missing package or weights file), or None when it can."""
     base = BASELINES[name]
     if base.package and importlib.util.find_spec(base.package) is None:
-        extra = {'pypiqe': 'pip install pypiqe', 'pyiqa': 'pip install pyiqa (optional)'}.get(base.package, '')
+        extra = {'pypiqe': 'pip install pypiqe', 'pyiqa': 'optional: pip install pyiqa'}.get(base.package, '')
         return f'{base.package} is not installed' + (f' ({extra})' if extra else '')
     if name == 'niqe':
         from basicsr.metrics import niqe

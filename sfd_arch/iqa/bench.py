@@ -369,10 +369,12 @@ def plot_relative_plcc(path: str, rows: dict[str, dict[str, MetricResult]], metr
         return None
     rel = {d: relative_plcc(rows[d], baseline) for d in labels}
     width = 0.8 / len(others)
-    fig, ax = plt.subplots(figsize=(max(3.5, 0.55 * len(labels) * max(1.5, len(others)) + 1.2), 2.8))
+    # one paper column (3.5 in) for a few groups, the full text width (7 in) at most
+    fig, ax = plt.subplots(figsize=(min(7.0, max(3.5, 0.42 * len(labels) * max(1.0, 0.7 * len(others)) + 1.0)),
+                                    2.6))
     x = np.arange(len(labels))
     colors = plt.get_cmap('tab10')
-    top = 1.0
+    top, bottom = 1.0, 0.0
     for k, m in enumerate(others):
         vals = np.array([rel[d].get(m, (np.nan,) * 3)[0] for d in labels])
         lo = np.array([rel[d].get(m, (np.nan,) * 3)[1] for d in labels])
@@ -381,19 +383,30 @@ def plot_relative_plcc(path: str, rows: dict[str, dict[str, MetricResult]], metr
         err = np.vstack([np.where(np.isfinite(lo), vals - lo, 0), np.where(np.isfinite(hi), hi - vals, 0)])
         ax.bar(pos, np.nan_to_num(vals), width * 0.9, color=colors(k), label=TITLES.get(m, m),
                yerr=np.clip(err, 0, None), capsize=2, error_kw={'lw': 0.8, 'ecolor': '0.25'})
-        finite = np.concatenate([vals[np.isfinite(vals)], hi[np.isfinite(hi)]])
+        for px_, v, low in zip(pos, vals, lo):
+            if np.isfinite(v) and v >= 0:  # the ratio printed at the foot of its bar, where whiskers never reach
+                ax.text(px_, 0.02, f'{v:.2f}', ha='center', va='bottom', rotation=90, fontsize=5.5,
+                        color='white' if v > 0.25 else '0.2')
+            elif np.isfinite(v):  # below a negative bar and its whisker
+                ax.text(px_, min(v, low) if np.isfinite(low) else v, f'{v:.2f}', ha='center', va='top',
+                        rotation=90, fontsize=5.5, color='0.2')
+        finite = np.concatenate([vals[np.isfinite(vals)], hi[np.isfinite(hi)], lo[np.isfinite(lo)]])
         if len(finite):
-            top = max(top, float(finite.max()))
+            top, bottom = max(top, float(finite.max())), min(bottom, float(finite.min()))
     ax.axhline(1.0, color='0.2', ls='--', lw=1, label=f'{TITLES.get(baseline, baseline)} (= 1)')
+    if bottom < 0:
+        ax.axhline(0.0, color='0.2', lw=0.6)
     ax.set_xticks(x)
-    ax.set_xticklabels([_display(d) for d in labels], fontsize=8)
-    ax.set_ylabel(f'PLCC / PLCC of {TITLES.get(baseline, baseline)}', fontsize=8)
-    ax.tick_params(axis='y', labelsize=8)
-    ax.set_ylim(0, top * 1.15)
+    ax.set_xticklabels([_display(d) for d in labels], fontsize=7)
+    ax.set_ylabel(f'PLCC / PLCC of {TITLES.get(baseline, baseline)}', fontsize=7)
+    ax.tick_params(axis='y', labelsize=7)
+    span = top - bottom
+    ax.set_ylim(bottom - 0.2 * span if bottom < 0 else 0, top + 0.22 * span)
     ax.grid(axis='y', lw=0.4, alpha=0.5)
     ax.set_axisbelow(True)
-    ax.legend(fontsize=7, ncol=min(4, len(others) + 1), loc='upper left', frameon=False)
-    ax.set_title('PLCC relative to ' + TITLES.get(baseline, baseline) + ' (95% bootstrap intervals)', fontsize=9)
+    ax.legend(fontsize=6.5, ncol=min(4, len(others) + 1), loc='upper left', frameon=False)
+    ax.set_title(f'PLCC relative to {TITLES.get(baseline, baseline)}\n(whiskers: 95% bootstrap intervals)',
+                 fontsize=7.5)
     fig.tight_layout()
     fig.savefig(path, dpi=200)
     plt.close(fig)

@@ -204,7 +204,7 @@ def plot_scatter(path: str, scores: dict[str, np.ndarray], mos: dict[str, np.nda
         ax.set_visible(False)
     for ax, metric in zip(axes.ravel(), metrics):
         x, y, c = scores[metric], mos[metric], results[metric]
-        ax.scatter(x, y, s=6, alpha=0.5, linewidths=0)
+        ax.scatter(x, y, s=10 if len(x) < 500 else 3, alpha=0.6 if len(x) < 500 else 0.35, linewidths=0)
         if c.logistic is not None and len(x):
             grid = np.linspace(x.min(), x.max(), 200)
             ax.plot(grid, logistic4(grid, *c.logistic), color='C3', lw=1.5, label='4-parameter logistic')
