@@ -2,7 +2,9 @@
 
 BasicSR's own ``test_pipeline`` runs the test, with the SFD classes registered and the results root under the
 current directory. Besides BasicSR's log and images, it writes ``results/<name>/metrics.csv`` (every metric of
-every image) and ``results/<name>/summary.md`` (mean per dataset and metric).
+every image, and one ``*`` row per dataset for the dataset-level metrics FID/KID) and ``results/<name>/summary.md``
+(mean per dataset and metric). The option file is checked first (data paths, metric types, metric weight files),
+so a missing file fails in a second; if a metric fails midway, the values computed so far are still written.
 """
 import os
 import os.path as osp
@@ -23,6 +25,8 @@ ensure_basicsr_importable()
 from basicsr.test import test_pipeline  # noqa: E402
 
 import sfd_arch  # noqa: E402,F401  (registers the SFD archs, losses, models and metric with BasicSR)
+from sfd_arch.metrics import DatasetMetricError  # noqa: E402
+from sfd_arch.utils.preflight import check_option_file, option_path  # noqa: E402
 from sfd_arch.utils.results import MetricsRecorder, record_test_metrics  # noqa: E402
 
 
@@ -42,8 +46,18 @@ def _command_line(argv: Optional[list]):
 
 def run(argv: Optional[list] = None) -> MetricsRecorder:
     """Run BasicSR's test pipeline (root = current directory) and save the per-image metrics."""
-    with _command_line(argv), record_test_metrics() as recorder:
-        test_pipeline(os.getcwd())
+    opt_path = option_path(list(sys.argv[1:] if argv is None else argv))
+    if opt_path is not None:
+        check_option_file(opt_path, is_train=False)
+    recorder = None
+    try:
+        with _command_line(argv), record_test_metrics() as recorder:
+            test_pipeline(os.getcwd())
+    except BaseException:
+        # keep what was computed before the failure
+        if recorder is not None and recorder.records and recorder.results_dir:
+            recorder.write(recorder.results_dir)
+        raise
     if recorder.results_dir:
         recorder.write(recorder.results_dir)
     return recorder
@@ -51,7 +65,10 @@ def run(argv: Optional[list] = None) -> MetricsRecorder:
 
 def main(argv: Optional[list] = None) -> None:
     """Console entry (``sfd-test``): returns nothing, so the exit status is 0 on success."""
-    run(argv)
+    try:
+        run(argv)
+    except (OSError, KeyError, ValueError, FloatingPointError, DatasetMetricError) as err:
+        sys.exit(f'error: {err.args[0] if isinstance(err, KeyError) and err.args else err}')
 
 
 if __name__ == '__main__':

@@ -75,7 +75,7 @@ def compute_dataset_metric(metric_opt: dict[str, Any], sr_images: Sequence[np.nd
         raise ValueError(f'{metric_type}: {len(sr_images)} SR images but {len(hr_images)} HR images')
     options = {k: v for k, v in metric_opt.items() if k != 'type'}
     settings = fid_metric.feature_settings(metric_type, options)
-    crop_border, input_order, crop_size, path, device, batch_size = settings
+    crop_border, input_order, crop_size, path, device, batch_size, dims = settings
     sr_feats, hr_feats = [], []
     for i, (sr, hr) in enumerate(zip(sr_images, hr_images)):
         try:
@@ -83,8 +83,8 @@ def compute_dataset_metric(metric_opt: dict[str, Any], sr_images: Sequence[np.nd
         except MetricInputError as err:
             label = names[i] if names is not None and i < len(names) else f'image {i}'
             raise MetricInputError(f'{label}: {err}') from None
-        sr_feats.append(fid_metric.inception_features([sr], crop_size, path, device, batch_size))
-        hr_feats.append(fid_metric.inception_features([hr], crop_size, path, device, batch_size))
+        sr_feats.append(fid_metric.inception_features([sr], crop_size, path, device, batch_size, dims))
+        hr_feats.append(fid_metric.inception_features([hr], crop_size, path, device, batch_size, dims))
     if not sr_feats:
         raise ValueError(f'{metric_type}: no images given')
     return fid_metric.value_from_features(metric_type, options, np.concatenate(sr_feats), np.concatenate(hr_feats),

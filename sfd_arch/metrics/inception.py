@@ -2,9 +2,11 @@
 
 pytorch-fid's ``InceptionV3([3])`` with its defaults (``resize_input=True``, ``normalize_input=True``): the
 input, RGB in [0, 1], is resized to 299x299 (bilinear, ``align_corners=False``), scaled to [-1, 1] and run to
-the final average pool: ``(B, 3, H, W) -> (B, 2048)``. The FID variant differs from torchvision's Inception-v3
-in its pooling: average pools that ignore padding in the A, C and first E blocks, a max pool in the last E block.
-Module names equal torchvision's, so ``pt_inception-2015-12-05-6726825d.pth`` loads strictly.
+the final average pool: ``(B, 3, H, W) -> (B, 2048)``. ``dims`` 64, 192 or 768 stop at pytorch-fid's earlier
+blocks (first/second max pool, pre-aux) and average their maps, as pytorch-fid's ``--dims`` does.
+The FID variant differs from torchvision's Inception-v3 in its pooling: average pools that ignore padding in the
+A, C and first E blocks, a max pool in the last E block. Module names equal torchvision's, so
+``pt_inception-2015-12-05-6726825d.pth`` loads strictly.
 """
 from __future__ import annotations
 
@@ -57,8 +59,12 @@ class FIDInceptionE(tv_inception.InceptionE):
         return torch.cat([b1, b3, b3d, self.branch_pool(self.pool(x))], 1)
 
 
+# pytorch-fid's feature sizes -> how many modules of `FIDInception.layers` produce them
+BLOCK_END = {64: 4, 192: 7, 768: 15, 2048: 19}
+
+
 class FIDInception(nn.Module):
-    """FID's Inception-v3 up to the 2048-d pool: ``(B, 3, H, W)`` RGB in [0, 1] -> ``(B, 2048)``."""
+    """FID's Inception-v3 up to the pool: ``(B, 3, H, W)`` RGB in [0, 1] -> ``(B, dims)``."""
 
     def __init__(self, weight_path: str):
         super().__init__()
@@ -85,6 +91,11 @@ class FIDInception(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, dims: int = 2048) -> torch.Tensor:
+        if dims not in BLOCK_END:
+            raise ValueError(f'FID dims must be one of {sorted(BLOCK_END)}, got {dims}')
         x = F.interpolate(x, size=(299, 299), mode='bilinear', align_corners=False)
-        return self.layers(2 * x - 1).flatten(1)
+        x = 2 * x - 1
+        for layer in self.layers[:BLOCK_END[dims]]:
+            x = layer(x)
+        return F.adaptive_avg_pool2d(x, 1).flatten(1)

@@ -26,6 +26,8 @@ def _randomize(module: torch.nn.Module, generator: torch.Generator) -> dict[str,
             state[key] = value.clone()
         elif key.endswith('running_var'):
             state[key] = 0.5 + torch.rand(value.shape, generator=generator)
+        elif value.dim() == 1 and key.endswith('weight'):  # batch-norm scale: near 1, or depth multiplies it
+            state[key] = 1 + 0.1 * torch.randn(value.shape, generator=generator)
         elif key.endswith('running_mean') or key.endswith('bias'):
             state[key] = 0.1 * torch.randn(value.shape, generator=generator)
         else:  # He-scaled, so activations neither vanish nor explode through the depth of the network

@@ -1,7 +1,8 @@
 """Checks an option file before BasicSR starts, so a typo fails in a second with the key named.
 
 BasicSR renames an existing ``experiments/<name>`` folder and builds the data loaders before it builds the
-model; a missing dataroot then surfaces as a bare ``os.scandir`` error after the folder was moved aside.
+model; a missing dataroot then surfaces as a bare ``os.scandir`` error after the folder was moved aside. A missing
+metric weight file would surface only at the first validation, hours into training.
 """
 from __future__ import annotations
 
@@ -40,12 +41,29 @@ def check_option_file(path: str, is_train: bool = True) -> dict[str, Any]:
             value = (dataset or {}).get(key)
             if value and not os.path.exists(value):
                 raise FileNotFoundError(f'{path}: datasets.{phase}.{key}: not found: {value}')
+    check_val_metrics(path, opt)
     if opt.get('model_type') in ('SFDModel', 'RealSFDModel') and is_train:
         try:
             normalize_clip_opt(opt.get('clip'))
         except (KeyError, ValueError) as err:
             raise type(err)(f'{path}: {err.args[0]}') from err
+        check_sfd_options(opt, path)
     return opt
+
+
+def check_val_metrics(path: str, opt: dict[str, Any]) -> None:
+    """Every ``val.metrics`` entry: a known type, and its weight files on disk (named, with where to put them)."""
+    from ..metrics import check_metric_weights
+
+    metrics = (opt.get('val') or {}).get('metrics') or {}
+    if not isinstance(metrics, dict):
+        raise ValueError(f'{path}: val.metrics must be a mapping of name -> metric block')
+    try:
+        check_metric_weights(metrics)
+    except KeyError as err:
+        raise KeyError(f'{path}: val.{err.args[0]}') from None
+    except OSError as err:  # MissingWeightsError: one line per missing file
+        raise type(err)(f'{path}: {err}') from None
 
 
 def option_path(argv: list[str]) -> str | None:
@@ -54,3 +72,12 @@ def option_path(argv: list[str]) -> str | None:
         if arg in ('-opt', '--opt'):
             return argv[i + 1]
     return None
+
+
+def check_sfd_options(opt: dict[str, Any], path: str) -> None:
+    """The SFD ablation switches (a run with no adversarial term, a null optimiser) and ``train.amp`` / ``amp_g``,
+    checked before BasicSR moves an experiment folder aside; the errors name the file and the key."""
+    from ..models.sfd_model import amp_options, sfd_switches
+
+    sfd_switches(opt, source=path)
+    amp_options(opt.get('train') or {}, source=path)

@@ -7,8 +7,12 @@ metric, in the order of ``opt['val']['metrics']``, over a non-shuffled loader. T
 each module that imported it, and wraps ``model.validation`` so that it knows the dataset and the image being
 scored. Nothing in BasicSR is edited and nothing is computed twice.
 
+Dataset-level metrics (FID, KID; ``sfd_arch.metrics.dataset``) have no per-image value: the watched validation
+reports them once per dataset, and they get one row whose image is ``*`` (``DATASET_LEVEL``).
+
 Files written (``write``): ``metrics.csv`` with columns ``dataset,image,metric,value`` (one row per image per
-metric) and ``summary.md``, a markdown table of the mean per dataset and metric.
+metric, one ``*`` row per dataset-level metric) and ``summary.md``, a markdown table of the mean per dataset and
+metric (the dataset value for FID/KID).
 """
 import csv
 import logging
@@ -23,6 +27,7 @@ from typing import Any, Callable, Optional
 METRICS_CSV = 'metrics.csv'
 SUMMARY_MD = 'summary.md'
 CSV_COLUMNS = ('dataset', 'image', 'metric', 'value')
+DATASET_LEVEL = '*'  # the image field of a value computed over a whole dataset (FID, KID)
 
 
 @dataclass(frozen=True)
@@ -96,12 +101,18 @@ class MetricsRecorder:
         self.results_dir: Optional[str] = None
         self._dataset: Optional[str] = None
         self._metric_opts: dict[str, Any] = {}
+        self._dataset_level: list[str] = []
         self._image: Optional[str] = None
         self._calls_for_image = 0
 
     # -- hooks -------------------------------------------------------------------------------------------
     def watch(self, model: Any) -> Any:
-        """Wrap ``model.validation`` (on the instance only) so that values are attributed to dataset and image."""
+        """Wrap ``model.validation`` (on the instance only) so that values are attributed to dataset and image.
+
+        Dataset-level metrics are reported per dataset for any model type (``dataset_metrics``).
+        """
+        from ..metrics import dataset_metrics, is_dataset_metric
+
         original = model.validation
         self.results_dir = (getattr(model, 'opt', None) or {}).get('path', {}).get('results_root', self.results_dir)
 
@@ -109,13 +120,20 @@ class MetricsRecorder:
             dataset = getattr(dataloader, 'dataset', None)
             self._dataset = (getattr(dataset, 'opt', None) or {}).get('name', 'dataset')
             self._metric_opts = dict((model.opt.get('val') or {}).get('metrics') or {})
+            self._dataset_level = [n for n, o in self._metric_opts.items() if is_dataset_metric(o)]
             self._image, self._calls_for_image = None, 0
+            finished = False
             try:
-                return original(_NamedBatches(dataloader, self), current_iter, tb_logger, save_img=save_img)
+                with dataset_metrics(model):
+                    out = original(_NamedBatches(dataloader, self), current_iter, tb_logger, save_img=save_img)
+                finished = True
+                return out
             finally:
                 results = getattr(model, 'metric_results', None) or {}
-                if results:
+                if results and finished:
                     self.logged[self._dataset] = {name: _to_float(v) for name, v in results.items()}
+                    for name in self._dataset_level:
+                        self.records.append(MetricRecord(self._dataset, DATASET_LEVEL, name, _to_float(results[name])))
                 self._dataset = None
 
         model.validation = validation
@@ -134,6 +152,8 @@ class MetricsRecorder:
         if metric is None:
             metric = str(opt.get('type', 'metric')) if isinstance(opt, dict) else 'metric'
         self._calls_for_image += 1
+        if metric in self._dataset_level:  # gathered, not a value: the dataset row comes after the validation
+            return
         image = self._image if self._image is not None else f'{len(self.records):08d}'
         self.records.append(MetricRecord(self._dataset, image, metric, _to_float(value)))
 
@@ -150,8 +170,15 @@ class MetricsRecorder:
 
         original: Callable = basicsr.metrics.calculate_metric
 
+        from ..metrics import MetricInputError
+
         def calculate_metric(data, opt):
-            value = original(data, opt)
+            try:
+                value = original(data, opt)
+            except MetricInputError as err:
+                if not active or self._dataset is None:
+                    raise
+                raise MetricInputError(f'{self._dataset}/{self._image}: {err}') from None
             if active:
                 self._record(opt, value)
             return value
@@ -265,10 +292,15 @@ def summary_markdown(records: Iterable[MetricRecord], digits: int = 4) -> str:
     metrics = list(dict.fromkeys(r.metric for r in records))
     images: dict[str, set] = {}
     for r in records:
-        images.setdefault(r.dataset, set()).add(r.image)
+        images.setdefault(r.dataset, set())
+        if r.image != DATASET_LEVEL:
+            images[r.dataset].add(r.image)
     lines = ['| dataset | images | ' + ' | '.join(metrics) + ' |',
              '| --- | ---: | ' + ' | '.join('---:' for _ in metrics) + ' |']
     for dataset, per_metric in means.items():
         cells = [f'{per_metric[m]:.{digits}f}' if m in per_metric else '-' for m in metrics]
         lines.append(f'| {dataset} | {len(images[dataset])} | ' + ' | '.join(cells) + ' |')
+    dataset_level = list(dict.fromkeys(r.metric for r in records if r.image == DATASET_LEVEL))
+    if dataset_level:
+        lines.append(f'\n{", ".join(dataset_level)}: one value over all images of the dataset, not a mean.')
     return '\n'.join(lines) + '\n'
