@@ -54,7 +54,13 @@ setup(
         'tqdm',
         'matplotlib',
     ],
-    extras_require={'test': ['pytest', 'ruff'], 'pyiqa': ['pyiqa>=0.1.16']},
+    extras_require={
+        # lpips, DISTS_pytorch, pytorch-fid: the reference implementations the metric tests compare against
+        'test': ['pytest', 'ruff', 'lpips', 'dists-pytorch', 'pytorch-fid'],
+        # ships the published LPIPS linear heads and DISTS alpha/beta, which sfd_arch.metrics finds there
+        'metrics': ['lpips', 'dists-pytorch'],
+        'pyiqa': ['pyiqa>=0.1.16'],
+    },
     entry_points={
         'console_scripts': [
             'sfd-train=sfd_arch.train:main',
