@@ -96,8 +96,11 @@ def rank_device(requested: Optional[str], env: DistEnv) -> str:
     import torch
 
     if requested in (None, '', 'cuda') and torch.cuda.is_available():
-        return f'cuda:{env.local_rank % torch.cuda.device_count()}'
-    return requested or 'cpu'
+        requested = f'cuda:{env.local_rank % torch.cuda.device_count()}'
+    device = torch.device(requested or 'cpu')
+    if device.type == 'cuda' and device.index is not None:
+        torch.cuda.set_device(device)  # CUDA graphs (--compile) and pinned copies use the current device
+    return str(device)
 
 
 def read_rows(path: str) -> list[dict]:
