@@ -31,8 +31,12 @@ def _load(path: str) -> dict[str, Any]:
     return opt
 
 
-def check_option_file(path: str, is_train: bool = True) -> dict[str, Any]:
-    """Raise a clear error naming the key for the mistakes that would otherwise fail late; returns the options."""
+def check_option_file(path: str, is_train: bool = True, check_metrics: bool = True) -> dict[str, Any]:
+    """Raise a clear error naming the key for the mistakes that would otherwise fail late; returns the options.
+
+    ``check_metrics``: also check every ``val.metrics`` entry (known type, weight files on disk); a caller that
+    drops metrics without weights itself (``scripts/compare.py``) may turn it off and use ``check_val_metrics``.
+    """
     opt = _load(path)
     for phase, dataset in (opt.get('datasets') or {}).items():
         if phase.split('_')[0] == 'val' and not is_train:
@@ -41,7 +45,8 @@ def check_option_file(path: str, is_train: bool = True) -> dict[str, Any]:
             value = (dataset or {}).get(key)
             if value and not os.path.exists(value):
                 raise FileNotFoundError(f'{path}: datasets.{phase}.{key}: not found: {value}')
-    check_val_metrics(path, opt)
+    if check_metrics:
+        check_val_metrics(path, opt)
     if opt.get('model_type') in ('SFDModel', 'RealSFDModel') and is_train:
         try:
             normalize_clip_opt(opt.get('clip'))
