@@ -201,6 +201,12 @@ def plan_metrics(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = Non
     except FileNotFoundError as err:
         raise CompareError(f'{opt_path}: val.metrics: {err}') from err
     skipped: dict[str, str] = {}
+    for name, block in list(blocks.items()):
+        if block['type'] == 'calculate_sfd_iqa' and str(block.get('weights', '')).lower() == 'model':
+            # `weights: model` means a training run's live Feat-D and LPP, which do not exist here
+            skipped[name] = ('weights: model scores with a training run\'s own discriminators; give the file of '
+                             '`sfd-iqa export` as weights to score here')
+            del blocks[name]
     if default_metrics:
         types = {b['type'] for b in blocks.values()}
         for name, block in DEFAULT_METRICS.items():
@@ -495,7 +501,10 @@ def reconcile(out_dir: str, models: list[Model], datasets: list[Dataset],
     written after the stale rows are gone, so a crash in between only makes the next run drop nothing twice.
     """
     csv_path, state_path = osp.join(out_dir, 'metrics.csv'), osp.join(out_dir, STATE_FILE)
-    rows = read_compare_csv(csv_path) if osp.isfile(csv_path) else []
+    try:
+        rows = read_compare_csv(csv_path) if osp.isfile(csv_path) else []
+    except ValueError as err:
+        raise CompareError(f'{err}; move the file away to start this comparison over') from None
     state = {'models': {}, 'datasets': {}, 'metrics': {}}
     if osp.isfile(state_path):
         try:

@@ -174,10 +174,12 @@ def test_folder_models_and_option_file_generator(ws, compare, tmp_path):
             cv2.imwrite(str(folder / dataset / f'{i:04d}_Cubic.png'), compare.bicubic_upscale(lq, 4, 'cv2'))
     opt = yaml.safe_load((ws / 'test.yml').read_text())
     opt['path'] = {'pretrain_network_g': str(ws / 'g1.pth')}
+    opt['val']['metrics']['sfd_iqa'] = {'type': 'calculate_sfd_iqa', 'weights': 'model'}  # training-only
     (tmp_path / 'opt.yml').write_text(yaml.safe_dump(opt))
     result = compare.run_compare(str(tmp_path / 'opt.yml'), {'Cubic': str(folder), 'G1': ''}, str(tmp_path / 'o'),
                                  metrics=['psnr'], progress=False, visual_per_dataset=0, bicubic='cv2')
     assert result['visual'] == [] and result['pd_png'] is None  # one metric: no PD plane, and no LPIPS asked
+    assert 'weights: model' in result['skipped_metrics']['sfd_iqa']
     rows = {(r.model, r.dataset, r.image): r.value for r in read_compare_csv(result['metrics_csv'])}
     assert len(rows) == 2 * N_IMAGES * len(DATASETS)
     # G1 through network_g + pretrain_network_g: the checkpoint's generator; Cubic: the folder's images
@@ -231,6 +233,11 @@ def test_missing_outputs_unknown_metric_and_checkpoint_without_generator(ws, com
     msg = run_cli(compare, ['-opt', 'test.yml', '--model', 'bicubic', '-o', str(tmp_path / 'o2'),
                             '--metrics', 'psnr', 'ms_ssim'])
     assert 'ms_ssim' in msg and 'psnr, ssim' in msg
+    (tmp_path / 'o4').mkdir()
+    (tmp_path / 'o4' / 'metrics.csv').write_text('dataset,image,metric,value\n')  # sfd_arch/test.py's file
+    msg = run_cli(compare, ['-opt', 'test.yml', '--model', 'bicubic', '-o', str(tmp_path / 'o4')])
+    assert 'metrics.csv' in msg and 'model,dataset,image,metric,value' in msg
+    assert (tmp_path / 'o4' / 'metrics.csv').read_text() == 'dataset,image,metric,value\n'
 
     torch.save({'params': {'heads.0.weight': torch.zeros(1, 8, 1, 1)}}, tmp_path / 'featd.pth')
     msg = run_cli(compare, ['-opt', 'test.yml', '--model', f'D={tmp_path / "featd.pth"}', '-o', str(tmp_path / 'o3')])
