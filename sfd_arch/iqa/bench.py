@@ -211,14 +211,14 @@ class MetricResult:
     boot: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # criterion -> (B,) resample values
 
 
-def _corr_fast(x: np.ndarray, y: np.ndarray, p0: Optional[Sequence[float]]) -> tuple[float, float, float]:
+def _corr_fast(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     from scipy import stats
 
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return float('nan'), float('nan'), float('nan')
     srcc = float(stats.spearmanr(x, y)[0])
     krcc = float(stats.kendalltau(x, y)[0])
-    params = ev.fit_logistic(x, y, p0=p0)
+    params = ev.fit_logistic(x, y)  # a fresh fit per resample (starting from the full fit is slower)
     mapped = ev.logistic4(x, *params) if params is not None else x
     plcc = float(stats.pearsonr(mapped, y)[0]) if np.ptp(mapped) > 0 else float('nan')
     if params is not None and params[0] < params[1]:  # decreasing fit: the sign of the relation, as correlations()
@@ -238,7 +238,7 @@ def evaluate_metrics(scores: dict[str, np.ndarray], mos: np.ndarray, n_boot: int
         c = ev.correlations(x, mos)
         res = MetricResult(c.n, c.srcc, c.plcc, c.krcc, logistic=c.logistic, notes=list(c.notes))
         if draws is not None and np.isfinite(c.srcc):
-            boot = np.array([_corr_fast(x[idx], mos[idx], c.logistic) for idx in draws])
+            boot = np.array([_corr_fast(x[idx], mos[idx]) for idx in draws])
             for k, crit in enumerate(CRITERIA):
                 values = boot[:, k]
                 res.boot[crit] = values
