@@ -53,6 +53,8 @@ setup(
         'scipy',
         'tqdm',
         'matplotlib',
+        'openpyxl',  # sfd-iqa bench / eval: the .xlsx score files of CSIQ, CID2013, SPAQ as released
+        'pypiqe',    # sfd-iqa bench: the PIQE baseline (pure Python, no weights)
     ],
     extras_require={
         # lpips, DISTS_pytorch, pytorch-fid: the reference implementations the metric tests compare against
