@@ -855,10 +855,20 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
         rows = compute_all(run, kept, writer, progress)
     finally:
         writer.close()
-    if command is None:
-        model_args = ' '.join(f'--model {shlex.quote(k if v.lower() == BICUBIC and k == "Bicubic" else f"{k}={v}")}'
-                              for k, v in models.items())
-        command = f'python scripts/compare.py -opt {shlex.quote(opt_path)} {model_args} -o {shlex.quote(out_dir)}'
+    if command is None:  # the command line that repeats this call
+        argv = ['-opt', opt_path]
+        for label, spec in models.items():
+            argv += ['--model', BICUBIC if (label, spec.lower()) == ('Bicubic', BICUBIC) else
+                     f'{label}={spec}' if spec else label]
+        argv += ['-o', out_dir]
+        for flag, value, default in (('--device', device, 'auto'), ('--pd', pd_metric, 'lpips'),
+                                     ('--pd-x', x_metric, 'psnr'), ('--visual', visual_per_dataset, 1),
+                                     ('--bicubic', bicubic, 'matlab'), ('--tile', tile, 0)):
+            argv += [flag, str(value)] if value != default else []
+        argv += (['--metrics', *metrics] if metrics else []) + (['--datasets', *datasets] if datasets else [])
+        argv += [a for c in crops for a in ('--crop', c)] + (['--half'] if half else [])
+        argv += [] if default_metrics else ['--no-default-metrics']
+        command = 'python scripts/compare.py ' + shlex.join(argv)
     outputs = write_outputs(run, rows, command, x_metric, pd_metric, visual_per_dataset, crops)
     return dict(outputs, metrics_csv=osp.join(out_dir, 'metrics.csv'), skipped_metrics=dict(plan.skipped),
                 computed={'sr': run.computed_sr, 'values': run.computed_values}, metrics=list(plan.blocks))

@@ -148,6 +148,9 @@ def test_compare_writes_every_file_skips_on_rerun_and_redoes_a_changed_checkpoin
     mtimes = [p.stat().st_mtime_ns for p in sr_files]
     again = compare.run_compare('test.yml', MODELS, str(out), progress=False)
     assert again['computed'] == {'sr': 0, 'values': 0}
+    # called in-process, the report gives the command line that repeats the call
+    assert f'python scripts/compare.py -opt test.yml --model bicubic --model G1=g1.pth --model G2=g2.pth -o {out}\n' \
+        in (out / 'report.md').read_text()
     assert [p.stat().st_mtime_ns for p in sr_files] == mtimes
     assert read_rows(out / 'metrics.csv') == rows
 

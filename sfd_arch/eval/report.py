@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
+import yaml
 
 CSV_COLUMNS = ('model', 'dataset', 'image', 'metric', 'value')
 DATASET_LEVEL = '*'  # the image field of a value computed over a whole dataset (FID)
@@ -386,10 +387,10 @@ def report_markdown(command: str, table: str, pd_png: Optional[str], visual_pngs
                   'Beneath each crop: its metrics on the crop alone.', '']
     lines += ['## Metric networks and their weights', '']
     if weights:
-        lines += ['| metric | weight file | weights |', '| --- | --- | --- |']
+        lines += ['| metric | weight file | loaded from | weights |', '| --- | --- | --- | --- |']
         meaning = {'published': 'published', 'stand-in': '**random stand-in** (numbers are not comparable to '
-                                'papers)', 'missing': 'missing (metric skipped)'}
-        lines += [f'| {w.get("metric", "")} {w["name"]} | `{w["path"]}` | {meaning.get(w["status"], w["status"])} |'
+                                'published ones)', 'missing': 'missing (metric skipped)'}
+        lines += [f'| {w.get("metric", "")} | {w["name"]} | `{w["path"]}` | {meaning.get(w["status"], w["status"])} |'
                   for w in weights]
     else:
         lines += ['No metric of this comparison uses network weights.']
@@ -401,7 +402,8 @@ def report_markdown(command: str, table: str, pd_png: Optional[str], visual_pngs
     if metric_opts:
         lines += ['Metric settings (BasicSR metric blocks):', '', '```yaml']
         for name, opt in metric_opts.items():
-            lines.append(f'{name}: {{{", ".join(f"{k}: {v}" for k, v in opt.items())}}}')
+            lines.append(f'{name}: ' + yaml.safe_dump(dict(opt), default_flow_style=True, sort_keys=False,
+                                                      width=10_000).strip())
         lines += ['```', '']
     if notes:
         lines += ['## Notes', '']
