@@ -368,6 +368,44 @@ def test_sfd_test_reports_fid_per_dataset(hub, tmp_path):
     assert '| Tiny | 3 |' in summary and f'{fid:.4f}' in summary and 'fid, kid: one value over all images' in summary
 
 
+def test_sfd_model_validation_reports_fid_per_dataset(hub, tmp_path):
+    """Training-time validation (SFDModel.nondist_validation): the logged and tracked FID is the dataset value."""
+    import cv2
+    from basicsr.archs.rrdbnet_arch import RRDBNet
+    from basicsr.data import build_dataloader, build_dataset
+    from basicsr.models import build_model
+    from basicsr.utils import img2tensor, tensor2img
+
+    gt_dir, lq_dir = make_paired_dataset(str(tmp_path / 'data'), n=3, size=64, seed=1)
+    net_opt = {'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 8}
+    torch.manual_seed(1)
+    net = RRDBNet(scale=4, **net_opt).eval()
+    torch.save({'params': net.state_dict()}, tmp_path / 'net_g.pth')
+    fid_opt = {'type': 'calculate_fid', 'crop_size': 32, 'dims': 64, 'better': 'lower'}
+    opt = {'name': 'v', 'model_type': 'SFDModel', 'scale': 4, 'num_gpu': 0, 'is_train': False, 'dist': False,
+           'rank': 0, 'world_size': 1, 'network_g': {'type': 'RRDBNet', **net_opt},
+           'path': {'pretrain_network_g': str(tmp_path / 'net_g.pth'), 'strict_load_g': True, 'param_key_g': 'params',
+                    'results_root': str(tmp_path / 'r'), 'visualization': str(tmp_path / 'r' / 'vis')},
+           'val': {'save_img': False,
+                   'metrics': {'fid': fid_opt, 'psnr': {'type': 'calculate_psnr', 'crop_border': 0}}}}
+    model = build_model(opt)
+    dataset = build_dataset({'name': 'Tiny', 'type': 'PairedImageDataset', 'dataroot_gt': gt_dir,
+                             'dataroot_lq': lq_dir, 'io_backend': {'type': 'disk'}, 'phase': 'val', 'scale': 4})
+    model.validation(build_dataloader(dataset, {'phase': 'val'}, num_gpu=0, dist=False), 7, None, False)
+
+    srs, hrs = [], []
+    for name in sorted(os.listdir(gt_dir)):
+        lq = cv2.imread(os.path.join(lq_dir, name)).astype(np.float32) / 255
+        with torch.no_grad():
+            srs.append(tensor2img(net(img2tensor(lq).unsqueeze(0))))
+        hrs.append(cv2.imread(os.path.join(gt_dir, name)))
+    expected = M.compute_dataset_metric(fid_opt, srs, hrs)
+    assert model.metric_results['fid'] == pytest.approx(expected, rel=1e-6) and expected > 0
+    assert model.best_metric_results['Tiny']['fid'] == {'better': 'lower', 'val': model.metric_results['fid'],
+                                                        'iter': 7}
+    assert '_update_best_metric_result' not in vars(model)  # the hook is gone after the dataset
+
+
 def test_option_file_carries_the_paper_metrics():
     import yaml
 

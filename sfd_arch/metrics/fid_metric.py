@@ -195,7 +195,8 @@ def value_from_features(metric_type: str, options: dict[str, Any], sr_feats: np.
     if len(sr_feats) < min_samples:
         logging.getLogger('basicsr').warning(
             f'{metric_type} of {dataset or "the dataset"} from {len(sr_feats)} samples (< {min_samples}): the value is '
-            'unreliable and biased upwards; set crop_size (e.g. 64) to score non-overlapping crops')
+            'unreliable and biased upwards; ' + ('a smaller crop_size gives more samples' if options.get('crop_size')
+                                                 else 'set crop_size (e.g. 64) to score non-overlapping crops'))
     if metric_type == 'calculate_kid':
         return kid_from_features(sr_feats, hr_feats, int(options.get('subset_size', 1000)),
                                  int(options.get('subsets', 100)), int(options.get('seed', 0)))
