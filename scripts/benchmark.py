@@ -604,8 +604,21 @@ def run_files(preset: dict, device: torch.device, n_files: int, batch: int, work
             sync(device)
         return call
 
+    def input_only(workers: int) -> Callable[[], None]:
+        """The input pipeline alone: decode, tile, pin and copy to the device, convert to [0, 1]; no network."""
+        from sfd_arch.iqa.loader import decoded_images
+
+        def call() -> None:
+            for _, image in decoded_images(paths, DEFAULT_TILE, device, workers):
+                if isinstance(image, str):
+                    raise RuntimeError(image)
+            sync(device)
+        return call
+
     variants = [('score_tensor, decoded images on the device', None, in_memory)]
     variants += [(f'sfd-iqa score DIR --workers {w}', w, command(w)) for w in workers_list]
+    variants += [(f'input pipeline only (decode, tile, to device), --workers {w}', -1 - w, input_only(w))
+                 for w in workers_list]
     times: list[list[float]] = [[] for _ in variants]
     for round_ in range(reps + 1):  # round 0 warms up (workers' first fork, kernels, allocator)
         for k, (_, _, fn) in enumerate(variants):
@@ -616,7 +629,11 @@ def run_files(preset: dict, device: torch.device, n_files: int, batch: int, work
     rows = []
     for (what, workers, _), ts in zip(variants, times):
         median = statistics.median(ts)
-        rows.append({'what': what, 'workers': workers, 'precision': precision, 'batch': batch, 'files': n_files,
+        kind = 'memory' if workers is None else 'command' if workers >= 0 else 'input'
+        workers = workers if workers is None or workers >= 0 else -1 - workers
+        rows.append({'what': what, 'kind': kind, 'workers': workers if kind != 'input' else None,
+                     'input_workers': workers if kind == 'input' else None, 'precision': precision, 'batch': batch,
+                     'files': n_files,
                      'size': f'{width}x{height}', 'times_s': ts, 'median_s': median, 'per_s': n_files / median})
         log(f'  {what}: {n_files / median:.1f} images/s')
     forget_clip()
@@ -696,7 +713,7 @@ def targets(train: list[dict], iqa: list[dict], extra: dict, device: torch.devic
 
 def file_targets(files: list[dict], device: torch.device) -> list[dict]:
     out: list[dict] = []
-    memory = next((r for r in files if r['workers'] is None), None)
+    memory = next((r for r in files if r.get('kind', 'memory') == 'memory' and r['workers'] is None), None)
     command = {r['workers']: r for r in files if r['workers'] is not None}
     if memory is None or not command:
         return out
@@ -779,18 +796,21 @@ def markdown(result: dict) -> str:
                   'the device; "too small": NIQE needs room for 96x96 blocks at two scales.', '']
     if result.get('files'):
         files = result['files']
-        memory = next((r for r in files if r['workers'] is None), None)
+        memory = next((r for r in files if r.get('kind') == 'memory'), None)
         lines += [f"### sfd-iqa score on {files[0]['files']} JPEG files of {files[0]['size']} vs in-memory tensors", '',
-                  '| what | precision | batch | median s | images/s | vs in memory |',
-                  '| --- | --- | ---: | ---: | ---: | ---: |']
+                  '| what | precision | batch | median s | min-max s | images/s | vs in memory |',
+                  '| --- | --- | ---: | ---: | ---: | ---: | ---: |']
         for r in files:
-            rel = f"{r['per_s'] / memory['per_s']:.2f}x" if memory else 'n/a'
+            rel = f"{r['per_s'] / memory['per_s']:.2f}x" if memory and r.get('kind') != 'input' else '-'
             lines.append(f"| {r['what']} | {r['precision']} | {r['batch']} | {r['median_s']:.2f} | "
-                         f"{r['per_s']:.1f} | {rel} |")
+                         f"{min(r['times_s']):.2f}-{max(r['times_s']):.2f} | {r['per_s']:.1f} | {rel} |")
         lines += ['', 'The command runs in this process (`sfd_arch.iqa.cli.main`: weights file, CLIP from the '
                   'process cache, decoding and tiling in `--workers` DataLoader workers, batching, CSV rows), after '
                   'one untimed warm-up call; Python start-up and imports (seconds) are not included. "in memory": '
-                  '`SFDIQA.score_tensor` on the same images decoded beforehand and held on the device.', '']
+                  '`SFDIQA.score_tensor` on the same images decoded beforehand and held on the device. "input '
+                  'pipeline only": `sfd_arch.iqa.loader.decoded_images` alone (read, tile, pin, copy, convert to '
+                  '[0, 1]), no network: the most files/s the input side can feed. Variants run round-robin, one '
+                  'call each per round, after one warm-up round.', '']
     if result['growth']:
         g = result['growth']
         lines += [f"### Growth from GT {result['config']['sizes'][0]} to {result['config']['sizes'][-1]} "

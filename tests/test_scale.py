@@ -162,6 +162,20 @@ def test_loader_ships_stored_pixels_and_converts_like_imagearray(folder):
     assert dataset.paths and iqa_loader.TileDataset([str(folder / 'nope.png')], TILE)[0].error.endswith('no such file')
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_input_is_pinned_copied_async_and_scores_like_the_cpu(folder, weights, scorer):
+    paths = [p for p in _files(folder) if not p.endswith(('tiny.png', 'corrupt.jpg'))]
+    items = list(iqa_loader.decoded_images(paths, TILE, 'cuda', workers=2))
+    assert all(isinstance(image, iqa_loader.TileStack) and image.tiles.is_cuda for _, image in items)
+    loader = torch.utils.data.DataLoader(iqa_loader.TileDataset(paths[:1], TILE), batch_size=None, pin_memory=True)
+    assert next(iter(loader)).tiles.is_pinned()
+    gpu = SFDIQA.from_file(weights, device='cuda', tile=TILE, batch_size=4)
+    gpu.pad_batches = True
+    on_gpu = [r.score for r in gpu.iter_files(paths, workers=2)]
+    on_cpu = [r.score for r in scorer.iter_files(paths, workers=0)]
+    np.testing.assert_allclose(on_gpu, on_cpu, atol=1e-5, rtol=0)
+
+
 def test_default_workers_follow_the_cores_and_the_processes_per_node(monkeypatch):
     monkeypatch.setattr(os, 'sched_getaffinity', lambda _: set(range(16)), raising=False)
     monkeypatch.delenv('LOCAL_WORLD_SIZE', raising=False)
@@ -422,3 +436,25 @@ def test_two_nodes_train_sfd_with_equal_parameters(tmp_path, monkeypatch):
         assert any(moved), f'net_{name} did not train'
     models = tmp_path / 'experiments' / 'sfd_2nodes' / 'models'
     assert {'net_g_2.pth', 'net_featd_2.pth', 'net_lpp_2.pth'} <= {p.name for p in models.iterdir()}
+
+
+# -- the benchmark's verdicts ----------------------------------------------------------------------------------------
+def test_benchmark_judges_the_file_targets():
+    from conftest import load_script
+
+    bench = load_script('benchmark')
+    files = [{'workers': None, 'median_s': 1.0, 'per_s': 100.0, 'precision': 'fp32', 'size': '512x384'},
+             {'workers': 0, 'median_s': 2.0, 'per_s': 50.0, 'precision': 'fp32', 'size': '512x384'},
+             {'workers': 2, 'median_s': 1.6, 'per_s': 62.5, 'precision': 'fp32', 'size': '512x384'}]
+    cpu = bench.file_targets(files, torch.device('cpu'))
+    assert cpu[0]['met'] is True and cpu[0]['ratio'] == pytest.approx(0.8)
+    assert cpu[1]['met'] is None and cpu[1]['ratio'] == pytest.approx(0.625)  # the GPU target: reported only
+    files[2]['median_s'] = 2.2
+    assert bench.file_targets(files, torch.device('cpu'))[0]['met'] is False
+    fast = [{**r, 'precision': 'bf16', 'per_s': r['per_s'] * 20} for r in files]  # 2000 / 1000 / 1250 per s
+    assert [t['met'] for t in bench.file_targets(fast, torch.device('cuda'))] == [False, False]
+    fast[2]['per_s'] = 1900.0
+    cuda = bench.file_targets(fast, torch.device('cuda'))
+    assert [t['met'] for t in cuda] == [True, True] and cuda[0]['ratio'] == pytest.approx(0.95)
+    fp32 = [{**r, 'precision': 'fp32'} for r in fast]
+    assert [t['met'] for t in bench.file_targets(fp32, torch.device('cuda'))] == [True, False]  # 1500/s: with bf16
