@@ -177,11 +177,12 @@ def pd_panels(means: dict, models: Sequence[str], datasets: Sequence[str], x_met
     return panels
 
 
-def _place_labels(ax, points: dict[str, tuple[float, float]], fontsize: float) -> None:
-    """Label every point, choosing per label the first of six positions that covers no other label or point.
+def _place_labels(ax, points: dict[str, tuple[float, float]], fontsize: float) -> int:
+    """Label the points, each at the first of six positions that covers no other label or point.
 
-    Greedy and deterministic: labels go in the order of ``points``; a label that fits nowhere takes the
-    position with the fewest overlaps. Needs the final layout (call after ``tight_layout``).
+    Greedy and deterministic, in the order of ``points``. A label that fits nowhere is left out (the legend
+    names every point), so no label ever sits on or next to another model's marker. Needs the final layout
+    (call after ``tight_layout``). Returns how many labels were left out.
     """
     renderer = ax.figure.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
@@ -189,29 +190,27 @@ def _place_labels(ax, points: dict[str, tuple[float, float]], fontsize: float) -
     marker_boxes = []
     for x, y in points.values():
         px, py = ax.transData.transform((x, y))
-        marker_boxes.append((px - 3 * pixels, py - 3 * pixels, px + 3 * pixels, py + 3 * pixels))
+        # a margin around each marker: a label touching another model's marker would read as its label
+        marker_boxes.append((px - 5 * pixels, py - 5 * pixels, px + 5 * pixels, py + 5 * pixels))
     candidates = [((4, 2), 'left', 'bottom'), ((4, -2), 'left', 'top'), ((-4, 2), 'right', 'bottom'),
                   ((-4, -2), 'right', 'top'), ((0, 5), 'center', 'bottom'), ((0, -5), 'center', 'top')]
     placed: list[tuple[float, float, float, float]] = []
+    left_out = 0
     for i, (label, (x, y)) in enumerate(points.items()):
-        best = None
+        others = placed + [b for j, b in enumerate(marker_boxes) if j != i]
         for offset, ha, va in candidates:
             text = ax.annotate(label, (x, y), textcoords='offset points', xytext=offset, ha=ha, va=va,
                                fontsize=fontsize)
             bb = text.get_window_extent(renderer)
             box = (bb.x0, bb.y0, bb.x1, bb.y1)
-            others = placed + [b for j, b in enumerate(marker_boxes) if j != i]
-            cost = sum(_overlap(box, o) for o in others)
-            cost += 0 if (bb.x0 >= frame.x0 and bb.x1 <= frame.x1 and bb.y0 >= frame.y0 and bb.y1 <= frame.y1) else 1
-            if best is None or cost < best[0]:
-                if best is not None:
-                    best[1].remove()
-                best = (cost, text, box)
-            else:
-                text.remove()
-            if cost == 0:
+            inside = bb.x0 >= frame.x0 and bb.x1 <= frame.x1 and bb.y0 >= frame.y0 and bb.y1 <= frame.y1
+            if inside and not any(_overlap(box, o) for o in others):
+                placed.append(box)
                 break
-        placed.append(best[2])
+            text.remove()
+        else:
+            left_out += 1
+    return left_out
 
 
 def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> int:
@@ -241,9 +240,17 @@ def plot_pd(means: dict, models: Sequence[str], datasets: Sequence[str], output:
     markers = 'osD^vP*X<>'
     x_label = f'{labels.get(x_metric, x_metric)} {ARROWS.get(directions.get(x_metric, "higher"), "")}'
     y_label = f'{labels.get(y_metric, y_metric)} {ARROWS.get(directions.get(y_metric, "higher"), "")}'
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], linestyle='', marker=markers[i % len(markers)], color=colors[i], markersize=4,
+                      markeredgecolor='black', markeredgewidth=0.3) for i in range(len(models))]
+    spare_slot = nrows * ncols > len(panels)
+    legend_cols = min(len(models), 4 if ncols > 1 else 2)
+    legend_h = 0 if spare_slot else 0.13 * math.ceil(len(models) / legend_cols) + 0.02  # inches below the panels
     with plt.rc_context(_paper_style()):
         width = COLUMN_WIDTH_IN if ncols > 1 else COLUMN_WIDTH_IN * 0.6
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width, 1.5 * nrows + 0.15), squeeze=False)
+        height = 1.5 * nrows + 0.15 + legend_h
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
         for ax, (panel, points) in zip(axes.flat, panels.items()):
             for i, (x, y) in enumerate(points.values()):
                 ax.scatter([x], [y], s=14, color=colors[i], marker=markers[i % len(markers)], zorder=3,
@@ -259,11 +266,18 @@ def plot_pd(means: dict, models: Sequence[str], datasets: Sequence[str], output:
             ax.set_ylabel(y_label, labelpad=1)
         for ax in list(axes.flat)[len(panels):]:
             ax.axis('off')
+        # the legend names every point (labels are only drawn where they cannot be mistaken for a neighbour's)
+        if spare_slot:
+            axes.flat[-1].legend(handles, list(models), loc='center', frameon=False, handletextpad=0.3,
+                                 labelspacing=0.4)
+        else:
+            fig.legend(handles, list(models), loc='lower center', ncol=legend_cols, frameon=False,
+                       handletextpad=0.3, columnspacing=1.0, bbox_to_anchor=(0.5, 0.0))
         if nrows > 1 and len(panels) % ncols:
             # an empty slot in the last row: the panel above it is the bottom of its column and needs the x label
             for c in range(len(panels) % ncols, ncols):
                 axes[-2, c].set_xlabel(x_label, labelpad=1)
-        fig.tight_layout(pad=0.3, h_pad=0.5, w_pad=0.5)
+        fig.tight_layout(pad=0.3, h_pad=0.5, w_pad=0.5, rect=(0, legend_h / height, 1, 1))
         for ax, points in zip(axes.flat, panels.values()):
             _place_labels(ax, points, FONT_PT - 1)
         if output:
