@@ -656,6 +656,20 @@ def parse_crop(text: str) -> tuple[str, str, int, int, int]:
     return dataset, image, int(x), int(y), int(size)
 
 
+def parse_crops(crops: Sequence[str], datasets: list[Dataset]) -> list[tuple[str, str, tuple[int, int, int]]]:
+    """Every ``--crop`` as ``(dataset, image, (x, y, size))``; unknown datasets and images are errors."""
+    out = []
+    by_name = {d.name: d for d in datasets}
+    for text in crops:
+        dataset, image, x, y, size = parse_crop(text)
+        if dataset not in by_name:
+            raise CompareError(f'--crop {text}: no dataset {dataset!r}; this run has {", ".join(by_name)}')
+        if image not in by_name[dataset].images:
+            raise CompareError(f'--crop {text}: {dataset} has no image {image!r}')
+        out.append((dataset, image, (x, y, size)))
+    return out
+
+
 def auto_crop_size(h: int, w: int) -> int:
     """A fifth of the short side, at least 32 px (LPIPS' AlexNet needs that much), at most the image."""
     return min(h, w, max(32, round(min(h, w) / 5)))
@@ -669,16 +683,7 @@ def visual_choices(run: Run, means_rows: list[CompareRow], metric: Optional[str]
     the models (bicubic left out of the spread when two or more other models compete).
     """
     if crops:
-        out = []
-        by_name = {d.name: d for d in run.datasets}
-        for text in crops:
-            dataset, image, x, y, size = parse_crop(text)
-            if dataset not in by_name:
-                raise CompareError(f'--crop {text}: no dataset {dataset!r}; this run has {", ".join(by_name)}')
-            if image not in by_name[dataset].images:
-                raise CompareError(f'--crop {text}: {dataset} has no image {image!r}')
-            out.append((dataset, image, (x, y, size)))
-        return out
+        return parse_crops(crops, run.datasets)
     if per_dataset <= 0 or metric is None:
         return []
     learned = [m.label for m in run.models if m.kind != BICUBIC]
@@ -834,6 +839,7 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
     if pd_metric not in plan.blocks and pd_metric not in DEFAULT_METRICS and pd_metric not in plan.skipped:
         raise CompareError(f'--pd {pd_metric}: not a metric of this run; it has {", ".join(plan.blocks)}')
     dsets = load_datasets(opt, opt_path, datasets)
+    parse_crops(crops, dsets)  # a typo in --crop fails now, not after every model has run
     inference = _inference_module()
     try:
         torch_device = inference.pick_device(device)

@@ -198,6 +198,29 @@ def test_folder_models_and_option_file_generator(ws, compare, tmp_path):
     assert 'No PD plot' in Path(result['report_md']).read_text()
 
 
+def test_added_metric_reuses_sr_images_and_crop_picks_the_figure(ws, compare, tmp_path):
+    from PIL import Image
+
+    out = str(tmp_path / 'o')
+    first = compare.run_compare('test.yml', {'Bicubic': 'bicubic'}, out, metrics=['psnr'], progress=False,
+                                visual_per_dataset=0)
+    assert first['computed'] == {'sr': N_IMAGES * len(DATASETS), 'values': N_IMAGES * len(DATASETS)}
+    second = compare.run_compare('test.yml', {'Bicubic': 'bicubic'}, out, metrics=['psnr', 'ssim'], progress=False,
+                                 crops=['TinyB/0002:8,16,32'])
+    assert second['computed'] == {'sr': 0, 'values': N_IMAGES * len(DATASETS)}  # only SSIM is new
+    assert [Path(p).name for p in second['visual']] == ['TinyB_0002.png']
+    width, height = Image.open(second['visual'][0]).size
+    assert width == round(3.5 * 300) and height < width  # one paper column at 300 dpi
+    for bad, words in (('TinyB/0002:40,40,32', ['leaves the 64x64']), ('TinyC/0002:0,0,32', ['TinyC', 'TinyA']),
+                       ('TinyB/0002', ['DATASET/IMAGE:X,Y,SIZE'])):
+        with pytest.raises(compare.CompareError) as info:
+            compare.run_compare('test.yml', {'Bicubic': 'bicubic'}, out, metrics=['psnr'], progress=False,
+                                crops=[bad])
+        assert all(w in str(info.value) for w in words), str(info.value)
+    with pytest.raises(compare.CompareError, match='--pd niqe'):
+        compare.run_compare('test.yml', {'Bicubic': 'bicubic'}, out, pd_metric='niqe', progress=False)
+
+
 # -- bad input: a clear message, a non-zero exit, results already written stay ---------------------------------
 def run_cli(compare, argv) -> str:
     with pytest.raises(SystemExit) as info:
