@@ -57,6 +57,7 @@ except ImportError:  # a checkout that is not installed: the package sits next t
 ensure_basicsr_importable()
 
 import sfd_arch  # noqa: E402,F401  (registers the SFD metrics in BasicSR's registry)
+import sfd_arch.metrics as metrics_lib  # noqa: E402
 from sfd_arch.eval.report import (  # noqa: E402
     CSV_COLUMNS,
     DATASET_LEVEL,
@@ -83,76 +84,26 @@ DEFAULT_METRICS = OrderedDict([
     ('dists', {'type': 'calculate_dists'}),
     ('fid', {'type': 'calculate_fid'}),
 ])
-_LOWER_BETTER = ('lpips', 'dists', 'fid', 'kid', 'niqe', 'pi', 'brisque', 'nrqm_lower')
 
 
 class CompareError(ValueError):
     """A problem with the input: the message names the file, model, dataset, image or metric."""
 
 
-# -- the metric library, with what its absence leaves ------------------------------------------------------------
-def _metrics_lib():
-    """``sfd_arch.metrics`` (LPIPS, DISTS, FID, pyiqa and the weight checks), or None where it is not there."""
-    try:
-        import sfd_arch.metrics as lib
-    except ModuleNotFoundError as err:
-        if err.name not in ('sfd_arch.metrics',):
-            raise
-        return None
-    return lib
-
-
+# -- the metric library (sfd_arch.metrics): one door for every metric block ------------------------------------
 def known_metric_types() -> list[str]:
-    from basicsr.utils.registry import METRIC_REGISTRY
-
-    lib = _metrics_lib()
-    names = set(METRIC_REGISTRY._obj_map)
-    if lib is not None and hasattr(lib, 'known_metrics'):
-        names |= set(lib.known_metrics())
-    return sorted(names)
+    return metrics_lib.known_metrics()
 
 
 def is_dataset_metric(metric_opt: dict) -> bool:
-    lib = _metrics_lib()
-    if lib is not None and hasattr(lib, 'is_dataset_metric'):
-        return bool(lib.is_dataset_metric(metric_opt))
-    return metric_opt.get('type') in ('calculate_fid', 'calculate_kid')
-
-
-def metric_direction(name: str, metric_opt: dict) -> str:
-    """``higher`` or ``lower``: the library's word, then the block's ``better`` key, then the metric's name."""
-    lib = _metrics_lib()
-    if lib is not None and hasattr(lib, 'metric_direction'):
-        try:
-            return lib.metric_direction(metric_opt)
-        except (KeyError, ValueError):
-            pass
-    if metric_opt.get('better') in ('higher', 'lower'):
-        return metric_opt['better']
-    kind = f'{name} {metric_opt.get("type", "")} {metric_opt.get("metric", "")}'.lower()
-    return 'lower' if any(word in kind for word in _LOWER_BETTER) else 'higher'
-
-
-def weight_report(metric_opt: dict) -> list[dict]:
-    lib = _metrics_lib()
-    if lib is None or not hasattr(lib, 'weight_report'):
-        return []
-    return list(lib.weight_report(metric_opt))
-
-
-def check_metric_weights(metric_opts: 'dict[str, dict]') -> None:
-    """Raise ``FileNotFoundError`` naming every missing weight file of ``{name: metric block}``."""
-    lib = _metrics_lib()
-    if lib is not None and hasattr(lib, 'check_metric_weights'):
-        lib.check_metric_weights(metric_opts)
+    return metrics_lib.is_dataset_metric(metric_opt)
 
 
 def compute_dataset_metric(metric_opt: dict, sr_images: list[np.ndarray], hr_images: list[np.ndarray],
                            names: Sequence[str], dataset: str) -> float:
-    lib = _metrics_lib()
-    if lib is None or not hasattr(lib, 'compute_dataset_metric'):
-        raise CompareError(f'{metric_opt.get("type")} is a dataset metric, but sfd_arch.metrics is not available')
-    return float(lib.compute_dataset_metric(metric_opt, sr_images, hr_images, names=names, dataset=dataset))
+    """A dataset-level metric (FID, KID) between paired lists of ``(H, W, 3)`` uint8 BGR images."""
+    # looked up on the module at call time, so a test can stand in for the 2048-d Frechet distance
+    return float(metrics_lib.compute_dataset_metric(metric_opt, sr_images, hr_images, names=names, dataset=dataset))
 
 
 def compute_image_metric(metric_opt: dict, sr: np.ndarray, hr: np.ndarray) -> float:
@@ -197,7 +148,7 @@ def plan_metrics(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = Non
             raise CompareError(f'{opt_path}: val.metrics.{name}: unknown metric type {block["type"]!r}; '
                                f'known: {", ".join(known)}')
     try:
-        check_metric_weights(blocks)
+        metrics_lib.check_metric_weights(blocks)
     except FileNotFoundError as err:
         raise CompareError(f'{opt_path}: val.metrics: {err}') from err
     skipped: dict[str, str] = {}
@@ -216,23 +167,22 @@ def plan_metrics(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = Non
                 block['crop_border'] = scale
             if block['type'] in types or name in blocks:
                 continue
-            if block['type'] not in known:
-                skipped[name] = f'{block["type"]} is not registered (the metric library sfd_arch.metrics is missing)'
-                continue
             try:
-                check_metric_weights({name: block})
+                metrics_lib.check_metric_weights({name: block})
             except FileNotFoundError as err:
                 skipped[name] = f'weights missing: {err}'
                 continue
             blocks[name] = block
     if wanted:
+        for w in wanted:
+            if w in skipped:
+                raise CompareError(f'--metrics {w}: not available: {skipped[w]}')
         absent = [w for w in wanted if w not in blocks]
         if absent:
-            note = f' (skipped: {", ".join(skipped)})' if skipped else ''
             raise CompareError(f'--metrics: unknown metric(s) {", ".join(absent)}; this run has '
-                               f'{", ".join(blocks) or "none"}{note}')
+                               f'{", ".join(blocks) or "none"}')
         blocks = OrderedDict((n, blocks[n]) for n in wanted)
-    directions = {name: metric_direction(name, block) for name, block in blocks.items()}
+    directions = {name: metrics_lib.metric_direction(block) for name, block in blocks.items()}
     return MetricPlan(blocks, directions, skipped)
 
 
@@ -798,7 +748,7 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
 
     weights = []
     for name, block in run.plan.blocks.items():
-        weights += [dict(w, metric=name) for w in weight_report(block)]
+        weights += [dict(w, metric=name) for w in metrics_lib.weight_report(block)]
     report = report_markdown(command, table, 'pd.png' if pd_png else None,
                              [osp.relpath(p, run.out_dir) for p in visuals], weights, run.plan.skipped,
                              notes, dict(run.plan.blocks), pd_caption=pd_note)
