@@ -117,7 +117,7 @@ def counting_sfd(monkeypatch):
 
 def args(root, out, weights, *extra):
     return ['bench', '--root', str(root), '--datasets', 'kadid10k', 'clive', 'spaq', 'csiq', '--metric', 'sfd_iqa',
-            'niqe', 'piqe', 'brisque', '-w', weights, '-o', str(out), '--bootstrap', '40', '--tile', '0',
+            'niqe', 'piqe', 'brisque', '-w', weights, '-o', str(out), '--bootstrap', '10', '--tile', '0',
             '--workers', '0', '--no-progress', *extra]
 
 
