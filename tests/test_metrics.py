@@ -45,9 +45,7 @@ def hub(standins, tmp_path, monkeypatch) -> Path:
     """TORCH_HOME = the stand-ins, current directory = an empty folder (no experiments/pretrained_models)."""
     monkeypatch.setenv('TORCH_HOME', str(standins))
     monkeypatch.chdir(tmp_path)
-    clear_metric_cache()
-    yield standins / 'hub' / 'checkpoints'
-    clear_metric_cache()
+    return standins / 'hub' / 'checkpoints'  # the network cache is kept: its keys hold the resolved file paths
 
 
 def images(seed: int = 0, size=(48, 64)) -> tuple[np.ndarray, np.ndarray]:
@@ -259,6 +257,7 @@ def test_each_network_is_built_once_per_settings_and_device(hub, monkeypatch):
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(lpips_metric.LPIPSNet, '__init__', counting)
+    clear_metric_cache()
     opt = {'type': 'calculate_lpips', 'net': 'alex', 'device': 'cpu', 'better': 'lower'}
     values = [calculate_metric({'img': sr, 'img2': hr}, opt) for sr, hr in (images(s) for s in range(4))]
     assert built == ['alex'] and len(set(values)) == 4

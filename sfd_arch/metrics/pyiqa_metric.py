@@ -47,10 +47,8 @@ def pyiqa_direction(metric: str) -> str:
         configs = getattr(pyiqa, 'DEFAULT_CONFIGS', None)
         if configs is None:
             from pyiqa.default_model_configs import DEFAULT_CONFIGS as configs
-        if metric in configs:
-            return 'lower' if configs[metric].get('metric_opts', {}).get('lower_better',
-                                                                          configs[metric].get('lower_better')) \
-                else 'higher'
+        if metric in configs:  # pyiqa keeps the direction beside metric_opts
+            return 'lower' if configs[metric].get('lower_better', False) else 'higher'
     except ImportError:
         pass
     return 'lower' if metric.lower() in _LOWER_BETTER else 'higher'
