@@ -162,9 +162,12 @@ def test_clip_runs_twice_per_iteration_and_never_changes(sfd_run):
     assert calls == [True, False] * 3  # SR with grad, HR without
     log = model.get_current_log()
     for key in ('l_g_featd', 'l_g_tgd', 'l_d_featd_real', 'l_d_featd_fake', 'l_d_tgd', 'p_pos_real', 'p_pos_fake',
-                'out_featd_real', 'out_featd_fake', 'l_g_pix', 'l_g_percep'):
+                'out_featd_real', 'out_featd_fake', 'l_g_pix', 'l_g_percep', 'acc_featd_real', 'acc_featd_fake',
+                'acc_tgd'):
         assert key in log, key
     assert 0 <= log['p_pos_real'] <= 1
+    for key in ('acc_featd_real', 'acc_featd_fake', 'acc_tgd'):
+        assert 0 <= log[key] <= 1, key
     after = _flat(model.clip.clip_model)
     assert all(torch.equal(clip_before[k], after[k]) for k in after)
 
@@ -206,7 +209,7 @@ def test_realsfd_trains_and_resumes_on_cpu(tmp_path, monkeypatch):
     upstream['network_d'].update(num_feat=8)
     upstream['path']['pretrain_network_g'] = None
     upstream['train'].pop('perceptual_opt')
-    upstream['train'].update(total_iter=2)
+    upstream['train'].update(total_iter=2, amp='bf16')  # the shared SFD step in mixed precision, as in SFDModel
     upstream['logger'].update(print_freq=1, save_checkpoint_freq=2, use_tb_logger=False)
     text = switch_text(yaml.safe_dump(upstream, sort_keys=False), clip_line=tiny_clip_line(clip_file))
     (tmp_path / 'real.yml').write_text(text)
@@ -216,6 +219,7 @@ def test_realsfd_trains_and_resumes_on_cpu(tmp_path, monkeypatch):
     assert {'net_g_2.pth', 'net_featd_2.pth', 'net_lpp_2.pth'} <= {p.name for p in models.iterdir()}
     model, state = build_model('real.yml', str(tmp_path), auto_resume=True)
     assert type(model).__name__ == 'RealSFDModel' and state['iter'] == 2
+    assert model.amp_dtype == torch.bfloat16 and state['scalers'] == {'g': {}, 'd': {}}
     lpp = torch.load(models / 'net_lpp_2.pth')['params']
     assert torch.equal(model.net_lpp.ctx, lpp['ctx'])
     assert model.jpeger is not None and next(model.usm_sharpener.buffers(), torch.zeros(1)).device.type == 'cpu'
@@ -362,3 +366,81 @@ def test_validation_reports_sfd_iqa_of_the_model_itself(sfd_run):
         scores.append(scorer.score_arrays([rgb])[0].score)
     assert value == pytest.approx(float(np.mean(scores)), abs=1e-6)
     assert model.net_featd.training  # validation hands the discriminators back in train mode
+
+
+def test_discriminator_accuracies_are_shares_of_right_calls(sfd_run, monkeypatch):
+    """acc_featd_real / acc_featd_fake: share of HR / SR positions Feat-D calls real / fake (mean over taps);
+    acc_tgd: share of the HR and SR images TG-D sends to the right prompt. Checked against rigged logits."""
+    model, _ = build_model('train_sfd.yml', str(sfd_run))
+    featd, lpp = model.get_bare_model(model.net_featd), model.net_lpp
+    n = 2
+
+    def rigged_featd(feats):
+        # HR half: 3 of 4 rows positive on tap 0, all positive elsewhere; SR half: all negative on every tap
+        out = []
+        for i, f in enumerate(feats):
+            m = torch.ones(f.shape[0], 1, 4, 4) + 0 * (f.mean() + sum(p.sum() for p in featd.parameters()))
+            m[n:] = -1.0
+            if i == 0 and f.shape[0] == 2 * n:
+                m[:n, :, 3] = -1.0
+            out.append(m)
+        return out
+
+    def rigged_lpp(emb, text=None):
+        logits = torch.zeros(emb.shape[0], 2) + 0 * (emb.mean() + lpp.ctx.sum())
+        if emb.shape[0] == 2 * n:
+            logits[0, 0], logits[1, 1] = 1.0, 1.0  # HR: one right, one wrong
+            logits[2, 1], logits[3, 1] = 1.0, 1.0  # SR: both right
+        return logits
+
+    monkeypatch.setattr(featd, 'forward', rigged_featd)
+    monkeypatch.setattr(lpp, 'forward', rigged_lpp)
+    model.feed_data({'lq': torch.rand(n, 3, 16, 16), 'gt': torch.rand(n, 3, 64, 64)})
+    model.optimize_parameters(1)
+    log = model.get_current_log()
+    n_taps = len(model.clip.layers)
+    assert log['acc_featd_real'] == pytest.approx((0.75 + (n_taps - 1)) / n_taps)
+    assert log['acc_featd_fake'] == pytest.approx(1.0)
+    assert log['acc_tgd'] == pytest.approx(0.75)
+
+    # BasicSR's MessageLogger puts them in the log line and in tensorboard, beside out_featd_* and p_pos_*
+    from basicsr.utils.logger import MessageLogger
+
+    scalars = {}
+
+    class FakeTensorboard:
+        def add_scalar(self, tag, value, step):
+            scalars[tag] = value
+
+    opt = dict(model.opt, logger=dict(model.opt['logger'], use_tb_logger=True))
+    MessageLogger(opt, 0, FakeTensorboard())({'epoch': 0, 'iter': 1, 'lrs': [1e-4], **log})
+    for key in ('acc_featd_real', 'acc_featd_fake', 'acc_tgd', 'out_featd_real', 'p_pos_real'):
+        assert scalars[key] == log[key], key
+
+
+def test_resume_checks_the_clip_block_and_the_switches(sfd_run):
+    root = str(sfd_run)
+    model, _ = build_model('train_sfd.yml', root)
+    model.save(0, 2)
+    state = torch.load(sfd_run / 'experiments' / 'sfd_tiny' / 'training_states' / '2.state')
+    assert state['clip'] == model.clip_opt and state['clip']['pretrained'] == model.clip_opt['pretrained']
+    assert state['optimizer_names'] == ['optimizer_g', 'optimizer_featd', 'optimizer_lpp']
+    base = yaml.safe_load((sfd_run / 'train_sfd.yml').read_text())
+
+    def resume_with(mutate):
+        opt = yaml.safe_load(yaml.safe_dump(base))
+        mutate(opt)
+        (sfd_run / 'resume.yml').write_text(yaml.safe_dump(opt, sort_keys=False))
+        return build_model('resume.yml', root, auto_resume=True)
+
+    with pytest.raises(ValueError, match=r"clip\.quick_gelu \(state: absent, option file: True\)") as err:
+        resume_with(lambda o: o['clip'].update(quick_gelu=True))
+    assert 'clip.layers' not in str(err.value)  # only the keys that differ are named
+    with pytest.raises(ValueError, match=r"clip\.layers \(state: \['layer1', 'layer2', 'layer3'\], option file: "
+                                         r"\['layer3'\]\)"):
+        resume_with(lambda o: o['clip'].update(layers=['layer3']))
+    with pytest.raises(ValueError, match=r"optimisers \['optimizer_g', 'optimizer_featd', 'optimizer_lpp'\] but this "
+                                         r"option file trains \['optimizer_g', 'optimizer_featd'\]"):
+        resume_with(lambda o: o['train'].update(tgd_opt=None))
+    model, state = resume_with(lambda o: None)  # the same file resumes
+    assert state['iter'] == 2

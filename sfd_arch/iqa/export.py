@@ -133,7 +133,7 @@ def find_checkpoints(experiment: str, iteration: Union[int, str, None] = None,
     elif 'latest' in both:
         tag = 'latest'
     else:
-        wanted = ' and '.join(f'net_{n}_<iter>.pth' for n in nets)
+        wanted = ('pair of ' if len(nets) > 1 else '') + ' and '.join(f'net_{n}_<iter>.pth' for n in nets)
         lonely = sorted(set.union(*(saved[n] for n in nets)) - both) if len(nets) > 1 else []
         hint = f' (only one network saved for: {", ".join(lonely)})' if lonely else ''
         raise ExportError(f'no {wanted} in {models}{hint}')

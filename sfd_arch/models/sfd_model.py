@@ -191,6 +191,11 @@ class SFDMixin:
             self.net_g_ema.eval()
 
         self.clip_opt = normalize_clip_opt(opt.get('clip'))
+        resume_path = opt['path'].get('resume_state')
+        if resume_path and osp.isfile(resume_path):
+            # before any network is built: a changed `clip.layers` would otherwise surface as a shape mismatch
+            # while loading Feat-D, not as what it is
+            self._check_resumed_clip(torch.load(resume_path, map_location='cpu', mmap=True), resume_path)
         self.clip = None
         if self.sfd.uses_clip:
             self.clip = build_clip(self.clip_opt).to(self.device)
@@ -548,21 +553,7 @@ class SFDMixin:
         """BasicSR's resume (optimisers, schedulers), after checking the state belongs to this configuration;
         then the fp16 GradScalers, so a resumed run takes the same steps as an uninterrupted one."""
         where = self.opt['path'].get('resume_state') or 'the resumed training state'
-        saved_clip = resume_state.get('clip', 'absent')
-        if saved_clip == 'absent':
-            get_root_logger().warning(f'{where} records no `clip:` block (saved by an older version): the CLIP of the '
-                                      'option file is assumed to be the one the run was trained with')
-        elif (saved_clip is None) != (self.clip is None):
-            raise ValueError(f"{where} was trained {'without' if saved_clip is None else 'with'} CLIP (Feat-D / TG-D "
-                             f"{'off' if saved_clip is None else 'on'}), the option file now has them "
-                             f"{'on' if saved_clip is None else 'off'}: resume with the option file of that run")
-        elif saved_clip is not None and saved_clip != self.clip_opt:
-            keys = sorted(set(saved_clip) | set(self.clip_opt), key=str)
-            old, new = ({k: d.get(k, 'absent') for k in keys} for d in (saved_clip, self.clip_opt))
-            diff = [f'clip.{k} (state: {old[k]!r}, option file: {new[k]!r})' for k in keys if old[k] != new[k]]
-            raise ValueError(f'the `clip:` block of the option file differs from the one recorded in {where}: '
-                             f'{"; ".join(diff)}. Feat-D and LPP were trained on that CLIP; restore those values in '
-                             'the option file to resume, or start a new run (another `name`).')
+        self._check_resumed_clip(resume_state, where)
         names = resume_state.get('optimizer_names')
         if names is not None and names != self.optimizer_names():
             raise ValueError(f'{where} holds optimisers {names} but this option file trains {self.optimizer_names()}: '
@@ -576,6 +567,26 @@ class SFDMixin:
             elif scaler.is_enabled():
                 get_root_logger().warning(f'{where} has no fp16 GradScaler state for {key.upper()}: starting from the '
                                           'default scale (the run was not trained with train.amp: fp16)')
+
+    def _check_resumed_clip(self, resume_state: dict, where: str) -> None:
+        """The option file's normalised `clip:` block must be the one recorded in the state (Feat-D and LPP only
+        mean something on the CLIP they were trained on); the error names every differing key."""
+        saved_clip = resume_state.get('clip', 'absent')
+        uses_clip = self.sfd.uses_clip
+        if saved_clip == 'absent':
+            get_root_logger().warning(f'{where} records no `clip:` block (saved by an older version): the CLIP of the '
+                                      'option file is assumed to be the one the run was trained with')
+        elif (saved_clip is None) == uses_clip:
+            raise ValueError(f"{where} was trained {'without' if saved_clip is None else 'with'} CLIP (Feat-D / TG-D "
+                             f"{'off' if saved_clip is None else 'on'}), the option file now has them "
+                             f"{'on' if saved_clip is None else 'off'}: resume with the option file of that run")
+        elif saved_clip is not None and saved_clip != self.clip_opt:
+            keys = sorted(set(saved_clip) | set(self.clip_opt), key=str)
+            old, new = ({k: repr(d[k]) if k in d else 'absent' for k in keys} for d in (saved_clip, self.clip_opt))
+            diff = [f'clip.{k} (state: {old[k]}, option file: {new[k]})' for k in keys if old[k] != new[k]]
+            raise ValueError(f'the `clip:` block of the option file differs from the one recorded in {where}: '
+                             f'{"; ".join(diff)}. Feat-D and LPP were trained on that CLIP; restore those values in '
+                             'the option file to resume, or start a new run (another `name`).')
 
     def get_bare_model(self, net):
         return net.module if isinstance(net, (DataParallel, DistributedDataParallel)) else net
