@@ -168,7 +168,14 @@ def test_compare_writes_every_file_skips_on_rerun_and_redoes_a_changed_checkpoin
 
 
 def test_folder_models_and_option_file_generator(ws, compare, tmp_path):
-    """A folder of SR images made elsewhere (BasicSR's <image>_<suffix>.png) and the option file's network_g."""
+    """A folder of SR images made elsewhere (BasicSR's <image>_<suffix>.png) and the option file's network_g:
+    with path.pretrain_network_g (model given by name only), and for a checkpoint that is not an RRDBNet."""
+    from basicsr.archs.srvgg_arch import SRVGGNetCompact
+
+    torch.manual_seed(5)
+    vgg_opt = {'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_conv': 2, 'upscale': 4}
+    compact = SRVGGNetCompact(**vgg_opt).eval()
+    torch.save({'params': compact.state_dict()}, tmp_path / 'compact.pth')
     folder = tmp_path / 'bicubic_cv2'
     for dataset in DATASETS:
         (folder / dataset).mkdir(parents=True)
@@ -177,14 +184,16 @@ def test_folder_models_and_option_file_generator(ws, compare, tmp_path):
             cv2.imwrite(str(folder / dataset / f'{i:04d}_Cubic.png'), compare.bicubic_upscale(lq, 4, 'cv2'))
     opt = yaml.safe_load((ws / 'test.yml').read_text())
     opt['path'] = {'pretrain_network_g': str(ws / 'g1.pth')}
+    opt['network_g'] = {'type': 'SRVGGNetCompact', **vgg_opt}
     opt['val']['metrics']['sfd_iqa'] = {'type': 'calculate_sfd_iqa', 'weights': 'model'}  # training-only
     (tmp_path / 'opt.yml').write_text(yaml.safe_dump(opt))
-    result = compare.run_compare(str(tmp_path / 'opt.yml'), {'Cubic': str(folder), 'G1': ''}, str(tmp_path / 'o'),
-                                 metrics=['psnr'], progress=False, visual_per_dataset=0, bicubic='cv2')
+    models = {'Cubic': str(folder), 'G1': '', 'Compact': str(tmp_path / 'compact.pth')}
+    result = compare.run_compare(str(tmp_path / 'opt.yml'), models, str(tmp_path / 'o'), metrics=['psnr'],
+                                 progress=False, visual_per_dataset=0, bicubic='cv2')
     assert result['visual'] == [] and result['pd_png'] is None  # one metric: no PD plane, and no LPIPS asked
     assert 'weights: model' in result['skipped_metrics']['sfd_iqa']
     rows = {(r.model, r.dataset, r.image): r.value for r in read_compare_csv(result['metrics_csv'])}
-    assert len(rows) == 2 * N_IMAGES * len(DATASETS)
+    assert len(rows) == 3 * N_IMAGES * len(DATASETS)
     # G1 through network_g + pretrain_network_g: the checkpoint's generator; Cubic: the folder's images
     from basicsr.metrics import calculate_psnr
 
@@ -192,6 +201,12 @@ def test_folder_models_and_option_file_generator(ws, compare, tmp_path):
     lq, hr = cv2.imread('data/TinyA/lq/0002.png'), cv2.imread('data/TinyA/gt/0002.png')
     sr = inference.RRDBUpsampler(inference.build_generator('g1.pth')[0], 4).enhance(lq)
     assert rows[('G1', 'TinyA', '0002')] == pytest.approx(calculate_psnr(sr, hr, 4, test_y_channel=True), abs=1e-9)
+    with torch.no_grad():
+        x = torch.from_numpy(lq[..., ::-1].astype(np.float32) / 255).permute(2, 0, 1)[None]
+        y = compact(x)[0].clamp(0, 1).permute(1, 2, 0).numpy()[..., ::-1]
+    sr = np.round(y * 255).astype(np.uint8)
+    assert rows[('Compact', 'TinyA', '0002')] == pytest.approx(calculate_psnr(sr, hr, 4, test_y_channel=True),
+                                                               abs=1e-6)
     cubic = compare.bicubic_upscale(lq, 4, 'cv2')
     assert rows[('Cubic', 'TinyA', '0002')] == pytest.approx(calculate_psnr(cubic, hr, 4, test_y_channel=True),
                                                              abs=1e-9)
