@@ -275,3 +275,28 @@ def test_eval_reads_a_release_with_its_preset(tmp_path, weights, capsys, single_
     assert [float(r['mos']) for r in rows] == [mos_of(i, i) for i in range(N)]
     assert summary['results']['sfd_iqa']['n'] == N and (out / 'scatter.png').is_file()
     assert cli(['eval', str(root / 'SPAQ'), '-w', weights, '--out-dir', str(out), '--no-progress']) == 2
+
+
+def test_dataset_dir_points_at_a_release_or_a_csv(tmp_path, capsys):
+    root = make_releases(tmp_path / 'IQA', seed=7)
+    mine = tmp_path / 'mine'
+    mine.mkdir()
+    with open(mine / 'labels.csv', 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['image', 'mos'])
+        for i in range(4):
+            cv2.imwrite(str(mine / f'p{i}.png'), distorted(i, 300 + i))
+            w.writerow([f'p{i}.png', mos_of(i, i)])
+    moved = tmp_path / 'elsewhere' / 'kadid_copy'
+    os.makedirs(moved.parent)
+    os.rename(root / 'kadid10k', moved)
+    out = tmp_path / 'report'
+    code = cli(['bench', '--datasets', 'kadid10k', '--dataset-dir', f'kadid10k={moved}', '--dataset-dir',
+                f'phone={mine / "labels.csv"}', '--metric', 'piqe', '--baseline', 'piqe', '-o', str(out),
+                '--bootstrap', '0', '--no-progress'])
+    assert code == 0, capsys.readouterr().err
+    res = json.loads((out / 'results.json').read_text())
+    assert sorted(res['datasets']) == ['kadid10k', 'phone'] and res['missing'] == []
+    assert res['datasets']['phone']['evaluated'] == 4 and res['datasets']['kadid10k']['evaluated'] == N
+    assert '| phone | 4 |' in (out / 'table.md').read_text()
+    assert cli(['bench', '--dataset-dir', 'phone=nothing.txt', '-o', str(tmp_path / 'z'), '--no-progress']) == 2

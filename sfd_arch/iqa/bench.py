@@ -528,7 +528,8 @@ def run_bench(args: argparse.Namespace) -> int:
 
     report = summarize(args, found, runnable, caches, missing, broken, unavailable)
     failed = sum(d['failed'] + d['absent'] for d in report['datasets'].values())
-    print(open(osp.join(out, 'table.md')).read().split('\n## KRCC')[0].rstrip())
+    with open(osp.join(out, 'table.md')) as f:
+        print(f.read().split('\n## KRCC')[0].rstrip())  # the SRCC / PLCC table; the rest is in the file
     print(f'wrote {osp.join(out, "table.md")}, results.json, relative_plcc.png, scatter/ and per-image scores',
           file=sys.stderr)
     if failed or broken:
