@@ -1,37 +1,59 @@
 #!/usr/bin/env python
-"""The embedded demo behind `make demo`: train SFDModel for a few hundred iterations on CPU, offline.
+"""The embedded demo behind `make demo`: the whole SFD story on CPU, offline, in a few minutes.
 
-1. Builds a small paired x4 dataset from photographs that ship inside scikit-image (sub-images of the HR
-   photos, LR made with BasicSR's MATLAB-like bicubic ``imresize``) under ``demo_output/datasets``.
-2. Trains ``SFDModel`` with ``options/demo/train_sfd_demo.yml`` (small RRDBNet, tiny random CLIP, no VGG)
-   through ``sfd_arch/train.py``; BasicSR logs progress with an ETA every 25 iterations.
-3. Validates (PSNR on Y from BasicSR; NIQE computed here, guarded: BasicSR's NIQE raises on flat images),
-   keeps the visual results, and prints where everything is.
+1. Data: a small paired x4 dataset from photographs that ship inside scikit-image (128 px sub-images of the
+   training photos; LR made with BasicSR's MATLAB-like bicubic ``imresize``) under ``demo_output/datasets``.
+   Four other photos are held out for validation and for the quality ladder.
+2. Training: ``SFDModel`` with ``options/demo/train_sfd_demo.yml`` (small RRDBNet, tiny random CLIP, no VGG)
+   through ``sfd_arch/train.py``. The log shows the game: ``acc_featd_real`` / ``acc_featd_fake`` (share of
+   HR / SR positions Feat-D gets right) and ``p_pos_real`` / ``p_pos_fake`` (TG-D's positive-prompt probability).
+3. SFD-IQA: the run's own Feat-D and LPP exported to one weights file (``sfd-iqa export``), then checked in
+   this process against the SFD-IQA the training process logged for the same images (same random CLIP).
+4. A quality ladder of each held-out photo: HR, the demo model's SR, bicubic x4, Gaussian blur, Gaussian
+   noise and JPEG at 4 levels each, scored by SFD-IQA and by BasicSR's NIQE.
+5. The Spearman correlation between distortion level and score, per distortion, for both metrics; figures of
+   the ladder and its scores.
+6. The comparison of bicubic, the demo model and HR (``scripts/compare.py`` when present, otherwise one
+   side-by-side crop figure).
 
-The CLIP here is a random stand-in: the numbers show the pipeline works, not what SFD can do.
+The CLIP here is a tiny random stand-in for RN50: the numbers show that the pipeline works and that the
+discriminators learn something, not what SFD achieves with real CLIP weights.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import glob
 import os
 import os.path as osp
+import re
 import shutil
 import subprocess
 import sys
 import time
+import warnings
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 OPT = osp.join('options', 'demo', 'train_sfd_demo.yml')
+TEST_OPT = osp.join('options', 'demo', 'test_sfd_demo.yml')
 OUT = 'demo_output'
 NAME = 'sfd_demo_x4'
-TRAIN_PHOTOS = ('astronaut', 'coffee', 'rocket', 'immunohistochemistry', 'hubble_deep_field', 'colorwheel',
-                'stereo_motorcycle', 'cat')
-VAL_PHOTOS = ('chelsea', 'camera')
+WEIGHTS = osp.join(OUT, 'sfd_iqa_demo.pth')
+# scikit-image's `cat` is `chelsea`: it must not be in both splits
+TRAIN_PHOTOS = ('rocket', 'stereo_motorcycle', 'immunohistochemistry', 'hubble_deep_field', 'colorwheel', 'coins',
+                'clock', 'brick', 'gravel', 'grass')
+VAL_PHOTOS = ('chelsea', 'camera', 'astronaut', 'coffee')
+STAND_IN = 'tiny RANDOM stand-in CLIP (not RN50): shows the pipeline, not SFD quality'
+SCALE = 4
 
+
+# --------------------------------------------------------------------------------------------------------
+# 1. Data
+# --------------------------------------------------------------------------------------------------------
 
 def _photo(name: str) -> np.ndarray:
     """A scikit-image sample as uint8 BGR (what cv2 writes)."""
@@ -48,106 +70,491 @@ def _photo(name: str) -> np.ndarray:
     return np.ascontiguousarray(img[..., ::-1])
 
 
-def _bicubic_lr(hr: np.ndarray, scale: int = 4) -> np.ndarray:
+def _matlab_bicubic(img: np.ndarray, scale: float) -> np.ndarray:
+    """uint8 -> uint8 resized by ``scale`` with BasicSR's MATLAB-like bicubic (how DIV2K's LR images are made)."""
     from basicsr.utils.matlab_functions import imresize
 
-    lr = imresize(hr.astype(np.float64) / 255.0, 1 / scale)
-    return np.clip(np.round(lr * 255.0), 0, 255).astype(np.uint8)
+    out = imresize(img.astype(np.float64) / 255.0, scale)
+    return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
 
 
-def build_dataset(root: str, crop: int = 128, step: int = 96, scale: int = 4) -> tuple[int, int]:
-    """HR sub-images + bicubic LR for training, two whole photos (cropped to a multiple of 4) for validation."""
+def bicubic_down(hr: np.ndarray) -> np.ndarray:
+    return _matlab_bicubic(hr, 1 / SCALE)
+
+
+def bicubic_up(lr: np.ndarray) -> np.ndarray:
+    """The interpolation baseline: the LR photo upscaled x4 with the same kernel."""
+    return _matlab_bicubic(lr, SCALE)
+
+
+def build_dataset(root: str, crop: int = 128, step: int = 96) -> tuple[int, int]:
+    """HR sub-images + bicubic LR for training, whole photos (cropped to a multiple of 4) for validation."""
     counts = []
     for split, photos in (('train', TRAIN_PHOTOS), ('val', VAL_PHOTOS)):
-        hr_dir, lr_dir = osp.join(root, split, 'HR'), osp.join(root, split, f'LR_bicubic_X{scale}')
+        hr_dir, lr_dir = osp.join(root, split, 'HR'), osp.join(root, split, f'LR_bicubic_X{SCALE}')
         os.makedirs(hr_dir, exist_ok=True)
         os.makedirs(lr_dir, exist_ok=True)
         n = 0
         for name in photos:
             img = _photo(name)
             if split == 'val':
-                h, w = (s - s % scale for s in img.shape[:2])
+                h, w = (s - s % SCALE for s in img.shape[:2])
                 patches = [(name, img[:h, :w])]
             else:
                 h, w = img.shape[:2]
-                patches = [(f'{name}_s{n_:03d}', img[y:y + crop, x:x + crop])
-                           for n_, (y, x) in enumerate((y, x) for y in range(0, h - crop + 1, step)
-                                                       for x in range(0, w - crop + 1, step))]
+                corners = [(y, x) for y in range(0, h - crop + 1, step) for x in range(0, w - crop + 1, step)]
+                patches = [(f'{name}_s{i:03d}', img[y:y + crop, x:x + crop]) for i, (y, x) in enumerate(corners)]
             for stem, hr in patches:
                 cv2.imwrite(osp.join(hr_dir, f'{stem}.png'), hr)
-                cv2.imwrite(osp.join(lr_dir, f'{stem}.png'), _bicubic_lr(hr, scale))
+                cv2.imwrite(osp.join(lr_dir, f'{stem}.png'), bicubic_down(hr))
                 n += 1
         counts.append(n)
     return counts[0], counts[1]
 
 
-def guarded_niqe(path: str) -> str:
-    from basicsr.metrics.niqe import calculate_niqe
+# --------------------------------------------------------------------------------------------------------
+# 4. The ladder
+# --------------------------------------------------------------------------------------------------------
 
-    img = cv2.imread(path)
-    try:
-        return f'{calculate_niqe(img, crop_border=4):.3f}'
-    except Exception as err:  # noqa: BLE001 - NIQE fails on flat or tiny images
-        return f'n/a ({type(err).__name__})'
+# Levels fixed up front from common IQA practice (geometric steps from barely visible to strong), not tuned.
+LADDERS: dict[str, tuple[str, str, tuple[float, ...]]] = {
+    'blur': ('Gaussian blur', 'sigma (px)', (0.5, 1.0, 2.0, 4.0)),
+    'noise': ('Gaussian noise', 'sigma (of 255)', (5.0, 10.0, 20.0, 40.0)),
+    'jpeg': ('JPEG', 'quality', (75.0, 50.0, 25.0, 10.0)),
+}
+
+
+def distort(hr: np.ndarray, kind: str, level: float, seed: int = 0) -> np.ndarray:
+    """uint8 BGR (H, W, 3) -> the same image distorted at one ladder level (uint8 BGR, same size)."""
+    if kind == 'blur':
+        return cv2.GaussianBlur(hr, (0, 0), sigmaX=float(level), borderType=cv2.BORDER_REFLECT)
+    if kind == 'noise':
+        rng = np.random.default_rng(seed)  # the same noise on every run
+        noisy = hr.astype(np.float64) + rng.normal(0.0, float(level), hr.shape)
+        return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
+    if kind == 'jpeg':
+        ok, buf = cv2.imencode('.jpg', hr, [cv2.IMWRITE_JPEG_QUALITY, int(level)])
+        if not ok:
+            raise RuntimeError(f'JPEG encoding at quality {level} failed')
+        return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    raise ValueError(f'unknown distortion {kind!r}; known: {", ".join(LADDERS)}')
+
+
+@dataclass
+class Rung:
+    """One image of the ladder and its scores (SFD-IQA: higher is better; NIQE: lower is better)."""
+
+    photo: str
+    kind: str       # 'hr', 'sr', 'bicubic', or a LADDERS key
+    index: int      # 0 = HR, 1..4 = the distortion levels in order of severity
+    level: float    # the distortion parameter (0 for hr / sr / bicubic)
+    path: str
+    sfd_iqa: float = float('nan')
+    q_feat: float = float('nan')
+    q_text: float = float('nan')
+    niqe: float = float('nan')
+
+
+def sr_image(exp_dir: str, photo: str) -> str:
+    """The demo model's SR of a validation photo, as BasicSR's end-of-training validation saved it."""
+    found = sorted(glob.glob(osp.join(exp_dir, 'visualization', photo, f'{photo}_*.png')),
+                   key=lambda p: int(re.findall(r'_(\d+)\.png$', p)[0]) if re.findall(r'_(\d+)\.png$', p) else -1)
+    if not found:
+        raise FileNotFoundError(f'no SR image of {photo} in {exp_dir}/visualization/{photo}/ (validation did not run?)')
+    return found[-1]
+
+
+def build_ladder(data_root: str, exp_dir: str, out_dir: str) -> list[Rung]:
+    """Write every ladder image of every held-out photo under ``out_dir/<photo>/`` and list them."""
+    rungs = []
+    for n, photo in enumerate(VAL_PHOTOS):
+        folder = osp.join(out_dir, photo)
+        os.makedirs(folder, exist_ok=True)
+        hr = cv2.imread(osp.join(data_root, 'val', 'HR', f'{photo}.png'))
+        lr = cv2.imread(osp.join(data_root, 'val', f'LR_bicubic_X{SCALE}', f'{photo}.png'))
+        if hr is None or lr is None:
+            raise FileNotFoundError(f'validation photo {photo} missing in {data_root}/val (run without --keep)')
+        images = {('hr', 0, 0.0): hr, ('bicubic', 0, 0.0): bicubic_up(lr)}
+        sr = cv2.imread(sr_image(exp_dir, photo))
+        images[('sr', 0, 0.0)] = sr
+        for kind, (_, _, levels) in LADDERS.items():
+            for i, level in enumerate(levels, start=1):
+                images[(kind, i, level)] = distort(hr, kind, level, seed=1000 * n + i)
+        for (kind, index, level), img in images.items():
+            path = osp.join(folder, f'{kind}.png' if index == 0 else f'{kind}_{index}.png')
+            cv2.imwrite(path, img)  # PNG: the JPEG rungs keep exactly their decoded pixels
+            rungs.append(Rung(photo, kind, index, level, path))
+    return rungs
+
+
+def score_ladder(rungs: list[Rung], weights: str) -> None:
+    """SFD-IQA (the exported file, in this process) and BasicSR's NIQE of every rung, in place."""
+    from basicsr.metrics.niqe import calculate_niqe
+    from tqdm import tqdm
+
+    from sfd_arch.iqa import SFDIQA
+
+    scorer = SFDIQA.from_file(weights, device='cpu')
+    results = scorer.score_files([r.path for r in rungs])
+    for rung, res in zip(rungs, results):
+        if not res.ok:
+            raise RuntimeError(f'SFD-IQA could not score {rung.path}: {res.error}')
+        rung.sfd_iqa, rung.q_feat, rung.q_text = res.score, res.q_feat, res.q_text
+    for rung in tqdm(rungs, desc='      NIQE', unit='img', leave=False):
+        # BasicSR's protocol: Y channel of the uint8 image, no border crop (the whole ladder image is the input)
+        with warnings.catch_warnings():
+            # flat blocks (e.g. camera's sky) give empty slices inside BasicSR's NIQE; it skips them itself
+            warnings.filterwarnings('ignore', message='Mean of empty slice')
+            warnings.filterwarnings('ignore', message='invalid value encountered')
+            value = calculate_niqe(cv2.imread(rung.path), crop_border=0, input_order='HWC', convert_to='y')
+        rung.niqe = float(value)
+
+
+def write_csv(rungs: list[Rung], path: str) -> None:
+    with open(path, 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['photo', 'kind', 'index', 'level', 'sfd_iqa', 'q_feat', 'q_text', 'niqe', 'path'])
+        for r in rungs:
+            writer.writerow([r.photo, r.kind, r.index, r.level, f'{r.sfd_iqa:.6f}', f'{r.q_feat:.6f}',
+                             f'{r.q_text:.6f}', f'{r.niqe:.4f}', r.path])
+
+
+def _series(rungs: list[Rung], photo: str, kind: str) -> list[Rung]:
+    """HR then the distortion's levels, in order of severity."""
+    base = [r for r in rungs if r.photo == photo and r.kind == 'hr']
+    return base + sorted((r for r in rungs if r.photo == photo and r.kind == kind), key=lambda r: r.index)
+
+
+def agreement(rungs: list[Rung], photo: str, kind: str, field: str) -> float:
+    """Spearman correlation between quality order (HR best) and a metric, signed so that +1 is perfect.
+
+    SFD-IQA, q_feat and q_text are higher-is-better: SRCC(-level, value). NIQE is lower-is-better: SRCC(level, value).
+    """
+    from scipy.stats import spearmanr
+
+    series = _series(rungs, photo, kind)
+    index = np.array([r.index for r in series], dtype=float)
+    values = np.array([getattr(r, field) for r in series], dtype=float)
+    if np.ptp(values) == 0:
+        return float('nan')  # a constant score ranks nothing
+    sign = 1.0 if field == 'niqe' else -1.0
+    return float(spearmanr(index, sign * values)[0])
+
+
+COLUMNS = (('sfd_iqa', 'SFD-IQA'), ('q_feat', 'Feat-D q_feat'), ('q_text', 'LPP p_pos'), ('niqe', 'NIQE'))
+
+
+def correlation_table(rungs: list[Rung]) -> tuple[str, dict[str, dict[str, float]]]:
+    """The printed table and ``{kind: {field: mean SRCC over the photos}}``."""
+    photos = sorted({r.photo for r in rungs}, key=VAL_PHOTOS.index)
+    lines = [f'Spearman correlation between distortion level and score, HR + 4 levels per photo, mean over '
+             f'{len(photos)} held-out photos [min]. Signed so that +1 = every stronger distortion scored worse '
+             '(NIQE is lower-is-better, so its sign is flipped).',
+             f'SFD-IQA uses the demo\'s own Feat-D and LPP on a {STAND_IN}.', '']
+    head = f'{"distortion":<16}{"levels":<22}' + ''.join(f'{title:>17}' for _, title in COLUMNS)
+    lines += [head, '-' * len(head)]
+    means: dict[str, dict[str, float]] = {}
+    for kind, (title, unit, levels) in LADDERS.items():
+        cells, means[kind] = [], {}
+        for field, _ in COLUMNS:
+            values = np.array([agreement(rungs, p, kind, field) for p in photos])
+            means[kind][field] = float(np.nanmean(values)) if np.isfinite(values).any() else float('nan')
+            cells.append(f'{means[kind][field]:+.2f} [{np.nanmin(values):+.2f}]' if np.isfinite(values).any()
+                         else 'n/a')
+        level_text = f'{unit} ' + ','.join(f'{v:g}' for v in levels)
+        lines.append(f'{title:<16}{level_text:<22}' + ''.join(f'{c:>17}' for c in cells))
+    lines += ['', 'x4 upscaling, per photo (SFD-IQA higher is better, NIQE lower is better):',
+              f'{"photo":<12}' + ''.join(f'{k + " SFD-IQA":>16}' for k in ('HR', 'demo SR', 'bicubic'))
+              + ''.join(f'{k + " NIQE":>14}' for k in ('HR', 'demo SR', 'bicubic'))]
+    for photo in photos:
+        by = {r.kind: r for r in rungs if r.photo == photo and r.index == 0}
+        lines.append(f'{photo:<12}' + ''.join(f'{by[k].sfd_iqa:>16.4f}' for k in ('hr', 'sr', 'bicubic'))
+                     + ''.join(f'{by[k].niqe:>14.3f}' for k in ('hr', 'sr', 'bicubic')))
+    return '\n'.join(lines), means
+
+
+# --------------------------------------------------------------------------------------------------------
+# Figures (paper-column sized; each says the CLIP is a stand-in)
+# --------------------------------------------------------------------------------------------------------
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({'font.size': 7, 'axes.titlesize': 7, 'axes.labelsize': 7, 'legend.fontsize': 6,
+                         'xtick.labelsize': 6, 'ytick.labelsize': 6})
+    return plt
+
+
+def _stand_in_note(fig, extra: str = '', y: float = 0.004) -> None:
+    text = f'CLIP: {STAND_IN}' + (f'\n{extra}' if extra else '')
+    fig.text(0.5, y, text, ha='center', va='bottom', fontsize=5.5, color='#b00000', linespacing=1.2)
+
+
+def plot_ladder_scores(rungs: list[Rung], means: dict[str, dict[str, float]], path: str) -> str:
+    """Change of each score from the photo's HR against distortion level: one column per distortion, SFD-IQA on
+    top, NIQE below, one line per held-out photo. Titles give the mean SRCC of the table (+1: perfect order)."""
+    plt = _pyplot()
+    photos = sorted({r.photo for r in rungs}, key=VAL_PHOTOS.index)
+    fig, axes = plt.subplots(2, len(LADDERS), figsize=(7.0, 3.5), sharex='col')
+    colors = plt.get_cmap('tab10')
+    rows = (('sfd_iqa', 'SFD-IQA', 'SFD-IQA minus HR\'s\n(higher = better)', 1000.0),
+            ('niqe', 'NIQE', 'NIQE minus HR\'s\n(lower = better)', 1.0))
+    for col, (kind, (title, unit, levels)) in enumerate(LADDERS.items()):
+        for row, (field, name, label, factor) in enumerate(rows):
+            ax = axes[row, col]
+            for n, photo in enumerate(photos):
+                series = _series(rungs, photo, kind)
+                base = getattr(series[0], field)
+                ax.plot([r.index for r in series], [factor * (getattr(r, field) - base) for r in series], marker='o',
+                        ms=2.5, lw=1, color=colors(n), label=photo)
+            ax.axhline(0.0, color='0.6', lw=0.6, zorder=0)
+            ax.set_title(f'{title}: {name} SRCC {means[kind][field]:+.2f}')
+            ax.set_xticks(range(len(levels) + 1))
+            ax.set_xticklabels(['HR'] + [f'{v:g}' for v in levels])
+            ax.grid(alpha=0.3, lw=0.5)
+            if col == 0:
+                ax.set_ylabel(label + (' x1e-3' if factor != 1.0 else ''))
+            if row == 1:
+                ax.set_xlabel(unit)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc='upper center', ncol=len(photos), frameon=False, bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0.045, 1, 0.95), h_pad=0.5, w_pad=0.6)
+    _stand_in_note(fig)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
+def _crop_box(img_shape: tuple[int, ...], size: int) -> tuple[int, int]:
+    """Top-left of a centred ``size`` crop."""
+    h, w = img_shape[:2]
+    return max((h - size) // 2, 0), max((w - size) // 2, 0)
+
+
+def plot_ladder_images(rungs: list[Rung], photo: str, path: str, crop: int = 96) -> str:
+    """The ladder of one photo as centred crops, each titled with its SFD-IQA (S) and NIQE (N)."""
+    plt = _pyplot()
+    rows = [('x4 upscaling', [('hr', 0), ('sr', 0), ('bicubic', 0)])]
+    rows += [(title, [('hr', 0)] + [(kind, i) for i in range(1, len(levels) + 1)])
+             for kind, (title, _, levels) in LADDERS.items()]
+    ncol = max(len(items) for _, items in rows)
+    fig, axes = plt.subplots(len(rows), ncol, figsize=(3.4, 0.82 * len(rows) + 0.25))
+    by = {(r.kind, r.index): r for r in rungs if r.photo == photo}
+    for row, (title, items) in enumerate(rows):
+        for col in range(ncol):
+            ax = axes[row, col]
+            ax.axis('off')
+            if col >= len(items):
+                continue
+            rung = by[items[col]]
+            img = cv2.imread(rung.path)
+            top, left = _crop_box(img.shape, crop)
+            ax.imshow(img[top:top + crop, left:left + crop, ::-1], interpolation='nearest')
+            name = {'hr': 'HR', 'sr': 'demo SR', 'bicubic': 'bicubic'}.get(rung.kind)
+            if name is None:
+                _, unit, levels = LADDERS[rung.kind]
+                name = f'{unit.split()[0]} {rung.level:g}'
+            ax.set_title(f'{name}\nS {rung.sfd_iqa:.4f} N {rung.niqe:.1f}', fontsize=5, pad=1.5, linespacing=1.1)
+        axes[row, 0].text(-0.08, 0.5, title, transform=axes[row, 0].transAxes, rotation=90, ha='right',
+                          va='center', fontsize=5.5)
+    fig.subplots_adjust(left=0.05, right=0.995, top=0.955, bottom=0.075, wspace=0.04, hspace=0.42)
+    _stand_in_note(fig, f'{photo}, centre crops. S: SFD-IQA (higher = better), N: NIQE (lower = better)')
+    fig.savefig(path, dpi=200)
+    plt.close(fig)
+    return path
+
+
+def plot_side_by_side(rungs: list[Rung], path: str, crop: int = 128) -> str:
+    """Bicubic | demo SR | HR crops of every held-out photo, with PSNR (Y) and SFD-IQA."""
+    from basicsr.metrics import calculate_psnr
+
+    plt = _pyplot()
+    photos = sorted({r.photo for r in rungs}, key=VAL_PHOTOS.index)
+    fig, axes = plt.subplots(len(photos), 3, figsize=(3.4, 1.2 * len(photos) + 0.3))
+    for row, photo in enumerate(photos):
+        by = {r.kind: r for r in rungs if r.photo == photo and r.index == 0}
+        hr = cv2.imread(by['hr'].path)
+        top, left = _crop_box(hr.shape, crop)
+        for col, kind in enumerate(('bicubic', 'sr', 'hr')):
+            img = cv2.imread(by[kind].path)
+            ax = axes[row, col]
+            ax.imshow(img[top:top + crop, left:left + crop, ::-1], interpolation='nearest')
+            ax.set_xticks([])
+            ax.set_yticks([])
+            label = {'bicubic': 'bicubic x4', 'sr': 'demo SFD x4', 'hr': 'HR'}[kind]
+            psnr = '' if kind == 'hr' else f'{calculate_psnr(img, hr, crop_border=4, test_y_channel=True):.2f} dB, '
+            ax.set_title(f'{label}\n{psnr}SFD-IQA {by[kind].sfd_iqa:.4f}', fontsize=5.5, pad=2, linespacing=1.1)
+            if col == 0:
+                ax.set_ylabel(photo, fontsize=6)
+    fig.subplots_adjust(left=0.06, right=0.99, top=0.94, bottom=0.06, wspace=0.05, hspace=0.35)
+    _stand_in_note(fig, 'PSNR on Y, 4 px border cropped; SFD-IQA of the whole image')
+    fig.savefig(path, dpi=200)
+    plt.close(fig)
+    return path
+
+
+# --------------------------------------------------------------------------------------------------------
+# Steps 2, 3 and 6
+# --------------------------------------------------------------------------------------------------------
+
+def train(opt_path: str, exp_dir: str, threads: int) -> int:
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''),
+               OMP_NUM_THREADS=str(threads))
+    proc = subprocess.run([sys.executable, osp.join('sfd_arch', 'train.py'), '-opt', opt_path], env=env)
+    if proc.returncode != 0:
+        print(f'error: training failed (exit {proc.returncode}); the log is in {exp_dir}', file=sys.stderr)
+    return proc.returncode
+
+
+def logged_validation(exp_dir: str) -> dict[str, float]:
+    """The last validation metrics the training log holds (``# psnr: 27.1826 ...`` lines)."""
+    logs = sorted(glob.glob(osp.join(exp_dir, f'train_{NAME}_*.log')), key=osp.getmtime)
+    values: dict[str, float] = {}
+    if logs:
+        with open(logs[-1]) as f:
+            for line in f:
+                match = re.search(r'# (\w+): ([-+0-9.eE]+|nan)', line)
+                if match:
+                    values[match.group(1)] = float(match.group(2))
+    return values
+
+
+def check_export(rungs: list[Rung], logged: dict[str, float]) -> str:
+    """The exported file, in this process, must give the SR images the SFD-IQA the training process logged."""
+    if 'sfd_iqa' not in logged:
+        return 'the training log has no sfd_iqa line to compare with'
+    here = float(np.mean([r.sfd_iqa for r in rungs if r.kind == 'sr']))
+    if abs(here - logged['sfd_iqa']) > 1e-4:  # the log rounds to 4 decimals
+        raise RuntimeError(f'SFD-IQA of the SR validation images: {logged["sfd_iqa"]:.4f} in the training process, '
+                           f'{here:.6f} from {WEIGHTS} here: the exported networks do not see the CLIP they were '
+                           'trained on')
+    return (f'SR validation images: SFD-IQA {logged["sfd_iqa"]:.4f} logged by the training process, {here:.6f} '
+            'from the exported file here (same random CLIP: clip.seed is recorded in the file)')
+
+
+def final_comparison(rungs: list[Rung], figures: str) -> list[str]:
+    """Step 6. With scripts/compare.py: its report (table, PD plot, visual comparison); otherwise one figure."""
+    compare = osp.join(REPO, 'scripts', 'compare.py')
+    if not osp.isfile(compare):
+        return [plot_side_by_side(rungs, osp.join(figures, 'comparison.png'))]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location('_sfd_compare', compare)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    ckpt = osp.join('experiments', NAME, 'models', 'net_g_latest.pth')
+    report_dir = osp.join(OUT, 'compare')
+    out = module.run_compare(TEST_OPT, {'bicubic': 'bicubic', 'SFD_demo': ckpt}, report_dir, device='cpu',
+                             pd_metric='sfd_iqa',
+                             command=f'python scripts/compare.py -opt {TEST_OPT} --model bicubic '
+                                     f'--model SFD_demo={ckpt} -o {report_dir} --pd sfd_iqa')
+    return [str(p) for key, p in out.items() if key in ('table_md', 'pd_png', 'report_md')]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--iters', type=int, default=None, help='override train.total_iter (default: 300)')
-    parser.add_argument('--keep', action='store_true', help='keep a previous demo run instead of starting over')
+    parser.add_argument('--iters', type=int, default=None, help='override train.total_iter (default: the option file)')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='CPU threads for training and scoring (default 1: these networks are tiny, and on a busy '
+                             '2-core machine one thread ran 300 iterations in about 1 minute where two took over 10)')
+    parser.add_argument('--keep', action='store_true',
+                        help='reuse the data and trained model of a previous demo run: only export, score and plot')
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error('--threads must be >= 1')
+    start = time.time()
     os.chdir(REPO)
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     sys.path.insert(0, REPO)
+    import torch
+
     import sfd_arch  # noqa: F401  (makes basicsr importable before the helpers above use it)
 
+    torch.set_num_threads(args.threads)
+
+    def stamp() -> str:
+        return f'[{time.time() - start:5.0f} s]'
+
+    print(f'SFD demo on CPU. The CLIP is a {STAND_IN}.', flush=True)
     exp_dir, tb_dir = osp.join('experiments', NAME), osp.join('tb_logger', NAME)
+    data_root, figures, ladder_dir = osp.join(OUT, 'datasets'), osp.join(OUT, 'figures'), osp.join(OUT, 'ladder')
+    trained = osp.isfile(osp.join(exp_dir, 'models', 'net_g_latest.pth'))
+    if args.keep and not trained:
+        print(f'error: --keep needs a finished demo run in {exp_dir}; run without --keep', file=sys.stderr)
+        return 2
     if not args.keep:
         for path in (OUT, exp_dir, tb_dir):
             shutil.rmtree(path, ignore_errors=True)
-    print(f'[1/3] Building the demo dataset from scikit-image photographs in {OUT}/datasets ...', flush=True)
-    n_train, n_val = build_dataset(osp.join(OUT, 'datasets'))
-    print(f'      {n_train} training pairs (128 px HR crops), {n_val} validation photos', flush=True)
+        print(f'[1/6] Building the demo dataset from scikit-image photographs in {data_root} ...', flush=True)
+        n_train, n_val = build_dataset(data_root)
+        print(f'      {n_train} training pairs (128 px HR crops of {len(TRAIN_PHOTOS)} photos), {n_val} held-out '
+              f'photos ({", ".join(VAL_PHOTOS)})  {stamp()}', flush=True)
 
-    opt_path = OPT
-    if args.iters:
-        import yaml
+        opt_path = OPT
+        if args.iters:
+            import yaml
 
-        with open(OPT) as f:
-            opt = yaml.safe_load(f)
-        opt['train']['total_iter'] = opt['logger']['save_checkpoint_freq'] = args.iters
-        opt_path = osp.join(OUT, 'train_sfd_demo.yml')
-        with open(opt_path, 'w') as f:
-            yaml.safe_dump(opt, f, sort_keys=False)
+            with open(OPT) as f:
+                opt = yaml.safe_load(f)
+            opt['train']['total_iter'] = opt['logger']['save_checkpoint_freq'] = args.iters
+            os.makedirs(OUT, exist_ok=True)
+            opt_path = osp.join(OUT, 'train_sfd_demo.yml')
+            with open(opt_path, 'w') as f:
+                yaml.safe_dump(opt, f, sort_keys=False)
+        print(f'[2/6] Training SFDModel on CPU: python sfd_arch/train.py -opt {opt_path}', flush=True)
+        code = train(opt_path, exp_dir, args.threads)
+        if code != 0:
+            return code
+        print(f'      done  {stamp()}', flush=True)
+    os.makedirs(figures, exist_ok=True)
 
-    print(f'[2/3] Training SFDModel on CPU: python sfd_arch/train.py -opt {opt_path}', flush=True)
-    start = time.time()
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    proc = subprocess.run([sys.executable, osp.join('sfd_arch', 'train.py'), '-opt', opt_path], env=env)
-    train_seconds = time.time() - start
-    if proc.returncode != 0:
-        print(f'error: training failed (exit {proc.returncode}); the log is in {exp_dir}', file=sys.stderr)
-        return proc.returncode
-    print(f'      training + validation took {train_seconds:.0f} s', flush=True)
+    print(f'[3/6] Exporting SFD-IQA from the run: sfd-iqa export {exp_dir} -o {WEIGHTS}', flush=True)
+    from sfd_arch.iqa.export import export_experiment
 
-    print('[3/3] Results', flush=True)
-    logs = sorted(glob.glob(osp.join(exp_dir, f'train_{NAME}_*.log')))
-    psnr = [line.strip() for line in open(logs[-1]) if '# psnr:' in line] if logs else []
-    results = sorted(glob.glob(osp.join(exp_dir, 'visualization', '*', '*.png')))
-    print(f'      PSNR (Y, validation): {psnr[-1].split("# psnr:")[-1].strip() if psnr else "see the log"}')
-    for path in results:
-        print(f'      NIQE {guarded_niqe(path):>18}  {path}')
+    payload = export_experiment(exp_dir, WEIGHTS, overwrite=True)
+    clip = payload['clip']
+    print(f"      CLIP recorded in the file: {clip['model']}, pretrained={clip['pretrained']}, seed={clip['seed']}, "
+          f"taps {clip['layers']} (iteration {payload['source'].get('iteration')})", flush=True)
+
+    print(f'[4/6] Scoring the quality ladder of the held-out photos ({ladder_dir}) with SFD-IQA and NIQE ...',
+          flush=True)
+    shutil.rmtree(ladder_dir, ignore_errors=True)
+    rungs = build_ladder(data_root, exp_dir, ladder_dir)
+    score_ladder(rungs, WEIGHTS)
+    write_csv(rungs, osp.join(OUT, 'ladder_scores.csv'))
+    logged = logged_validation(exp_dir)
+    print(f'      {len(rungs)} images scored  {stamp()}', flush=True)
+    print(f'      {check_export(rungs, logged)}', flush=True)
+
+    print('[5/6] Does SFD-IQA follow the distortion level?', flush=True)
+    table, means = correlation_table(rungs)
+    print('\n' + table + '\n', flush=True)
+    made = [plot_ladder_scores(rungs, means, osp.join(figures, 'ladder_scores.png')),
+            plot_ladder_images(rungs, VAL_PHOTOS[0], osp.join(figures, f'ladder_{VAL_PHOTOS[0]}.png'))]
+
+    print('[6/6] Bicubic vs the demo model vs HR', flush=True)
+    made += final_comparison(rungs, figures)
+    wall = time.time() - start
     print(f'''
 Where everything is
-  data:             {OUT}/datasets
+  data:             {data_root}
   checkpoints:      {exp_dir}/models   (net_g / net_featd / net_lpp, no CLIP weights inside)
-  training states:  {exp_dir}/training_states   (python sfd_arch/train.py -opt {opt_path} --auto_resume)
-  log:              {logs[-1] if logs else exp_dir}
-  visual results:   {exp_dir}/visualization
+  training log:     {exp_dir}/train_{NAME}_*.log   (acc_featd_*, p_pos_*: the discriminators learning)
   tensorboard:      {tb_dir}
+  SFD-IQA weights:  {WEIGHTS}   (sfd-iqa score {ladder_dir} -w {WEIGHTS})
+  ladder scores:    {OUT}/ladder_scores.csv
+  figures:          {chr(10).join(('' if i == 0 else ' ' * 20) + p for i, p in enumerate(made))}
 
-Note: the CLIP in this demo is a tiny RANDOM stand-in, so the discriminators judge meaningless features.
-For real training put OpenAI's RN50.pt in experiments/pretrained_models/clip/ (or set
+Validation of the demo model: PSNR (Y) {logged.get('psnr', float('nan')):.2f} dB on the held-out photos.
+Wall time of this demo: {wall:.0f} s.
+
+Note: the CLIP in this demo is a {STAND_IN}. Feat-D and LPP learn to tell HR from
+the generator's (blurry) output on its random features, so SFD-IQA learns blur first; it has never seen noise or
+JPEG. For real training put OpenAI's RN50.pt in experiments/pretrained_models/clip/ (or set
 `clip: {{model: RN50, pretrained: /path/to/RN50.pt}}`) and use options/train_sfd_x4.yml.''')
     return 0
 
