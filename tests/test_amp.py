@@ -103,7 +103,10 @@ def test_amp_training_resumes_exactly(amp, root, clip_file, single_thread):
     assert not different, different[:5]
 
 
-def test_what_runs_in_low_precision(root, clip_file, single_thread):
+@pytest.mark.parametrize('amp,dtype', [('bf16', torch.bfloat16), ('fp16', torch.float16)])
+def test_what_runs_in_low_precision(amp, dtype, root, clip_file, single_thread):
+    """fp16 autocast exists on CPU in torch 2.14 (convolutions and matmuls run in float16), so the fp16 path,
+    GradScalers included, runs here as it does on CUDA."""
     seen = {}
 
     def record(name):
@@ -112,7 +115,8 @@ def test_what_runs_in_low_precision(root, clip_file, single_thread):
 
     for amp_g in (True, False):
         seen.clear()
-        model, _ = build_model(write_options(root, clip_file, amp='bf16', amp_g=amp_g), str(root))
+        model, _ = build_model(write_options(root, clip_file, amp=amp, amp_g=amp_g), str(root))
+        assert model.scaler_g.is_enabled() == model.scaler_d.is_enabled() == (amp == 'fp16')
         handles = [net.register_forward_hook(record(name)) for name, net in (
             ('g', model.net_g), ('clip', model.clip), ('featd', model.net_featd), ('lpp', model.net_lpp))]
         try:
@@ -120,9 +124,9 @@ def test_what_runs_in_low_precision(root, clip_file, single_thread):
         finally:  # the CLIP extractor is shared process-wide (build_clip's cache): leave no hook on it
             for handle in handles:
                 handle.remove()
-        assert seen['g'] == [torch.bfloat16 if amp_g else torch.float32]
-        assert seen['clip'] == [torch.bfloat16] * 2  # still exactly two CLIP passes per iteration (DESIGN §3)
-        assert set(seen['featd']) == set(seen['lpp']) == {torch.bfloat16}
+        assert seen['g'] == [dtype if amp_g else torch.float32]
+        assert seen['clip'] == [dtype] * 2  # still exactly two CLIP passes per iteration (DESIGN §3)
+        assert set(seen['featd']) == set(seen['lpp']) == {dtype}
         log = model.get_current_log()
         assert all(isinstance(v, float) and v == v for v in log.values())
         assert next(model.net_g.parameters()).dtype == torch.float32  # weights and optimiser state stay fp32

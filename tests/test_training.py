@@ -423,7 +423,7 @@ def test_resume_checks_the_clip_block_and_the_switches(sfd_run):
     model, _ = build_model('train_sfd.yml', root)
     model.save(0, 2)
     state = torch.load(sfd_run / 'experiments' / 'sfd_tiny' / 'training_states' / '2.state')
-    assert state['clip'] == model.clip_opt and state['clip']['pretrained'] == model.clip_opt['pretrained']
+    assert state['clip'] == model.clip_opt and state['clip']['seed'] == 0  # the normalised block, seed included
     assert state['optimizer_names'] == ['optimizer_g', 'optimizer_featd', 'optimizer_lpp']
     base = yaml.safe_load((sfd_run / 'train_sfd.yml').read_text())
 
@@ -436,6 +436,9 @@ def test_resume_checks_the_clip_block_and_the_switches(sfd_run):
     with pytest.raises(ValueError, match=r"clip\.quick_gelu \(state: absent, option file: True\)") as err:
         resume_with(lambda o: o['clip'].update(quick_gelu=True))
     assert 'clip.layers' not in str(err.value)  # only the keys that differ are named
+    with pytest.raises(ValueError, match=r"clip\.quick_gelu \(state: absent, option file: False\); "
+                                         r"clip\.seed \(state: 0, option file: 3\)"):
+        resume_with(lambda o: o['clip'].update(seed=3, quick_gelu=False))
     with pytest.raises(ValueError, match=r"clip\.layers \(state: \['layer1', 'layer2', 'layer3'\], option file: "
                                          r"\['layer3'\]\)"):
         resume_with(lambda o: o['clip'].update(layers=['layer3']))
