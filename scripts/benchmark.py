@@ -563,7 +563,7 @@ def write_jpegs(folder: str, n: int, width: int, height: int, quality: int = 95)
 
 
 def run_files(preset: dict, device: torch.device, n_files: int, batch: int, workers_list: list[int],
-              amp: Optional[str], reps: int, root: str) -> list[dict]:
+              amp: Optional[str], reps: int, root: str, input_only: bool = False) -> list[dict]:
     """Files/s of ``sfd-iqa score DIR`` (in this process, after a warm-up call) for each ``--workers``, and
     images/s of ``score_tensor`` on the same images decoded beforehand and held on the device."""
     import cv2
@@ -580,8 +580,9 @@ def run_files(preset: dict, device: torch.device, n_files: int, batch: int, work
     weights = scorer.save(osp.join(root, 'sfd_iqa_bench.pth'), overwrite=True)
     scorer.batch_size = batch
     scorer.amp = AMP_DTYPES.get(amp or '')
-    decoded = torch.stack([torch.from_numpy(cv2.imread(p)[:, :, ::-1].copy()).permute(2, 0, 1) for p in paths])
-    decoded = (decoded.float() / 255.0).to(device)
+    decoded = None if input_only else torch.stack([torch.from_numpy(cv2.imread(p)[:, :, ::-1].copy()).permute(2, 0, 1)
+                                                   for p in paths])
+    decoded = None if decoded is None else (decoded.float() / 255.0).to(device)
     precision = amp or 'fp32'
 
     def in_memory() -> None:
@@ -604,7 +605,7 @@ def run_files(preset: dict, device: torch.device, n_files: int, batch: int, work
             sync(device)
         return call
 
-    def input_only(workers: int) -> Callable[[], None]:
+    def pipeline(workers: int) -> Callable[[], None]:
         """The input pipeline alone: decode, tile, pin and copy to the device, convert to [0, 1]; no network."""
         from sfd_arch.iqa.loader import decoded_images
 
@@ -615,9 +616,9 @@ def run_files(preset: dict, device: torch.device, n_files: int, batch: int, work
             sync(device)
         return call
 
-    variants = [('score_tensor, decoded images on the device', None, in_memory)]
-    variants += [(f'sfd-iqa score DIR --workers {w}', w, command(w)) for w in workers_list]
-    variants += [(f'input pipeline only (decode, tile, to device), --workers {w}', -1 - w, input_only(w))
+    variants = [] if input_only else [('score_tensor, decoded images on the device', None, in_memory)]
+    variants += [] if input_only else [(f'sfd-iqa score DIR --workers {w}', w, command(w)) for w in workers_list]
+    variants += [(f'input pipeline only (decode, tile, to device), --workers {w}', -1 - w, pipeline(w))
                  for w in workers_list]
     times: list[list[float]] = [[] for _ in variants]
     for round_ in range(reps + 1):  # round 0 warms up (workers' first fork, kernels, allocator)
@@ -899,6 +900,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument('--workers', type=int, nargs='+', help='--workers values to time (default: 0 2 on CPU, 0 4 8 '
                                                           'on CUDA)')
     p.add_argument('--file-reps', type=int, default=2, help='timed runs of each file variant (default %(default)s)')
+    p.add_argument('--files-input-only', action='store_true',
+                   help='files part: time only the input pipeline (decode, tile, copy), no network')
     p.add_argument('--skip-train', action='store_true')
     p.add_argument('--skip-iqa', action='store_true')
     p.add_argument('--skip-files', action='store_true', help='skip the sfd-iqa score on JPEG files part')
@@ -992,7 +995,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
         if not args.skip_files:
             result['files'] = phase('files', lambda: run_files(
                 preset, device, n_files, file_batch, workers_list, args.amp if dev == 'cuda' else None,
-                args.file_reps, workdir)) or []
+                args.file_reps, workdir, args.files_input_only)) or []
     finally:
         os.chdir(cwd)
         if not args.workdir:
