@@ -278,3 +278,17 @@ def test_jpeg_with_orientation_tag_is_read_as_displayed(tmp_path, orientation):
     corners = {'tl': got[:8, :8], 'tr': got[:8, w - 8:], 'bl': got[h - 8:, :8], 'br': got[h - 8:, w - 8:]}
     bright = max(corners, key=lambda k: corners[k].mean())
     assert bright == {3: 'br', 6: 'tr', 8: 'bl'}[orientation] and corners[bright].mean() > 200
+
+
+def test_matlab_v73_file_is_named_with_what_reads_it(tmp_path):
+    base, _, _ = make_clive(tmp_path)
+    header = b'MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 .'
+    (base / 'Data' / 'AllMOS_release.mat').write_bytes(header.ljust(116) + b'\0' * 8 + b'\x00\x02IM' + b'\0' * 64)
+    try:
+        import h5py  # noqa: F401
+    except ImportError:
+        with pytest.raises(ds.DatasetError, match=r'AllMOS_release\.mat: a MATLAB v7\.3 \(HDF5\) file; install h5py'):
+            ds.read_dataset('clive', str(base))
+    else:  # not a real HDF5 body
+        with pytest.raises(ds.DatasetError, match=r'AllMOS_release\.mat: a MATLAB v7\.3 header but not a readable'):
+            ds.read_dataset('clive', str(base))

@@ -175,7 +175,12 @@ def _loadmat_h5(path: str, keys: Sequence[str], layout: str) -> dict[str, Any]:
     except ImportError:
         raise DatasetError(f'{path}: a MATLAB v7.3 (HDF5) file; install h5py to read it') from None
     out: dict[str, Any] = {}
-    with h5py.File(path, 'r') as f:
+    try:
+        f = h5py.File(path, 'r')
+    except OSError as err:
+        raise DatasetError(f'{path}: a MATLAB v7.3 header but not a readable HDF5 file ({err}); expected layout: '
+                           f'{layout}') from err
+    with f:
         for key in keys:
             if key not in f:
                 continue
