@@ -369,7 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    '.webp ...). Rows are written and flushed as they are computed; a file that '
                                    'fails gets a row with its error and the exit status is 1.',
                        epilog='Output columns: ' + ','.join(SCORE_COLUMNS) + '. Without --csv/--json the CSV '
-                              'goes to stdout. Existing output files are refused unless --overwrite or --resume.')
+                              'goes to stdout. Existing output files are refused unless --overwrite or --resume. '
+                              'Across GPUs or nodes: torchrun --nproc_per_node G --no-python sfd-iqa score ... '
+                              '--csv out.csv (each process scores a share into out.csv.part<rank>.jsonl; rank 0 '
+                              'merges them into the file one process would write; docs/distributed.md).')
     p.add_argument('paths', nargs='+', metavar='PATH', help='image files and/or folders')
     p.add_argument('--csv', help='write rows to this CSV file')
     p.add_argument('--json', help='write rows to this JSON Lines file (one JSON object per line)')
