@@ -367,6 +367,36 @@ def test_sfd_test_reports_fid_per_dataset(hub, tmp_path):
     assert '| Tiny | 3 |' in summary and f'{fid:.4f}' in summary and 'fid, kid: one value over all images' in summary
 
 
+def test_sfd_test_stops_on_a_nan_metric_and_keeps_what_it_computed(hub, tmp_path):
+    import yaml
+    from basicsr.archs.rrdbnet_arch import RRDBNet
+
+    import sfd_arch.test as sfd_test
+
+    gt_dir, lq_dir = make_paired_dataset(str(tmp_path / 'data'), n=2, size=64)
+    net_opt = {'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 8}
+    torch.save({'params': RRDBNet(scale=4, **net_opt).state_dict()}, tmp_path / 'net_g.pth')
+    nan_heads = {k: torch.full_like(v, float('nan'))
+                 for k, v in torch.load(hub / 'lpips_v0.1_alex.pth', weights_only=True).items()}
+    torch.save(nan_heads, tmp_path / 'nan_heads.pth')
+    opt = {'name': 'nan_test', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0, 'manual_seed': 0,
+           'datasets': {'test_1': {'name': 'Tiny', 'type': 'PairedImageDataset', 'dataroot_gt': gt_dir,
+                                   'dataroot_lq': lq_dir, 'io_backend': {'type': 'disk'}}},
+           'network_g': {'type': 'RRDBNet', **net_opt},
+           'path': {'pretrain_network_g': str(tmp_path / 'net_g.pth'), 'strict_load_g': True, 'param_key_g': 'params'},
+           'val': {'save_img': False, 'metrics': {
+               'psnr': {'type': 'calculate_psnr', 'crop_border': 0},
+               'lpips': {'type': 'calculate_lpips', 'head_path': str(tmp_path / 'nan_heads.pth')}}}}
+    (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt, sort_keys=False))  # psnr first, then lpips fails
+    with pytest.raises(SystemExit) as exit_info:
+        sfd_test.main(['-opt', str(tmp_path / 'test.yml')])
+    assert 'calculate_lpips returned nan' in str(exit_info.value.code)
+    with open(tmp_path / 'results' / 'nan_test' / 'metrics.csv', newline='') as f:
+        rows = list(csv.reader(f))
+    # the value computed before the failure (the first image the loader gave)
+    assert len(rows) == 2 and rows[1][0] == 'Tiny' and rows[1][1] in ('0000', '0001') and rows[1][2] == 'psnr'
+
+
 def test_sfd_model_validation_reports_fid_per_dataset(hub, tmp_path):
     """Training-time validation (SFDModel.nondist_validation): the logged and tracked FID is the dataset value."""
     import cv2
