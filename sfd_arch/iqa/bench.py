@@ -383,13 +383,16 @@ def plot_relative_plcc(path: str, rows: dict[str, dict[str, MetricResult]], metr
         err = np.vstack([np.where(np.isfinite(lo), vals - lo, 0), np.where(np.isfinite(hi), hi - vals, 0)])
         ax.bar(pos, np.nan_to_num(vals), width * 0.9, color=colors(k), label=TITLES.get(m, m),
                yerr=np.clip(err, 0, None), capsize=2, error_kw={'lw': 0.8, 'ecolor': '0.25'})
-        for px_, v, low in zip(pos, vals, lo):
-            if np.isfinite(v) and v >= 0:  # the ratio printed at the foot of its bar, where whiskers never reach
-                ax.text(px_, 0.02, f'{v:.2f}', ha='center', va='bottom', rotation=90, fontsize=5.5,
-                        color='white' if v > 0.25 else '0.2')
-            elif np.isfinite(v):  # below a negative bar and its whisker
-                ax.text(px_, min(v, low) if np.isfinite(low) else v, f'{v:.2f}', ha='center', va='top',
-                        rotation=90, fontsize=5.5, color='0.2')
+        for px_, v, low, high in zip(pos, vals, lo, hi):
+            if not np.isfinite(v):
+                continue
+            if abs(v) > 0.3:  # the ratio inside its bar, by the zero line, away from the whiskers
+                y, color = (0.02 if v >= 0 else -0.02), 'white'
+            else:  # a short bar: beyond its whisker
+                end = high if v >= 0 else low
+                y, color = (end if np.isfinite(end) else v) + (0.04 if v >= 0 else -0.06), '0.2'
+            ax.text(px_, y, f'{v:.2f}', ha='center', va='bottom' if v >= 0 else 'top', rotation=90, fontsize=5.5,
+                    color=color)
         finite = np.concatenate([vals[np.isfinite(vals)], hi[np.isfinite(hi)], lo[np.isfinite(lo)]])
         if len(finite):
             top, bottom = max(top, float(finite.max())), min(bottom, float(finite.min()))
