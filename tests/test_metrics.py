@@ -296,6 +296,9 @@ def test_pyiqa_is_optional_and_says_how_to_install_it():
     except ImportError:
         with pytest.raises(ImportError, match=r'pip install \.\[pyiqa\]'):
             M.calculate_pyiqa(images(0)[0], metric='musiq')
+        # and the option-file check says so before anything runs
+        with pytest.raises(ValueError, match=r'metrics.musiq: calculate_pyiqa needs .* pip install \.\[pyiqa\]'):
+            M.check_metric_weights({'musiq': {'type': 'calculate_pyiqa', 'metric': 'musiq'}})
     else:
         pytest.skip('pyiqa is installed: the missing-package message cannot be shown')
 

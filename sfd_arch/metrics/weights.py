@@ -222,6 +222,12 @@ def check_metric_weights(metric_opts: dict[str, dict[str, Any]]) -> None:
             metric_type, needs = _needs(metric_opt)
         except KeyError as err:
             raise KeyError(f'metrics.{name}: {err.args[0]}') from None
+        if metric_type == 'calculate_pyiqa':
+            import importlib.util
+
+            if importlib.util.find_spec('pyiqa') is None:
+                raise ValueError(f'metrics.{name}: calculate_pyiqa needs the optional package pyiqa, which is not '
+                                 'installed: pip install .[pyiqa]')
         for spec, override in needs:
             if find_weight(spec, override) is None:
                 problems.append(f'metrics.{name} ({metric_type}): ' + missing_message(spec, override))
