@@ -568,7 +568,7 @@ Where everything is
   checkpoints:      {exp_dir}/models   (net_g / net_featd / net_lpp, no CLIP weights inside)
   training log:     {exp_dir}/train_{NAME}_*.log   (acc_featd_*, p_pos_*: the discriminators learning)
   tensorboard:      {tb_dir}
-  SFD-IQA weights:  {WEIGHTS}   (sfd-iqa score {ladder_dir} -w {WEIGHTS})
+  SFD-IQA weights:  {WEIGHTS}   (sfd-iqa score {ladder_dir} -w {WEIGHTS} --csv scores.csv)
   ladder scores:    {OUT}/ladder_scores.csv
   figures:          {chr(10).join(('' if i == 0 else ' ' * 20) + p for i, p in enumerate(made))}
 
