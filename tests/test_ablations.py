@@ -303,6 +303,12 @@ def test_export_and_sfd_iqa_with_one_network(name, present, tmp_path, clip_file,
         else:
             expected = model.net_lpp(emb).softmax(dim=1)[:, 0]
     assert torch.allclose(score.float(), expected, atol=1e-5)
+    # the BasicSR metric (validation, test.py): the one quantity whatever alpha says, on tensors and arrays
+    from sfd_arch.iqa.metric import calculate_sfd_iqa
+    assert calculate_sfd_iqa(img, weights=out, device='cpu', alpha=0.3) == pytest.approx(float(score.mean()))
+    bgr = (img[0].permute(1, 2, 0).numpy()[..., ::-1] * 255).round().astype(np.uint8)
+    expected_one = float(scorer.score_tensor(torch.from_numpy(bgr[..., ::-1].copy()).permute(2, 0, 1) / 255.)[0])
+    assert calculate_sfd_iqa(bgr, weights=out, device='cpu', alpha=0.3) == pytest.approx(expected_one, abs=1e-6)
 
     photo = str(tmp_path / 'photo.png')
     cv2.imwrite(photo, (np.random.default_rng(0).random((48, 48, 3)) * 255).astype(np.uint8))
