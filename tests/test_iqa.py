@@ -62,7 +62,7 @@ def to_uint8_rgb(img: torch.Tensor) -> np.ndarray:
 
 @pytest.fixture(scope='module')
 def nets(tmp_path_factory):
-    """(clip_opt with pretrained=<file>, clip, featd, lpp) after 12 discriminator steps."""
+    """(clip_opt with pretrained=<file>, clip, featd, lpp) after 40 discriminator steps."""
     root = tmp_path_factory.mktemp('sfd_iqa')
     torch.manual_seed(0)
     random_clip = build_clip(tiny_clip_opt())
@@ -74,7 +74,7 @@ def nets(tmp_path_factory):
     lpp = PromptLearner(clip=clip, **LPP_ARGS)
     featd_loss, tg_loss = FeatureGANLoss(), TextGuidedGANLoss()
     optim = torch.optim.Adam([*featd.parameters(), *lpp.parameters()], lr=2e-3)
-    for step in range(12):
+    for step in range(40):
         real = smooth_images(4, 64, 64, seed=step)
         fake = noisy(real, 0.2, seed=1000 + step)
         with torch.no_grad():
