@@ -5,7 +5,9 @@
 Every process (rank) finds the same inputs, takes its share of them and writes its rows, flushed one by one,
 to its own part file ``out.csv.part<rank>.jsonl``; rank 0 then merges the parts into exactly the file one
 process would have written: same rows, same order (missing paths first, then the inputs in the order
-``find_images`` lists them), same values (floats travel as JSON, which round-trips them).
+``find_images`` lists them), same values (floats travel as JSON, which round-trips them; every batch has the
+same shape, ``SFDIQA.pad_batches``; on the CPU the processes must also use the same number of threads, as
+torchrun's ``OMP_NUM_THREADS=1`` does).
 
 * **Sharding** is deterministic: the inputs still to score, in input order, dealt round-robin
   (``remaining[rank::world_size]``), so neighbouring files of similar size spread over all ranks.
