@@ -703,11 +703,11 @@ def targets(train: list[dict], iqa: list[dict], extra: dict, device: torch.devic
                                   f'({prec}, batch {b})', 'ratio': ratio, 'limit': TARGET_IQA,
                         'met': ratio <= TARGET_IQA})
     if 'compile_max_abs_score_diff' in extra:
-        out.append({'target': '--compile: max |score - eager fp32 score| <= 1e-3', 'ratio': None, 'limit': 1e-3,
+        out.append({'target': '--compile: max abs(score - eager fp32 score) <= 1e-3', 'ratio': None, 'limit': 1e-3,
                     'value': extra['compile_max_abs_score_diff'], 'met': extra['compile_max_abs_score_diff'] <= 1e-3})
     out += file_targets(files or [], device)
     if 'amp_max_abs_score_diff' in extra:
-        out.append({'target': f'{extra["amp"]} autocast: max |score - fp32 score| (informational)',
+        out.append({'target': f'{extra["amp"]} autocast: max abs(score - fp32 score) (informational)',
                     'value': extra['amp_max_abs_score_diff'], 'ratio': None, 'limit': None, 'met': None})
     return out
 
