@@ -162,6 +162,21 @@ def test_loader_ships_stored_pixels_and_converts_like_imagearray(folder):
     assert dataset.paths and iqa_loader.TileDataset([str(folder / 'nope.png')], TILE)[0].error.endswith('no such file')
 
 
+def test_workers_start_after_the_parent_used_opencv_threads(folder):
+    """A parent whose OpenCV pool has threads (it resized a large image) must not hang its forked workers."""
+    code = textwrap.dedent(f"""
+        import cv2, numpy as np
+        from sfd_arch.iqa.loader import decoded_images
+        cv2.setNumThreads(2)
+        cv2.resize(np.zeros((1500, 1500, 3), np.uint8), (2500, 2500))
+        paths = [{str(folder / 'img02.png')!r}, {str(folder / 'gray.png')!r}]
+        print(len([p for p, _ in decoded_images(paths, 64, 'cpu', workers=2)]), cv2.getNumThreads())
+    """)
+    run = subprocess.run([sys.executable, '-c', code], env=_env(), capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ['2', '2']  # every file came back, and the parent's setting is restored
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 def test_cuda_input_is_pinned_copied_async_and_scores_like_the_cpu(folder, weights, scorer):
     paths = [p for p in _files(folder) if not p.endswith(('tiny.png', 'corrupt.jpg'))]

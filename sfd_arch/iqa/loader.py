@@ -17,6 +17,7 @@ or by ``SFDIQA.score_arrays``: the network sees the same bits. Items come back i
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator, Optional, Sequence, Union
 
@@ -130,10 +131,20 @@ class TileStack:
                              'did not cut (the loader and the scorer must use the same tile size)') from None
 
 
-def _worker_init(_: int) -> None:
+@contextmanager
+def _opencv_pool_emptied_for_fork() -> Iterator[None]:
+    """OpenCV's thread pool does not survive ``fork``: a worker that inherits a pool with threads (the parent
+    resized an image earlier) hangs on its first ``cv2.setNumThreads`` or parallel call. So the parent empties
+    its pool while the workers are forked (they inherit one thread: one process per core is what we want there
+    anyway) and gets its own setting back once they run."""
     import cv2
 
-    cv2.setNumThreads(1)  # one process per core already: OpenCV's own pool would only oversubscribe
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
 
 
 def decoded_images(paths: Sequence[str], tile: Optional[int], device: Union[str, torch.device],
@@ -148,7 +159,8 @@ def decoded_images(paths: Sequence[str], tile: Optional[int], device: Union[str,
     device = torch.device(device)
     workers = min(int(workers), len(paths))
     loader = DataLoader(TileDataset(paths, tile), batch_size=None, shuffle=False, num_workers=workers,
-                        pin_memory=device.type == 'cuda', prefetch_factor=PREFETCH_FACTOR if workers else None,
-                        worker_init_fn=_worker_init if workers else None)
-    for item in loader:
+                        pin_memory=device.type == 'cuda', prefetch_factor=PREFETCH_FACTOR if workers else None)
+    with _opencv_pool_emptied_for_fork():
+        batches = iter(loader)  # all workers start here
+    for item in batches:
         yield (item.path, item.error) if item.error is not None else (item.path, TileStack(item, device))
