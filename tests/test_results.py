@@ -82,12 +82,14 @@ def test_sfd_test_records_every_image_and_metric_and_means_match_basicsr(tmp_pat
     handler = logging.Handler()
     handler.emit = lambda record: messages.append(record.getMessage())
     logger.addHandler(handler)
-    monkeypatch.setattr(logger, 'level', logging.INFO)
+    level = logger.level
+    logger.setLevel(logging.INFO)  # setLevel, not the attribute: it also clears isEnabledFor's cache
     monkeypatch.chdir(tmp_path)
     try:
         recorder = sfd_test.run(['-opt', str(tmp_path / 'test.yml')])
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
 
     # the wrapper is gone afterwards: BasicSR is left as it was
     assert basicsr.models.sr_model.calculate_metric is basicsr.metrics.calculate_metric
