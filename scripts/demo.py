@@ -13,8 +13,8 @@
    noise and JPEG at 4 levels each, scored by SFD-IQA and by BasicSR's NIQE.
 5. The Spearman correlation between distortion level and score, per distortion, for both metrics; figures of
    the ladder and its scores.
-6. The comparison of bicubic, the demo model and HR (``scripts/compare.py`` when present, otherwise one
-   side-by-side crop figure).
+6. The comparison of bicubic, the demo model and HR: ``scripts/compare.py``'s table, PD plot and visual
+   comparison (LPIPS on random stand-in weights, marked as such in the report).
 
 The CLIP here is a tiny random stand-in for RN50: the numbers show that the pipeline works and that the
 discriminators learn something, not what SFD achieves with real CLIP weights.
@@ -390,35 +390,6 @@ def plot_ladder_images(rungs: list[Rung], photo: str, path: str, crop: int = 96)
     return path
 
 
-def plot_side_by_side(rungs: list[Rung], path: str, crop: int = 128) -> str:
-    """Bicubic | demo SR | HR crops of every held-out photo, with PSNR (Y) and SFD-IQA."""
-    from basicsr.metrics import calculate_psnr
-
-    plt = _pyplot()
-    photos = sorted({r.photo for r in rungs}, key=VAL_PHOTOS.index)
-    fig, axes = plt.subplots(len(photos), 3, figsize=(3.4, 1.2 * len(photos) + 0.3))
-    for row, photo in enumerate(photos):
-        by = {r.kind: r for r in rungs if r.photo == photo and r.index == 0}
-        hr = cv2.imread(by['hr'].path)
-        top, left = _crop_box(hr.shape, crop)
-        for col, kind in enumerate(('bicubic', 'sr', 'hr')):
-            img = cv2.imread(by[kind].path)
-            ax = axes[row, col]
-            ax.imshow(img[top:top + crop, left:left + crop, ::-1], interpolation='nearest')
-            ax.set_xticks([])
-            ax.set_yticks([])
-            label = {'bicubic': 'bicubic x4', 'sr': 'demo SFD x4', 'hr': 'HR'}[kind]
-            psnr = '' if kind == 'hr' else f'{calculate_psnr(img, hr, crop_border=4, test_y_channel=True):.2f} dB, '
-            ax.set_title(f'{label}\n{psnr}SFD-IQA {by[kind].sfd_iqa:.4f}', fontsize=5.5, pad=2, linespacing=1.1)
-            if col == 0:
-                ax.set_ylabel(photo, fontsize=6)
-    fig.subplots_adjust(left=0.06, right=0.99, top=0.94, bottom=0.06, wspace=0.05, hspace=0.35)
-    _stand_in_note(fig, 'PSNR on Y, 4 px border cropped; SFD-IQA of the whole image')
-    fig.savefig(path, dpi=200)
-    plt.close(fig)
-    return path
-
-
 # --------------------------------------------------------------------------------------------------------
 # Steps 2, 3 and 6
 # --------------------------------------------------------------------------------------------------------
@@ -458,13 +429,18 @@ def check_export(rungs: list[Rung], logged: dict[str, float]) -> str:
             'from the exported file here (same random CLIP: clip.seed is recorded in the file)')
 
 
-def final_comparison(rungs: list[Rung], figures: str) -> list[str]:
-    """Step 6. With scripts/compare.py: its report (table, PD plot, visual comparison); otherwise one figure."""
-    compare = osp.join(REPO, 'scripts', 'compare.py')
-    if not osp.isfile(compare):
-        return [plot_side_by_side(rungs, osp.join(figures, 'comparison.png'))]
+def final_comparison() -> list[str]:
+    """Step 6: scripts/compare.py's report (table, PD plot, visual comparison) of bicubic, the demo model and HR.
+
+    LPIPS runs on a random stand-in AlexNet and random heads written under the published names in
+    ``demo_output/pretrained_models`` (the option file points there, so a user's real files are never shadowed);
+    the report marks them as stand-ins."""
     import importlib.util
 
+    from sfd_arch.metrics.standins import write_stand_in_weights
+
+    write_stand_in_weights(osp.join(OUT, 'pretrained_models'), ['lpips'])
+    compare = osp.join(REPO, 'scripts', 'compare.py')
     spec = importlib.util.spec_from_file_location('_sfd_compare', compare)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look themselves up there
@@ -560,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
             plot_ladder_images(rungs, VAL_PHOTOS[0], osp.join(figures, f'ladder_{VAL_PHOTOS[0]}.png'))]
 
     print('[6/6] Bicubic vs the demo model vs HR', flush=True)
-    made += final_comparison(rungs, figures)
+    made += final_comparison()
     wall = time.time() - start
     print(f'''
 Where everything is
