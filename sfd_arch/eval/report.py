@@ -12,7 +12,6 @@ from a finished comparison without running a network. One function per output:
 """
 from __future__ import annotations
 
-import csv
 import math
 import os
 import os.path as osp
@@ -46,25 +45,9 @@ class CompareRow:
 # -- metrics.csv ------------------------------------------------------------------------------------------------
 def read_compare_csv(path: str) -> list[CompareRow]:
     """Rows of a comparison ``metrics.csv``; a wrong header or a non-numeric value is an error naming the line."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'metrics file not found: {path}')
-    rows = []
-    with open(path, newline='') as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or tuple(h.strip() for h in header) != CSV_COLUMNS:
-            raise ValueError(f'{path}: expected the header {",".join(CSV_COLUMNS)}, got {header}')
-        for line_no, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != len(CSV_COLUMNS):
-                raise ValueError(f'{path}:{line_no}: expected {len(CSV_COLUMNS)} columns, got {row}')
-            try:
-                value = float(row[4])
-            except ValueError:
-                raise ValueError(f'{path}:{line_no}: value {row[4]!r} is not a number') from None
-            rows.append(CompareRow(row[0], row[1], row[2], row[3], value))
-    return rows
+    from ..utils.results import read_value_csv
+
+    return [CompareRow(*fields, value) for fields, value in read_value_csv(path, CSV_COLUMNS)]
 
 
 def csv_line(row: CompareRow) -> list[str]:
@@ -345,6 +328,11 @@ def plot_visual(hr: np.ndarray, crops: Sequence[tuple[str, np.ndarray, str]], bo
         hr_w = 0.5 * width
         cell = (width - 2 * margin - hr_w - ncols * gap) / ncols
     hr_h = hr_w / aspect
+    # a caption wider than its crop (long metric names) breaks at its ' / ' separators, with room for the lines
+    max_chars = int(cell * 72 / (0.55 * (FONT_PT - 1.5)))
+    captions = [c if len(c) <= max_chars else c.replace(' / ', '\n') for _, _, c in crops]
+    lines = max(c.count('\n') + 1 for c in captions)
+    bottom_text += (lines - 1) * (FONT_PT - 1.5) * 1.25 / 72
     grid_h = nrows * (top_text + cell + bottom_text)
     height = 2 * margin + max(grid_h, hr_h + top_text + bottom_text)
     with plt.rc_context(_paper_style()):
@@ -358,7 +346,7 @@ def plot_visual(hr: np.ndarray, crops: Sequence[tuple[str, np.ndarray, str]], bo
         ax_hr.add_patch(Rectangle((x - 0.5, y - 0.5), size, size, fill=False, edgecolor='red', linewidth=1.0))
         ax_hr.set_xlabel(title, fontsize=FONT_PT - 1, labelpad=1.5)
         grid_top = height - margin - (height - 2 * margin - grid_h) / 2
-        for i, (label, img, caption) in enumerate(crops):
+        for i, ((label, img, _), caption) in enumerate(zip(crops, captions)):
             if img.shape[:2] != (h, w):
                 raise ValueError(f'{label}: image of {img.shape[1]}x{img.shape[0]}, HR is {w}x{h}')
             row, col = divmod(i, ncols)
@@ -367,7 +355,8 @@ def plot_visual(hr: np.ndarray, crops: Sequence[tuple[str, np.ndarray, str]], bo
             ax = axes_at(left, bottom, cell, cell)
             ax.imshow(img[y:y + size, x:x + size, ::-1], interpolation='nearest')
             ax.set_title(label, fontsize=FONT_PT, pad=1.5)
-            ax.set_xlabel(caption, fontsize=FONT_PT - 1.5, labelpad=1.5)
+            longest = max(len(line) for line in caption.split('\n'))  # a single long name: smaller type
+            ax.set_xlabel(caption, fontsize=(FONT_PT - 1.5) * min(1.0, max_chars / max(longest, 1)), labelpad=1.5)
         for ax in fig.axes:
             ax.set_xticks([])
             ax.set_yticks([])
