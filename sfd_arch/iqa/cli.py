@@ -156,6 +156,22 @@ def _progress(total: int, args: argparse.Namespace, desc: str):
     return tqdm(total=total, desc=desc, unit='img', disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
 
 
+def score_into(writer: RowWriter, scorer, files: Sequence[str], args: argparse.Namespace, desc: str,
+               error_prefix: str = '') -> tuple[int, int]:
+    """Score ``files`` in order, one row each into ``writer`` (error rows included), with a progress bar.
+    Returns ``(scored, failed)``."""
+    scored = failed = 0
+    with _progress(len(files), args, desc) as bar:
+        for result in scorer.iter_files(files):
+            writer.write(result.as_dict())
+            scored += result.ok
+            failed += not result.ok
+            bar.update(1)
+            if not result.ok:
+                bar.write(f'{error_prefix}error: {result.error}', file=sys.stderr)
+    return scored, failed
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from .images import find_images
     from .scorer import IQAResult
@@ -182,14 +198,8 @@ def cmd_score(args: argparse.Namespace) -> int:
             writer.write(IQAResult(path, error=f'{path}: no such file or folder').as_dict())
             failed += 1
         files = [f for f in found.files if f not in writer.done]
-        with _progress(len(files), args, 'sfd-iqa score') as bar:
-            for result in scorer.iter_files(files):
-                writer.write(result.as_dict())
-                scored += result.ok
-                failed += not result.ok
-                bar.update(1)
-                if not result.ok:
-                    bar.write(f'error: {result.error}', file=sys.stderr)
+        ok, bad = score_into(writer, scorer, files, args, 'sfd-iqa score')
+        scored, failed = scored + ok, failed + bad
     finally:
         writer.close()
     summary = f'scored {scored} image(s)'

@@ -26,7 +26,6 @@ The older names ``koniq`` and ``livec`` are aliases of ``koniq10k`` and ``clive`
 """
 from __future__ import annotations
 
-import csv
 import os
 import os.path as osp
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
+from .evaluate import sniffed_csv_reader
 from .images import IMAGE_EXTENSIONS
 
 
@@ -250,13 +250,7 @@ def read_xlsx(path: str, columns: Sequence[str], layout: str, sheet: Optional[st
 def read_csv_columns(path: str, columns: Sequence[str], layout: str) -> list[dict[str, str]]:
     """Rows of a CSV (``,``/``;``/tab, BOM fine) as ``{column: text}``; columns match ignoring case."""
     with open(path, newline='', encoding='utf-8-sig') as f:
-        sample = f.read(8192)
-        f.seek(0)
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=',;\t')
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(f, dialect)
+        reader = sniffed_csv_reader(f)
         header = [_norm(c) for c in next(reader, [])]
         missing = [c for c in columns if _norm(c) not in header]
         if missing:

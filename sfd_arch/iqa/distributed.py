@@ -207,17 +207,10 @@ def score_sharded(args: Any, found: Any, env: DistEnv, mode: str) -> int:
         mine = shard(remaining, env.rank, env.world_size)
         own_part = part_path(base, env.rank)
         writer = cli.RowWriter(None, own_part, 'resume' if mode == 'resume' else 'overwrite')
-        scored = failed = 0
         args.no_progress = args.no_progress or env.rank != 0
         try:
-            with cli._progress(len(mine), args, f'sfd-iqa score [rank 0 of {env.world_size}]') as bar:
-                for result in scorer.iter_files(mine):
-                    writer.write(result.as_dict())
-                    scored += result.ok
-                    failed += not result.ok
-                    bar.update(1)
-                    if not result.ok:
-                        bar.write(f'[rank {env.rank}] error: {result.error}', file=sys.stderr)
+            scored, failed = cli.score_into(writer, scorer, mine, args, f'sfd-iqa score [rank 0 of {env.world_size}]',
+                                            error_prefix=f'[rank {env.rank}] ')
         finally:
             writer.close()
         counts = {'rank': env.rank, 'part': own_part, 'scored': scored, 'failed': failed, 'assigned': len(mine)}

@@ -23,7 +23,7 @@ import os
 import os.path as osp
 import warnings
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence, TextIO
 
 import numpy as np
 from scipy import optimize, stats
@@ -51,6 +51,18 @@ def _norm(col: str) -> str:
     return col.strip().lstrip('\ufeff').lower()
 
 
+def sniffed_csv_reader(f: TextIO) -> Iterator[list[str]]:
+    """``csv.reader`` over an open text file, with the delimiter (``,``, ``;`` or tab) guessed from its start:
+    MOS tables come from spreadsheets saved in many locales."""
+    sample = f.read(8192)
+    f.seek(0)
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=',;\t')
+    except csv.Error:
+        dialect = csv.excel
+    return csv.reader(f, dialect)
+
+
 def read_mos_table(path: str, image_col: str, score_col: str) -> MOSTable:
     """Read a CSV (comma, semicolon or tab separated) of image names and MOS; errors name file and column."""
     if not osp.isfile(path):
@@ -59,13 +71,7 @@ def read_mos_table(path: str, image_col: str, score_col: str) -> MOSTable:
         raise ValueError(f'{path}: spreadsheets are not read directly; export the sheet to CSV (for SPAQ: '
                          "columns 'Image name' and 'MOS') and pass the CSV")
     with open(path, newline='', encoding='utf-8-sig') as f:
-        sample = f.read(8192)
-        f.seek(0)
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=',;\t')
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(f, dialect)
+        reader = sniffed_csv_reader(f)
         header = next(reader, None)
         if not header:
             raise ValueError(f'{path}: empty MOS table')

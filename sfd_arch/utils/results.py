@@ -252,27 +252,33 @@ def write_metrics_csv(records: Iterable[MetricRecord], path: str) -> None:
             writer.writerow([r.dataset, r.image, r.metric, repr(r.value)])  # repr: the mean reproduces exactly
 
 
-def read_metrics_csv(path: str) -> list[MetricRecord]:
-    """Read a ``metrics.csv``; a missing file, wrong header or non-numeric value is an error naming the file."""
+def read_value_csv(path: str, columns: tuple[str, ...]) -> list[tuple[list[str], float]]:
+    """Rows of a CSV whose header is ``columns`` and whose last column is a number: ``(text fields, value)``.
+    A missing file, wrong header, wrong column count or non-numeric value is an error naming the file and line."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'metrics file not found: {path}')
+    rows = []
     with open(path, newline='') as f:
         reader = csv.reader(f)
         header = next(reader, None)
-        if header is None or tuple(h.strip() for h in header) != CSV_COLUMNS:
-            raise ValueError(f'{path}: expected the header {",".join(CSV_COLUMNS)}, got {header}')
-        records = []
+        if header is None or tuple(h.strip() for h in header) != columns:
+            raise ValueError(f'{path}: expected the header {",".join(columns)}, got {header}')
         for line_no, row in enumerate(reader, start=2):
             if not row:
                 continue
-            if len(row) != len(CSV_COLUMNS):
-                raise ValueError(f'{path}:{line_no}: expected {len(CSV_COLUMNS)} columns, got {row}')
+            if len(row) != len(columns):
+                raise ValueError(f'{path}:{line_no}: expected {len(columns)} columns, got {row}')
             try:
-                value = float(row[3])
+                value = float(row[-1])
             except ValueError:
-                raise ValueError(f'{path}:{line_no}: value {row[3]!r} is not a number') from None
-            records.append(MetricRecord(row[0], row[1], row[2], value))
-    return records
+                raise ValueError(f'{path}:{line_no}: value {row[-1]!r} is not a number') from None
+            rows.append((row[:-1], value))
+    return rows
+
+
+def read_metrics_csv(path: str) -> list[MetricRecord]:
+    """Read a ``metrics.csv`` of ``sfd_arch/test.py`` (see :func:`read_value_csv` for the errors)."""
+    return [MetricRecord(*fields, value) for fields, value in read_value_csv(path, CSV_COLUMNS)]
 
 
 def dataset_means(records: Iterable[MetricRecord]) -> dict[str, dict[str, float]]:
