@@ -303,6 +303,25 @@ def test_pyiqa_is_optional_and_says_how_to_install_it():
         pytest.skip('pyiqa is installed: the missing-package message cannot be shown')
 
 
+def test_pyiqa_metric_equals_pyiqa_and_never_downloads(tmp_path, monkeypatch):
+    """With pyiqa installed: a weight-free metric equals pyiqa's own call on the same RGB tensors, and a metric
+    whose weights are absent fails naming the file instead of downloading it."""
+    pyiqa = pytest.importorskip('pyiqa', reason='pyiqa is not installed (optional extra: pip install .[pyiqa])')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    sr, hr = images(0)[:2]
+    ours = M.calculate_pyiqa(sr, hr, metric='psnr', device='cpu')
+
+    def rgb(img):
+        return torch.from_numpy(np.ascontiguousarray(img[..., ::-1])).permute(2, 0, 1)[None].float() / 255
+
+    reference = float(pyiqa.create_metric('psnr', device='cpu')(rgb(sr), rgb(hr)))
+    assert ours == pytest.approx(reference, abs=1e-5)
+    with pytest.raises(M.MissingWeightsError, match=r'musiq_koniq_ckpt-.*\.pth not found.*nothing is downloaded'):
+        M.calculate_pyiqa(sr, metric='musiq', device='cpu')
+    assert not list((tmp_path / 'torch_home').rglob('*.pth'))
+
+
 def test_directions_and_known_metrics():
     known = M.known_metrics()
     for name in ('calculate_lpips', 'calculate_dists', 'calculate_fid', 'calculate_kid', 'calculate_pyiqa',
