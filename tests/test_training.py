@@ -92,7 +92,6 @@ def test_readme_diff_changes_three_lines():
         assert opt['model_type'] in ('SFDModel', 'RealSFDModel') and opt['keep_image_d'] is False
 
 
-@pytest.mark.slow  # three fresh interpreters (BasicSR entry, resume): well over 20 s on the 2-core machine
 def test_sfd_train_then_auto_resume(sfd_run):
     root = str(sfd_run)
     # BasicSR's own entry point, as in a BasicSR clone (root = the clone): the start-up hook must register
@@ -185,7 +184,6 @@ def test_hybrid_keeps_the_image_discriminator(sfd_run):
     assert {'l_g_gan', 'l_d_real', 'l_d_fake'} <= set(model.get_current_log())
 
 
-@pytest.mark.slow  # a fresh interpreter running train.py: well over 20 s on the 2-core machine
 def test_realsfd_trains_and_resumes_on_cpu(tmp_path, monkeypatch):
     import cv2
     import numpy as np
@@ -233,7 +231,6 @@ def _sha(path) -> str:
     return hashlib.sha256(open(path, 'rb').read()).hexdigest()
 
 
-@pytest.mark.slow  # several fresh interpreters running train.py: well over 20 s on the 2-core machine
 def test_bad_options_fail_clearly_and_keep_what_was_saved(sfd_run):
     root = str(sfd_run)
     run([os.path.join(REPO, 'sfd_arch', 'train.py'), '-opt', 'train_sfd.yml'], cwd=root)
@@ -320,7 +317,7 @@ def _ddp_worker(rank: int, world: int, root: str, port: int) -> None:
     torch.distributed.destroy_process_group()
 
 
-@pytest.mark.slow  # two spawned processes: well over 20 s on the 2-core machine
+@pytest.mark.slow  # two spawned processes
 def test_two_process_cpu_ddp_keeps_parameters_equal(sfd_run):
     import torch.multiprocessing as mp
 
@@ -330,7 +327,7 @@ def test_two_process_cpu_ddp_keeps_parameters_equal(sfd_run):
         assert all(torch.equal(a, b) for a, b in zip(rank0[name], rank1[name])), f'net_{name} diverged'
 
 
-@pytest.mark.slow  # torchrun with two processes: well over 20 s on the 2-core machine
+@pytest.mark.slow  # torchrun with two processes
 def test_torchrun_launcher_on_cpu(sfd_run):
     out = run(['-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', str(_free_port()),
                os.path.join(REPO, 'sfd_arch', 'train.py'), '-opt', 'train_sfd.yml', '--launcher', 'pytorch'],
