@@ -90,3 +90,23 @@ def write_random_vgg19(path: str = VGG_PATH) -> None:
     torch.manual_seed(0)
     state = {k: v.half() for k, v in torchvision.models.vgg19().state_dict().items()}
     torch.save(state, path)
+
+
+def train_discriminators(clip, featd, lpp, batches, lr: float = 2e-3) -> None:
+    """SFD discriminator steps on ``(real, fake)`` image batches in [0, 1] (CLIP frozen, no generator), so
+    Feat-D and LPP are not at their init; leaves both in eval mode."""
+    from sfd_arch import FeatureGANLoss, TextGuidedGANLoss
+
+    optim = torch.optim.Adam([*featd.parameters(), *lpp.parameters()], lr=lr)
+    featd_loss, tg_loss = FeatureGANLoss(), TextGuidedGANLoss()
+    for real, fake in batches:
+        with torch.no_grad():
+            feats_real, emb_real = clip(real)
+            feats_fake, emb_fake = clip(fake)
+        loss = (featd_loss(featd(feats_real), True, is_disc=True) + featd_loss(featd(feats_fake), False, is_disc=True)
+                + tg_loss(lpp(emb_real), True, is_disc=True) + tg_loss(lpp(emb_fake), False, is_disc=True))
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    featd.eval()
+    lpp.eval()

@@ -18,13 +18,13 @@ import torch
 import torch.nn.functional as F
 import yaml
 from conftest import tiny_clip_opt
+from sfd_testutil import train_discriminators
 
 from sfd_arch import build_clip
 from sfd_arch.archs import FeatD, PromptLearner
 from sfd_arch.archs.clip_arch import clear_clip_cache, normalize_clip_opt
 from sfd_arch.iqa import SFDIQA
 from sfd_arch.iqa.export import export_experiment, load_weights
-from sfd_arch.losses import FeatureGANLoss, TextGuidedGANLoss
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FEATD_BLOCK = {'type': 'FeatD', 'num_feat': 16, 'depth': 1}
@@ -146,23 +146,15 @@ print(repr(result.score))
 
 def _train_briefly(clip, featd, lpp, steps: int = 6) -> None:
     """A few SFD discriminator steps (smooth = real, noisy = fake), so the networks are not at their init."""
-    optim = torch.optim.Adam([*featd.parameters(), *lpp.parameters()], lr=2e-3)
-    featd_loss, tg_loss = FeatureGANLoss(), TextGuidedGANLoss()
     g = torch.Generator().manual_seed(7)
-    for _ in range(steps):
-        real = F.interpolate(torch.rand(2, 3, 8, 8, generator=g), size=(64, 64), mode='bicubic',
-                             align_corners=False).clamp(0, 1)
-        fake = (real + 0.2 * torch.randn(real.shape, generator=g)).clamp(0, 1)
-        with torch.no_grad():
-            feats_real, emb_real = clip(real)
-            feats_fake, emb_fake = clip(fake)
-        loss = (featd_loss(featd(feats_real), True, is_disc=True) + featd_loss(featd(feats_fake), False, is_disc=True)
-                + tg_loss(lpp(emb_real), True, is_disc=True) + tg_loss(lpp(emb_fake), False, is_disc=True))
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
-    featd.eval()
-    lpp.eval()
+
+    def batches():
+        for _ in range(steps):
+            real = F.interpolate(torch.rand(2, 3, 8, 8, generator=g), size=(64, 64), mode='bicubic',
+                                 align_corners=False).clamp(0, 1)
+            yield real, (real + 0.2 * torch.randn(real.shape, generator=g)).clamp(0, 1)
+
+    train_discriminators(clip, featd, lpp, batches())
 
 
 @pytest.fixture

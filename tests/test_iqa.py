@@ -20,6 +20,7 @@ import torch.nn.functional as F
 import yaml
 from conftest import tiny_clip_opt
 from scipy import stats
+from sfd_testutil import train_discriminators
 
 import sfd_arch.iqa as iqa
 from sfd_arch import build_clip
@@ -27,7 +28,6 @@ from sfd_arch.archs import FeatD, PromptLearner
 from sfd_arch.iqa import SFDIQA, calculate_sfd_iqa, tile_boxes
 from sfd_arch.iqa import evaluate as ev
 from sfd_arch.iqa.cli import main as cli
-from sfd_arch.losses import FeatureGANLoss, TextGuidedGANLoss
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TILE = 64
@@ -72,21 +72,9 @@ def nets(tmp_path_factory):
     clip = build_clip(clip_opt)
     featd = FeatD(clip=clip, **FEATD_ARGS)
     lpp = PromptLearner(clip=clip, **LPP_ARGS)
-    featd_loss, tg_loss = FeatureGANLoss(), TextGuidedGANLoss()
-    optim = torch.optim.Adam([*featd.parameters(), *lpp.parameters()], lr=2e-3)
-    for step in range(40):
-        real = smooth_images(4, 64, 64, seed=step)
-        fake = noisy(real, 0.2, seed=1000 + step)
-        with torch.no_grad():
-            feats_real, emb_real = clip(real)
-            feats_fake, emb_fake = clip(fake)
-        loss = (featd_loss(featd(feats_real), True, is_disc=True) + featd_loss(featd(feats_fake), False, is_disc=True)
-                + tg_loss(lpp(emb_real), True, is_disc=True) + tg_loss(lpp(emb_fake), False, is_disc=True))
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
-    featd.eval()
-    lpp.eval()
+    batches = ((real, noisy(real, 0.2, seed=1000 + step))
+               for step, real in ((step, smooth_images(4, 64, 64, seed=step)) for step in range(40)))
+    train_discriminators(clip, featd, lpp, batches)
     return clip_opt, clip, featd, lpp
 
 

@@ -207,6 +207,12 @@ def cmd_score(args: argparse.Namespace) -> int:
         summary += f', {len(writer.done)} already in the output (--resume)'
     if failed:
         summary += f', {failed} failed'
+    return finish_score(summary, found, failed)
+
+
+def finish_score(summary: str, found, failed: int) -> int:
+    """Print a score run's one-line summary (plus the skipped files) and return its exit status: failure when
+    a row has an error or nothing was found."""
     if found.skipped:
         summary += f', skipped {len(found.skipped)} non-image file(s) in folders'
     print(summary, file=sys.stderr)

@@ -31,7 +31,6 @@ import json
 import os
 import os.path as osp
 import re
-import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Optional, Sequence, TypeVar
@@ -255,10 +254,4 @@ def _merge(args: Any, found: Any, base: str, outputs: list[str], previous: list[
         summary += f', {already} already scored (--resume)'
     if failed:
         summary += f', {failed} row(s) with an error'
-    if found.skipped:
-        summary += f', skipped {len(found.skipped)} non-image file(s) in folders'
-    print(summary, file=sys.stderr)
-    if not found.files and not found.missing:
-        print('no image found', file=sys.stderr)
-        return cli.EXIT_FAILED
-    return cli.EXIT_FAILED if failed else cli.EXIT_OK
+    return cli.finish_score(summary, found, failed)
