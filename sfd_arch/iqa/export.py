@@ -33,6 +33,7 @@ import yaml
 from ..archs.clip_arch import normalize_clip_opt
 from ..archs.featd_arch import FeatD
 from ..archs.prompt_learner_arch import PromptLearner
+from ..utils.switches import sfd_switches  # the one reading of the ablation switches
 
 logger = logging.getLogger('basicsr')
 
@@ -83,7 +84,6 @@ def read_option_blocks(opt_path: str) -> tuple[dict, Optional[dict], Optional[di
         clip_opt = normalize_clip_opt(opt.get('clip'))
     except (KeyError, ValueError) as err:
         raise ExportError(f'{opt_path}: {err}') from err
-    from ..models.sfd_model import sfd_switches  # the one reading of the ablation switches
 
     try:
         switches = sfd_switches(opt, source=opt_path)
