@@ -72,6 +72,7 @@ from sfd_arch.eval.report import (  # noqa: E402
     report_markdown,
     table_markdown,
 )
+from sfd_arch.utils.files import file_sha256  # noqa: E402
 
 STATE_FILE = 'compare_state.json'
 BICUBIC = 'bicubic'
@@ -198,14 +199,6 @@ def _inference_module():
     return sys.modules[name]
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_generator(path: str, opt: dict) -> tuple[Any, int]:
     """The generator of a checkpoint and its scale: a BasicSR RRDBNet, else the option file's ``network_g``."""
     inference = _inference_module()
@@ -301,7 +294,7 @@ def build_models(models: 'dict[str, str]', opt: dict, opt_path: str, device: Any
         upsampler = inference.RRDBUpsampler(net, scale, tile=tile, half=half, device=device)
         settings = json.dumps({'tile': tile, 'half': upsampler.half, 'network_g': opt.get('network_g')
                                if kind == 'option' else None}, sort_keys=True, default=str)
-        out.append(Model(label, kind, spec, f'{_sha256(spec)}:{settings}', upsampler))
+        out.append(Model(label, kind, spec, f'{file_sha256(spec)}:{settings}', upsampler))
     if len({m.label for m in out}) != len(out):
         raise CompareError(f'model names must differ: {[m.label for m in out]}')
     return out

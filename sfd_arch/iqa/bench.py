@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import os
 import os.path as osp
@@ -31,6 +30,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from ..utils.files import file_sha256
 from . import datasets as dsets
 from . import evaluate as ev
 from .baselines import BASELINES
@@ -179,18 +179,10 @@ def iter_sfd_iqa(scorer, items: Sequence[tuple[str, str]], short_side: Optional[
         yield from flush()
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def metric_settings(metric: str, args: argparse.Namespace) -> dict:
     """What a metric's scores depend on (speed options left out); a cache made with other settings is refused."""
     if metric == 'sfd_iqa':
-        return {'metric': metric, 'weights_sha256': _sha256(args.weights), 'clip_weights': args.clip_weights,
+        return {'metric': metric, 'weights_sha256': file_sha256(args.weights), 'clip_weights': args.clip_weights,
                 'alpha': args.alpha, 'tile': args.tile, 'amp': getattr(args, 'amp', None)}
     return {'metric': metric, 'implementation': BASELINES[metric].implementation}
 

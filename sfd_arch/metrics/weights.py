@@ -18,14 +18,14 @@ their names; they are compared with the SHA-256 of the files the packages ship (
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import os.path as osp
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import torch
+
+from ..utils.files import file_sha256
 
 PRETRAINED_DIR = osp.join('experiments', 'pretrained_models')
 
@@ -144,22 +144,6 @@ def require_weight(spec: WeightFile, override: Optional[str] = None, metric: str
     if path is None:
         raise MissingWeightsError(missing_message(spec, override, metric))
     return path
-
-
-_HASHES: dict[tuple[str, int, float], str] = {}
-
-
-def file_sha256(path: str) -> str:
-    """SHA-256 of a file, remembered per (path, size, mtime): hashing VGG-16 (528 MB) takes about a second."""
-    stat = os.stat(path)
-    key = (osp.abspath(path), stat.st_size, stat.st_mtime)
-    if key not in _HASHES:
-        digest = hashlib.sha256()
-        with open(path, 'rb') as f:
-            for block in iter(lambda: f.read(1 << 20), b''):
-                digest.update(block)
-        _HASHES[key] = digest.hexdigest()
-    return _HASHES[key]
 
 
 def weight_status(spec: WeightFile, path: Optional[str]) -> str:
