@@ -659,14 +659,8 @@ def cmd_eval_release(args: argparse.Namespace) -> int:
         results[m] = ev.correlations(px[m], py[m])
     _write_scores(outputs['scores'], ds, metrics, scores, errors)
     summary = {'preset': ds.preset, 'folder': ds.folder, 'source': ds.source, 'turned': ds.turned,
-               'listed': len(ds), 'absent': len(ds.absent), 'failed': len(errors),
-               'negated': sorted(set(metrics) & ev.LOWER_IS_BETTER), 'notes': ds.notes,
-               'results': {m: vars(c) for m, c in results.items()}}
-    with open(outputs['summary'], 'w') as f:
-        json.dump(summary, f, indent=2)
-    ev.plot_scatter(outputs['plot'], px, py, results)
-    print(ev.format_table(results))
-    print(f'per-image scores: {outputs["scores"]}; summary: {outputs["summary"]}; plot: {outputs["plot"]}')
+               'listed': len(ds), 'absent': len(ds.absent), 'failed': len(errors), 'notes': ds.notes}
+    ev.write_eval_outputs(outputs, summary, px, py, results)
     if errors or ds.absent:
         print(f'{len(errors)} image(s) failed, {len(ds.absent)} listed but absent (see the error column)',
               file=sys.stderr)

@@ -326,13 +326,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                         *[repr(values[k][path]) if path in values[k] else '' for k in metrics], errors.get(path, '')])
     summary = {'mos_table': args.mos, 'folder': args.folder, 'image_col': image_col, 'score_col': score_col,
                'table_rows': len(table.names), 'matched': len(pairs), 'unmatched': len(unmatched),
-               'failed': len(errors), 'negated': sorted(set(metrics) & ev.LOWER_IS_BETTER),
-               'results': {m: vars(c) for m, c in results.items()}}
-    with open(outputs['summary'], 'w') as f:
-        json.dump(summary, f, indent=2)
-    ev.plot_scatter(outputs['plot'], plotted_x, plotted_y, results)
-    print(ev.format_table(results))
-    print(f'per-image scores: {outputs["scores"]}; summary: {outputs["summary"]}; plot: {outputs["plot"]}')
+               'failed': len(errors)}
+    ev.write_eval_outputs(outputs, summary, plotted_x, plotted_y, results)
     if errors:
         print(f'{len(errors)} image(s) failed (see the error column)', file=sys.stderr)
     return EXIT_FAILED if errors else EXIT_OK

@@ -19,6 +19,7 @@ presets of ``sfd-iqa eval --mos`` (the released layouts themselves are read by `
 from __future__ import annotations
 
 import csv
+import json
 import os
 import os.path as osp
 import warnings
@@ -256,3 +257,16 @@ def niqe_of_array(arr) -> float:
         return float(calculate_niqe(pixels, crop_border=0, input_order='HW'))
     bgr = cv2.cvtColor(np.clip(pixels, 0, 255).astype(np.float32), cv2.COLOR_RGB2BGR)
     return float(calculate_niqe(bgr, crop_border=0, input_order='HWC', convert_to='y'))
+
+
+def write_eval_outputs(outputs: dict[str, str], summary: dict, scores: dict[str, np.ndarray],
+                       mos: dict[str, np.ndarray], results: dict[str, Correlations]) -> None:
+    """The common end of ``sfd-iqa eval`` and of each ``bench`` dataset: ``summary`` (plus the correlations) as
+    JSON, the scatter plot, and the table and file names on the console. ``scores`` are oriented (higher = better)."""
+    summary = {**summary, 'negated': sorted(set(results) & LOWER_IS_BETTER),
+               'results': {m: vars(c) for m, c in results.items()}}
+    with open(outputs['summary'], 'w') as f:
+        json.dump(summary, f, indent=2)
+    plot_scatter(outputs['plot'], scores, mos, results)
+    print(format_table(results))
+    print(f'per-image scores: {outputs["scores"]}; summary: {outputs["summary"]}; plot: {outputs["plot"]}')
