@@ -82,6 +82,15 @@ def save_tiny_clip(path: str) -> str:
     return path
 
 
+def tiny_clip_from_file(folder) -> tuple:
+    """``(clip, clip_file)``: the tiny CLIP saved to ``<folder>/tiny_clip.pt`` and rebuilt from that file, as
+    another process (a worker, a torchrun rank, an exported weights file) rebuilds it."""
+    from sfd_arch import build_clip
+
+    clip_file = save_tiny_clip(os.path.join(str(folder), 'tiny_clip.pt'))
+    return build_clip({**tiny_clip_opt(), 'pretrained': clip_file}), clip_file
+
+
 def write_random_vgg19(path: str = VGG_PATH) -> None:
     """BasicSR's PerceptualLoss loads this file when present (no download); random fp16 weights suffice."""
     import torchvision
@@ -110,3 +119,21 @@ def train_discriminators(clip, featd, lpp, batches, lr: float = 2e-3) -> None:
         optim.step()
     featd.eval()
     lpp.eval()
+
+
+def write_switched_sfd_run(root, name: str) -> str:
+    """A tiny SFD run in ``root``: paired data, the tiny CLIP file, random VGG19 weights, and ``train_sfd.yml``,
+    a tiny ESRGAN option file switched to SFD by the README's ``scripts/switch_to_sfd.py``. Returns its path;
+    run it with ``root`` as the current directory."""
+    from conftest import load_script
+
+    root = str(root)
+    gt, lq = make_paired_dataset(os.path.join(root, 'data'))
+    clip_file = save_tiny_clip(os.path.join(root, 'tiny_clip.pt'))
+    write_random_vgg19(os.path.join(root, VGG_PATH))
+    text = load_script('switch_to_sfd').switch_text(esrgan_style_options(name, gt, lq, perceptual=True),
+                                                     clip_line=tiny_clip_line(clip_file))
+    path = os.path.join(root, 'train_sfd.yml')
+    with open(path, 'w') as f:
+        f.write(text)
+    return path

@@ -36,13 +36,7 @@ LPP_ARGS = {'n_ctx': 4}
 
 
 # -- fixtures ---------------------------------------------------------------------------------------------------
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """The networks here are tiny: one thread is as fast, and immune to a busy machine's oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_thread')  # conftest: tiny networks run fastest on one thread
 
 
 def smooth_images(n: int, h: int, w: int, seed: int) -> torch.Tensor:

@@ -10,10 +10,9 @@ import openpyxl
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tiny_clip_opt
 from scipy import io, stats
+from sfd_testutil import tiny_clip_from_file
 
-from sfd_arch import build_clip
 from sfd_arch.archs import FeatD, PromptLearner
 from sfd_arch.iqa import SFDIQA, baselines, bench
 from sfd_arch.iqa import evaluate as ev
@@ -28,10 +27,7 @@ SIZE = 192  # NIQE needs about this much
 def weights(tmp_path_factory, single_thread):
     """An SFD-IQA weights file exported from tiny random networks (CLIP weights from a file, so reproducible)."""
     root = tmp_path_factory.mktemp('weights')
-    torch.manual_seed(0)
-    clip_file = str(root / 'tiny_clip.pt')
-    torch.save(build_clip(tiny_clip_opt()).clip_model.state_dict(), clip_file)
-    clip = build_clip({**tiny_clip_opt(), 'pretrained': clip_file})
+    clip, clip_file = tiny_clip_from_file(root)
     featd, lpp = FeatD(clip=clip, num_feat=8, depth=1), PromptLearner(clip=clip, n_ctx=2)
     return SFDIQA(clip, featd, lpp).save(str(root / 'sfd_iqa.pth'))
 

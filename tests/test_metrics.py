@@ -338,9 +338,26 @@ def test_directions_and_known_metrics():
 
 
 # -- per dataset in sfd_arch/test.py ------------------------------------------------------------------------------
+TINY_RRDB = {'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 8}
+
+
+def write_sr_test_options(root, name: str, gt_dir: str, lq_dir: str, metrics: dict) -> str:
+    """``root/test.yml``: BasicSR's SRModel test of ``root/net_g.pth`` (a tiny RRDBNet) on one paired set 'Tiny',
+    with ``metrics`` in that order."""
+    import yaml
+
+    opt = {'name': name, 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0, 'manual_seed': 0,
+           'datasets': {'test_1': {'name': 'Tiny', 'type': 'PairedImageDataset', 'dataroot_gt': gt_dir,
+                                   'dataroot_lq': lq_dir, 'io_backend': {'type': 'disk'}}},
+           'network_g': {'type': 'RRDBNet', **TINY_RRDB},
+           'path': {'pretrain_network_g': str(root / 'net_g.pth'), 'strict_load_g': True, 'param_key_g': 'params'},
+           'val': {'save_img': False, 'metrics': metrics}}
+    (root / 'test.yml').write_text(yaml.safe_dump(opt, sort_keys=False))
+    return str(root / 'test.yml')
+
+
 def test_sfd_test_reports_fid_per_dataset(hub, tmp_path):
     import cv2
-    import yaml
     from basicsr.archs.rrdbnet_arch import RRDBNet
     from basicsr.utils import img2tensor, tensor2img
 
@@ -348,21 +365,14 @@ def test_sfd_test_reports_fid_per_dataset(hub, tmp_path):
 
     gt_dir, lq_dir = make_paired_dataset(str(tmp_path / 'data'), n=3, size=64)
     torch.manual_seed(0)
-    net_opt = {'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 8}
-    net = RRDBNet(scale=4, **net_opt).eval()
+    net = RRDBNet(scale=4, **TINY_RRDB).eval()
     torch.save({'params': net.state_dict()}, tmp_path / 'net_g.pth')
     fid_opt = {'type': 'calculate_fid', 'crop_size': 32, 'dims': 64, 'better': 'lower'}
-    opt = {'name': 'fid_test', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0, 'manual_seed': 0,
-           'datasets': {'test_1': {'name': 'Tiny', 'type': 'PairedImageDataset', 'dataroot_gt': gt_dir,
-                                   'dataroot_lq': lq_dir, 'io_backend': {'type': 'disk'}}},
-           'network_g': {'type': 'RRDBNet', **net_opt},
-           'path': {'pretrain_network_g': str(tmp_path / 'net_g.pth'), 'strict_load_g': True, 'param_key_g': 'params'},
-           'val': {'save_img': False, 'metrics': {
-               'psnr': {'type': 'calculate_psnr', 'crop_border': 0},
-               'fid': fid_opt,
-               'kid': {'type': 'calculate_kid', 'crop_size': 32, 'dims': 64},
-               'lpips': {'type': 'calculate_lpips', 'better': 'lower'}}}}
-    (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt))
+    write_sr_test_options(tmp_path, 'fid_test', gt_dir, lq_dir, {
+        'psnr': {'type': 'calculate_psnr', 'crop_border': 0},
+        'fid': fid_opt,
+        'kid': {'type': 'calculate_kid', 'crop_size': 32, 'dims': 64},
+        'lpips': {'type': 'calculate_lpips', 'better': 'lower'}})
     recorder = sfd_test.run(['-opt', str(tmp_path / 'test.yml')])
 
     results = tmp_path / 'results' / 'fid_test'
@@ -390,26 +400,18 @@ def test_sfd_test_reports_fid_per_dataset(hub, tmp_path):
 
 
 def test_sfd_test_stops_on_a_nan_metric_and_keeps_what_it_computed(hub, tmp_path):
-    import yaml
     from basicsr.archs.rrdbnet_arch import RRDBNet
 
     import sfd_arch.test as sfd_test
 
     gt_dir, lq_dir = make_paired_dataset(str(tmp_path / 'data'), n=2, size=64)
-    net_opt = {'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 8}
-    torch.save({'params': RRDBNet(scale=4, **net_opt).state_dict()}, tmp_path / 'net_g.pth')
+    torch.save({'params': RRDBNet(scale=4, **TINY_RRDB).state_dict()}, tmp_path / 'net_g.pth')
     nan_heads = {k: torch.full_like(v, float('nan'))
                  for k, v in torch.load(hub / 'lpips_v0.1_alex.pth', weights_only=True).items()}
     torch.save(nan_heads, tmp_path / 'nan_heads.pth')
-    opt = {'name': 'nan_test', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0, 'manual_seed': 0,
-           'datasets': {'test_1': {'name': 'Tiny', 'type': 'PairedImageDataset', 'dataroot_gt': gt_dir,
-                                   'dataroot_lq': lq_dir, 'io_backend': {'type': 'disk'}}},
-           'network_g': {'type': 'RRDBNet', **net_opt},
-           'path': {'pretrain_network_g': str(tmp_path / 'net_g.pth'), 'strict_load_g': True, 'param_key_g': 'params'},
-           'val': {'save_img': False, 'metrics': {
-               'psnr': {'type': 'calculate_psnr', 'crop_border': 0},
-               'lpips': {'type': 'calculate_lpips', 'head_path': str(tmp_path / 'nan_heads.pth')}}}}
-    (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt, sort_keys=False))  # psnr first, then lpips fails
+    write_sr_test_options(tmp_path, 'nan_test', gt_dir, lq_dir, {  # psnr first, then lpips fails
+        'psnr': {'type': 'calculate_psnr', 'crop_border': 0},
+        'lpips': {'type': 'calculate_lpips', 'head_path': str(tmp_path / 'nan_heads.pth')}})
     with pytest.raises(SystemExit) as exit_info:
         sfd_test.main(['-opt', str(tmp_path / 'test.yml')])
     assert 'calculate_lpips returned nan' in str(exit_info.value.code)

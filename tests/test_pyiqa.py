@@ -13,9 +13,8 @@ import cv2
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tiny_clip_opt
+from sfd_testutil import tiny_clip_from_file
 
-from sfd_arch import build_clip
 from sfd_arch.archs import FeatD, PromptLearner
 from sfd_arch.iqa import SFDIQA, pyiqa_plugin
 
@@ -29,10 +28,7 @@ NEEDS_PYIQA = pytest.mark.skipif(not PYIQA_INSTALLED, reason='pyiqa is not insta
 def scorer(single_thread, tmp_path_factory):
     """Random tiny Feat-D and LPP over a tiny CLIP saved to a file, so a subprocess rebuilds the same networks."""
     root = tmp_path_factory.mktemp('pyiqa')
-    torch.manual_seed(0)
-    clip_file = str(root / 'tiny_clip.pt')
-    torch.save(build_clip(tiny_clip_opt()).clip_model.state_dict(), clip_file)
-    clip = build_clip({**tiny_clip_opt(), 'pretrained': clip_file})
+    clip, clip_file = tiny_clip_from_file(root)
     featd, lpp = FeatD(clip=clip, num_feat=16, depth=1).eval(), PromptLearner(clip=clip, n_ctx=4).eval()
     return SFDIQA(clip, featd, lpp, tile=TILE, batch_size=8)
 

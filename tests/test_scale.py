@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import REPO, tiny_clip_opt
+from conftest import REPO
+from sfd_testutil import tiny_clip_from_file
 
-from sfd_arch import build_clip
 from sfd_arch.archs import FeatD, PromptLearner
 from sfd_arch.iqa import SFDIQA, read_image
 from sfd_arch.iqa import distributed as dist_score
@@ -36,22 +36,14 @@ TIMEOUT = 300
 
 
 # -- fixtures ----------------------------------------------------------------------------------------------------
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_thread')  # conftest: tiny networks run fastest on one thread
 
 
 @pytest.fixture(scope='module')
 def weights(tmp_path_factory):
     """An SFD-IQA weights file over a tiny CLIP saved to a file (so other processes build the same CLIP)."""
     root = tmp_path_factory.mktemp('scale_weights')
-    torch.manual_seed(0)
-    clip_file = str(root / 'tiny_clip.pt')
-    torch.save(build_clip(tiny_clip_opt()).clip_model.state_dict(), clip_file)
-    clip = build_clip({**tiny_clip_opt(), 'pretrained': clip_file})
+    clip, clip_file = tiny_clip_from_file(root)
     torch.manual_seed(1)
     scorer = SFDIQA(clip, FeatD(clip=clip, num_feat=16, depth=1).eval(), PromptLearner(clip=clip, n_ctx=4).eval(),
                     tile=TILE, batch_size=4)
@@ -408,22 +400,10 @@ def test_two_nodes_train_sfd_with_equal_parameters(tmp_path, monkeypatch):
     """Two torchrun agents ("nodes", one process each) meet through a c10d rendezvous on 127.0.0.1 and train
     SFD for 2 iterations with sfd_arch/train.py --launcher pytorch (gloo); every rank ends with the same
     generator, Feat-D and LPP."""
-    from sfd_testutil import (
-        esrgan_style_options,
-        make_paired_dataset,
-        save_tiny_clip,
-        tiny_clip_line,
-        write_random_vgg19,
-    )
-    sys.path.insert(0, str(REPO / 'scripts'))
-    from switch_to_sfd import switch_text
+    from sfd_testutil import write_switched_sfd_run
 
-    gt, lq = make_paired_dataset(str(tmp_path / 'data'))
-    clip_file = save_tiny_clip(str(tmp_path / 'tiny_clip.pt'))
+    write_switched_sfd_run(tmp_path, 'sfd_2nodes')
     monkeypatch.chdir(tmp_path)
-    write_random_vgg19()
-    text = switch_text(esrgan_style_options('sfd_2nodes', gt, lq, perceptual=True), clip_line=tiny_clip_line(clip_file))
-    (tmp_path / 'train_sfd.yml').write_text(text)
     (tmp_path / 'dump.py').write_text(DUMP.format(train=str(REPO / 'sfd_arch' / 'train.py')))
 
     port = _free_port()

@@ -9,10 +9,9 @@ import torch
 import yaml
 from sfd_testutil import (
     esrgan_style_options,
-    make_paired_dataset,
     save_tiny_clip,
     tiny_clip_line,
-    write_random_vgg19,
+    write_switched_sfd_run,
 )
 
 import sfd_arch  # noqa: F401  (registration)
@@ -69,12 +68,8 @@ def _flat(net) -> dict:
 @pytest.fixture
 def sfd_run(tmp_path, monkeypatch):
     """A tiny ESRGAN option file switched by the README diff, and its data (in tmp_path, the run's root)."""
-    gt, lq = make_paired_dataset(str(tmp_path / 'data'))
-    clip_file = save_tiny_clip(str(tmp_path / 'tiny_clip.pt'))
+    write_switched_sfd_run(tmp_path, 'sfd_tiny')
     monkeypatch.chdir(tmp_path)
-    write_random_vgg19()
-    text = switch_text(esrgan_style_options('sfd_tiny', gt, lq, perceptual=True), clip_line=tiny_clip_line(clip_file))
-    (tmp_path / 'train_sfd.yml').write_text(text)
     return tmp_path
 
 
