@@ -135,7 +135,8 @@ class SFDMixin:
 
         self.clip_opt = normalize_clip_opt(opt.get('clip'))
         resume_path = opt['path'].get('resume_state')
-        if resume_path and osp.isfile(resume_path):
+        self._clip_checked = bool(resume_path and osp.isfile(resume_path))
+        if self._clip_checked:
             # before any network is built: a changed `clip.layers` would otherwise surface as a shape mismatch
             # while loading Feat-D, not as what it is
             self._check_resumed_clip(torch.load(resume_path, map_location='cpu', mmap=True), resume_path)
@@ -382,9 +383,7 @@ class SFDMixin:
         return [o for o in (self.optimizer_featd, self.optimizer_lpp, self.optimizer_d) if o is not None]
 
     def _set_requires_grad(self, flag: bool) -> None:
-        for net in self._discriminators():
-            if net is self.net_lpp and self.sfd.fixed_prompts:
-                continue  # fixed prompts have no trainable tensor (and the tokens buffer is not a parameter)
+        for net in self._discriminators():  # LPP's parameters are its context vectors only (none: fixed prompts)
             for p in net.parameters():
                 p.requires_grad = flag
 
@@ -496,7 +495,8 @@ class SFDMixin:
         """BasicSR's resume (optimisers, schedulers), after checking the state belongs to this configuration;
         then the fp16 GradScalers, so a resumed run takes the same steps as an uninterrupted one."""
         where = self.opt['path'].get('resume_state') or 'the resumed training state'
-        self._check_resumed_clip(resume_state, where)
+        if not self._clip_checked:  # BasicSR's pipelines pass the file set-up has already checked
+            self._check_resumed_clip(resume_state, where)
         names = resume_state.get('optimizer_names')
         if names is not None and names != self.optimizer_names():
             raise ValueError(f'{where} holds optimisers {names} but this option file trains {self.optimizer_names()}: '
