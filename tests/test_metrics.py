@@ -341,6 +341,20 @@ def test_directions_and_known_metrics():
 TINY_RRDB = {'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 8}
 
 
+def sr_and_hr(net, gt_dir: str, lq_dir: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``net``'s SR outputs of a paired set and its HR images, uint8 BGR, in file-name order."""
+    import cv2
+    from basicsr.utils import img2tensor, tensor2img
+
+    srs, hrs = [], []
+    for name in sorted(os.listdir(gt_dir)):
+        lq = cv2.imread(os.path.join(lq_dir, name)).astype(np.float32) / 255
+        with torch.no_grad():
+            srs.append(tensor2img(net(img2tensor(lq).unsqueeze(0))))
+        hrs.append(cv2.imread(os.path.join(gt_dir, name)))
+    return srs, hrs
+
+
 def write_sr_test_options(root, name: str, gt_dir: str, lq_dir: str, metrics: dict) -> str:
     """``root/test.yml``: BasicSR's SRModel test of ``root/net_g.pth`` (a tiny RRDBNet) on one paired set 'Tiny',
     with ``metrics`` in that order."""
@@ -357,9 +371,7 @@ def write_sr_test_options(root, name: str, gt_dir: str, lq_dir: str, metrics: di
 
 
 def test_sfd_test_reports_fid_per_dataset(hub, tmp_path):
-    import cv2
     from basicsr.archs.rrdbnet_arch import RRDBNet
-    from basicsr.utils import img2tensor, tensor2img
 
     import sfd_arch.test as sfd_test
 
@@ -385,13 +397,7 @@ def test_sfd_test_reports_fid_per_dataset(hub, tmp_path):
     assert len(by_metric['psnr']) == 3 and len(by_metric['lpips']) == 3
 
     # the dataset value is the FID of all SR against all HR images, as compute_dataset_metric gives it
-    srs, hrs = [], []
-    for name in sorted(os.listdir(gt_dir)):
-        lq = cv2.imread(os.path.join(lq_dir, name)).astype(np.float32) / 255
-        with torch.no_grad():
-            srs.append(tensor2img(net(img2tensor(lq).unsqueeze(0))))
-        hrs.append(cv2.imread(os.path.join(gt_dir, name)))
-    expected = M.compute_dataset_metric(fid_opt, srs, hrs)
+    expected = M.compute_dataset_metric(fid_opt, *sr_and_hr(net, gt_dir, lq_dir))
     fid = by_metric['fid'][0][1]
     assert fid == pytest.approx(expected, rel=1e-6) and fid > 0
     assert recorder.logged['Tiny']['fid'] == pytest.approx(fid, rel=1e-12)  # what BasicSR logged and tracked
@@ -423,11 +429,9 @@ def test_sfd_test_stops_on_a_nan_metric_and_keeps_what_it_computed(hub, tmp_path
 
 def test_sfd_model_validation_reports_fid_per_dataset(hub, tmp_path):
     """Training-time validation (SFDModel.nondist_validation): the logged and tracked FID is the dataset value."""
-    import cv2
     from basicsr.archs.rrdbnet_arch import RRDBNet
     from basicsr.data import build_dataloader, build_dataset
     from basicsr.models import build_model
-    from basicsr.utils import img2tensor, tensor2img
 
     gt_dir, lq_dir = make_paired_dataset(str(tmp_path / 'data'), n=3, size=64, seed=1)
     net_opt = {'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 8}
@@ -446,13 +450,7 @@ def test_sfd_model_validation_reports_fid_per_dataset(hub, tmp_path):
                              'dataroot_lq': lq_dir, 'io_backend': {'type': 'disk'}, 'phase': 'val', 'scale': 4})
     model.validation(build_dataloader(dataset, {'phase': 'val'}, num_gpu=0, dist=False), 7, None, False)
 
-    srs, hrs = [], []
-    for name in sorted(os.listdir(gt_dir)):
-        lq = cv2.imread(os.path.join(lq_dir, name)).astype(np.float32) / 255
-        with torch.no_grad():
-            srs.append(tensor2img(net(img2tensor(lq).unsqueeze(0))))
-        hrs.append(cv2.imread(os.path.join(gt_dir, name)))
-    expected = M.compute_dataset_metric(fid_opt, srs, hrs)
+    expected = M.compute_dataset_metric(fid_opt, *sr_and_hr(net, gt_dir, lq_dir))
     assert model.metric_results['fid'] == pytest.approx(expected, rel=1e-6) and expected > 0
     assert model.best_metric_results['Tiny']['fid'] == {'better': 'lower', 'val': model.metric_results['fid'],
                                                         'iter': 7}
