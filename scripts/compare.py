@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import importlib.util
 import json
 import math
 import os
@@ -72,6 +71,7 @@ from sfd_arch.eval.report import (  # noqa: E402
     report_markdown,
     table_markdown,
 )
+from sfd_arch.utils import upsampler as inference  # noqa: E402
 from sfd_arch.utils.files import file_sha256  # noqa: E402
 
 STATE_FILE = 'compare_state.json'
@@ -188,20 +188,8 @@ def plan_metrics(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = Non
 
 
 # -- models -----------------------------------------------------------------------------------------------------
-def _inference_module():
-    """``scripts/inference_sfd.py`` (the checkpoint reader and the tiled upsampler), imported once."""
-    name = '_sfd_script_inference_sfd'  # the name tests/conftest.py's load_script uses: one copy per process
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, osp.join(SCRIPTS, 'inference_sfd.py'))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 def load_generator(path: str, opt: dict) -> tuple[Any, int]:
     """The generator of a checkpoint and its scale: a BasicSR RRDBNet, else the option file's ``network_g``."""
-    inference = _inference_module()
     try:
         return inference.build_generator(path)
     except FileNotFoundError:
@@ -270,7 +258,6 @@ def parse_model_arg(text: str) -> tuple[str, str]:
 def build_models(models: 'dict[str, str]', opt: dict, opt_path: str, device: Any, tile: int, half: bool,
                  bicubic_kernel: str) -> list[Model]:
     """Load every model now, so a bad checkpoint fails before any work (and before anything is written)."""
-    inference = _inference_module()
     out = []
     for label, spec in models.items():
         if not re.fullmatch(r'[\w.+-]+', label):
@@ -766,7 +753,7 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
     (``{'sr': SR images made, 'values': metric values computed}`` by this call; both 0 on a finished re-run).
     Raises ``CompareError`` on bad input; rows computed before the error stay in ``metrics.csv``.
     """
-    from sfd_arch.utils.preflight import check_option_file
+    from sfd_arch.options.preflight import check_option_file
 
     if not models:
         raise CompareError('no models to compare: give at least one --model')
@@ -783,7 +770,6 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
         raise CompareError(f'--pd {pd_metric}: not a metric of this run; it has {", ".join(plan.blocks)}')
     dsets = load_datasets(opt, opt_path, datasets)
     parse_crops(crops, dsets)  # a typo in --crop fails now, not after every model has run
-    inference = _inference_module()
     try:
         torch_device = inference.pick_device(device)
     except RuntimeError as err:

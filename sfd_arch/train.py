@@ -18,7 +18,7 @@ if __package__ in (None, ''):
 # isort: off
 import sfd_arch  # noqa: E402,F401  (first: makes basicsr importable, registers the SFD classes)
 from basicsr.train import train_pipeline  # noqa: E402
-from sfd_arch.utils.preflight import check_option_file, option_path  # noqa: E402
+from sfd_arch.options.preflight import check_option_file, option_path  # noqa: E402
 # isort: on
 
 

@@ -245,7 +245,7 @@ def test_both_off_without_image_d_is_an_error_and_image_d_only_never_runs_clip(t
     base['network_featd'] = None
     base['train']['tgd_opt'] = None
     (tmp_path / 'off.yml').write_text(yaml.safe_dump(base, sort_keys=False))
-    from sfd_arch.utils.preflight import check_option_file
+    from sfd_arch.options.preflight import check_option_file
 
     for check in (lambda: check_option_file(str(tmp_path / 'off.yml')),
                   lambda: build_model('off.yml', str(tmp_path))):

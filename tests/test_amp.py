@@ -8,7 +8,7 @@ from test_ablations import tiny_from
 from test_training import build_model
 
 import sfd_arch  # noqa: F401  (registration)
-from sfd_arch.utils.preflight import check_option_file
+from sfd_arch.options.preflight import check_option_file
 
 # Documented in README ("Mixed precision"): over the first 20 iterations of the tiny CPU run below, every loss of
 # a bf16 run stays within BF16_LOSS_GAP (relative, per iteration) of the fp32 run that starts from the same weights

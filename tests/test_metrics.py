@@ -216,7 +216,7 @@ def test_weight_report_tells_published_from_stand_ins_and_missing(hub, tmp_path,
 
 
 def test_preflight_names_the_missing_file_where_to_put_it_and_its_url(tmp_path, monkeypatch):
-    from sfd_arch.utils.preflight import check_option_file
+    from sfd_arch.options.preflight import check_option_file
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))

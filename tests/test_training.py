@@ -252,7 +252,7 @@ def test_bad_options_fail_clearly_and_keep_what_was_saved(sfd_run):
         (sfd_run / 'bad.yml').write_text(yaml.safe_dump(opt, sort_keys=False))
         return str(sfd_run / 'bad.yml')
 
-    from sfd_arch.utils.preflight import check_option_file
+    from sfd_arch.options.preflight import check_option_file
 
     with pytest.raises(KeyError, match=r"'pretrianed' \(did you mean 'pretrained'\?\)"):
         check_option_file(write(lambda o: o['clip'].update(pretrianed='x.pt')))
