@@ -281,3 +281,14 @@ def test_tag_found_in_the_weights_folder_is_used_offline(tmp_path, monkeypatch):
     path, tag_cfg = resolve_pretrained('RN50', 'openai')
     assert path == os.path.join('experiments', 'pretrained_models', 'clip', 'RN50.pt')
     assert tag_cfg['quick_gelu'] is True
+
+
+def test_one_direction_table_for_metric_types_pyiqa_names_and_baselines():
+    from sfd_arch.iqa.baselines import BASELINES
+    from sfd_arch.utils.directions import direction, lower_is_better, oriented
+
+    assert direction('calculate_lpips') == direction('LPIPS') == direction('lpips-vgg') == 'lower'
+    assert direction('calculate_sfd_iqa') == direction('calculate_psnr') == direction('musiq') == 'higher'
+    assert lower_is_better('musiq_lower') and not lower_is_better('p_pos')
+    assert [b for b in BASELINES if BASELINES[b].lower_better] == ['niqe', 'piqe', 'brisque', 'ilniqe']
+    assert oriented('niqe', 3.0) == -3.0 and oriented('sfd_iqa', 0.25) == 0.25

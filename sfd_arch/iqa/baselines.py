@@ -9,7 +9,7 @@ Each baseline is a reference implementation used as is, with its weights from a 
 - ``clipiqa``: pyiqa's ``clipiqa``, CLIP ``RN50.pt`` in torch hub's ``clip/`` folder (higher is better).
 - ``qualiclip``: pyiqa's ``qualiclip``, ``clip/RN50.pt`` and ``QualiCLIP.pth`` in pyiqa's cache (higher is better).
 
-The first four are lower-is-better.
+The first four are lower-is-better (:mod:`sfd_arch.utils.directions`).
 
 A baseline whose package or file is absent is *unavailable*: :func:`unavailable_reason` says why (naming the
 file and where it goes) and ``sfd-iqa bench`` lists it in its report instead of dropping it. Nothing here
@@ -24,6 +24,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..utils.directions import lower_is_better
 from .images import ImageArray
 
 Scorer = Callable[[ImageArray], float]
@@ -33,10 +34,14 @@ Scorer = Callable[[ImageArray], float]
 class Baseline:
     name: str
     title: str
-    lower_better: bool
     implementation: str
     files: tuple[tuple[str, str], ...] = ()   # (folder kind, file name) that must exist locally
     package: Optional[str] = None             # import name that must be installed
+
+    @property
+    def lower_better(self) -> bool:
+        """From the package's one direction table (sfd_arch/utils/directions.py)."""
+        return lower_is_better(self.name)
 
 
 def torch_hub_dir() -> str:
@@ -55,13 +60,13 @@ def _folder(kind: str) -> str:
 
 
 BASELINES: dict[str, Baseline] = {b.name: b for b in (
-    Baseline('niqe', 'NIQE', True, "BasicSR's calculate_niqe (Y channel, no border crop)", package='basicsr'),
-    Baseline('piqe', 'PIQE', True, 'pypiqe.piqe (MATLAB piqe port)', package='pypiqe'),
-    Baseline('brisque', 'BRISQUE', True, "pyiqa's brisque", (('pyiqa', 'brisque_svm_weights.pth'),), 'pyiqa'),
-    Baseline('ilniqe', 'IL-NIQE', True, "pyiqa's ilniqe", (('pyiqa', 'ILNIQE_templateModel.mat'),), 'pyiqa'),
-    Baseline('clipiqa', 'CLIP-IQA', False, "pyiqa's clipiqa (CLIP RN50, antonym prompts)", (('clip', 'RN50.pt'),),
+    Baseline('niqe', 'NIQE', "BasicSR's calculate_niqe (Y channel, no border crop)", package='basicsr'),
+    Baseline('piqe', 'PIQE', 'pypiqe.piqe (MATLAB piqe port)', package='pypiqe'),
+    Baseline('brisque', 'BRISQUE', "pyiqa's brisque", (('pyiqa', 'brisque_svm_weights.pth'),), 'pyiqa'),
+    Baseline('ilniqe', 'IL-NIQE', "pyiqa's ilniqe", (('pyiqa', 'ILNIQE_templateModel.mat'),), 'pyiqa'),
+    Baseline('clipiqa', 'CLIP-IQA', "pyiqa's clipiqa (CLIP RN50, antonym prompts)", (('clip', 'RN50.pt'),),
              'pyiqa'),
-    Baseline('qualiclip', 'QualiCLIP', False, "pyiqa's qualiclip",
+    Baseline('qualiclip', 'QualiCLIP', "pyiqa's qualiclip",
              (('clip', 'RN50.pt'), ('pyiqa', 'QualiCLIP.pth')), 'pyiqa'),
 )}
 

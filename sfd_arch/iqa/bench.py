@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from ..utils.directions import lower_is_better
 from ..utils.files import file_sha256
 from . import datasets as dsets
 from . import evaluate as ev
@@ -581,7 +582,7 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
         notes.append('not found: ' + ', '.join(missing))
     notes += [f'unreadable: {k}: {v}' for k, v in broken.items()]
     notes += [f'unavailable: {TITLES.get(k, k)}: {v}' for k, v in unavailable.items()]
-    negated = [TITLES.get(m, m) for m in metrics if m in ev.LOWER_IS_BETTER]
+    negated = [TITLES.get(m, m) for m in metrics if lower_is_better(m)]
     if negated:
         notes.append('negated before correlating (lower is better): ' + ', '.join(negated))
     write_table(osp.join(out, 'table.md'), {(_display(k) if k in per_dataset else k): v for k, v in rows.items()},

@@ -29,6 +29,8 @@ from typing import Iterator, Optional, Sequence, TextIO
 import numpy as np
 from scipy import optimize, stats
 
+from ..utils.directions import LOWER_IS_BETTER, lower_is_better, oriented  # noqa: F401  (re-exported)
+
 PRESETS: dict[str, dict[str, str]] = {
     'koniq10k': {'image_col': 'image_name', 'score_col': 'MOS'},
     'clive': {'image_col': 'image', 'score_col': 'mos'},
@@ -36,7 +38,6 @@ PRESETS: dict[str, dict[str, str]] = {
     'kadid10k': {'image_col': 'dist_img', 'score_col': 'dmos'},
 }
 PRESETS['koniq'], PRESETS['livec'] = PRESETS['koniq10k'], PRESETS['clive']  # the names of the first release
-LOWER_IS_BETTER = {'niqe', 'piqe', 'brisque', 'ilniqe'}
 
 
 @dataclass
@@ -188,17 +189,12 @@ def correlations(pred: Sequence[float], mos: Sequence[float]) -> Correlations:
     return Correlations(n, srcc, plcc, krcc, None if params is None else [float(p) for p in params], notes)
 
 
-def oriented(metric: str, values: np.ndarray) -> np.ndarray:
-    """Values with 'higher is better' for correlating (lower-is-better metrics negated)."""
-    return -values if metric in LOWER_IS_BETTER else values
-
-
 def format_table(results: dict[str, Correlations]) -> str:
     lines = [f'{"metric":<14} {"n":>6} {"SRCC":>8} {"PLCC":>8} {"KRCC":>8}']
     for metric, c in results.items():
-        label = f'-{metric}' if metric in LOWER_IS_BETTER else metric
+        label = f'-{metric}' if lower_is_better(metric) else metric
         lines.append(f'{label:<14} {c.n:>6d} {c.srcc:>8.4f} {c.plcc:>8.4f} {c.krcc:>8.4f}')
-    negated = [m for m in results if m in LOWER_IS_BETTER]
+    negated = [m for m in results if lower_is_better(m)]
     if negated:
         lines.append(f'({", ".join("-" + m for m in negated)}: lower-is-better metrics, negated before correlating)')
     return '\n'.join(lines)
@@ -226,8 +222,8 @@ def plot_scatter(path: str, scores: dict[str, np.ndarray], mos: dict[str, np.nda
             grid = np.linspace(x.min(), x.max(), 200)
             ax.plot(grid, logistic4(grid, *c.logistic), color='C3', lw=1.5, label='4-parameter logistic')
             ax.legend(loc='lower right', fontsize=7, frameon=False)
-        label = f'-{metric}' if metric in LOWER_IS_BETTER else metric
-        ax.set_xlabel(label + (' (negated: lower is better)' if metric in LOWER_IS_BETTER else ''), fontsize=8)
+        label = f'-{metric}' if lower_is_better(metric) else metric
+        ax.set_xlabel(label + (' (negated: lower is better)' if lower_is_better(metric) else ''), fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=7)
         ax.set_title(f'{label}: SRCC {c.srcc:.3f}  PLCC {c.plcc:.3f}', fontsize=8)
@@ -263,7 +259,7 @@ def write_eval_outputs(outputs: dict[str, str], summary: dict, scores: dict[str,
                        mos: dict[str, np.ndarray], results: dict[str, Correlations]) -> None:
     """The common end of ``sfd-iqa eval`` and of each ``bench`` dataset: ``summary`` (plus the correlations) as
     JSON, the scatter plot, and the table and file names on the console. ``scores`` are oriented (higher = better)."""
-    summary = {**summary, 'negated': sorted(set(results) & LOWER_IS_BETTER),
+    summary = {**summary, 'negated': sorted(m for m in results if lower_is_better(m)),
                'results': {m: vars(c) for m, c in results.items()}}
     with open(outputs['summary'], 'w') as f:
         json.dump(summary, f, indent=2)

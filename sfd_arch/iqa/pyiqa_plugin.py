@@ -24,6 +24,8 @@ from torch import nn
 
 import _sfd_arch_hook
 
+from .scorer import DEFAULT_ALPHA
+
 if not hasattr(_sfd_arch_hook, 'register_pyiqa'):  # a checkout put on sys.path after start-up, older install
     raise ImportError(f'the start-up hook {_sfd_arch_hook.__file__} is older than {__file__}: '
                       'reinstall the package (`make setup` or `pip install --no-build-isolation .`)')
@@ -43,7 +45,7 @@ class SFDIQANet(nn.Module):
     Not differentiable (scores are computed under ``torch.inference_mode``): do not use with ``as_loss=True``.
     """
 
-    def __init__(self, weights: Optional[str] = None, clip_weights: Optional[str] = None, alpha: float = 0.5,
+    def __init__(self, weights: Optional[str] = None, clip_weights: Optional[str] = None, alpha: float = DEFAULT_ALPHA,
                  tile: Optional[int] = 512, batch_size: int = 16, pretrained_model_path: Optional[str] = None):
         super().__init__()
         from .scorer import SFDIQA

@@ -23,12 +23,11 @@ import numpy as np
 import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 
+from ..utils.directions import direction
 from .base import _to_hwc, cached_network, crop, finite, paired_images, resolve_device, to_rgb_tensor
 from .weights import MissingWeightsError, WeightFile, register_weight_needs, search_dirs
 
 INSTALL_HINT = 'pip install .[pyiqa]'
-# known directions, for tables when pyiqa itself is not installed (pyiqa's `lower_better` wins when it is)
-_LOWER_BETTER = {'niqe', 'brisque', 'pi', 'ilniqe', 'nrqm_lower', 'piqe', 'lpips', 'lpips-vgg', 'dists', 'fid'}
 
 
 def import_pyiqa() -> Any:
@@ -51,7 +50,7 @@ def pyiqa_direction(metric: str) -> str:
             return 'lower' if configs[metric].get('lower_better', False) else 'higher'
     except ImportError:
         pass
-    return 'lower' if metric.lower() in _LOWER_BETTER else 'higher'
+    return direction(metric)  # pyiqa not installed or silent: the package's table
 
 
 @register_weight_needs('calculate_pyiqa')

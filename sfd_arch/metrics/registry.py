@@ -5,12 +5,8 @@ from typing import Any
 
 from basicsr.utils.registry import METRIC_REGISTRY
 
-# direction of the metrics we know; BasicSR's own `better` key, when given, wins
-_DIRECTIONS = {
-    'calculate_psnr': 'higher', 'calculate_ssim': 'higher', 'calculate_psnr_pt': 'higher',
-    'calculate_ssim_pt': 'higher', 'calculate_niqe': 'lower', 'calculate_lpips': 'lower',
-    'calculate_dists': 'lower', 'calculate_fid': 'lower', 'calculate_kid': 'lower', 'calculate_sfd_iqa': 'higher',
-}
+from ..utils.directions import direction
+
 DATASET_METRICS = ('calculate_fid', 'calculate_kid')
 
 
@@ -46,4 +42,4 @@ def metric_direction(metric_opt: dict[str, Any]) -> str:
         from .pyiqa_metric import pyiqa_direction
 
         return pyiqa_direction(metric_opt.get('metric', 'musiq'))
-    return _DIRECTIONS.get(metric_type, 'higher')  # BasicSR's own default for `better`
+    return direction(metric_type)  # the known table; 'higher' (BasicSR's own default) for the rest
