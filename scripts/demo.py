@@ -435,22 +435,16 @@ def final_comparison() -> list[str]:
     LPIPS runs on a random stand-in AlexNet and random heads written under the published names in
     ``demo_output/pretrained_models`` (the option file points there, so a user's real files are never shadowed);
     the report marks them as stand-ins."""
-    import importlib.util
-
+    from sfd_arch.eval.compare import run_compare
     from sfd_arch.metrics.standins import write_stand_in_weights
 
     write_stand_in_weights(osp.join(OUT, 'pretrained_models'), ['lpips'])
-    compare = osp.join(REPO, 'scripts', 'compare.py')
-    spec = importlib.util.spec_from_file_location('_sfd_compare', compare)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look themselves up there
-    spec.loader.exec_module(module)
     ckpt = osp.join('experiments', NAME, 'models', 'net_g_latest.pth')
     report_dir = osp.join(OUT, 'compare')
-    out = module.run_compare(TEST_OPT, {'bicubic': 'bicubic', 'SFD_demo': ckpt}, report_dir, device='cpu',
-                             pd_metric='sfd_iqa_random_clip',
-                             command=f'python scripts/compare.py -opt {TEST_OPT} --model bicubic '
-                                     f'--model SFD_demo={ckpt} -o {report_dir} --pd sfd_iqa_random_clip')
+    out = run_compare(TEST_OPT, {'bicubic': 'bicubic', 'SFD_demo': ckpt}, report_dir, device='cpu',
+                      pd_metric='sfd_iqa_random_clip',
+                      command=f'python scripts/compare.py -opt {TEST_OPT} --model bicubic '
+                              f'--model SFD_demo={ckpt} -o {report_dir} --pd sfd_iqa_random_clip')
     return [str(p) for key, p in out.items() if key in ('table_md', 'pd_png', 'report_md')]
 
 

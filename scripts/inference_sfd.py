@@ -14,11 +14,8 @@ upscaled separately (by the network, as Real-ESRGAN does, or by plain interpolat
 CUDA unless ``--fp32``; the CPU always runs float32.
 """
 import argparse
-import os
 import os.path as osp
-import re
 import sys
-import warnings
 from typing import Optional
 
 import cv2
@@ -26,201 +23,20 @@ import numpy as np
 import torch
 
 try:
-    from sfd_arch.compat import ensure_basicsr_importable
+    import sfd_arch  # noqa: F401
 except ImportError:  # a checkout that is not installed: the package sits next to scripts/
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-    from sfd_arch.compat import ensure_basicsr_importable
 
-ensure_basicsr_importable()
+from sfd_arch.utils.upsampler import (  # noqa: E402  (the generator reader and the tiled upsampler)
+    RRDBUpsampler,
+    build_generator,
+    list_inputs,
+    output_extension,
+    pick_device,
+)
 
-from basicsr.archs.rrdbnet_arch import RRDBNet  # noqa: E402
-from basicsr.utils import img2tensor, imwrite, tensor2img  # noqa: E402
-
-IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
-ALPHA_EXTENSIONS = ('png', 'tif', 'tiff', 'webp')  # formats OpenCV writes with an alpha channel
-HIGH_DEPTH_EXTENSIONS = ('png', 'tif', 'tiff')  # formats OpenCV writes with 16 bits per channel
-# RRDBNet folds the input into channels with pixel_unshuffle below x4: conv_first sees 3 * 16 / scale ** 2 channels
-_SCALE_BY_IN_CH = {3: 4, 12: 2, 48: 1}
-
-
-# -- weights --------------------------------------------------------------------------------------------------
-def load_generator_state(model_path: str) -> dict:
-    """State dict from ``params_ema``, then ``params``, then the file itself; a ``module.`` prefix is dropped."""
-    if not osp.isfile(model_path):
-        raise FileNotFoundError(f'model file not found: {model_path}')
-    ckpt = torch.load(model_path, map_location='cpu', weights_only=True)
-    if not isinstance(ckpt, dict):
-        raise ValueError(f'{model_path}: expected a state dict or a dict with "params_ema"/"params"')
-    for key in ('params_ema', 'params'):
-        if isinstance(ckpt.get(key), dict):
-            ckpt = ckpt[key]
-            break
-    return {k[7:] if k.startswith('module.') else k: v for k, v in ckpt.items()}
-
-
-def rrdb_options_from_state(state: dict, model_path: str = 'checkpoint') -> dict:
-    """RRDBNet constructor arguments that reproduce the shapes in a BasicSR RRDBNet state dict."""
-    if 'conv_first.weight' not in state or 'body.0.rdb1.conv1.weight' not in state:
-        hint = (' (ESRGAN/KAIR naming: convert it with scripts/convert_rrdb_keys.py)'
-                if any(k.startswith(('RRDB_trunk.', 'model.1.sub.')) for k in state) else '')
-        raise ValueError(f'{model_path}: not a BasicSR RRDBNet state dict{hint}; keys start with '
-                         f'{list(state)[:5]}')
-    in_ch = state['conv_first.weight'].shape[1]
-    num_in_ch = 3 if in_ch in _SCALE_BY_IN_CH else in_ch
-    blocks = {int(m.group(1)) for k in state if (m := re.match(r'body\.(\d+)\.', k))}
-    return {
-        'num_in_ch': num_in_ch,
-        'num_out_ch': state['conv_last.weight'].shape[0],
-        'scale': _SCALE_BY_IN_CH.get(in_ch, 4),
-        'num_feat': state['conv_first.weight'].shape[0],
-        'num_block': max(blocks) + 1,
-        'num_grow_ch': state['body.0.rdb1.conv1.weight'].shape[0],
-    }
-
-
-def build_generator(model_path: str, scale: Optional[int] = None, num_feat: Optional[int] = None,
-                    num_block: Optional[int] = None) -> tuple[RRDBNet, int]:
-    """The RRDBNet of a checkpoint, in eval mode on the CPU, and its scale. Given flags must match the file."""
-    state = load_generator_state(model_path)
-    opts = rrdb_options_from_state(state, model_path)
-    for flag, given in (('scale', scale), ('num_feat', num_feat), ('num_block', num_block)):
-        if given is not None and given != opts[flag]:
-            raise ValueError(f'{model_path} holds an RRDBNet with {flag}={opts[flag]}, but --{flag} {given} was given')
-    if opts['num_in_ch'] != 3 or opts['num_out_ch'] != 3:
-        raise ValueError(f'{model_path}: expected an RGB -> RGB RRDBNet, got {opts["num_in_ch"]} -> '
-                         f'{opts["num_out_ch"]} channels')
-    net = RRDBNet(**opts)
-    net.load_state_dict(state, strict=True)
-    return net.eval(), opts['scale']
-
-
-# -- the upsampler ----------------------------------------------------------------------------------------------
-class RRDBUpsampler:
-    """Runs a generator on whole images or tile by tile, on any device, keeping image format and bit depth.
-
-    Args:
-        model: the generator, ``(1, 3, h, w) -> (1, 3, h * scale, w * scale)`` in [0, 1] RGB.
-        scale: its upscaling factor.
-        tile: tile size in input pixels, 0 for the whole image at once (memory permitting).
-        tile_pad: context added around each tile (cut away after the network), hides the seams.
-        pre_pad: reflection padding around the whole image, against border artifacts.
-        half: run in float16 (used only on CUDA).
-        device: where to run.
-    """
-
-    def __init__(self, model: torch.nn.Module, scale: int, tile: int = 0, tile_pad: int = 10, pre_pad: int = 0,
-                 half: bool = False, device: Optional[torch.device] = None):
-        self.scale = scale
-        # pixel_unshuffle in RRDBNet x2 / x1 needs sizes divisible by 2 / 4: every tile edge must stay divisible
-        self.mod = {1: 4, 2: 2}.get(scale, 1)
-        self.tile = -(-tile // self.mod) * self.mod if tile > 0 else 0
-        self.tile_pad = -(-tile_pad // self.mod) * self.mod
-        self.pre_pad = pre_pad
-        self.device = device or torch.device('cpu')
-        self.half = bool(half) and self.device.type == 'cuda'
-        self.model = model.to(self.device).eval()
-        self.model = self.model.half() if self.half else self.model.float()
-
-    @torch.no_grad()
-    def _run(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.device, dtype=torch.float16 if self.half else torch.float32)
-        return self.model(x).float().cpu()
-
-    def _tiled(self, x: torch.Tensor) -> torch.Tensor:
-        _, c, h, w = x.shape
-        s, t, p = self.scale, self.tile, self.tile_pad
-        out = torch.zeros(1, c, h * s, w * s)
-        for top in range(0, h, t):
-            for left in range(0, w, t):
-                bottom, right = min(top + t, h), min(left + t, w)
-                ptop, pleft = max(top - p, 0), max(left - p, 0)
-                pbottom, pright = min(bottom + p, h), min(right + p, w)
-                y = self._run(x[:, :, ptop:pbottom, pleft:pright])
-                oy, ox = (top - ptop) * s, (left - pleft) * s
-                out[:, :, top * s:bottom * s, left * s:right * s] = \
-                    y[:, :, oy:oy + (bottom - top) * s, ox:ox + (right - left) * s]
-        return out
-
-    def upscale_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        """``(1, 3, h, w)`` in [0, 1] -> ``(1, 3, h * scale, w * scale)`` in [0, 1], on the CPU."""
-        h, w = x.shape[2:]
-        if self.pre_pad:
-            x = torch.nn.functional.pad(x, (0, self.pre_pad, 0, self.pre_pad), mode='reflect')
-        pad_h, pad_w = (-x.shape[2]) % self.mod, (-x.shape[3]) % self.mod
-        if pad_h or pad_w:
-            x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode='reflect')
-        y = self._tiled(x) if self.tile and max(x.shape[2:]) > self.tile else self._run(x)
-        return y[:, :, :h * self.scale, :w * self.scale].clamp_(0, 1)
-
-    def _upscale_bgr(self, img: np.ndarray) -> np.ndarray:
-        """``(h, w, 3)`` float32 BGR in [0, 1] -> upscaled float32 BGR in [0, 1], via BasicSR's converters."""
-        y = self.upscale_tensor(img2tensor(img, bgr2rgb=True, float32=True).unsqueeze(0))
-        return tensor2img(y, rgb2bgr=True, out_type=np.float32)
-
-    def enhance(self, img: np.ndarray, alpha_upsampler: str = 'model') -> np.ndarray:
-        """Upscale an image as OpenCV reads it with ``IMREAD_UNCHANGED``: gray, BGR or BGRA, 8 or 16 bit.
-
-        The result has the same channels and dtype. ``alpha_upsampler`` is ``model`` (the alpha plane goes
-        through the network as a gray image), ``bicubic`` or ``linear`` (OpenCV interpolation).
-        """
-        if img.dtype not in (np.uint8, np.uint16):
-            raise ValueError(f'8 or 16 bit image expected, got {img.dtype}')
-        max_value = float(np.iinfo(img.dtype).max)
-        x = img.astype(np.float32) / max_value
-        if x.ndim == 3 and x.shape[2] == 1:
-            x = x[:, :, 0]
-        alpha = None
-        if x.ndim == 2:
-            bgr = cv2.cvtColor(x, cv2.COLOR_GRAY2BGR)
-        elif x.shape[2] == 4:
-            bgr, alpha = x[:, :, :3], x[:, :, 3]
-        elif x.shape[2] == 3:
-            bgr = x
-        else:
-            raise ValueError(f'1, 3 or 4 channels expected, got {x.shape[2]}')
-
-        out = self._upscale_bgr(np.ascontiguousarray(bgr))
-        if x.ndim == 2:
-            out = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)
-        if alpha is not None:
-            if alpha_upsampler == 'model':
-                up_alpha = cv2.cvtColor(self._upscale_bgr(cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR)),
-                                        cv2.COLOR_BGR2GRAY)
-            else:
-                interp = {'bicubic': cv2.INTER_CUBIC, 'linear': cv2.INTER_LINEAR}[alpha_upsampler]
-                up_alpha = cv2.resize(alpha, (out.shape[1], out.shape[0]), interpolation=interp)
-            out = np.dstack([out, np.clip(up_alpha, 0, 1)])
-        return np.clip(np.round(out * max_value), 0, max_value).astype(img.dtype)
-
-
-# -- files ------------------------------------------------------------------------------------------------------
-def list_inputs(path: str) -> list[str]:
-    if osp.isfile(path):
-        return [path]
-    if osp.isdir(path):
-        return sorted(osp.join(path, n) for n in os.listdir(path) if n.lower().endswith(IMG_EXTENSIONS))
-    raise FileNotFoundError(f'input not found: {path}')
-
-
-def output_extension(input_path: str, ext: str, has_alpha: bool, high_depth: bool) -> str:
-    """The requested extension (``auto`` = the input's), switched to png where it would lose alpha or bit depth."""
-    chosen = osp.splitext(input_path)[1][1:].lower() if ext == 'auto' else ext.lower().lstrip('.')
-    if has_alpha and chosen not in ALPHA_EXTENSIONS:
-        warnings.warn(f'{input_path}: .{chosen} cannot keep the alpha channel, writing png', stacklevel=2)
-        chosen = 'png'
-    if high_depth and chosen not in HIGH_DEPTH_EXTENSIONS:
-        warnings.warn(f'{input_path}: .{chosen} cannot keep 16 bits, writing png', stacklevel=2)
-        chosen = 'png'
-    return chosen
-
-
-def pick_device(name: str) -> torch.device:
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    device = torch.device(name)
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError('--device cuda was given, but CUDA is not available here (use --device cpu)')
-    return device
+# isort: split
+from basicsr.utils import imwrite  # noqa: E402  (importable once sfd_arch.utils.upsampler has run compat)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,8 @@
-"""scripts/compare.py: every output file, its rows and values, re-runs, changed checkpoints, and bad input."""
+"""sfd_arch.eval.compare and scripts/compare.py: every output file, its rows and values, re-runs, bad input."""
 import csv
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -8,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import load_script
+from conftest import REPO
 from sfd_testutil import make_paired_dataset
 
 from sfd_arch.eval.report import CompareRow, choose_crop, dataset_means, read_compare_csv, table_markdown
@@ -70,7 +72,9 @@ def ws(workspace, monkeypatch, tmp_path):
 
 @pytest.fixture(scope='module')
 def compare():
-    return load_script('compare')
+    from sfd_arch.eval import compare
+
+    return compare
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -85,11 +89,11 @@ MODELS = {'Bicubic': 'bicubic', 'G1': 'g1.pth', 'G2': 'g2.pth'}
 def test_compare_writes_every_file_skips_on_rerun_and_redoes_a_changed_checkpoint(ws, compare):
     from basicsr.metrics import calculate_psnr
 
-    inference = load_script('inference_sfd')
+    from sfd_arch.utils import upsampler as inference
+
     out = ws / 'report'
-    argv = ['-opt', 'test.yml', '--model', 'bicubic', '--model', 'G1=g1.pth', '--model', 'G2=g2.pth',
-            '-o', str(out), '--no-progress']
-    result = compare.main(argv)
+    result = compare.run_compare('test.yml', compare.parse_models(['bicubic', 'G1=g1.pth', 'G2=g2.pth']), str(out),
+                                 progress=False)
     metrics = ['psnr', 'ssim'] + (['lpips'] if write_stand_in_weights else [])
     assert result['metrics'] == metrics
     assert set(result['skipped_metrics']) >= {'dists', 'fid'}  # no VGG-16 / Inception weights here
@@ -197,7 +201,8 @@ def test_folder_models_and_option_file_generator(ws, compare, tmp_path):
     # G1 through network_g + pretrain_network_g: the checkpoint's generator; Cubic: the folder's images
     from basicsr.metrics import calculate_psnr
 
-    inference = load_script('inference_sfd')
+    from sfd_arch.utils import upsampler as inference
+
     lq, hr = cv2.imread('data/TinyA/lq/0002.png'), cv2.imread('data/TinyA/gt/0002.png')
     sr = inference.RRDBUpsampler(inference.build_generator('g1.pth')[0], 4).enhance(lq)
     assert rows[('G1', 'TinyA', '0002')] == pytest.approx(calculate_psnr(sr, hr, 4, test_y_channel=True), abs=1e-9)
@@ -238,10 +243,37 @@ def test_added_metric_reuses_sr_images_and_crop_picks_the_figure(ws, compare, tm
 
 # -- bad input: a clear message, a non-zero exit, results already written stay ---------------------------------
 def run_cli(compare, argv) -> str:
-    with pytest.raises(SystemExit) as info:
-        compare.main(argv + ['--no-progress'])
-    assert info.value.code not in (0, None)
-    return str(info.value.code)
+    """What ``scripts/compare.py`` does with these arguments, in-process: the message of its error."""
+    opts: dict[str, list[str]] = {}
+    for arg in argv:
+        if arg.startswith('-'):
+            flag = opts.setdefault(arg, [])
+        else:
+            flag.append(arg)
+    with pytest.raises(compare.CompareError) as info:
+        compare.run_compare(opts['-opt'][0], compare.parse_models(opts['--model']), opts['-o'][0],
+                            metrics=opts.get('--metrics'), default_metrics='--no-default-metrics' not in opts,
+                            progress=False)
+    return str(info.value)
+
+
+def test_the_script_repeats_its_command_line_and_exits_with_one_line_on_bad_input(ws, tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]),
+               OMP_NUM_THREADS='1')
+    script = str(REPO / 'scripts' / 'compare.py')
+    argv = ['-opt', 'test.yml', '--model', 'bicubic', '-o', str(tmp_path / 'o'), '--metrics', 'psnr', '--visual', '0',
+            '--no-progress']
+    run = subprocess.run([sys.executable, script, *argv], cwd=ws, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert f'Report: {tmp_path / "o" / "report.md"}' in run.stdout and '| Dataset | Model | PSNR ↑ |' in run.stdout
+    assert f'python scripts/compare.py {" ".join(argv)}\n' in (tmp_path / 'o' / 'report.md').read_text()
+    run = subprocess.run([sys.executable, script, '-opt', 'test.yml', '--model', 'bicubic', '--model',
+                          'Bicubic=bicubic', '-o', str(tmp_path / 'o2')], cwd=ws, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode != 0
+    assert run.stderr.strip().splitlines()[-1] == \
+        'compare: error: --model Bicubic=bicubic: the name Bicubic is given twice'
 
 
 def test_size_mismatch_names_the_pair_and_keeps_earlier_rows(ws, compare, tmp_path):

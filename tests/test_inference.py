@@ -1,5 +1,6 @@
-"""scripts/inference_sfd.py: checkpoint loading, image formats (RGBA, 16 bit, gray), tiling, devices."""
+"""sfd_arch.utils.upsampler and scripts/inference_sfd.py: checkpoints, image formats (RGBA, 16 bit, gray), tiling."""
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -7,7 +8,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import load_script
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 REPO = Path(__file__).resolve().parents[1]
@@ -20,6 +20,8 @@ ensure_basicsr_importable()
 
 from basicsr.archs.rrdbnet_arch import RRDBNet  # noqa: E402
 
+from sfd_arch.utils import upsampler  # noqa: E402
+
 TINY = {'num_in_ch': 3, 'num_out_ch': 3, 'scale': 4, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 8}
 # RRDBNet with one block sees 17 LR pixels through conv_first, 15 RDB convs and conv_body, plus about one more
 # through the convs after upsampling: the receptive radius in LR pixels
@@ -31,7 +33,15 @@ pytestmark = pytest.mark.usefixtures('single_thread')
 
 @pytest.fixture(scope='module')
 def inf():
-    return load_script('inference_sfd')
+    return upsampler
+
+
+def run_cli(args: list, cwd: Path) -> subprocess.CompletedProcess:
+    """scripts/inference_sfd.py as a user runs it, with this checkout's package first."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]),
+               OMP_NUM_THREADS='1')
+    return subprocess.run([sys.executable, str(REPO / 'scripts' / 'inference_sfd.py'), *map(str, args)], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=300)
 
 
 def random_net(seed: int = 0, **overrides) -> RRDBNet:
@@ -166,7 +176,7 @@ def test_pre_pad_and_odd_sizes_keep_the_output_size(inf):
 
 
 # -- command line -------------------------------------------------------------------------------------------------
-def test_cli_on_a_folder_writes_named_outputs_in_the_right_formats(inf, tmp_path):
+def test_cli_on_a_folder_writes_named_outputs_in_the_right_formats(tmp_path):
     torch.save({'params_ema': constant_net().state_dict()}, tmp_path / 'net_g.pth')
     src = tmp_path / 'in'
     src.mkdir()
@@ -176,10 +186,12 @@ def test_cli_on_a_folder_writes_named_outputs_in_the_right_formats(inf, tmp_path
     cv2.imwrite(str(src / 'photo.jpg'), smooth_image(3, 12, 10, 3))
     (src / 'notes.txt').write_text('not an image')
 
-    with pytest.warns(UserWarning, match='cannot keep'):
-        written = inf.main(['-i', str(src), '-o', str(tmp_path / 'out'), '--model_path', str(tmp_path / 'net_g.pth'),
-                            '--suffix', 'sfd', '--ext', 'jpg', '--tile', '8', '--device', 'cpu'])
-    names = sorted(Path(p).name for p in written)
+    run = run_cli(['-i', src, '-o', tmp_path / 'out', '--model_path', tmp_path / 'net_g.pth', '--suffix', 'sfd',
+                   '--ext', 'jpg', '--tile', '8', '--device', 'cpu'], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert 'cannot keep the alpha channel' in run.stderr and 'cannot keep 16 bits' in run.stderr
+    assert '4 image(s), x4, cpu, float32, tiles of 8' in run.stdout
+    names = sorted(p.name for p in (tmp_path / 'out').iterdir())
     # jpg was asked for; RGBA and 16-bit images fall back to png so that alpha and bit depth survive
     assert names == ['deep_sfd.png', 'gray_sfd.jpg', 'photo_sfd.jpg', 'rgba_sfd.png']
     rgba = cv2.imread(str(tmp_path / 'out' / 'rgba_sfd.png'), cv2.IMREAD_UNCHANGED)
@@ -187,15 +199,17 @@ def test_cli_on_a_folder_writes_named_outputs_in_the_right_formats(inf, tmp_path
     gray = cv2.imread(str(tmp_path / 'out' / 'gray_sfd.jpg'), cv2.IMREAD_UNCHANGED)
     assert rgba.shape == (48, 40, 4) and deep.dtype == np.uint16 and gray.ndim == 2
 
-    written = inf.main(['-i', str(src / 'photo.jpg'), '-o', str(tmp_path / 'out2'), '--model_path',
-                        str(tmp_path / 'net_g.pth'), '--suffix', '', '--outscale', '2'])
-    assert [Path(p).name for p in written] == ['photo.jpg']
-    assert cv2.imread(written[0]).shape == (24, 20, 3)
+    run = run_cli(['-i', src / 'photo.jpg', '-o', tmp_path / 'out2', '--model_path', tmp_path / 'net_g.pth',
+                   '--suffix', '', '--outscale', '2'], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert [p.name for p in (tmp_path / 'out2').iterdir()] == ['photo.jpg']
+    assert cv2.imread(str(tmp_path / 'out2' / 'photo.jpg')).shape == (24, 20, 3)
 
 
-def test_cli_errors_name_the_missing_file(inf, tmp_path):
-    with pytest.raises(SystemExit, match='no_such.pth'):
-        inf.main(['-i', str(tmp_path), '--model_path', str(tmp_path / 'no_such.pth')])
+def test_cli_errors_name_the_missing_file(tmp_path):
+    run = run_cli(['-i', tmp_path, '--model_path', tmp_path / 'no_such.pth'], tmp_path)
+    assert run.returncode != 0 and 'inference_sfd: error: model file not found' in run.stderr
+    assert 'no_such.pth' in run.stderr
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')

@@ -1,0 +1,509 @@
+"""The paper's evaluation in one call: run models on the test sets of an option file, score, report.
+
+``run_compare`` is the engine of ``scripts/compare.py`` (see its ``--help`` for the models it takes). Every
+paired dataset of the option file is upscaled by every model and every SR image is scored with the plan of
+``sfd_arch.eval.plan``; rows are appended to ``metrics.csv`` as they are computed, so an interrupted or failed
+run keeps what it did, and a re-run skips every value still valid (``reconcile``). The table, the PD plot, the
+visual comparisons and ``report.md`` come from ``sfd_arch.eval.report``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import os.path as osp
+import re
+import shlex
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import cv2
+import numpy as np
+
+import sfd_arch.metrics as metrics_lib
+
+from ..utils import upsampler as inference
+from .plan import (
+    DEFAULT_METRICS,
+    LABELS,
+    CompareError,
+    MetricPlan,
+    compute_dataset_metric,
+    compute_image_metric,
+    plan_metrics,
+)
+from .report import (
+    CSV_COLUMNS,
+    DATASET_LEVEL,
+    CompareRow,
+    choose_crop,
+    csv_line,
+    dataset_means,
+    format_value,
+    plot_pd,
+    plot_visual,
+    read_compare_csv,
+    report_markdown,
+    table_markdown,
+)
+from .sources import (
+    BICUBIC,
+    Dataset,
+    Model,
+    bicubic_upscale,
+    build_models,
+    find_folder_outputs,
+    load_datasets,
+    parse_model_arg,
+    parse_models,
+)
+
+STATE_FILE = 'compare_state.json'
+
+__all__ = [
+    'BICUBIC', 'DEFAULT_METRICS', 'LABELS', 'STATE_FILE', 'CompareError', 'Dataset', 'MetricPlan', 'MetricsCsv',
+    'Model', 'Run', 'bicubic_upscale', 'command_line', 'compute_all', 'parse_model_arg', 'parse_models',
+    'plan_metrics', 'reconcile', 'run_compare', 'write_outputs',
+]
+
+
+# -- the run: state, cache, rows ---------------------------------------------------------------------------------
+class MetricsCsv:
+    """``metrics.csv``, one row appended and flushed per value, so whatever was computed survives a failure."""
+
+    def __init__(self, path: str, rows: list[CompareRow], rewrite: bool):
+        self.path = path
+        if rewrite or not osp.isfile(path):
+            tmp = path + '.tmp'
+            with open(tmp, 'w', newline='') as f:  # stale rows dropped in one rename: never half a file
+                writer = csv.writer(f)
+                writer.writerow(CSV_COLUMNS)
+                writer.writerows(csv_line(r) for r in rows)
+            os.replace(tmp, path)
+        self._file = open(path, 'a', newline='')
+        self._writer = csv.writer(self._file)
+
+    def add(self, row: CompareRow) -> None:
+        self._writer.writerow(csv_line(row))
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _write_json(path: str, data: dict) -> None:
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _imwrite(path: str, img: np.ndarray) -> None:
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    tmp = path[:-4] + '.tmp.png'
+    if not cv2.imwrite(tmp, img):
+        raise CompareError(f'cannot write {path}')
+    os.replace(tmp, path)
+
+
+def reconcile(out_dir: str, models: list[Model], datasets: list[Dataset],
+              plan: MetricPlan) -> tuple[list[CompareRow], bool, dict]:
+    """Drop the rows and SR images that no longer hold: changed model, dataset or metric settings.
+
+    Returns the rows still valid, whether ``metrics.csv`` must be rewritten without the others, and the new
+    state. The state file records what the kept rows were computed with; it is
+    written after the stale rows are gone, so a crash in between only makes the next run drop nothing twice.
+    """
+    csv_path, state_path = osp.join(out_dir, 'metrics.csv'), osp.join(out_dir, STATE_FILE)
+    try:
+        rows = read_compare_csv(csv_path) if osp.isfile(csv_path) else []
+    except ValueError as err:
+        raise CompareError(f'{err}; move the file away to start this comparison over') from None
+    state = {'models': {}, 'datasets': {}, 'metrics': {}}
+    if osp.isfile(state_path):
+        try:
+            with open(state_path) as f:
+                state.update(json.load(f))
+        except (OSError, ValueError) as err:
+            raise CompareError(f'{state_path} is damaged ({err}); delete it to recompute everything') from None
+    elif rows:
+        # rows without a record of what made them cannot be trusted to match these models
+        state = {'models': {}, 'datasets': {}, 'metrics': {}, 'unknown': True}
+    metric_keys = {n: json.dumps(b, sort_keys=True, default=str) for n, b in plan.blocks.items()}
+    stale_models = {m.label for m in models if state['models'].get(m.label) != m.fingerprint}
+    stale_datasets = {d.name for d in datasets if state['datasets'].get(d.name) != d.fingerprint}
+    stale_metrics = {n for n, k in metric_keys.items() if state['metrics'].get(n) != k}
+    kept = [r for r in rows if not (r.model in stale_models or r.dataset in stale_datasets
+                                    or r.metric in stale_metrics)]
+    for m in models:
+        for d in datasets:
+            if m.label in stale_models or d.name in stale_datasets:
+                shutil.rmtree(osp.join(out_dir, 'sr', m.label, d.name), ignore_errors=True)
+    writer_rewrite = len(kept) != len(rows)
+    state['models'].update({m.label: m.fingerprint for m in models})
+    state['datasets'].update({d.name: d.fingerprint for d in datasets})
+    state['metrics'].update(metric_keys)
+    state.pop('unknown', None)
+    return kept, writer_rewrite, state
+
+
+@dataclass
+class Run:
+    out_dir: str
+    models: list[Model]
+    datasets: list[Dataset]
+    plan: MetricPlan
+    scale: int
+    bicubic_kernel: str
+    computed_sr: int = 0
+    computed_values: int = 0
+
+    def sr_path(self, model: Model, ds: Dataset, image: str) -> str:
+        if model.kind == 'folder':
+            return model.folder_files[(ds.name, image)]
+        return osp.join(self.out_dir, 'sr', model.label, ds.name, f'{image}.png')
+
+    def sr_image(self, model: Model, ds: Dataset, index: int, lq: Optional[np.ndarray] = None) -> np.ndarray:
+        """The SR image of one model: from the cache or the model's folder, else made now and cached."""
+        path = self.sr_path(model, ds, ds.images[index])
+        if osp.isfile(path):
+            img = cv2.imread(path, cv2.IMREAD_COLOR)
+            if img is None:
+                raise CompareError(f'{model.label}: cannot read {path} as an image')
+            return img
+        if model.kind == 'folder':
+            raise CompareError(f'{model.label}: {path} disappeared')
+        if lq is None:
+            lq, _ = ds.pair(index)
+        if model.kind == BICUBIC:
+            sr = bicubic_upscale(lq, self.scale, self.bicubic_kernel)
+        else:
+            sr = model.upsampler.enhance(lq)
+        _imwrite(path, sr)
+        self.computed_sr += 1
+        return sr
+
+    def check_sizes(self, model: Model, ds: Dataset, index: int, sr: np.ndarray, hr: np.ndarray) -> None:
+        if sr.shape[:2] != hr.shape[:2]:
+            image = ds.images[index]
+            raise CompareError(f'{model.label} on {ds.name}/{image}: SR {self.sr_path(model, ds, image)} '
+                               f'is {sr.shape[1]}x{sr.shape[0]} but HR {ds.hr_paths[index]} is '
+                               f'{hr.shape[1]}x{hr.shape[0]} (width x height)')
+
+    def value(self, name: str, model: Model, ds: Dataset, image: str, compute, *args) -> float:
+        """``compute(*args)`` as a finite float; any failure becomes an error naming metric, model and image."""
+        try:
+            value = compute(*args)
+        except CompareError:
+            raise
+        except Exception as err:
+            raise CompareError(f'metric {name} failed on {model.label} {ds.name}/{image}: '
+                               f'{type(err).__name__}: {err}') from err
+        if not math.isfinite(value):
+            raise CompareError(f'metric {name} of {model.label} on {ds.name}/{image} is {value}, not a finite '
+                               f'number ({self.plan.blocks[name]})')
+        self.computed_values += 1
+        return value
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc='compare', unit='SR image', disable=not enabled, dynamic_ncols=True)
+
+
+def compute_all(run: Run, rows: list[CompareRow], writer: MetricsCsv, progress: bool) -> list[CompareRow]:
+    """Score every model on every image (dataset, then image, then model, so each pair is decoded once)."""
+    per_image, per_dataset = run.plan.per_image(), run.plan.per_dataset()
+    done = {(r.model, r.dataset, r.image, r.metric) for r in rows}
+    rows = list(rows)
+
+    def add(row: CompareRow) -> None:
+        writer.add(row)
+        rows.append(row)
+        done.add((row.model, row.dataset, row.image, row.metric))
+
+    with _progress(sum(len(d.images) for d in run.datasets) * len(run.models), progress) as bar:
+        for ds in run.datasets:
+            bar.set_postfix_str(ds.name)
+            for index, image in enumerate(ds.images):
+                todo = {m.label: [n for n in per_image if (m.label, ds.name, image, n) not in done]
+                        for m in run.models}
+                if not any(todo.values()):
+                    bar.update(len(run.models))
+                    continue
+                lq, hr = ds.pair(index)
+                for model in run.models:
+                    if todo[model.label]:
+                        sr = run.sr_image(model, ds, index, lq)
+                        run.check_sizes(model, ds, index, sr, hr)
+                        for name in todo[model.label]:
+                            block = run.plan.blocks[name]
+                            value = run.value(name, model, ds, image, compute_image_metric, block, sr, hr)
+                            add(CompareRow(model.label, ds.name, image, name, value))
+                    bar.update(1)
+            for name in per_dataset:
+                models = [m for m in run.models if (m.label, ds.name, DATASET_LEVEL, name) not in done]
+                if not models:
+                    continue
+                hrs = [ds.pair(i)[1] for i in range(len(ds.images))]
+                for model in models:
+                    srs = [run.sr_image(model, ds, i) for i in range(len(ds.images))]
+                    for i, (sr, hr) in enumerate(zip(srs, hrs)):
+                        run.check_sizes(model, ds, i, sr, hr)
+                    block = run.plan.blocks[name]
+                    value = run.value(name, model, ds, DATASET_LEVEL, compute_dataset_metric, block, srs, hrs,
+                                      ds.images, ds.name)
+                    add(CompareRow(model.label, ds.name, DATASET_LEVEL, name, value))
+    return rows
+
+
+# -- figures and the report --------------------------------------------------------------------------------------
+def parse_crop(text: str) -> tuple[str, str, int, int, int]:
+    """``DATASET/IMAGE:X,Y,SIZE`` -> ``(dataset, image, x, y, size)`` (HR pixels, top-left corner)."""
+    match = re.fullmatch(r'(.+?)/(.+):(\d+),(\d+),(\d+)', text.strip())
+    if not match:
+        raise CompareError(f'--crop {text!r}: expected DATASET/IMAGE:X,Y,SIZE, e.g. Set5/baby:120,200,96')
+    dataset, image, x, y, size = match.groups()
+    if int(size) < 4:
+        raise CompareError(f'--crop {text!r}: the crop size must be at least 4 pixels')
+    return dataset, image, int(x), int(y), int(size)
+
+
+def parse_crops(crops: Sequence[str], datasets: list[Dataset]) -> list[tuple[str, str, tuple[int, int, int]]]:
+    """Every ``--crop`` as ``(dataset, image, (x, y, size))``; unknown datasets and images are errors."""
+    out = []
+    by_name = {d.name: d for d in datasets}
+    for text in crops:
+        dataset, image, x, y, size = parse_crop(text)
+        if dataset not in by_name:
+            raise CompareError(f'--crop {text}: no dataset {dataset!r}; this run has {", ".join(by_name)}')
+        if image not in by_name[dataset].images:
+            raise CompareError(f'--crop {text}: {dataset} has no image {image!r}')
+        out.append((dataset, image, (x, y, size)))
+    return out
+
+
+def auto_crop_size(h: int, w: int) -> int:
+    """A fifth of the short side, at least 32 px (LPIPS' AlexNet needs that much), at most the image."""
+    return min(h, w, max(32, round(min(h, w) / 5)))
+
+
+def visual_choices(run: Run, means_rows: list[CompareRow], metric: Optional[str], per_dataset: int,
+                   crops: Sequence[str]) -> list[tuple[str, str, Optional[tuple[int, int, int]]]]:
+    """``(dataset, image, box or None)`` of each visual figure.
+
+    With ``--crop`` exactly those; otherwise, per dataset, the images where ``metric`` differs most between
+    the models (bicubic left out of the spread when two or more other models compete).
+    """
+    if crops:
+        return parse_crops(crops, run.datasets)
+    if per_dataset <= 0 or metric is None:
+        return []
+    learned = [m.label for m in run.models if m.kind != BICUBIC]
+    spread_models = set(learned) if len(learned) >= 2 else {m.label for m in run.models}
+    values: dict[tuple[str, str], list[float]] = {}
+    for r in means_rows:
+        if r.metric == metric and r.model in spread_models and r.image != DATASET_LEVEL:
+            values.setdefault((r.dataset, r.image), []).append(r.value)
+    out = []
+    for ds in run.datasets:
+        spread = sorted(((max(v) - min(v), image) for (d, image), v in values.items() if d == ds.name),
+                        key=lambda t: (-t[0], t[1]))
+        out += [(ds.name, image, None) for _, image in spread[:per_dataset]]
+    return out
+
+
+def draw_visual(run: Run, dataset: str, image: str, box: Optional[tuple[int, int, int]], caption_metrics: list[str],
+                output: str) -> str:
+    """One visual comparison figure: crops of bicubic, the models and HR with their crop metrics beneath."""
+    import matplotlib.pyplot as plt
+
+    ds = next(d for d in run.datasets if d.name == dataset)
+    index = ds.images.index(image)
+    lq, hr = ds.pair(index)
+    ordered = [m for m in run.models if m.kind == BICUBIC] + [m for m in run.models if m.kind != BICUBIC]
+    srs = {}
+    for m in ordered:
+        srs[m.label] = run.sr_image(m, ds, index, lq)
+        run.check_sizes(m, ds, index, srs[m.label], hr)
+    h, w = hr.shape[:2]
+    if box is None:
+        size = auto_crop_size(h, w)
+        learned = [srs[m.label] for m in ordered if m.kind != BICUBIC]
+        x, y = choose_crop(learned if len(learned) >= 2 else list(srs.values()), size)
+    else:
+        x, y, size = box
+        if x + size > w or y + size > h:
+            raise CompareError(f'--crop {dataset}/{image}:{x},{y},{size} leaves the {w}x{h} HR image')
+    panels = []
+    for label, sr in srs.items():
+        cells = []
+        for name in caption_metrics:
+            block = dict(run.plan.blocks[name], crop_border=0)
+            try:
+                value = compute_image_metric(block, sr[y:y + size, x:x + size], hr[y:y + size, x:x + size])
+                cells.append(format_value(value, 2 if run.plan.directions[name] == 'higher' and value > 1 else 3)
+                             if math.isfinite(value) else '-')
+            except Exception:  # a metric that cannot take so small a crop: shown as '-', never fatal here
+                cells.append('-')
+        panels.append((label, sr, ' / '.join(cells)))
+    key = ' / '.join(f'{LABELS.get(n, n)}{"↑" if run.plan.directions[n] == "higher" else "↓"}' for n in caption_metrics)
+    panels.append(('HR', hr, key))
+    fig = plot_visual(hr, panels, (x, y, size), title=f'{dataset} / {image}', output=output)
+    plt.close(fig)
+    return output
+
+
+def _pick_pd_metric(plan: MetricPlan, wanted: str, x_metric: str) -> tuple[Optional[str], str]:
+    """The PD y metric: the wanted one if computed, else the first other per-image metric (and a note why)."""
+    if wanted in plan.blocks:
+        return wanted, ''
+    others = [n for n in plan.blocks if n != x_metric]
+    fallback = next((n for n in others if n in plan.per_image() and plan.directions[n] == 'lower'),
+                    others[0] if others else None)
+    reason = plan.skipped.get(wanted, 'not in this run')
+    return fallback, (f'The PD plot shows {fallback} because {wanted} is not available ({reason}).'
+                      if fallback else f'No PD plot: {wanted} is not available ({reason}).')
+
+
+def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str, pd_metric: str,
+                  visual_per_dataset: int, crops: Sequence[str]) -> dict[str, Any]:
+    """``table.md``, ``pd.png``, ``visual/*.png`` and ``report.md`` from the rows of this run's models."""
+    labels = [m.label for m in run.models]
+    dataset_names = [d.name for d in run.datasets]
+    current = [r for r in rows if r.model in labels and r.dataset in dataset_names and r.metric in run.plan.blocks]
+    means = dataset_means(current)
+    metric_names = list(run.plan.blocks)
+    table = table_markdown(means, labels, dataset_names, metric_names, run.plan.directions, LABELS)
+    with open(osp.join(run.out_dir, 'table.md'), 'w') as f:
+        f.write(table)
+
+    kernel = ('BasicSR MATLAB-like imresize (a = -0.5)' if run.bicubic_kernel == 'matlab'
+              else 'OpenCV INTER_CUBIC (a = -0.75)')
+    notes = [f'{m.label}: {kernel} upscaling of the LQ images, x{run.scale}.' for m in run.models if m.kind == BICUBIC]
+    notes += [f'{m.label}: {m.describe()}.' for m in run.models if m.kind != BICUBIC]
+    notes.append(f'Datasets: {", ".join(f"{d.name} ({len(d.images)} images)" for d in run.datasets)}.')
+    y_metric, pd_note = _pick_pd_metric(run.plan, pd_metric, x_metric)
+    pd_png = None
+    if y_metric and x_metric in run.plan.blocks:
+        import matplotlib.pyplot as plt
+
+        pd_png = osp.join(run.out_dir, 'pd.png')
+        fig, _ = plot_pd(means, labels, dataset_names, pd_png, x_metric, y_metric, run.plan.directions,
+                         dict(LABELS, psnr='PSNR (dB)'))
+        plt.close(fig)
+    elif x_metric not in run.plan.blocks:
+        pd_note = f'No PD plot: the x metric {x_metric} is not in this run.'
+
+    if pd_png is None and pd_note:
+        notes.append(pd_note)
+    caption_metrics = [n for n in (x_metric, y_metric) if n in run.plan.per_image()]
+    visual_dir = osp.join(run.out_dir, 'visual')
+    if osp.isdir(visual_dir):  # figures of an earlier choice would sit beside the new ones, unreported
+        for f in os.listdir(visual_dir):
+            if f.endswith('.png') and any(f.startswith(d + '_') for d in dataset_names):
+                os.remove(osp.join(visual_dir, f))
+    visuals = []
+    choice_metric = y_metric if y_metric in run.plan.per_image() else (caption_metrics[0] if caption_metrics else None)
+    for dataset, image, box in visual_choices(run, current, choice_metric, visual_per_dataset, crops):
+        visuals.append(draw_visual(run, dataset, image, box, caption_metrics,
+                                   osp.join(visual_dir, f'{dataset}_{image}.png')))
+
+    weights = []
+    for name, block in run.plan.blocks.items():
+        weights += [dict(w, metric=name) for w in metrics_lib.weight_report(block)]
+    report = report_markdown(command, table, 'pd.png' if pd_png else None,
+                             [osp.relpath(p, run.out_dir) for p in visuals], weights, run.plan.skipped,
+                             notes, dict(run.plan.blocks), pd_caption=pd_note)
+    report_path = osp.join(run.out_dir, 'report.md')
+    with open(report_path, 'w') as f:
+        f.write(report)
+    return {'table_md': osp.join(run.out_dir, 'table.md'), 'pd_png': pd_png, 'visual': visuals,
+            'report_md': report_path, 'means': means, 'weights': weights, 'pd_metric': y_metric}
+
+
+# -- the entry points ------------------------------------------------------------------------------------------
+def command_line(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device: str = 'auto',
+                 metrics: Optional[Sequence[str]] = None, default_metrics: bool = True,
+                 datasets: Optional[Sequence[str]] = None, pd_metric: str = 'lpips', x_metric: str = 'psnr',
+                 visual_per_dataset: int = 1, crops: Sequence[str] = (), bicubic: str = 'matlab', tile: int = 0,
+                 half: bool = False) -> str:
+    """The ``scripts/compare.py`` command that repeats a ``run_compare`` call (written into ``report.md``)."""
+    argv = ['-opt', opt_path]
+    for label, spec in models.items():
+        argv += ['--model', BICUBIC if (label, spec.lower()) == ('Bicubic', BICUBIC) else
+                 f'{label}={spec}' if spec else label]
+    argv += ['-o', out_dir]
+    for flag, value, default in (('--device', device, 'auto'), ('--pd', pd_metric, 'lpips'),
+                                 ('--pd-x', x_metric, 'psnr'), ('--visual', visual_per_dataset, 1),
+                                 ('--bicubic', bicubic, 'matlab'), ('--tile', tile, 0)):
+        argv += [flag, str(value)] if value != default else []
+    argv += (['--metrics', *metrics] if metrics else []) + (['--datasets', *datasets] if datasets else [])
+    argv += [a for c in crops for a in ('--crop', c)] + (['--half'] if half else [])
+    argv += [] if default_metrics else ['--no-default-metrics']
+    return 'python scripts/compare.py ' + shlex.join(argv)
+
+
+def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device: str = 'auto',
+                metrics: Optional[Sequence[str]] = None, default_metrics: bool = True,
+                datasets: Optional[Sequence[str]] = None, pd_metric: str = 'lpips', x_metric: str = 'psnr',
+                visual_per_dataset: int = 1, crops: Sequence[str] = (), bicubic: str = 'matlab', tile: int = 0,
+                half: bool = False, progress: bool = True, command: Optional[str] = None) -> dict[str, Any]:
+    """Compare ``models`` (label -> ``bicubic`` | checkpoint | SR folder | '' for the option file's network_g)
+    on the paired datasets of ``opt_path``; write everything into ``out_dir``.
+
+    Returns the written paths (``metrics_csv``, ``table_md``, ``pd_png``, ``visual``, ``report_md``), ``means``
+    (``{dataset: {model: {metric: value}}}``), ``skipped_metrics`` (name -> reason) and ``computed``
+    (``{'sr': SR images made, 'values': metric values computed}`` by this call; both 0 on a finished re-run).
+    Raises ``CompareError`` on bad input; rows computed before the error stay in ``metrics.csv``.
+    """
+    from ..options.preflight import check_option_file
+
+    if not models:
+        raise CompareError('no models to compare: give at least one --model')
+    try:
+        opt = check_option_file(opt_path, is_train=False)
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        raise CompareError(str(err.args[0]) if err.args else str(err)) from None
+    scale = int(opt.get('scale', 4))
+    plan = plan_metrics(opt, opt_path, metrics, default_metrics)
+    if not plan.blocks:
+        raise CompareError(f'{opt_path}: no metrics to compute (val.metrics is empty and no default metric has '
+                           'its weights)')
+    if pd_metric not in plan.blocks and pd_metric not in DEFAULT_METRICS and pd_metric not in plan.skipped:
+        raise CompareError(f'--pd {pd_metric}: not a metric of this run; it has {", ".join(plan.blocks)}')
+    dsets = load_datasets(opt, opt_path, datasets)
+    parse_crops(crops, dsets)  # a typo in --crop fails now, not after every model has run
+    try:
+        torch_device = inference.pick_device(device)
+    except RuntimeError as err:
+        raise CompareError(str(err)) from None
+    built = build_models(dict(models), opt, opt_path, torch_device, tile, half, bicubic)
+    for model in built:
+        if model.kind == 'folder':
+            find_folder_outputs(model, dsets)
+
+    os.makedirs(out_dir, exist_ok=True)
+    kept, rewrite, state = reconcile(out_dir, built, dsets, plan)
+    writer = MetricsCsv(osp.join(out_dir, 'metrics.csv'), kept, rewrite)
+    _write_json(osp.join(out_dir, STATE_FILE), state)
+    run = Run(out_dir, built, dsets, plan, scale, bicubic)
+    for name, reason in plan.skipped.items():
+        print(f'compare: skipping {name}: {reason}', file=sys.stderr)
+    try:
+        rows = compute_all(run, kept, writer, progress)
+    finally:
+        writer.close()
+    if command is None:
+        command = command_line(opt_path, models, out_dir, device=device, metrics=metrics,
+                               default_metrics=default_metrics, datasets=datasets, pd_metric=pd_metric,
+                               x_metric=x_metric, visual_per_dataset=visual_per_dataset, crops=crops,
+                               bicubic=bicubic, tile=tile, half=half)
+    outputs = write_outputs(run, rows, command, x_metric, pd_metric, visual_per_dataset, crops)
+    return dict(outputs, metrics_csv=osp.join(out_dir, 'metrics.csv'), skipped_metrics=dict(plan.skipped),
+                computed={'sr': run.computed_sr, 'values': run.computed_values}, metrics=list(plan.blocks))

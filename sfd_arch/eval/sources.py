@@ -1,0 +1,235 @@
+"""What a model comparison runs on: its models (bicubic, checkpoints, SR folders) and its paired datasets.
+
+Everything is loaded before any work, so a bad checkpoint or a missing SR image fails before anything is
+written. Checkpoints are read by the tiled upsampler of ``sfd_arch.utils.upsampler`` (the reader of
+``scripts/inference_sfd.py``); a checkpoint of another architecture goes into the option file's ``network_g``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import os.path as osp
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import cv2
+import numpy as np
+
+from ..utils import upsampler as inference
+from ..utils.files import file_sha256
+from .plan import CompareError
+
+BICUBIC = 'bicubic'
+IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
+
+
+def load_generator(path: str, opt: dict) -> tuple[Any, int]:
+    """The generator of a checkpoint and its scale: a BasicSR RRDBNet, else the option file's ``network_g``."""
+    try:
+        return inference.build_generator(path)
+    except FileNotFoundError:
+        raise CompareError(f'checkpoint not found: {path}') from None
+    except ValueError as rrdb_err:
+        network_g = opt.get('network_g')
+        if not network_g or network_g.get('type') == 'RRDBNet':
+            raise CompareError(f'{path} holds no generator: {rrdb_err}') from None
+        from basicsr.archs import build_network
+
+        try:
+            net = build_network(dict(network_g))
+            net.load_state_dict(inference.load_generator_state(path), strict=True)
+        except (RuntimeError, ValueError, KeyError, TypeError) as err:
+            raise CompareError(f'{path} holds no generator: not an RRDBNet ({rrdb_err}) and not the option '
+                               f"file's network_g ({network_g['type']}): {str(err).splitlines()[0]}") from None
+        return net.eval(), int(opt.get('scale', 4))
+    except Exception as err:  # torch.load on a file that is not a checkpoint raises many kinds
+        raise CompareError(f'{path}: cannot read it as a PyTorch checkpoint ({type(err).__name__}: {err})') from None
+
+
+def bicubic_upscale(lq: np.ndarray, scale: int, kernel: str = 'matlab') -> np.ndarray:
+    """``(h, w, 3)`` uint8 -> ``(h * scale, w * scale, 3)`` uint8 by bicubic interpolation.
+
+    ``matlab``: BasicSR's ``imresize`` (MATLAB's bicubic, a = -0.5), the kernel of BasicSR's LR images;
+    ``cv2``: OpenCV's ``INTER_CUBIC`` (a = -0.75).
+    """
+    if kernel == 'matlab':
+        from basicsr.utils.matlab_functions import imresize
+
+        out = imresize(lq.astype(np.float64) / 255.0, scale)
+        return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
+    if kernel == 'cv2':
+        return cv2.resize(lq, (lq.shape[1] * scale, lq.shape[0] * scale), interpolation=cv2.INTER_CUBIC)
+    raise CompareError(f'unknown bicubic kernel {kernel!r}; use matlab or cv2')
+
+
+@dataclass
+class Model:
+    """One compared model: ``kind`` is ``bicubic``, ``checkpoint``, ``folder`` or ``option``."""
+
+    label: str
+    kind: str
+    path: str = ''
+    fingerprint: str = ''
+    upsampler: Any = None
+    folder_files: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """What the model is, in the words of the report's notes."""
+        return {BICUBIC: 'bicubic interpolation', 'checkpoint': f'checkpoint {self.path}',
+                'folder': f'SR images in {self.path}',
+                'option': f"the option file's network_g ({self.path})"}[self.kind]
+
+
+def parse_model_arg(text: str) -> tuple[str, str]:
+    """``bicubic`` | ``NAME=PATH`` | ``NAME=bicubic`` | ``NAME`` -> ``(label, spec)``; spec '' = option file."""
+    label, sep, spec = text.partition('=')
+    label = label.strip()
+    if not sep:
+        return ('Bicubic', BICUBIC) if label.lower() == BICUBIC else (label, '')
+    if not label or not spec:
+        raise CompareError(f'--model {text!r}: expected NAME=CHECKPOINT, NAME=FOLDER, NAME or bicubic')
+    return label, spec
+
+
+def parse_models(texts: Sequence[str]) -> 'OrderedDict[str, str]':
+    """Every ``--model`` argument as ``label -> spec``, in the order given; a name given twice is an error."""
+    models: OrderedDict[str, str] = OrderedDict()
+    for text in texts:
+        label, spec = parse_model_arg(text)
+        if label in models:
+            raise CompareError(f'--model {text}: the name {label} is given twice')
+        models[label] = spec or ''
+    return models
+
+
+def build_models(models: 'dict[str, str]', opt: dict, opt_path: str, device: Any, tile: int, half: bool,
+                 bicubic_kernel: str) -> list[Model]:
+    """Load every model now, so a bad checkpoint fails before any work (and before anything is written)."""
+    out = []
+    for label, spec in models.items():
+        if not re.fullmatch(r'[\w.+-]+', label):
+            raise CompareError(f'model name {label!r}: use letters, digits, ".", "+", "-" or "_" (it names a folder)')
+        if spec.lower() == BICUBIC:
+            out.append(Model(label, BICUBIC, fingerprint=f'bicubic:{bicubic_kernel}'))
+            continue
+        if spec and osp.isdir(spec):
+            out.append(Model(label, 'folder', spec))
+            continue
+        kind = 'checkpoint'
+        if not spec:
+            spec = ((opt.get('path') or {}).get('pretrain_network_g') or '')
+            if not spec:
+                raise CompareError(f'--model {label}: no checkpoint given and {opt_path} has no '
+                                   'path.pretrain_network_g')
+            kind = 'option'
+        net, scale = load_generator(spec, opt)
+        if scale != int(opt.get('scale', 4)):
+            raise CompareError(f'{spec}: a x{scale} generator, but {opt_path} has scale: {opt.get("scale")}')
+        upsampler = inference.RRDBUpsampler(net, scale, tile=tile, half=half, device=device)
+        settings = json.dumps({'tile': tile, 'half': upsampler.half, 'network_g': opt.get('network_g')
+                               if kind == 'option' else None}, sort_keys=True, default=str)
+        out.append(Model(label, kind, spec, f'{file_sha256(spec)}:{settings}', upsampler))
+    if len({m.label for m in out}) != len(out):
+        raise CompareError(f'model names must differ: {[m.label for m in out]}')
+    return out
+
+
+# -- datasets -----------------------------------------------------------------------------------------------------
+@dataclass
+class Dataset:
+    """A paired test set: BasicSR's dataset object, its image names (LQ basenames, as BasicSR names them)."""
+
+    name: str
+    dataset: Any
+    images: list[str]
+    hr_paths: list[str]
+    fingerprint: str
+    order: list[int]  # dataset index of each image: images are sorted by name, BasicSR's scan is not
+
+    def pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(lq, hr)`` uint8 BGR of the ``index``-th image, HR cropped to LQ x scale as BasicSR's test does."""
+        from basicsr.utils import tensor2img
+
+        item = self.dataset[self.order[index]]
+        return tensor2img(item['lq'], rgb2bgr=True), tensor2img(item['gt'], rgb2bgr=True)
+
+
+def _stat(path: str) -> list:
+    """Size and modification time: a changed file changes a fingerprint without reading it whole."""
+    try:
+        st = os.stat(path)
+        return [st.st_size, st.st_mtime_ns]
+    except OSError:
+        return [None, None]
+
+
+def load_datasets(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = None) -> list[Dataset]:
+    """Every paired (LQ + GT) dataset block of the option file, in file order (``wanted`` filters by name)."""
+    from basicsr.data import build_dataset
+
+    out = []
+    for key, block in (opt.get('datasets') or {}).items():
+        if key.split('_')[0] == 'train' or not isinstance(block, dict):
+            continue
+        name = block.get('name', key)
+        if wanted and name not in wanted:
+            continue
+        if not block.get('dataroot_gt') or not block.get('dataroot_lq'):
+            raise CompareError(f'{opt_path}: datasets.{key} ({name}) is not paired: it needs dataroot_lq and '
+                               'dataroot_gt')
+        block = dict(block, phase='test', scale=int(opt.get('scale', 4)))
+        block['io_backend'] = dict(block.get('io_backend') or {'type': 'disk'})
+        try:
+            dataset = build_dataset(block)
+        except (AssertionError, FileNotFoundError, KeyError, ValueError) as err:
+            raise CompareError(f'{opt_path}: datasets.{key} ({name}): {err}') from None
+        paths = getattr(dataset, 'paths', None)
+        if paths is None:
+            raise CompareError(f'{opt_path}: datasets.{key}: {block["type"]} lists no LQ/GT paths; use '
+                               'PairedImageDataset')
+        order = sorted(range(len(paths)), key=lambda i: paths[i]['lq_path'])
+        paths = [paths[i] for i in order]
+        images = [osp.splitext(osp.basename(p['lq_path']))[0] for p in paths]
+        if not images:
+            raise CompareError(f'{opt_path}: datasets.{key} ({name}): no images in {block["dataroot_lq"]}')
+        listing = [[p['lq_path'], *_stat(p['lq_path']), p['gt_path'], *_stat(p['gt_path'])] for p in paths]
+        fingerprint = hashlib.sha256(json.dumps([block, listing], sort_keys=True, default=str).encode()).hexdigest()
+        out.append(Dataset(name, dataset, images, [p['gt_path'] for p in paths], fingerprint, order))
+    if wanted:
+        absent = [w for w in wanted if w not in {d.name for d in out}]
+        if absent:
+            raise CompareError(f'--datasets: {", ".join(absent)} not in {opt_path}')
+    if not out:
+        raise CompareError(f'{opt_path}: no paired test datasets under datasets:')
+    return out
+
+
+def find_folder_outputs(model: Model, datasets: list[Dataset]) -> None:
+    """Map every image to its SR file in a model folder; missing images are one error listing them."""
+    missing = []
+    for ds in datasets:
+        for where in (osp.join(model.path, ds.name), model.path):
+            if osp.isdir(where):
+                files = sorted(f for f in os.listdir(where) if f.lower().endswith(IMG_EXTENSIONS))
+                break
+        stems = {}
+        for f in files:
+            stems.setdefault(osp.splitext(f)[0], []).append(f)
+        for image in ds.images:
+            hits = stems.get(image) or [f for s, fs in stems.items() if s.startswith(image + '_') for f in fs]
+            if len(hits) > 1:
+                raise CompareError(f'{model.label}: {where} has several outputs for {ds.name}/{image}: {hits}')
+            if hits:
+                model.folder_files[(ds.name, image)] = osp.join(where, hits[0])
+            else:
+                missing.append(f'{ds.name}/{image}')
+    if missing:
+        more = f' and {len(missing) - 10} more' if len(missing) > 10 else ''
+        raise CompareError(f'model {model.label} ({model.path}) has no output for {len(missing)} image(s): '
+                           f'{", ".join(missing[:10])}{more}')
+    listing = sorted([k[0], k[1], osp.relpath(v, model.path), *_stat(v)] for k, v in model.folder_files.items())
+    model.fingerprint = 'folder:' + hashlib.sha256(json.dumps(listing).encode()).hexdigest()
