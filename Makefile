@@ -14,8 +14,15 @@ setup:
 		|| $(PIP) install --no-build-isolation basicsr==1.4.2
 	$(PIP) install --quiet --no-build-isolation '.[test]'
 
-test: setup
+test: setup browser
 	$(PYTHON) -m pytest -q tests
+
+# Headless Chromium for the report.html tests (tests/test_report_html.py): Debian's package, driven through the
+# playwright Python package (its own browser download is not used, so nothing but the two registries is needed).
+.PHONY: browser
+browser:
+	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	@$(PYTHON) -c "import playwright" 2>/dev/null || $(PIP) install playwright
 
 # The tests marked slow (multi-process training, long runs); CI runs them after `make test`.
 test-slow: setup

@@ -39,7 +39,7 @@ setup(
     packages=find_packages(include=['sfd_arch', 'sfd_arch.*']),
     py_modules=['_sfd_arch_hook'],
     include_package_data=True,
-    package_data={'sfd_arch': ['py.typed']},
+    package_data={'sfd_arch': ['py.typed', 'eval/assets/*.js', 'eval/assets/*.css']},
     cmdclass={'build_py': BuildPyWithHook},
     install_requires=[
         'basicsr>=1.4.2',
@@ -67,7 +67,7 @@ setup(
         'console_scripts': [
             'sfd-train=sfd_arch.train:main',
             'sfd-test=sfd_arch.test:main',
-            'sfd-iqa=sfd_arch.iqa.cli:main',
+            'sfd-iqa=sfd_arch.cli:main',
         ],
     },
     license='Apache-2.0',

@@ -1,0 +1,234 @@
+"""report.html in a real browser: Debian's headless Chromium, driven by Playwright, loads a tiny generated report.
+
+A JavaScript error (console error or uncaught exception) or a request leaving the folder fails the test. The
+checks are on what the browser renders: the table order after a header click, the pixels on either side of the
+viewer's divider, the view after a wheel zoom and a drag. Screenshots go to pytest's tmp folder.
+"""
+import os
+import os.path as osp
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from sfd_arch.eval.html_report import COPY_DIR, write_bench_html, write_compare_html
+
+CHROMIUM = os.environ.get('SFD_CHROMIUM', '/usr/bin/chromium')
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync']
+MODELS = ('bicubic', 'ESRGAN', 'SFD')
+DATASETS = {'Set5': ('baby', 'bird'), 'Urban100': ('img_004',)}
+
+
+@pytest.fixture(scope='module')
+def browser(tmp_path_factory):
+    """One headless Chromium for the module. Missing is a failure, not a skip: CI must run these tests."""
+    if not (osp.isfile(CHROMIUM) or shutil.which(CHROMIUM)):
+        pytest.fail(f'no Chromium at {CHROMIUM}: run make browser')
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail('the playwright package is missing: run make browser')
+    profile = tmp_path_factory.mktemp('chromium-profile')
+    with sync_playwright() as p:
+        # a persistent context is how Playwright takes a fresh --user-data-dir of our own
+        context = p.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, headless=True,
+                                                       args=CHROMIUM_ARGS, viewport={'width': 1280, 'height': 900})
+        yield context
+        context.close()
+
+
+def open_page(context, path: str):
+    """The page at ``path`` with every JavaScript error and every non-file request recorded on it."""
+    page = context.new_page()
+    page.js_errors = []
+    page.on('console', lambda msg: page.js_errors.append(f'console: {msg.text}') if msg.type == 'error' else None)
+    page.on('pageerror', lambda err: page.js_errors.append(f'page error: {err}'))
+    page.outside = []
+    page.on('request', lambda req: None if req.url.startswith(('file://', 'data:')) else page.outside.append(req.url))
+    page.goto('file://' + osp.abspath(path))
+    page.wait_for_selector('html[data-ready="1"]')
+    return page
+
+
+def _photo(size: tuple[int, int] = (120, 80)) -> np.ndarray:
+    from skimage import data
+
+    return cv2.resize(data.chelsea()[:, 60:420, ::-1], size, interpolation=cv2.INTER_AREA)  # BGR, as cv2 writes
+
+
+def _outputs(hr: np.ndarray) -> dict[str, np.ndarray]:
+    small = cv2.resize(hr, (hr.shape[1] // 4, hr.shape[0] // 4), interpolation=cv2.INTER_AREA)
+    bicubic = cv2.resize(small, (hr.shape[1], hr.shape[0]), interpolation=cv2.INTER_CUBIC)
+    blur = cv2.GaussianBlur(bicubic, (0, 0), 1.5)
+    sharp = cv2.addWeighted(bicubic, 2.2, blur, -1.2, 0)
+    return {'bicubic': bicubic, 'ESRGAN': sharp, 'SFD': cv2.addWeighted(sharp, 0.5, hr, 0.5, 0)}
+
+
+def make_compare_report(root: str) -> tuple[str, dict]:
+    """A comparison folder as compare.py leaves it (sr/<model>/<dataset>/, HR elsewhere) and the page's data."""
+    out = osp.join(root, 'cmp')
+    rows, images = [], []
+    for d, names in DATASETS.items():
+        for k, image in enumerate(names):
+            hr = np.roll(_photo(), 17 * k, axis=1)
+            hr_path = osp.join(root, 'datasets', d, 'HR', f'{image}.png')
+            os.makedirs(osp.dirname(hr_path), exist_ok=True)
+            cv2.imwrite(hr_path, hr)
+            sr = {}
+            for i, (model, img) in enumerate(_outputs(hr).items()):
+                sr[model] = osp.join(out, 'sr', model, d, f'{image}.png')
+                os.makedirs(osp.dirname(sr[model]), exist_ok=True)
+                cv2.imwrite(sr[model], img)
+                rows += [(model, d, image, 'psnr', 24.0 + i - 0.3 * k), (model, d, image, 'lpips', 0.30 - 0.05 * i)]
+            images.append({'dataset': d, 'image': image, 'hr': hr_path, 'sr': sr})
+        rows += [(m, d, '*', 'fid', 80.0 - 10 * i) for i, m in enumerate(MODELS)]
+    data = {'rows': rows, 'models': list(MODELS), 'datasets': list(DATASETS), 'metrics': ['psnr', 'lpips', 'fid'],
+            'directions': {'psnr': 'higher', 'lpips': 'lower', 'fid': 'lower'},
+            'labels': {'psnr': 'PSNR', 'lpips': 'LPIPS', 'fid': 'FID'}, 'images': images,
+            'command': 'python scripts/compare.py -opt options/test_sfd_x4.yml --model bicubic --model SFD=net_g.pth',
+            'weights': [{'metric': 'lpips', 'name': 'alex.pth', 'path': '/w/alex.pth', 'status': 'stand-in'},
+                        {'metric': 'fid', 'name': 'inception.pth', 'path': '/w/inception.pth', 'status': 'published'}],
+            'skipped': {'dists': 'weights missing'}, 'notes': ['bicubic: MATLAB-like imresize, x4.']}
+    return write_compare_html(out, data), data
+
+
+def column(page, table: str, col: int) -> list[str]:
+    return page.eval_on_selector_all(f'{table} tbody tr', f'rows => rows.map(r => r.cells[{col}].textContent)')
+
+
+def stage_pixels(page, viewer) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(viewer.query_selector('.stage').screenshot(), np.uint8), cv2.IMREAD_COLOR)
+
+
+def test_compare_page_renders_offline(tmp_path, browser):
+    path, _ = make_compare_report(str(tmp_path))
+    page = open_page(browser, path)
+    assert page.title() == 'Model comparison'
+    # HR lived outside the folder: copied in, so the folder stands alone
+    assert osp.isfile(osp.join(tmp_path, 'cmp', COPY_DIR, 'HR', 'Set5', 'baby.png'))
+    assert page.locator('.viewer').count() == 3
+    assert page.locator('#table-Set5 th.standin').count() == 1  # LPIPS, whose weights are a stand-in
+    assert page.text_content('#table-Set5 td.best') is not None
+    page.screenshot(path=str(tmp_path / 'compare_page.png'), full_page=True)
+    assert not page.js_errors, page.js_errors
+    assert not page.outside, page.outside
+
+
+def test_compare_table_sorts(tmp_path, browser):
+    path, _ = make_compare_report(str(tmp_path))
+    page = open_page(browser, path)
+    assert column(page, '#table-Set5', 0) == list(MODELS)
+    page.click('#table-Set5 th[data-metric="psnr"]')  # higher is better: best first
+    assert column(page, '#table-Set5', 0) == ['SFD', 'ESRGAN', 'bicubic']
+    assert page.get_attribute('#table-Set5 th[data-metric="psnr"]', 'aria-sort') == 'descending'
+    page.click('#table-Set5 th[data-metric="psnr"]')
+    assert column(page, '#table-Set5', 0) == ['bicubic', 'ESRGAN', 'SFD']
+    page.click('#table-Set5 th[data-metric="fid"]')  # lower is better: best first
+    assert column(page, '#table-Set5', 3) == ['60.00', '70.00', '80.00']
+    page.click('#table-Set5 th:first-child')
+    assert column(page, '#table-Set5', 0) == sorted(MODELS, key=str.lower)
+    assert column(page, '#table-Urban100', 0) == list(MODELS)  # each table sorts on its own
+    assert not page.js_errors, page.js_errors
+
+
+def test_viewer_divider_zoom_pan(tmp_path, browser):
+    path, _ = make_compare_report(str(tmp_path))
+    page = open_page(browser, path)
+    viewer = page.locator('.viewer').first
+    viewer.scroll_into_view_if_needed()
+    page.wait_for_function('Array.from(document.querySelectorAll(".viewer")[0].querySelectorAll("img"))'
+                           '.every(i => i.complete && i.naturalWidth > 0)')
+    assert viewer.locator('.tag.left').text_content() == 'HR'
+    assert viewer.locator('.tag.right').text_content() == 'SFD'
+    handle = viewer.element_handle()
+    stage = viewer.locator('.stage').bounding_box()
+
+    def set_split(fraction: float) -> np.ndarray:
+        page.evaluate(f'window.sfdViewers[0].moveDivider({fraction} * window.sfdViewers[0].stage.clientWidth)')
+        return stage_pixels(page, handle).astype(np.int16)
+
+    only_b, only_a = set_split(0.0), set_split(1.0)
+    w = only_a.shape[1]
+    assert np.abs(only_a - only_b).mean() > 2, 'HR and SFD render alike: the test cannot tell them apart'
+    # drag the divider with the mouse to 30% of the width: A left of it, B right of it, both on screen
+    page.evaluate('window.sfdViewers[0].moveDivider(window.sfdViewers[0].stage.clientWidth / 2)')
+    y = stage['y'] + stage['height'] / 2
+    page.mouse.move(stage['x'] + stage['width'] / 2, y)
+    page.mouse.down()
+    page.mouse.move(stage['x'] + 0.3 * stage['width'], y, steps=5)
+    page.mouse.up()
+    split = page.evaluate('window.sfdViewers[0].split')
+    assert split == pytest.approx(0.3, abs=0.02)
+    mixed = stage_pixels(page, handle).astype(np.int16)
+    cut = int(split * w)
+    left, right = slice(0, cut - 6), slice(cut + 6, w)
+    assert np.abs(mixed[:, left] - only_a[:, left]).mean() < 1.0
+    assert np.abs(mixed[:, right] - only_b[:, right]).mean() < 1.0
+    assert np.abs(mixed[:, right] - only_a[:, right]).mean() > 2
+    page.screenshot(path=str(tmp_path / 'viewer_divider.png'), clip=viewer.bounding_box())
+
+    # wheel zoom about the cursor, then a drag to pan: one transform for both images
+    before = page.evaluate('[window.sfdViewers[0].scale, window.sfdViewers[0].tx]')
+    page.mouse.move(stage['x'] + 0.7 * stage['width'], y)
+    page.mouse.wheel(0, -600)
+    page.mouse.down()
+    page.mouse.move(stage['x'] + 0.6 * stage['width'], y + 20, steps=4)
+    page.mouse.up()
+    scale, tx = page.evaluate('[window.sfdViewers[0].scale, window.sfdViewers[0].tx]')
+    assert scale > 1.5 * before[0]
+    transforms = viewer.locator('img').evaluate_all('imgs => imgs.map(i => i.style.transform)')
+    assert transforms[0] == transforms[1] and 'scale' in transforms[0]
+    assert page.evaluate('window.sfdViewers[0].split') == pytest.approx(split)  # panning left the divider alone
+    page.screenshot(path=str(tmp_path / 'viewer_zoomed.png'), clip=viewer.bounding_box())
+
+    # any two sources: bicubic on the left now; its row in the per-image table is highlighted
+    viewer.locator('select.pick-a').select_option(label='bicubic')
+    page.wait_for_function('document.querySelector(".viewer .layer.a img").src.includes("/sr/bicubic/")')
+    assert viewer.locator('.tag.left').text_content() == 'bicubic'
+    assert viewer.locator('tr.shown td:first-child').all_text_contents() == ['bicubic', 'SFD']
+    assert not page.js_errors, page.js_errors
+    assert not page.outside, page.outside
+
+
+def make_bench_report(root: str) -> tuple[str, dict]:
+    rng = np.random.default_rng(0)
+    scatter, rows = {}, {}
+    for name, n in (('LIVE', 30), ('KonIQ-10k', 40)):
+        mos = rng.uniform(1, 5, n)
+        scores = {'sfd_iqa': (mos + rng.normal(0, 0.6, n)).tolist(), 'niqe': (9 - mos + rng.normal(0, 1, n)).tolist()}
+        scatter[name] = {'images': [f'{name.lower()}_{i:03d}.bmp' for i in range(n)], 'mos': mos.tolist(),
+                         'scores': scores, 'logistic': {'sfd_iqa': [5.0, 1.0, 3.0, 0.8], 'niqe': [5.0, 1.0, -6, 1.0]}}
+        rows[name] = {'sfd_iqa': {'n': n, 'srcc': 0.8, 'plcc': 0.82, 'krcc': 0.6},
+                      'niqe': {'n': n, 'srcc': 0.5 + 0.01 * n, 'plcc': 0.55, 'krcc': 0.4}}
+    rows['AVG_D'] = {'sfd_iqa': {'n': 70, 'srcc': 0.8, 'plcc': 0.82, 'krcc': 0.6},
+                     'niqe': {'n': 70, 'srcc': float('nan'), 'plcc': 0.55, 'krcc': 0.4}}
+    data = {'metrics': ['sfd_iqa', 'niqe'], 'titles': {'sfd_iqa': 'SFD-IQA', 'niqe': 'NIQE'}, 'negated': ['niqe'],
+            'rows': rows, 'scatter': scatter, 'notes': ['negated before correlating (lower is better): NIQE'],
+            'command': 'sfd-iqa bench --weights sfd_iqa.pth --data-root iqa'}
+    return write_bench_html(osp.join(root, 'bench'), data), data
+
+
+def test_bench_page_table_and_scatter(tmp_path, browser):
+    path, data = make_bench_report(str(tmp_path))
+    page = open_page(browser, path)
+    assert page.locator('.scatters[data-dataset="LIVE"] circle').count() == 2 * 30
+    assert page.locator('.scatters[data-dataset="KonIQ-10k"] .scatter').count() == 2
+    live = page.locator('#bench-table tbody tr').nth(0)
+    assert live.locator('td.best').all_text_contents() == ['0.8000', '0.8200', '0.8000']  # ties as displayed
+    axis_fill = page.eval_on_selector('.scatter .axis', 'a => getComputedStyle(a).fill')
+    assert axis_fill == 'none'  # a filled axis path paints a black triangle over the points
+    page.click('#bench-table th:nth-child(5)')  # NIQE SRCC, best first; the NaN of AVG_D stays last
+    assert column(page, '#bench-table', 0) == ['KonIQ-10k', 'LIVE', 'AVG_D']
+    point = page.locator('.scatters[data-dataset="LIVE"] .scatter[data-metric="NIQE"] circle').nth(3)
+    point.hover()
+    tip = page.locator('.scatters[data-dataset="LIVE"] .scatter[data-metric="NIQE"] .tip')
+    assert tip.is_visible()
+    live = data['scatter']['LIVE']
+    # the hovered image, its MOS and its score as NIQE gives it (plotted negated, shown as it is)
+    mos, score = live['mos'][3], live['scores']['niqe'][3]
+    assert tip.text_content() == f'live_003.bmp \u00b7 MOS {mos:.4f} \u00b7 NIQE {score:.4f}'
+    page.screenshot(path=str(tmp_path / 'bench_page.png'), full_page=True)
+    assert not page.js_errors, page.js_errors
+    assert not page.outside, page.outside
