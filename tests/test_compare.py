@@ -97,8 +97,9 @@ def test_compare_writes_every_file_skips_on_rerun_and_redoes_a_changed_checkpoin
     metrics = ['psnr', 'ssim'] + (['lpips'] if write_stand_in_weights else [])
     assert result['metrics'] == metrics
     assert set(result['skipped_metrics']) >= {'dists', 'fid'}  # no VGG-16 / Inception weights here
-    for name in ('metrics.csv', 'table.md', 'pd.png', 'report.md'):
+    for name in ('metrics.csv', 'table.md', 'pd.png', 'report.md', 'report.html'):
         assert (out / name).is_file(), name
+    assert (out / 'report.html').read_text().count('<section class="viewer"') == len(DATASETS) * N_IMAGES
     assert sorted(os.listdir(out / 'visual')) == sorted(Path(p).name for p in result['visual'])
     assert len(result['visual']) == len(DATASETS)  # one figure per dataset by default
 

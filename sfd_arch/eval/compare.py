@@ -27,6 +27,7 @@ import numpy as np
 import sfd_arch.metrics as metrics_lib
 
 from ..utils import upsampler as inference
+from .html_report import write_compare_html
 from .plan import (
     DEFAULT_METRICS,
     LABELS,
@@ -423,8 +424,16 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
     report_path = osp.join(run.out_dir, 'report.md')
     with open(report_path, 'w') as f:
         f.write(report)
+    images = [{'dataset': d.name, 'image': image, 'hr': d.hr_paths[i],
+               'sr': {m.label: run.sr_path(m, d, image) for m in run.models}}
+              for d in run.datasets for i, image in enumerate(d.images)]
+    html_path = write_compare_html(run.out_dir, {
+        'rows': current, 'models': labels, 'datasets': dataset_names, 'metrics': metric_names, 'labels': LABELS,
+        'directions': run.plan.directions, 'images': images, 'command': command, 'weights': weights,
+        'skipped': run.plan.skipped, 'notes': notes, 'pd_png': pd_png, 'pd_caption': pd_note})
     return {'table_md': osp.join(run.out_dir, 'table.md'), 'pd_png': pd_png, 'visual': visuals,
-            'report_md': report_path, 'means': means, 'weights': weights, 'pd_metric': y_metric}
+            'report_md': report_path, 'report_html': html_path, 'means': means, 'weights': weights,
+            'pd_metric': y_metric}
 
 
 # -- the entry points ------------------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def _finite(value: Any) -> bool:
 
 
 def image_link(path: str, out_dir: str, copy_as: Sequence[str] = ()) -> str:
-    """A relative URL of ``path`` from ``out_dir``; a file outside ``out_dir`` is first copied to
+    """A relative URL of ``path`` from ``out_dir``; a file outside ``out_dir`` is first linked or copied to
     ``report_files/<copy_as...>/<name>`` (kept when already there with the same size and time)."""
     path, root = osp.abspath(path), osp.abspath(out_dir)
     if osp.commonpath([path, root]) != root:
@@ -81,7 +81,12 @@ def image_link(path: str, out_dir: str, copy_as: Sequence[str] = ()) -> str:
         if not (osp.isfile(target) and os.stat(target).st_size == src.st_size
                 and int(os.stat(target).st_mtime) == int(src.st_mtime)):
             os.makedirs(osp.dirname(target), exist_ok=True)
-            shutil.copy2(path, target)
+            if osp.lexists(target):
+                os.remove(target)
+            try:  # a hard link costs no space on the same file system; a copy elsewhere
+                os.link(path, target)
+            except OSError:
+                shutil.copy2(path, target)
         path = target
     return quote(osp.relpath(path, root).replace(os.sep, '/'))
 
@@ -147,10 +152,10 @@ def _viewer(entry: Mapping[str, Any], models: Sequence[str], per_image: Mapping[
     """One image's viewer: the stage with two layers and the divider; the two pickers; the per-image table."""
     dataset, image = entry['dataset'], entry['image']
     sources: list[tuple[str, str]] = []
-    if entry.get('hr'):
+    if entry.get('hr') and osp.isfile(entry['hr']):
         sources.append((HR, image_link(entry['hr'], out_dir, (HR, dataset))))
     sr = entry.get('sr', {})
-    sources += [(m, image_link(sr[m], out_dir, (m, dataset))) for m in models if sr.get(m)]
+    sources += [(m, image_link(sr[m], out_dir, (m, dataset))) for m in models if sr.get(m) and osp.isfile(sr[m])]
     if len(sources) < 2:
         return ''
     # default pair: the last model (usually the proposed one) against HR, or the first two sources
