@@ -269,8 +269,8 @@ def test_export_and_sfd_iqa_with_one_network(name, present, tmp_path, clip_file,
     import cv2
     import numpy as np
 
+    from sfd_arch.cli import main as sfd_iqa
     from sfd_arch.iqa import SFDIQA
-    from sfd_arch.iqa.cli import main as sfd_iqa
     from sfd_arch.iqa.export import ExportError, export_experiment, export_files
 
     opt = tiny_from(yaml.safe_load((ABLATION_DIR / f'{name}.yml').read_text()), tmp_path, clip_file, name)

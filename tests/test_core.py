@@ -284,7 +284,7 @@ def test_tag_found_in_the_weights_folder_is_used_offline(tmp_path, monkeypatch):
 
 
 def test_one_direction_table_for_metric_types_pyiqa_names_and_baselines():
-    from sfd_arch.iqa.baselines import BASELINES
+    from sfd_arch.iqa_bench.baselines import BASELINES
     from sfd_arch.utils.directions import direction, lower_is_better, oriented
 
     assert direction('calculate_lpips') == direction('LPIPS') == direction('lpips-vgg') == 'lower'

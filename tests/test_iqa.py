@@ -25,9 +25,11 @@ from sfd_testutil import train_discriminators
 import sfd_arch.iqa as iqa
 from sfd_arch import build_clip
 from sfd_arch.archs import FeatD, PromptLearner
+from sfd_arch.cli import SCORE_COLUMNS
+from sfd_arch.cli import main as cli
 from sfd_arch.iqa import SFDIQA, calculate_sfd_iqa, tile_boxes
-from sfd_arch.iqa import evaluate as ev
-from sfd_arch.iqa.cli import main as cli
+from sfd_arch.iqa_bench import correlation as ev
+from sfd_arch.iqa_bench import mos
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TILE = 64
@@ -354,7 +356,7 @@ def test_score_command_never_clobbers_and_resumes(image_folder, weights_file, tm
     assert cli([*args, '--resume']) == 1
     after = out_csv.read_text()
     assert after.startswith(before)
-    appended = list(csv.DictReader(after[len(before):].splitlines(), fieldnames=iqa.cli.SCORE_COLUMNS))
+    appended = list(csv.DictReader(after[len(before):].splitlines(), fieldnames=SCORE_COLUMNS))
     assert sorted(osp.basename(r['path']) for r in appended) == ['corrupt.png', 'tiny.png']  # only the failures
     assert cli([*args, '--overwrite']) == 1 and out_csv.read_text() == before
 
@@ -387,7 +389,7 @@ def test_interrupted_score_keeps_rows_written_so_far(image_folder, weights_file,
 def test_score_command_reports_missing_paths_and_weights(weights_file, tmp_path, capsys):
     assert cli(['score', str(tmp_path / 'absent.png'), '--weights', weights_file, '--no-progress']) == 1
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == ','.join(iqa.cli.SCORE_COLUMNS) and 'no such file or folder' in out[1]
+    assert out[0] == ','.join(SCORE_COLUMNS) and 'no such file or folder' in out[1]
     assert cli(['score', str(tmp_path), '--weights', str(tmp_path / 'none.pth'), '--csv', str(tmp_path / 'o.csv')]) == 2
     assert 'weights file not found' in capsys.readouterr().err and not (tmp_path / 'o.csv').exists()
 
@@ -508,15 +510,15 @@ def test_mos_tables_of_known_datasets(tmp_path):
     livec.write_text('image,mos\n3.bmp,63.9\n4.bmp,25.3\n')
     spaq = tmp_path / 'spaq.csv'
     spaq.write_text('\ufeffImage name;MOS;Brightness\n00001.png;42.65;41\n00002.png;71.2;60\n', encoding='utf-8')
-    t = ev.read_mos_table(str(livec), **ev.PRESETS['livec'])
+    t = mos.read_mos_table(str(livec), **mos.MOS_COLUMNS['livec'])
     assert t.names == ['3.bmp', '4.bmp'] and t.mos.tolist() == [63.9, 25.3]
-    t = ev.read_mos_table(str(spaq), **ev.PRESETS['spaq'])
+    t = mos.read_mos_table(str(spaq), **mos.MOS_COLUMNS['spaq'])
     assert t.names == ['00001.png', '00002.png'] and t.mos.tolist() == [42.65, 71.2]
     with pytest.raises(ValueError, match="no column 'image_name'.*'Image name'"):
-        ev.read_mos_table(str(spaq), **ev.PRESETS['koniq'])
+        mos.read_mos_table(str(spaq), **mos.MOS_COLUMNS['koniq'])
     with pytest.raises(ValueError, match='export the sheet to CSV'):
         (tmp_path / 'MOS and Image attribute scores.xlsx').write_bytes(b'PK')
-        ev.read_mos_table(str(tmp_path / 'MOS and Image attribute scores.xlsx'), **ev.PRESETS['spaq'])
+        mos.read_mos_table(str(tmp_path / 'MOS and Image attribute scores.xlsx'), **mos.MOS_COLUMNS['spaq'])
     x = np.linspace(0, 1, 30)
     y = ev.logistic4(x, 5.0, 1.0, 0.5, 0.1)
     c = ev.correlations(x, y)

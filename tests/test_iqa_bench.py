@@ -14,10 +14,12 @@ from scipy import io, stats
 from sfd_testutil import tiny_clip_from_file
 
 from sfd_arch.archs import FeatD, PromptLearner
-from sfd_arch.iqa import SFDIQA, baselines, bench
-from sfd_arch.iqa import evaluate as ev
-from sfd_arch.iqa.cli import main as cli
+from sfd_arch.cli import main as cli
+from sfd_arch.iqa import SFDIQA
 from sfd_arch.iqa.images import read_image
+from sfd_arch.iqa_bench import baselines, bench
+from sfd_arch.iqa_bench import correlation as ev
+from sfd_arch.utils.directions import lower_is_better
 
 N = 8       # images per dataset
 SIZE = 192  # NIQE needs about this much
@@ -137,9 +139,9 @@ def test_bench_table_intervals_figures_and_resume(tmp_path, weights, monkeypatch
     # second run: nothing scored twice
     sfd_seen.clear()
     piqe = Counter(baselines.piqe_of_array)
-    niqe = Counter(ev.niqe_of_array)
+    niqe = Counter(baselines.niqe_of_array)
     monkeypatch.setattr(baselines, 'piqe_of_array', piqe)
-    monkeypatch.setattr(ev, 'niqe_of_array', niqe)
+    monkeypatch.setattr(baselines, 'niqe_of_array', niqe)
     capsys.readouterr()
     assert cli(args(root, out, weights)) == 0
     printed = capsys.readouterr()
@@ -171,7 +173,7 @@ def test_bench_table_intervals_figures_and_resume(tmp_path, weights, monkeypatch
         assert len(scores) == N and got['evaluated'] == N and not any(r['error'] for r in scores)
         y = np.array([float(r['mos']) for r in scores])
         for metric in ('sfd_iqa', 'niqe', 'piqe'):
-            x = np.array([float(r[metric]) for r in scores]) * (-1 if metric in ev.LOWER_IS_BETTER else 1)
+            x = np.array([float(r[metric]) for r in scores]) * (-1 if lower_is_better(metric) else 1)
             r = got['results'][metric]
             assert r['srcc'] == pytest.approx(stats.spearmanr(x, y)[0], abs=1e-12)
             assert r['krcc'] == pytest.approx(stats.kendalltau(x, y)[0], abs=1e-12)
@@ -254,7 +256,7 @@ def test_baselines_equal_their_reference_implementations(tmp_path):
     cv2.imwrite(path, distorted(3, 42))
     bgr = cv2.imread(path)
     assert baselines.piqe_of_array(read_image(path)) == pytest.approx(piqe(bgr)[0], abs=1e-12)
-    assert ev.niqe_of_array(read_image(path)) == pytest.approx(
+    assert baselines.niqe_of_array(read_image(path)) == pytest.approx(
         calculate_niqe(bgr, crop_border=0, input_order='HWC', convert_to='y'), abs=1e-9)
     assert baselines.unavailable_reason('niqe') is None and baselines.unavailable_reason('piqe') is None
 

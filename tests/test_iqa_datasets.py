@@ -10,8 +10,8 @@ import pytest
 from PIL import Image, ImageOps
 from scipy import io
 
-from sfd_arch.iqa import datasets as ds
 from sfd_arch.iqa.images import read_image
+from sfd_arch.iqa_bench import datasets as ds
 
 
 def put_image(path, size=(8, 8), seed=0):

@@ -24,11 +24,11 @@ from conftest import REPO
 from sfd_testutil import tiny_clip_from_file
 
 from sfd_arch.archs import FeatD, PromptLearner
+from sfd_arch.cli import SCORE_COLUMNS
+from sfd_arch.cli import distributed as dist_score
+from sfd_arch.cli import main as cli
 from sfd_arch.iqa import SFDIQA, read_image
-from sfd_arch.iqa import distributed as dist_score
 from sfd_arch.iqa import loader as iqa_loader
-from sfd_arch.iqa.cli import SCORE_COLUMNS
-from sfd_arch.iqa.cli import main as cli
 from sfd_arch.iqa.compiled import CompileFallbackWarning
 
 TILE = 64
@@ -313,7 +313,7 @@ def test_torchrun_two_processes_write_the_single_process_file(folder, weights, t
                           more=absent)) == 1
     out_csv, out_json = tmp_path / 'two.csv', tmp_path / 'two.jsonl'
     args = score_args(folder, weights, '--csv', str(out_csv), '--json', str(out_json), '--workers', '1', more=absent)
-    run = torchrun(['-m', 'sfd_arch.iqa.cli', *args], cwd=str(tmp_path))
+    run = torchrun(['-m', 'sfd_arch.cli', *args], cwd=str(tmp_path))
     assert run.returncode == 1, run.stderr[-3000:]  # rank 0 reports the failed inputs
     assert 'on 2 ranks' in run.stderr
     assert out_csv.read_text() == single_csv.read_text()
@@ -336,7 +336,7 @@ def interrupted(self, paths):
 
 
 SFDIQA.iter_files = interrupted
-from sfd_arch.iqa.cli import main
+from sfd_arch.cli import main
 
 sys.exit(main())
 '''
@@ -358,7 +358,7 @@ def test_an_interrupted_two_rank_run_resumes(folder, weights, tmp_path):
     already = sum(r['error'] is None for rows in kept.values() for r in rows)
     assert already >= 3
 
-    resumed = torchrun(['-m', 'sfd_arch.iqa.cli', *score_args(folder, weights, '--csv', str(out), '--resume')],
+    resumed = torchrun(['-m', 'sfd_arch.cli', *score_args(folder, weights, '--csv', str(out), '--resume')],
                        cwd=str(tmp_path))
     assert resumed.returncode == 1, resumed.stderr[-3000:]
     assert f'{already} already scored (--resume)' in resumed.stderr

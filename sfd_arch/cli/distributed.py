@@ -24,10 +24,8 @@ torchrun's ``OMP_NUM_THREADS=1`` does).
 """
 from __future__ import annotations
 
-import csv
 import glob
 import hashlib
-import json
 import os
 import os.path as osp
 import re
@@ -35,12 +33,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Optional, Sequence, TypeVar
 
+from ..iqa.scorer import IQAResult
+from .common import EXIT_OK, UsageError, load_scorer
+from .rows import RowWriter, finish_score, merge_rows, read_rows, row_ok, score_into
+
 T = TypeVar('T')
 # Ranks that finish early wait for the slowest at the final gather; a rank that dies ends the job through
 # torchrun anyway, so the timeout only has to outlast an unbalanced shard.
 PROCESS_GROUP_TIMEOUT = timedelta(hours=24)
-_INT_COLUMNS = ('height', 'width', 'tiles')
-_FLOAT_COLUMNS = ('score', 'q_feat', 'q_text')
 
 
 @dataclass(frozen=True)
@@ -104,64 +104,6 @@ def rank_device(requested: Optional[str], env: DistEnv) -> str:
     return str(device)
 
 
-def read_rows(path: str) -> list[dict]:
-    """Score rows of a CSV or JSON Lines file (ours), typed as ``IQAResult.as_dict`` gives them; a line cut by
-    an interruption is skipped."""
-    from .cli import SCORE_COLUMNS as columns
-
-    rows: list[dict] = []
-    if path.endswith('.csv') or _looks_like_csv(path):
-        with open(path, newline='') as f:
-            for raw in csv.DictReader(f):
-                if None in raw or any(raw.get(c) is None for c in columns) or not raw['path']:
-                    continue  # a row cut by an interruption (missing fields) or a stray line
-                try:
-                    rows.append(_typed(raw))
-                except ValueError:
-                    continue
-        return rows
-    with open(path) as f:
-        for line in f:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and row.get('path'):
-                rows.append(row)
-    return rows
-
-
-def _looks_like_csv(path: str) -> bool:
-    with open(path) as f:
-        return f.readline().startswith('path,')
-
-
-def _typed(raw: dict) -> dict:
-    row: dict[str, Any] = {'path': raw['path']}
-    for column in _FLOAT_COLUMNS:
-        row[column] = float(raw[column]) if raw.get(column) else None
-    for column in _INT_COLUMNS:
-        row[column] = int(raw[column]) if raw.get(column) else None
-    row['error'] = raw.get('error') or None
-    return row
-
-
-def _ok(row: dict) -> bool:
-    return row.get('error') is None and row.get('score') is not None
-
-
-def merge_rows(sources: Sequence[Sequence[dict]]) -> dict[str, dict]:
-    """path -> row over ``sources`` read in order: a later row replaces an earlier one, except that an error
-    row never replaces a row without error."""
-    merged: dict[str, dict] = {}
-    for rows in sources:
-        for row in rows:
-            old = merged.get(row['path'])
-            if old is None or _ok(row) or not _ok(old):
-                merged[row['path']] = row
-    return merged
-
-
 def _fingerprint(files: Sequence[str], done: set[str]) -> str:
     h = hashlib.sha256()
     for name in (*files, '\0', *sorted(done)):
@@ -173,19 +115,16 @@ def score_sharded(args: Any, found: Any, env: DistEnv, mode: str) -> int:
     """``sfd-iqa score`` as one rank of ``env.world_size`` (see the module docstring); returns the exit status."""
     import torch.distributed as dist
 
-    from . import cli
-    from .scorer import IQAResult
-
     outputs = [p for p in (args.csv, args.json) if p]
     if not outputs:
-        raise cli.UsageError('under torchrun, give --csv and/or --json: rank 0 merges the ranks\' parts into it')
+        raise UsageError('under torchrun, give --csv and/or --json: rank 0 merges the ranks\' parts into it')
     base = outputs[0]
     parts = part_files(base)
     if mode == 'refuse' and parts:
-        raise cli.UsageError(f'part files of an interrupted run exist ({parts[0]}, ...): pass --resume to continue '
+        raise UsageError(f'part files of an interrupted run exist ({parts[0]}, ...): pass --resume to continue '
                              'it or --overwrite to start again')
     args.device = rank_device(args.device, env)
-    scorer = cli._load_scorer(args)  # before the process group: a bad weights file fails every rank at once
+    scorer = load_scorer(args)  # before the process group: a bad weights file fails every rank at once
     scorer.pad_batches = True  # a crop's score bits then do not depend on which rank batched it with what
     if not dist.is_initialized():
         dist.init_process_group('gloo', timeout=PROCESS_GROUP_TIMEOUT)
@@ -196,19 +135,19 @@ def score_sharded(args: Any, found: Any, env: DistEnv, mode: str) -> int:
         elif env.rank == 0:
             for p in parts:  # --overwrite: before the barrier, so no rank has opened its new part yet
                 os.remove(p)
-        done = {path for path, row in merge_rows(previous).items() if _ok(row)}
+        done = {path for path, row in merge_rows(previous).items() if row_ok(row)}
         fingerprints: list[Optional[str]] = [None] * env.world_size
         dist.all_gather_object(fingerprints, _fingerprint(found.files, done))  # also the barrier before writing
         if len(set(fingerprints)) != 1:
-            raise cli.UsageError('the ranks see different inputs or part files: the images and the output must be on '
+            raise UsageError('the ranks see different inputs or part files: the images and the output must be on '
                                  'a filesystem that every node sees, under the same paths')
         remaining = [f for f in found.files if f not in done]
         mine = shard(remaining, env.rank, env.world_size)
         own_part = part_path(base, env.rank)
-        writer = cli.RowWriter(None, own_part, 'resume' if mode == 'resume' else 'overwrite')
+        writer = RowWriter(None, own_part, 'resume' if mode == 'resume' else 'overwrite')
         args.no_progress = args.no_progress or env.rank != 0
         try:
-            scored, failed = cli.score_into(writer, scorer, mine, args, f'sfd-iqa score [rank 0 of {env.world_size}]',
+            scored, failed = score_into(writer, scorer, mine, args, f'sfd-iqa score [rank 0 of {env.world_size}]',
                                             error_prefix=f'[rank {env.rank}] ')
         finally:
             writer.close()
@@ -216,7 +155,7 @@ def score_sharded(args: Any, found: Any, env: DistEnv, mode: str) -> int:
         gathered: Optional[list] = [None] * env.world_size if env.rank == 0 else None
         dist.gather_object(counts, gathered, dst=0)
         if env.rank != 0:
-            return cli.EXIT_OK
+            return EXIT_OK
         return _merge(args, found, base, outputs, previous, gathered, len(done), IQAResult)
     finally:
         dist.destroy_process_group()
@@ -225,18 +164,16 @@ def score_sharded(args: Any, found: Any, env: DistEnv, mode: str) -> int:
 def _merge(args: Any, found: Any, base: str, outputs: list[str], previous: list[list[dict]], counts: list[dict],
            already: int, result_cls: Any) -> int:
     """Rank 0: parts (+ what an earlier merged output held) -> the output files, atomically; parts removed."""
-    from . import cli
-
     parts = part_files(base)
     rows = merge_rows([*previous, *(read_rows(p) for p in parts)])
     absent = [f for f in found.files if f not in rows]
     if absent:
-        raise cli.UsageError(f'{len(absent)} input(s) have no row in the part files (e.g. {absent[0]}): is the '
+        raise UsageError(f'{len(absent)} input(s) have no row in the part files (e.g. {absent[0]}): is the '
                              f'output on a filesystem that every node sees? Parts kept: {", ".join(parts)}')
     ordered = [result_cls(p, error=f'{p}: no such file or folder').as_dict() for p in found.missing]
     ordered += [rows[f] for f in found.files]
     temporary = [f'{p}.merging' for p in outputs]
-    writer = cli.RowWriter(temporary[0] if args.csv else None, temporary[-1] if args.json else None, 'overwrite')
+    writer = RowWriter(temporary[0] if args.csv else None, temporary[-1] if args.json else None, 'overwrite')
     try:
         for row in ordered:
             writer.write(row)
@@ -246,7 +183,7 @@ def _merge(args: Any, found: Any, base: str, outputs: list[str], previous: list[
         os.replace(tmp, final)  # a crash before this line leaves the parts and any earlier output untouched
     for p in parts:
         os.remove(p)
-    failed = sum(not _ok(r) for r in ordered)
+    failed = sum(not row_ok(r) for r in ordered)
     scored = sum(c['scored'] for c in counts)
     summary = (f'scored {scored} image(s) on {len(counts)} ranks '
                f'({", ".join(str(c["scored"] + c["failed"]) for c in counts)} each); wrote {", ".join(outputs)}')
@@ -254,4 +191,4 @@ def _merge(args: Any, found: Any, base: str, outputs: list[str], previous: list[
         summary += f', {already} already scored (--resume)'
     if failed:
         summary += f', {failed} row(s) with an error'
-    return cli.finish_score(summary, found, failed)
+    return finish_score(summary, found, failed)

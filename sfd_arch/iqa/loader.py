@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .images import ImageArray, ImageReadError, read_image
-from .scorer import Box, _check_size, tile_boxes
+from .tiles import Box, check_size, tile_boxes
 
 MAX_DEFAULT_WORKERS = 8
 PREFETCH_FACTOR = 4  # items queued per worker: enough to hide a slow file behind its neighbours
@@ -103,7 +103,7 @@ class TileDataset(Dataset):
         path = self.paths[index]
         try:
             image = read_image(path)
-            _check_size(image.height, image.width, path)
+            check_size(image.height, image.width, path)
             boxes = tile_boxes(image.height, image.width, self.tile)
             tiles = cut_tiles(image, boxes)
         except (ImageReadError, ValueError, OSError) as err:

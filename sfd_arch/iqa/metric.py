@@ -81,19 +81,11 @@ def calculate_sfd_iqa(img: Union[np.ndarray, torch.Tensor], img2: Any = None, we
     scorer = get_scorer(weights, clip_weights, device, tile, batch_size)
     if isinstance(img, torch.Tensor):
         score, q_feat, q_text = scorer.score_tensor(img)
-        return float(_with_alpha(scorer, alpha, score, q_feat, q_text).mean())
+        return float(scorer.mix(q_feat, q_text, alpha).mean())
     img = np.asarray(img)
     if input_order == 'CHW' and img.ndim == 3:
         img = img.transpose(1, 2, 0)
     elif input_order != 'HWC':
         raise ValueError(f"calculate_sfd_iqa: input_order must be 'HWC' or 'CHW', got {input_order!r}")
     result = scorer.score_arrays([as_rgb(img, 'BGR', name='SR image')], names=['SR image'])[0]
-    return float(_with_alpha(scorer, alpha, result.score, result.q_feat, result.q_text))
-
-
-def _with_alpha(scorer: SFDIQA, alpha: float, score: Any, q_feat: Any, q_text: Any) -> Any:
-    """The metric block's ``alpha`` mixes the two quantities; weights with one network (an ablation run) have
-    only one quantity, which is then the score whatever ``alpha`` says (as in :class:`SFDIQA`)."""
-    if scorer.featd is None or scorer.lpp is None:
-        return score
-    return alpha * q_feat + (1.0 - alpha) * q_text
+    return float(scorer.mix(result.q_feat, result.q_text, alpha))

@@ -21,7 +21,6 @@ are scored together.
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
@@ -34,6 +33,7 @@ from ..archs.featd_arch import FeatD
 from ..archs.prompt_learner_arch import PromptLearner
 from .export import load_weights, make_payload, save_weights
 from .images import ImageArray, as_rgb, read_image
+from .tiles import Box, check_size, tile_boxes  # noqa: F401  (Box, tile_boxes: public names of this module too)
 
 # Tiles bound memory, they are not part of the score's definition: the taps are fully convolutional and the
 # positional embeddings are interpolated, so any size works. Up to 512 px an image is scored whole, in one CLIP
@@ -41,9 +41,6 @@ from .images import ImageArray, as_rgb, read_image
 DEFAULT_TILE = 512
 DEFAULT_BATCH_SIZE = 16
 DEFAULT_ALPHA = 0.5
-
-Box = tuple[int, int, int, int]  # top, left, height, width
-
 
 @dataclass
 class IQAResult:
@@ -64,21 +61,6 @@ class IQAResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _starts(length: int, size: int) -> list[int]:
-    if length <= size:
-        return [0]
-    n = math.ceil(length / size)
-    return [i * size for i in range(n - 1)] + [length - size]
-
-
-def tile_boxes(height: int, width: int, tile: Optional[int]) -> list[Box]:
-    """Crops ``(top, left, h, w)`` covering an image: one box when it fits ``tile`` (or ``tile`` is 0/None),
-    otherwise a regular grid of equal crops with the last row/column shifted inside the image."""
-    th = height if not tile or height <= tile else tile
-    tw = width if not tile or width <= tile else tile
-    return [(top, left, th, tw) for top in _starts(height, th) for left in _starts(width, tw)]
 
 
 class _TensorImage:
@@ -296,8 +278,16 @@ class SFDIQA:
         # means in crop order: the same sum whatever batches the crops travelled in
         return [(float(qf.mean()), float(qt.mean()), len(qf)) for qf, qt in per_crop]
 
-    def _combine(self, q_feat: float, q_text: float) -> float:
-        return self.alpha * q_feat + (1.0 - self.alpha) * q_text
+    def mix(self, q_feat: Any, q_text: Any, alpha: Optional[float] = None) -> Any:
+        """The score from its two quantities (floats or tensors): ``alpha * q_feat + (1 - alpha) * q_text``, the one
+        place of SFD-IQA's formula. ``alpha`` None is the scorer's own; weights with one network (an ablation run)
+        have one quantity, which is then the score whatever ``alpha`` says."""
+        if self.lpp is None:
+            return q_feat
+        if self.featd is None:
+            return q_text
+        alpha = self.alpha if alpha is None else float(alpha)
+        return alpha * q_feat + (1.0 - alpha) * q_text
 
     def score_tensor(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(B, 3, H, W)`` or ``(3, H, W)`` RGB in [0, 1] (clamped) -> ``(score, q_feat, q_text)``, each a
@@ -306,14 +296,14 @@ class SFDIQA:
             img = img.unsqueeze(0)
         if img.dim() != 4 or img.shape[1] not in (1, 3):
             raise ValueError(f'SFD-IQA expects (B, 3, H, W) RGB in [0, 1], got shape {tuple(img.shape)}')
-        _check_size(int(img.shape[-2]), int(img.shape[-1]), 'input tensor')
+        check_size(int(img.shape[-2]), int(img.shape[-1]), 'input tensor')
         img = img.detach()
         if img.shape[1] == 1:
             img = img.expand(-1, 3, -1, -1)
         values = self._score_sources([_TensorImage(x) for x in img])
         q_feat = torch.tensor([v[0] for v in values], dtype=torch.float64)
         q_text = torch.tensor([v[1] for v in values], dtype=torch.float64)
-        score = self.alpha * q_feat + (1.0 - self.alpha) * q_text
+        score = self.mix(q_feat, q_text)
         nan = torch.full_like(score, float('nan'))  # a quantity the weights cannot measure
         return score, (q_feat if self.featd is not None else nan), (q_text if self.lpp is not None else nan)
 
@@ -337,7 +327,7 @@ class SFDIQA:
         processes (default ``self.workers``; 0: in this process); the scores do not depend on it. A file that
         cannot be read or is too small yields a result with ``error`` set.
         """
-        from .loader import decoded_images  # the loader builds on this module's tile_boxes
+        from .loader import decoded_images  # imports torch's DataLoader: only when files are scored
 
         workers = self.workers if workers is None else workers
         return self.iter_sources(decoded_images(list(paths), self.tile, self.device, workers))
@@ -369,9 +359,9 @@ class SFDIQA:
     def score_sources(self, sources: Sequence[Source], names: Sequence[str]) -> list[IQAResult]:
         """Images already decoded (see :meth:`iter_sources`) -> results; raises on one under 32 px."""
         for source, name in zip(sources, names):
-            _check_size(source.height, source.width, name)
+            check_size(source.height, source.width, name)
         values = self._score_sources(sources)
-        return [IQAResult(name, self._combine(qf, qt), qf if self.featd is not None else None,
+        return [IQAResult(name, self.mix(qf, qt), qf if self.featd is not None else None,
                           qt if self.lpp is not None else None, s.height, s.width, n)
                 for name, s, (qf, qt, n) in zip(names, sources, values)]
 
@@ -393,12 +383,6 @@ class SFDIQA:
         """One file; raises instead of returning an error result."""
         arr = read_image(path)
         return self.score_arrays([arr], names=[path])[0]
-
-
-def _check_size(height: int, width: int, name: str) -> None:
-    if height < MIN_SIZE or width < MIN_SIZE:
-        raise ValueError(f'{name}: image of {width}x{height} px (WxH) is too small: SFD-IQA needs at least '
-                         f'{MIN_SIZE}x{MIN_SIZE} px')
 
 
 def _resolve_device(device: Union[str, torch.device]) -> torch.device:

@@ -24,8 +24,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..iqa.images import ImageArray
 from ..utils.directions import lower_is_better
-from .images import ImageArray
 
 Scorer = Callable[[ImageArray], float]
 
@@ -98,6 +98,18 @@ def to_uint8_bgr(arr: ImageArray) -> np.ndarray:
     return np.ascontiguousarray(pixels[:, :, ::-1] if pixels.ndim == 3 else pixels)
 
 
+def niqe_of_array(arr: ImageArray) -> float:
+    """BasicSR's NIQE of an :class:`~sfd_arch.iqa.images.ImageArray` (RGB or gray, any bit depth)."""
+    import cv2
+    from basicsr.metrics.niqe import calculate_niqe
+
+    pixels = np.asarray(arr.pixels, dtype=np.float64) * (255.0 / arr.scale)
+    if pixels.ndim == 2:
+        return float(calculate_niqe(pixels, crop_border=0, input_order='HW'))
+    bgr = cv2.cvtColor(np.clip(pixels, 0, 255).astype(np.float32), cv2.COLOR_RGB2BGR)
+    return float(calculate_niqe(bgr, crop_border=0, input_order='HWC', convert_to='y'))
+
+
 def piqe_of_array(arr: ImageArray) -> float:
     """PIQE (0..100, lower is better) by ``pypiqe`` on the 8-bit BGR image (it converts to gray itself)."""
     from pypiqe import piqe
@@ -111,8 +123,6 @@ def build(name: str, device: Optional[str] = None) -> Scorer:
     if reason:
         raise RuntimeError(f'{name} is unavailable: {reason}')
     if name == 'niqe':
-        from .evaluate import niqe_of_array
-
         return niqe_of_array
     if name == 'piqe':
         return piqe_of_array

@@ -1,9 +1,10 @@
-"""``sfd-iqa bench``: the opinion-unaware NR-IQA table over the standard datasets, as released.
+"""The engine of ``sfd-iqa bench``: the opinion-unaware NR-IQA table over the standard datasets, as released
+(its command line is :mod:`sfd_arch.cli.bench`).
 
 For every dataset found (:mod:`.datasets`) and every metric (SFD-IQA and the offline baselines of
 :mod:`.baselines`) the images are scored once; scores are appended to a cache file per dataset and metric as they
 come, so an interrupted run goes on where it stopped. Then, per dataset, on the images every metric scored:
-SRCC, PLCC (after the 4-parameter logistic of :mod:`.evaluate`) and KRCC with percentile-bootstrap 95% intervals
+SRCC, PLCC (after the 4-parameter logistic of :mod:`.correlation`) and KRCC with percentile-bootstrap 95% intervals
 (the same resamples for every metric), the AVG_D (mean over datasets) and AVG_W (weighted by the number of images)
 rows, ``table.md``, ``results.json``, ``relative_plcc.png`` and one scatter plot per dataset.
 
@@ -23,19 +24,18 @@ import csv
 import json
 import os
 import os.path as osp
-import sys
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from ..iqa.images import ImageArray, ImageReadError, read_image
 from ..utils.directions import lower_is_better
 from ..utils.files import file_sha256
+from . import correlation as corr
 from . import datasets as dsets
-from . import evaluate as ev
 from .baselines import BASELINES
-from .images import ImageArray, ImageReadError, read_image
 
 METRICS = ('sfd_iqa', *BASELINES)
 TITLES = {'sfd_iqa': 'SFD-IQA', **{k: b.title for k, b in BASELINES.items()}}
@@ -180,6 +180,43 @@ def iter_sfd_iqa(scorer, items: Sequence[tuple[str, str]], short_side: Optional[
         yield from flush()
 
 
+def iter_scores(metric: str, scorer: Any, items: Sequence[tuple[str, str]], short_side: Optional[int]
+                ) -> Iterator[tuple[str, Optional[float], Optional[str]]]:
+    """(name, score, error) of ``metric`` (``sfd_iqa`` or a baseline) for each (name, file)."""
+    if metric == 'sfd_iqa':
+        return iter_sfd_iqa(scorer, items, short_side)
+    return iter_baseline(scorer, items, short_side)
+
+
+def score_dataset(ds: dsets.IQADataset, metrics: Sequence[str], make_scorer: Callable[[str], Any],
+                  progress: Callable[[int, str], Any]) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
+    """Every image of ``ds`` found on disk, scored by each metric, without a cache (``sfd-iqa eval``).
+
+    ``make_scorer(metric)`` builds a metric's scorer, ``progress(total, desc)`` a progress bar. Returns
+    metric -> {name: score} and name -> the first error met for it (prefixed with the metric).
+    """
+    todo = [(n, p) for n, p in zip(ds.names, ds.paths) if p is not None]
+    scores: dict[str, dict[str, float]] = {m: {} for m in metrics}
+    errors: dict[str, str] = {}
+    for m in metrics:
+        scorer = make_scorer(m)
+        with progress(len(todo), f'{ds.preset} {m}') as bar:
+            for name, score, error in iter_scores(m, scorer, todo, ds.short_side):
+                if score is None:
+                    errors.setdefault(name, f'{m}: {error}')
+                else:
+                    scores[m][name] = score
+                bar.update(1)
+    return scores, errors
+
+
+def oriented_scores(ds: dsets.IQADataset, metric: str, scores: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The scored images' values turned higher-is-better, and their MOS, in dataset order."""
+    keep = [i for i, n in enumerate(ds.names) if n in scores]
+    return (corr.oriented(metric, np.array([scores[ds.names[i]] for i in keep], np.float64)),
+            np.asarray(ds.mos[keep], np.float64))
+
+
 def metric_settings(metric: str, args: argparse.Namespace) -> dict:
     """What a metric's scores depend on (speed options left out); a cache made with other settings is refused."""
     if metric == 'sfd_iqa':
@@ -211,8 +248,8 @@ def _corr_fast(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
         return float('nan'), float('nan'), float('nan')
     srcc = float(stats.spearmanr(x, y)[0])
     krcc = float(stats.kendalltau(x, y)[0])
-    params = ev.fit_logistic(x, y)  # a fresh fit per resample (starting from the full fit is slower)
-    mapped = ev.logistic4(x, *params) if params is not None else x
+    params = corr.fit_logistic(x, y)  # a fresh fit per resample (starting from the full fit is slower)
+    mapped = corr.logistic4(x, *params) if params is not None else x
     plcc = float(stats.pearsonr(mapped, y)[0]) if np.ptp(mapped) > 0 else float('nan')
     if params is not None and params[0] < params[1]:  # decreasing fit: the sign of the relation, as correlations()
         plcc = -plcc
@@ -228,7 +265,7 @@ def evaluate_metrics(scores: dict[str, np.ndarray], mos: np.ndarray, n_boot: int
     draws = rng.integers(0, len(mos), size=(n_boot, len(mos))) if n_boot and len(mos) >= 3 else None
     out = {}
     for metric, x in scores.items():
-        c = ev.correlations(x, mos)
+        c = corr.correlations(x, mos)
         res = MetricResult(c.n, c.srcc, c.plcc, c.krcc, logistic=c.logistic, notes=list(c.notes))
         if draws is not None and np.isfinite(c.srcc):
             boot = np.array([_corr_fast(x[idx], mos[idx]) for idx in draws])
@@ -456,86 +493,8 @@ def load_datasets(args: argparse.Namespace) -> tuple[dict[str, dsets.IQADataset]
     return found, missing, broken
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    from .cli import EXIT_FAILED, EXIT_OK, UsageError, _load_scorer, _progress
-
-    metrics = list(dict.fromkeys(args.metric))
-    if 'sfd_iqa' in metrics and not args.weights:
-        raise UsageError('--metric sfd_iqa needs --weights (or leave sfd_iqa out)')
-    if args.bootstrap < 0:
-        raise UsageError(f'--bootstrap must be >= 0, got {args.bootstrap}')
-    if not args.root and not args.dataset_dir:
-        raise UsageError('give --root (a folder holding the dataset folders) and/or --dataset-dir NAME=PATH')
-    if args.root and not osp.isdir(args.root):
-        raise UsageError(f'--root {args.root}: no such folder')
-    try:
-        found, missing, broken = load_datasets(args)
-    except (BenchError, ValueError) as err:
-        raise UsageError(str(err)) from err
-    for name in missing:
-        print(f'not found: {name} (looked under {args.root or "-"} for {", ".join(_folders(name))})', file=sys.stderr)
-    for name, err in broken.items():
-        print(f'error: {name}: {err}', file=sys.stderr)
-    if not found:
-        raise UsageError('no dataset found' + (f' ({len(broken)} unreadable)' if broken else ''))
-
-    from .baselines import build, unavailable_reason
-
-    unavailable = {m: r for m in metrics if m != 'sfd_iqa' for r in [unavailable_reason(m)] if r}
-    for m, reason in unavailable.items():
-        print(f'unavailable: {m}: {reason}', file=sys.stderr)
-    runnable = [m for m in metrics if m not in unavailable]
-    if not runnable:
-        raise UsageError('none of the metrics can run here')
-    settings = {m: metric_settings(m, args) for m in runnable}
-
-    out = args.out_dir
-    os.makedirs(out, exist_ok=True)
-    caches: dict[tuple[str, str], ScoreCache] = {}
-    try:  # open every cache first: a settings mismatch stops the run before any work
-        for name, ds in found.items():
-            for m in runnable:
-                path = osp.join(out, 'cache', name, ds.protocol, f'{m}.csv')
-                caches[name, m] = ScoreCache(path, settings[m], restart=args.overwrite)
-    except BenchError as err:
-        for c in caches.values():
-            c.close()
-        raise UsageError(str(err)) from err
-
-    scorers: dict[str, Any] = {}
-    try:
-        for name, ds in found.items():
-            for m in runnable:
-                cache = caches[name, m]
-                todo = [(n, p) for n, p in zip(ds.names, ds.paths) if p is not None and n not in cache.scores]
-                if not todo:
-                    continue
-                if m not in scorers:
-                    scorers[m] = _load_scorer(args) if m == 'sfd_iqa' else build(m, args.device)
-                it = (iter_sfd_iqa(scorers[m], todo, ds.short_side) if m == 'sfd_iqa'
-                      else iter_baseline(scorers[m], todo, ds.short_side))
-                with _progress(len(todo), args, f'{name} {m}') as bar:
-                    for image, score, error in it:
-                        cache.add(image, score, error)
-                        bar.update(1)
-    finally:
-        for c in caches.values():
-            c.close()
-
-    report = summarize(args, found, runnable, caches, missing, broken, unavailable)
-    failed = sum(d['failed'] + d['absent'] for d in report['datasets'].values())
-    with open(osp.join(out, 'table.md')) as f:
-        print(f.read().split('\n## KRCC')[0].rstrip())  # the SRCC / PLCC table; the rest is in the file
-    print(f'wrote {osp.join(out, "table.md")}, results.json, relative_plcc.png, scatter/ and per-image scores',
-          file=sys.stderr)
-    if failed or broken:
-        print(f'{failed} image(s) failed or absent (see <dataset>/scores.csv), {len(broken)} dataset(s) unreadable',
-              file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
-
-
-def _folders(name: str) -> list[str]:
+def folders_of(name: str) -> list[str]:
+    """The folder names a dataset is looked for under --root."""
     if name not in dsets.PRESETS:
         return [name]
     return list(dict.fromkeys([*dsets.PRESETS[name].folders, name]))
@@ -556,11 +515,11 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
         errors = {n: e for m in metrics for n, e in caches[name, m].errors.items() if n not in scores[m]}
         keep = [i for i, n in enumerate(ds.names) if ds.paths[i] is not None and all(n in scores[m] for m in metrics)]
         mos = ds.mos[keep]
-        oriented = {m: ev.oriented(m, np.array([scores[m][ds.names[i]] for i in keep], np.float64)) for m in metrics}
+        oriented = {m: corr.oriented(m, np.array([scores[m][ds.names[i]] for i in keep], np.float64)) for m in metrics}
         seed = args.seed + zlib.crc32(name.encode())  # the same resamples for a dataset on every run
         per_dataset[name] = evaluate_metrics(oriented, mos, args.bootstrap, seed)
         absent = ds.absent
-        _write_scores(osp.join(out, name, 'scores.csv'), ds, metrics, scores, errors)
+        write_scores(osp.join(out, name, 'scores.csv'), ds, metrics, scores, errors)
         if keep:
             _scatter(osp.join(out, 'scatter', f'{name}.png'), name, metrics, oriented, mos, per_dataset[name])
         report['datasets'][name] = {
@@ -602,8 +561,9 @@ def _as_json(r: MetricResult) -> dict:
             'notes': r.notes}
 
 
-def _write_scores(path: str, ds: dsets.IQADataset, metrics: Sequence[str], scores: dict[str, dict[str, float]],
-                  errors: dict[str, str]) -> None:
+def write_scores(path: str, ds: dsets.IQADataset, metrics: Sequence[str], scores: dict[str, dict[str, float]],
+                 errors: dict[str, str]) -> None:
+    """Per-image CSV: image, path, mos, one column per metric, error (absent images say so)."""
     os.makedirs(osp.dirname(path), exist_ok=True)
     with open(path, 'w', newline='') as f:
         w = csv.writer(f)
@@ -616,96 +576,6 @@ def _write_scores(path: str, ds: dsets.IQADataset, metrics: Sequence[str], score
 
 def _scatter(path: str, name: str, metrics: Sequence[str], x: dict[str, np.ndarray], mos: np.ndarray,
              results: dict[str, MetricResult]) -> None:
-    corr = {m: ev.Correlations(r.n, r.srcc, r.plcc, r.krcc, r.logistic) for m, r in results.items()}
-    ev.plot_scatter(path, {m: x[m] for m in metrics}, {m: mos for m in metrics}, corr,
-                    title=f'{_display(name)} (n = {len(mos)})', ylabel='MOS (higher is better)')
-
-
-def cmd_eval_release(args: argparse.Namespace) -> int:
-    """``sfd-iqa eval FOLDER --preset NAME`` without ``--mos``: the release read by its preset's reader, the same
-    outputs as ``eval`` (scores.csv, summary.json, scatter.png), no cache."""
-    from .cli import EXIT_FAILED, EXIT_OK, UsageError, _load_scorer, _progress
-
-    try:
-        ds = dsets.read_dataset(args.preset, args.folder)
-    except (dsets.DatasetError, ValueError) as err:
-        raise UsageError(str(err)) from err
-    outputs = {k: osp.join(args.out_dir, f) for k, f in (('scores', 'scores.csv'), ('summary', 'summary.json'),
-                                                          ('plot', 'scatter.png'))}
-    existing = [p for p in outputs.values() if osp.exists(p)]
-    if existing and not args.overwrite:
-        raise UsageError(f'output exists: {", ".join(existing)} (pass --overwrite or another --out-dir)')
-    os.makedirs(args.out_dir, exist_ok=True)
-    metrics = list(dict.fromkeys(args.metric))
-    todo = [(n, p) for n, p in zip(ds.names, ds.paths) if p is not None]
-    scores: dict[str, dict[str, float]] = {m: {} for m in metrics}
-    errors: dict[str, str] = {}
-    from .baselines import build
-
-    for m in metrics:
-        fn = _load_scorer(args) if m == 'sfd_iqa' else build(m, args.device)
-        it = iter_sfd_iqa(fn, todo, ds.short_side) if m == 'sfd_iqa' else iter_baseline(fn, todo, ds.short_side)
-        with _progress(len(todo), args, f'{ds.preset} {m}') as bar:
-            for name, score, error in it:
-                if score is None:
-                    errors.setdefault(name, f'{m}: {error}')
-                else:
-                    scores[m][name] = score
-                bar.update(1)
-    results, px, py = {}, {}, {}
-    for m in metrics:
-        keep = [i for i, n in enumerate(ds.names) if n in scores[m]]
-        px[m] = ev.oriented(m, np.array([scores[m][ds.names[i]] for i in keep], np.float64))
-        py[m] = ds.mos[keep]
-        results[m] = ev.correlations(px[m], py[m])
-    _write_scores(outputs['scores'], ds, metrics, scores, errors)
-    summary = {'preset': ds.preset, 'folder': ds.folder, 'source': ds.source, 'turned': ds.turned,
-               'listed': len(ds), 'absent': len(ds.absent), 'failed': len(errors), 'notes': ds.notes}
-    ev.write_eval_outputs(outputs, summary, px, py, results)
-    if errors or ds.absent:
-        print(f'{len(errors)} image(s) failed, {len(ds.absent)} listed but absent (see the error column)',
-              file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
-
-
-def add_parser(sub: argparse._SubParsersAction, scoring_options: Callable[..., None]) -> argparse.ArgumentParser:
-    """The ``bench`` subcommand's parser (``scoring_options`` adds the shared SFD-IQA options)."""
-    presets = sorted(set(dsets.PRESETS) - {'csv'})
-    p = sub.add_parser(
-        'bench', help='the OU NR-IQA table over the released datasets (SRCC/PLCC/KRCC, intervals, figures)',
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description='Score every dataset found with SFD-IQA and the offline baselines, and write the table of the '
-                    'opinion-unaware NR-IQA literature. Datasets are read as released (see docs/iqa.md for each '
-                    "preset's layout); those not found are listed and skipped. Scores are cached per dataset and "
-                    'metric as they come: run the same command again to resume.',
-        epilog='Example:\n  sfd-iqa bench --root datasets/IQA --datasets live csiq tid2013 kadid10k koniq10k clive '
-               'spaq \\\n      --metric sfd_iqa niqe piqe -w sfd_iqa.pth -o iqa_report/\n\n'
-               'Writes table.md, results.json, relative_plcc.png, scatter/<dataset>.png, <dataset>/scores.csv.\n'
-               'Exit status: 0 ok; 1 some image failed, was listed but absent, or a dataset was unreadable; 2 usage '
-               'or setup error; 130 interrupted (cached scores are kept).')
-    p.add_argument('--root', help='folder holding the dataset folders (each named as its release unpacks, e.g. '
-                                  'databaserelease2, ChallengeDB_release, or after its preset: live, clive, ...)')
-    p.add_argument('--datasets', nargs='+', metavar='NAME', default=list(DEFAULT_DATASETS),
-                   help=f'presets to run: {", ".join(presets)} (aliases koniq, livec); default: '
-                        f'{" ".join(DEFAULT_DATASETS)}')
-    p.add_argument('--dataset-dir', action='append', metavar='NAME=PATH',
-                   help='the folder of one dataset (repeatable); NAME a preset, or any name for a CSV file with '
-                        'columns image, mos and the images beside it')
-    p.add_argument('--metric', nargs='+', choices=METRICS, default=['sfd_iqa', 'niqe', 'piqe'],
-                   help='methods (columns of the table); unavailable baselines are listed in the report '
-                        '(default: sfd_iqa niqe piqe)')
-    p.add_argument('--baseline', default='niqe', choices=METRICS,
-                   help='method the relative-PLCC figure divides by (default %(default)s)')
-    p.add_argument('--spaq-short-side', type=int, default=0, metavar='PX',
-                   help='resize SPAQ images so that the shorter side is PX before scoring (the usual protocol: 512); '
-                        '0 = as released (default)')
-    p.add_argument('--bootstrap', type=int, default=1000, metavar='B',
-                   help='bootstrap resamples for the 95%% intervals; 0 = none (default %(default)s)')
-    p.add_argument('--seed', type=int, default=0, help='seed of the bootstrap resamples (default %(default)s)')
-    p.add_argument('-o', '--out-dir', default='iqa_report', help='output folder (default %(default)s)')
-    p.add_argument('--overwrite', action='store_true',
-                   help='drop the cached scores and score everything again (default: resume from the cache)')
-    scoring_options(p, weights_required=False)
-    p.set_defaults(func=run_bench)
-    return p
+    found = {m: corr.Correlations(r.n, r.srcc, r.plcc, r.krcc, r.logistic) for m, r in results.items()}
+    corr.plot_scatter(path, {m: x[m] for m in metrics}, {m: mos for m in metrics}, found,
+                      title=f'{_display(name)} (n = {len(mos)})', ylabel='MOS (higher is better)')

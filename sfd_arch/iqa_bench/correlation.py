@@ -6,120 +6,23 @@ Pearson's correlation between the MOS and the predictions mapped by the monotoni
     f(x) = (b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2
 
 fitted by least squares (``scipy.optimize.curve_fit``). Metrics where lower is better (NIQE) are negated
-before correlating, so that for every metric a positive correlation means agreement with humans.
-
-MOS tables (CSV; the column names are options, matched ignoring case and surrounding spaces) and the column
-presets of ``sfd-iqa eval --mos`` (the released layouts themselves are read by ``datasets.py``):
-
-    koniq10k (koniq)  koniq10k_scores_and_distributions.csv   image_name, MOS (or MOS_zscore)
-    clive (livec)     a CSV export of LIVE Challenge           image, mos
-    spaq              CSV export of 'MOS and Image attribute scores.xlsx'   Image name, MOS
-    kadid10k          dmos.csv                                 dist_img, dmos
+before correlating (:mod:`sfd_arch.utils.directions`), so that for every metric a positive correlation means
+agreement with humans. MOS tables are read by :mod:`sfd_arch.iqa_bench.mos`, released datasets by
+:mod:`sfd_arch.iqa_bench.datasets`.
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import os.path as osp
 import warnings
 from dataclasses import dataclass, field
-from typing import Iterator, Optional, Sequence, TextIO
+from typing import Optional, Sequence
 
 import numpy as np
 from scipy import optimize, stats
 
 from ..utils.directions import LOWER_IS_BETTER, lower_is_better, oriented  # noqa: F401  (re-exported)
-
-PRESETS: dict[str, dict[str, str]] = {
-    'koniq10k': {'image_col': 'image_name', 'score_col': 'MOS'},
-    'clive': {'image_col': 'image', 'score_col': 'mos'},
-    'spaq': {'image_col': 'Image name', 'score_col': 'MOS'},
-    'kadid10k': {'image_col': 'dist_img', 'score_col': 'dmos'},
-}
-PRESETS['koniq'], PRESETS['livec'] = PRESETS['koniq10k'], PRESETS['clive']  # the names of the first release
-
-
-@dataclass
-class MOSTable:
-    """Image names (as written in the table) and their mean opinion scores, in table order."""
-
-    path: str
-    names: list[str]
-    mos: np.ndarray
-
-
-def _norm(col: str) -> str:
-    return col.strip().lstrip('\ufeff').lower()
-
-
-def sniffed_csv_reader(f: TextIO) -> Iterator[list[str]]:
-    """``csv.reader`` over an open text file, with the delimiter (``,``, ``;`` or tab) guessed from its start:
-    MOS tables come from spreadsheets saved in many locales."""
-    sample = f.read(8192)
-    f.seek(0)
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=',;\t')
-    except csv.Error:
-        dialect = csv.excel
-    return csv.reader(f, dialect)
-
-
-def read_mos_table(path: str, image_col: str, score_col: str) -> MOSTable:
-    """Read a CSV (comma, semicolon or tab separated) of image names and MOS; errors name file and column."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'MOS table not found: {path}')
-    if path.lower().endswith(('.xlsx', '.xls')):
-        raise ValueError(f'{path}: spreadsheets are not read directly; export the sheet to CSV (for SPAQ: '
-                         "columns 'Image name' and 'MOS') and pass the CSV")
-    with open(path, newline='', encoding='utf-8-sig') as f:
-        reader = sniffed_csv_reader(f)
-        header = next(reader, None)
-        if not header:
-            raise ValueError(f'{path}: empty MOS table')
-        columns = {_norm(c): i for i, c in enumerate(header)}
-        missing = [c for c in (image_col, score_col) if _norm(c) not in columns]
-        if missing:
-            raise ValueError(f'{path}: no column {", ".join(repr(c) for c in missing)}; columns are '
-                             f'{", ".join(repr(c) for c in header)} (set --image-col / --score-col or --preset)')
-        ic, sc = columns[_norm(image_col)], columns[_norm(score_col)]
-        names, mos = [], []
-        for line_no, row in enumerate(reader, start=2):
-            if not row or not any(cell.strip() for cell in row):
-                continue
-            try:
-                value = float(row[sc])
-            except (ValueError, IndexError):
-                raise ValueError(f'{path}:{line_no}: {score_col} value {row[sc] if sc < len(row) else None!r} '
-                                 'is not a number') from None
-            names.append(row[ic].strip())
-            mos.append(value)
-    if not names:
-        raise ValueError(f'{path}: no rows')
-    return MOSTable(path, names, np.asarray(mos, dtype=np.float64))
-
-
-def match_images(folder: str, names: Sequence[str]) -> tuple[list[Optional[str]], list[str]]:
-    """Path of each table entry in ``folder`` (or None), matched by relative path, then file name, then file
-    name without extension when that is unique. Returns the paths and the unmatched names."""
-    by_rel, by_base, by_stem = {}, {}, {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = osp.join(root, name)
-            by_rel[osp.relpath(path, folder).replace(os.sep, '/')] = path
-            by_base.setdefault(name, path)
-            by_stem.setdefault(osp.splitext(name)[0], []).append(path)
-    paths, unmatched = [], []
-    for name in names:
-        key = name.replace('\\', '/').lstrip('./')
-        path = by_rel.get(key) or by_base.get(osp.basename(key))
-        if path is None:
-            stems = by_stem.get(osp.splitext(osp.basename(key))[0], [])
-            path = stems[0] if len(stems) == 1 else None
-        paths.append(path)
-        if path is None:
-            unmatched.append(name)
-    return paths, unmatched
 
 
 def logistic4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
@@ -234,25 +137,6 @@ def plot_scatter(path: str, scores: dict[str, np.ndarray], mos: dict[str, np.nda
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
-
-
-def niqe_of_file(path: str) -> float:
-    """BasicSR's NIQE (lower is better) of an image file, on the Y channel of the 8-bit-range image."""
-    from .images import read_image
-
-    return niqe_of_array(read_image(path))
-
-
-def niqe_of_array(arr) -> float:
-    """BasicSR's NIQE of an :class:`~sfd_arch.iqa.images.ImageArray` (RGB or gray, any bit depth)."""
-    import cv2
-    from basicsr.metrics.niqe import calculate_niqe
-
-    pixels = np.asarray(arr.pixels, dtype=np.float64) * (255.0 / arr.scale)
-    if pixels.ndim == 2:
-        return float(calculate_niqe(pixels, crop_border=0, input_order='HW'))
-    bgr = cv2.cvtColor(np.clip(pixels, 0, 255).astype(np.float32), cv2.COLOR_RGB2BGR)
-    return float(calculate_niqe(bgr, crop_border=0, input_order='HWC', convert_to='y'))
 
 
 def write_eval_outputs(outputs: dict[str, str], summary: dict, scores: dict[str, np.ndarray],

@@ -28,17 +28,13 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
-from .evaluate import sniffed_csv_reader
-from .images import IMAGE_EXTENSIONS
-
-
-class DatasetError(ValueError):
-    """A dataset folder that does not hold its release's layout; the message names the file and the layout."""
+from ..iqa.images import IMAGE_EXTENSIONS
+from .mos import DatasetError, match_images, norm_column, number, read_csv_columns, read_mos_table
 
 
 @dataclass
@@ -67,6 +63,12 @@ class IQADataset:
         """Names listed by the release whose image file is not there."""
         return [n for n, p in zip(self.names, self.paths) if p is None]
 
+    def subset(self, keep: Sequence[int]) -> IQADataset:
+        """The same dataset with only the entries at the indices ``keep``, in that order."""
+        keep = list(keep)
+        return replace(self, names=[self.names[i] for i in keep], paths=[self.paths[i] for i in keep],
+                       mos=self.mos[keep], notes=list(self.notes))
+
     @property
     def protocol(self) -> str:
         """A short tag of the choices that change scores (part of the score cache key)."""
@@ -86,10 +88,6 @@ class Preset:
 # --------------------------------------------------------------------------------------------------------
 # File helpers
 # --------------------------------------------------------------------------------------------------------
-
-def _norm(text: Any) -> str:
-    return str(text).strip().lstrip('\ufeff').lower()
-
 
 def _find_file(folder: str, relpaths: Sequence[str], layout: str, depth: int = 2) -> str:
     """The first of ``relpaths`` found in ``folder`` or up to ``depth`` folders below it (releases often unpack
@@ -228,11 +226,11 @@ def read_xlsx(path: str, columns: Sequence[str], layout: str, sheet: Optional[st
     try:
         names = book.sheetnames
         order = ([sheet] if sheet in names else []) + [n for n in names if n != sheet]
-        wanted = [_norm(c) for c in columns]
+        wanted = [norm_column(c) for c in columns]
         for name in order:
             rows = book[name].iter_rows(values_only=True)
             for _, row in zip(range(50), rows):
-                header = [_norm(c) if c is not None else '' for c in row]
+                header = [norm_column(c) if c is not None else '' for c in row]
                 if all(w in header for w in wanted):
                     idx = [header.index(w) for w in wanted]
                     out = []
@@ -245,30 +243,6 @@ def read_xlsx(path: str, columns: Sequence[str], layout: str, sheet: Optional[st
         book.close()
     raise DatasetError(f'{path}: no sheet with the columns {", ".join(repr(c) for c in columns)} '
                        f'(sheets: {", ".join(names)}); expected layout: {layout}')
-
-
-def read_csv_columns(path: str, columns: Sequence[str], layout: str) -> list[dict[str, str]]:
-    """Rows of a CSV (``,``/``;``/tab, BOM fine) as ``{column: text}``; columns match ignoring case."""
-    with open(path, newline='', encoding='utf-8-sig') as f:
-        reader = sniffed_csv_reader(f)
-        header = [_norm(c) for c in next(reader, [])]
-        missing = [c for c in columns if _norm(c) not in header]
-        if missing:
-            raise DatasetError(f'{path}: no column {", ".join(repr(c) for c in missing)} (columns: '
-                               f'{", ".join(header) or "none"}); expected layout: {layout}')
-        idx = [header.index(_norm(c)) for c in columns]
-        return [{c: row[i].strip() if i < len(row) else '' for c, i in zip(columns, idx)}
-                for row in reader if row and any(cell.strip() for cell in row)]
-
-
-def _number(value: Any, path: str, where: str) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise DatasetError(f'{path}: {where}: {value!r} is not a number') from None
-    if not np.isfinite(out):
-        raise DatasetError(f'{path}: {where}: {value!r} is not a finite number')
-    return out
 
 
 def _dataset(preset: str, folder: str, source: str, names: list[str], paths: list[Optional[str]],
@@ -336,15 +310,15 @@ def read_csiq(folder: str) -> IQADataset:
             continue
         image = row['image']
         image = str(int(image)) if isinstance(image, float) and image.is_integer() else str(image).strip()
-        kind = _norm(row['dst_type'])
+        kind = norm_column(row['dst_type'])
         if kind not in CSIQ_TYPES:
             raise DatasetError(f'{xlsx}: row {line}: unknown dst_type {row["dst_type"]!r} (known: '
                                f'{", ".join(sorted(CSIQ_TYPES))})')
-        level = int(_number(row['dst_lev'], xlsx, f'row {line} dst_lev'))
+        level = int(number(row['dst_lev'], xlsx, f'row {line} dst_lev'))
         name = f'{image}.{CSIQ_TYPES[kind]}.{level}.png'
         names.append(name)
         paths.append(files.get(name.lower()))
-        scores.append(_number(row['dmos'], xlsx, f'row {line} dmos'))
+        scores.append(number(row['dmos'], xlsx, f'row {line} dmos'))
     return _dataset('csiq', base, xlsx, names, paths, scores, negate=True)
 
 
@@ -368,7 +342,7 @@ def read_tid2013(folder: str) -> IQADataset:
                 raise DatasetError(f'{mos_file}:{line_no}: expected "<MOS> <image name>", got {line.strip()!r}')
             names.append(parts[1])
             paths.append(files.get(parts[1].lower()))  # the release mixes i25_... and I25_... spellings
-            scores.append(_number(parts[0], mos_file, f'line {line_no}'))
+            scores.append(number(parts[0], mos_file, f'line {line_no}'))
     return _dataset('tid2013', base, mos_file, names, paths, scores, negate=False)
 
 
@@ -382,7 +356,7 @@ def read_kadid10k(folder: str) -> IQADataset:
     files = _by_basename(_index_files(osp.join(base, 'images') if osp.isdir(osp.join(base, 'images')) else base))
     rows = read_csv_columns(table, ['dist_img', 'dmos'], KADID_LAYOUT)
     names = [r['dist_img'] for r in rows]
-    scores = [_number(r['dmos'], table, f'row {i} dmos') for i, r in enumerate(rows, start=2)]
+    scores = [number(r['dmos'], table, f'row {i} dmos') for i, r in enumerate(rows, start=2)]
     return _dataset('kadid10k', base, table, names, [files.get(n.lower()) for n in names], scores, negate=False)
 
 
@@ -497,7 +471,7 @@ def read_koniq10k(folder: str, score_column: str = 'MOS', resolution: str = '102
     files = _by_basename(_index_files(image_dir))
     rows = read_csv_columns(table, ['image_name', score_column], KONIQ_LAYOUT)
     names = [r['image_name'] for r in rows]
-    scores = [_number(r[score_column], table, f'row {i} {score_column}') for i, r in enumerate(rows, start=2)]
+    scores = [number(r[score_column], table, f'row {i} {score_column}') for i, r in enumerate(rows, start=2)]
     return _dataset('koniq10k', base, table, names, [files.get(n.lower()) for n in names], scores, negate=False)
 
 
@@ -547,7 +521,7 @@ def read_cid2013(folder: str) -> IQADataset:
         name = str(row['Source_ID']).strip()
         names.append(name)
         paths.append(files.get(osp.splitext(name)[0].lower()))
-        scores.append(_number(row['Realigned MOS'], xlsx, f'row {line} Realigned MOS'))
+        scores.append(number(row['Realigned MOS'], xlsx, f'row {line} Realigned MOS'))
     return _dataset('cid2013', base, xlsx, names, paths, scores, negate=False)
 
 
@@ -564,7 +538,7 @@ def read_spaq(folder: str, short_side: Optional[int] = None) -> IQADataset:
     files = _by_basename(_index_files(image_dir)) if image_dir else {}
     rows = read_xlsx(xlsx, ['Image name', 'MOS'], SPAQ_LAYOUT)
     names = [str(r['Image name']).strip() for r in rows if r['Image name'] is not None]
-    scores = [_number(r['MOS'], xlsx, f'row {i} MOS') for i, r in enumerate(rows, start=1) if r['Image name']
+    scores = [number(r['MOS'], xlsx, f'row {i} MOS') for i, r in enumerate(rows, start=1) if r['Image name']
               is not None]
     return _dataset('spaq', base, xlsx, names, [files.get(n.lower()) for n in names], scores, negate=False,
                     short_side=short_side)
@@ -577,20 +551,23 @@ def read_csv_dataset(folder: str, table: Optional[str] = None, image_col: str = 
                      score_col: str = 'mos') -> IQADataset:
     """The generic layout: a CSV of image names and MOS, images matched in the CSV's folder by relative path,
     file name, or unique stem (as ``sfd-iqa eval --mos`` does)."""
-    from .evaluate import match_images
-
     if table is None:
         tables = [f for f in sorted(_listdir(folder)) if f.lower().endswith('.csv')]
         if len(tables) != 1:
             raise DatasetError(f'{folder}: expected exactly one .csv (found {len(tables)}: {", ".join(tables)}); '
                                f'expected layout: {CSV_LAYOUT}')
         table = osp.join(folder, tables[0])
-    base = osp.dirname(osp.abspath(table))
-    rows = read_csv_columns(table, [image_col, score_col], CSV_LAYOUT)
-    names = [r[image_col] for r in rows]
-    scores = [_number(r[score_col], table, f'row {i} {score_col}') for i, r in enumerate(rows, start=2)]
-    paths, _ = match_images(base, names)
-    return _dataset('csv', base, table, names, paths, scores, negate=False)
+    return mos_table_dataset(table, osp.dirname(osp.abspath(table)), image_col, score_col,
+                             f'expected layout: {CSV_LAYOUT}')
+
+
+def mos_table_dataset(table: str, folder: str, image_col: str, score_col: str, hint: str = '',
+                      preset: str = 'csv') -> IQADataset:
+    """A MOS table (CSV) and the images it names in ``folder``, as a dataset: the one reading behind
+    ``sfd-iqa eval --mos`` and ``bench``'s generic layout. Entries without an image keep ``None`` as path."""
+    mos = read_mos_table(table, image_col, score_col, hint)
+    paths, _ = match_images(folder, mos.names)
+    return _dataset(preset, folder, table, mos.names, paths, mos.mos, negate=False)
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (

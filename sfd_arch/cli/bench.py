@@ -1,0 +1,140 @@
+"""``sfd-iqa bench``: its options and its run; the engine (datasets, caches, correlations, report) is
+:mod:`sfd_arch.iqa_bench.bench`."""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import Any
+
+from ..iqa_bench import baselines
+from ..iqa_bench.bench import (
+    DEFAULT_DATASETS,
+    METRICS,
+    BenchError,
+    ScoreCache,
+    folders_of,
+    iter_scores,
+    load_datasets,
+    metric_settings,
+    summarize,
+)
+from ..iqa_bench.datasets import PRESETS
+from .common import EXIT_FAILED, EXIT_OK, UsageError, metric_scorer, progress, scoring_options
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Check the options, score what the caches lack, then write the report (:func:`summarize`)."""
+    metrics = list(dict.fromkeys(args.metric))
+    if 'sfd_iqa' in metrics and not args.weights:
+        raise UsageError('--metric sfd_iqa needs --weights (or leave sfd_iqa out)')
+    if args.bootstrap < 0:
+        raise UsageError(f'--bootstrap must be >= 0, got {args.bootstrap}')
+    if not args.root and not args.dataset_dir:
+        raise UsageError('give --root (a folder holding the dataset folders) and/or --dataset-dir NAME=PATH')
+    if args.root and not osp.isdir(args.root):
+        raise UsageError(f'--root {args.root}: no such folder')
+    try:
+        found, missing, broken = load_datasets(args)
+    except (BenchError, ValueError) as err:
+        raise UsageError(str(err)) from err
+    for name in missing:
+        print(f'not found: {name} (looked under {args.root or "-"} for {", ".join(folders_of(name))})', file=sys.stderr)
+    for name, err in broken.items():
+        print(f'error: {name}: {err}', file=sys.stderr)
+    if not found:
+        raise UsageError('no dataset found' + (f' ({len(broken)} unreadable)' if broken else ''))
+
+    unavailable = {m: r for m in metrics if m != 'sfd_iqa' for r in [baselines.unavailable_reason(m)] if r}
+    for m, reason in unavailable.items():
+        print(f'unavailable: {m}: {reason}', file=sys.stderr)
+    runnable = [m for m in metrics if m not in unavailable]
+    if not runnable:
+        raise UsageError('none of the metrics can run here')
+    settings = {m: metric_settings(m, args) for m in runnable}
+
+    out = args.out_dir
+    os.makedirs(out, exist_ok=True)
+    caches: dict[tuple[str, str], ScoreCache] = {}
+    try:  # open every cache first: a settings mismatch stops the run before any work
+        for name, ds in found.items():
+            for m in runnable:
+                path = osp.join(out, 'cache', name, ds.protocol, f'{m}.csv')
+                caches[name, m] = ScoreCache(path, settings[m], restart=args.overwrite)
+    except BenchError as err:
+        for c in caches.values():
+            c.close()
+        raise UsageError(str(err)) from err
+
+    scorers: dict[str, Any] = {}
+    try:
+        for name, ds in found.items():
+            for m in runnable:
+                cache = caches[name, m]
+                todo = [(n, p) for n, p in zip(ds.names, ds.paths) if p is not None and n not in cache.scores]
+                if not todo:
+                    continue
+                if m not in scorers:
+                    scorers[m] = metric_scorer(m, args)
+                with progress(len(todo), args, f'{name} {m}') as bar:
+                    for image, score, error in iter_scores(m, scorers[m], todo, ds.short_side):
+                        cache.add(image, score, error)
+                        bar.update(1)
+    finally:
+        for c in caches.values():
+            c.close()
+
+    report = summarize(args, found, runnable, caches, missing, broken, unavailable)
+    failed = sum(d['failed'] + d['absent'] for d in report['datasets'].values())
+    with open(osp.join(out, 'table.md')) as f:
+        print(f.read().split('\n## KRCC')[0].rstrip())  # the SRCC / PLCC table; the rest is in the file
+    print(f'wrote {osp.join(out, "table.md")}, results.json, relative_plcc.png, scatter/ and per-image scores',
+          file=sys.stderr)
+    if failed or broken:
+        print(f'{failed} image(s) failed or absent (see <dataset>/scores.csv), {len(broken)} dataset(s) unreadable',
+              file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """The ``bench`` subcommand's options."""
+    presets = sorted(set(PRESETS) - {'csv'})
+    p = sub.add_parser(
+        'bench', help='the OU NR-IQA table over the released datasets (SRCC/PLCC/KRCC, intervals, figures)',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description='Score every dataset found with SFD-IQA and the offline baselines, and write the table of the '
+                    'opinion-unaware NR-IQA literature. Datasets are read as released (see docs/iqa.md for each '
+                    "preset's layout); those not found are listed and skipped. Scores are cached per dataset and "
+                    'metric as they come: run the same command again to resume.',
+        epilog='Example:\n  sfd-iqa bench --root datasets/IQA --datasets live csiq tid2013 kadid10k koniq10k clive '
+               'spaq \\\n      --metric sfd_iqa niqe piqe -w sfd_iqa.pth -o iqa_report/\n\n'
+               'Writes table.md, results.json, relative_plcc.png, scatter/<dataset>.png, <dataset>/scores.csv.\n'
+               'Exit status: 0 ok; 1 some image failed, was listed but absent, or a dataset was unreadable; 2 usage '
+               'or setup error; 130 interrupted (cached scores are kept).')
+    p.add_argument('--root', help='folder holding the dataset folders (each named as its release unpacks, e.g. '
+                                  'databaserelease2, ChallengeDB_release, or after its preset: live, clive, ...)')
+    p.add_argument('--datasets', nargs='+', metavar='NAME', default=list(DEFAULT_DATASETS),
+                   help=f'presets to run: {", ".join(presets)} (aliases koniq, livec); default: '
+                        f'{" ".join(DEFAULT_DATASETS)}')
+    p.add_argument('--dataset-dir', action='append', metavar='NAME=PATH',
+                   help='the folder of one dataset (repeatable); NAME a preset, or any name for a CSV file with '
+                        'columns image, mos and the images beside it')
+    p.add_argument('--metric', nargs='+', choices=METRICS, default=['sfd_iqa', 'niqe', 'piqe'],
+                   help='methods (columns of the table); unavailable baselines are listed in the report '
+                        '(default: sfd_iqa niqe piqe)')
+    p.add_argument('--baseline', default='niqe', choices=METRICS,
+                   help='method the relative-PLCC figure divides by (default %(default)s)')
+    p.add_argument('--spaq-short-side', type=int, default=0, metavar='PX',
+                   help='resize SPAQ images so that the shorter side is PX before scoring (the usual protocol: 512); '
+                        '0 = as released (default)')
+    p.add_argument('--bootstrap', type=int, default=1000, metavar='B',
+                   help='bootstrap resamples for the 95%% intervals; 0 = none (default %(default)s)')
+    p.add_argument('--seed', type=int, default=0, help='seed of the bootstrap resamples (default %(default)s)')
+    p.add_argument('-o', '--out-dir', default='iqa_report', help='output folder (default %(default)s)')
+    p.add_argument('--overwrite', action='store_true',
+                   help='drop the cached scores and score everything again (default: resume from the cache)')
+    scoring_options(p, weights_required=False)
+    p.set_defaults(func=run_bench)
+    return p

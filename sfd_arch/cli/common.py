@@ -1,0 +1,87 @@
+"""What every ``sfd-iqa`` command shares: exit statuses, the usage error, the scoring options, loading the scorer
+from them, and the progress bar."""
+from __future__ import annotations
+
+import argparse
+import os.path as osp
+import sys
+from typing import Any
+
+from ..iqa.scorer import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_TILE, SFDIQA
+from ..iqa_bench.baselines import build as build_baseline
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """A problem with the command line or its files, reported in one line with exit status 2."""
+
+
+def load_scorer(args: argparse.Namespace):
+    if not osp.isfile(args.weights):
+        raise UsageError(f'weights file not found: {args.weights} (make one with `sfd-iqa export`)')
+    try:
+        scorer = SFDIQA.from_file(args.weights, clip_weights=args.clip_weights, device=args.device,
+                                  alpha=args.alpha, tile=args.tile, batch_size=args.batch_size)
+    except (ValueError, RuntimeError, KeyError) as err:
+        raise UsageError(str(err)) from err
+    if scorer.note:  # weights of an ablation run with only one of the two discriminators
+        print(f'sfd-iqa: {scorer.note}', file=sys.stderr)
+    return speed_options(scorer, args)
+
+
+def speed_options(scorer: SFDIQA, args: argparse.Namespace) -> SFDIQA:
+    """--workers, --amp and --compile: how fast, never what score (--amp moves scores by about 1e-3)."""
+    import torch
+
+    from ..iqa.loader import default_workers
+
+    workers = getattr(args, 'workers', None)
+    if workers is not None and workers < 0:
+        raise UsageError(f'--workers must be >= 0, got {workers}')
+    scorer.workers = default_workers() if workers is None else workers
+    scorer.amp = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(getattr(args, 'amp', None) or '')
+    if getattr(args, 'compile', False):
+        scorer.compile()
+    return scorer
+
+
+def metric_scorer(metric: str, args: argparse.Namespace) -> Any:
+    """The scorer of ``metric`` as the options ask: SFD-IQA (:func:`load_scorer`) or an offline baseline."""
+    if metric == 'sfd_iqa':
+        return load_scorer(args)
+    return build_baseline(metric, args.device)
+
+
+def progress(total: int, args: argparse.Namespace, desc: str) -> Any:
+    """A tqdm bar on stderr (off with --no-progress), counting images."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit='img', disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
+
+
+def scoring_options(p: argparse.ArgumentParser, weights_required: bool = True) -> None:
+    g = p.add_argument_group('scoring')
+    g.add_argument('--weights', '-w', required=weights_required, help='SFD-IQA weights file (from `sfd-iqa export`)')
+    g.add_argument('--clip-weights', help='CLIP weights (open_clip tag or local file) instead of the clip.pretrained '
+                                          'recorded in the weights file')
+    g.add_argument('--alpha', type=float, default=DEFAULT_ALPHA,
+                   help='score = alpha * q_feat + (1 - alpha) * q_text (default %(default)s)')
+    g.add_argument('--tile', type=int, default=DEFAULT_TILE,
+                   help='images larger than this are scored in tile x tile crops and averaged; 0 = whole image '
+                        '(default %(default)s)')
+    g.add_argument('--batch-size', type=int, default=DEFAULT_BATCH_SIZE,
+                   help='crops per forward pass; affects speed and memory, not scores (default %(default)s)')
+    g.add_argument('--device', help='cpu, cuda, cuda:1... (default: cuda when available; under torchrun: '
+                                    'cuda:LOCAL_RANK)')
+    g.add_argument('--workers', type=int, metavar='N',
+                   help='worker processes that decode and tile the files while the network runs; 0 = in this '
+                        'process; scores do not depend on it (default: usable cores - 1, at most 8, split among '
+                        'the torchrun processes of a node)')
+    g.add_argument('--amp', choices=['bf16', 'fp16'],
+                   help='autocast the forward pass (CUDA; bf16 also on CPU): faster, scores move by about 1e-3 '
+                        '(default: fp32)')
+    g.add_argument('--compile', action='store_true',
+                   help='torch.compile the forward pass (CUDA graphs on CUDA): faster small batches, compiles '
+                        'once per batch shape; falls back to eager with a warning where compiling is impossible')
+    g.add_argument('--no-progress', action='store_true', help='no progress bar')
