@@ -12,6 +12,7 @@ tools) are copied into ``report_files/`` so the folder can be moved or shared as
 """
 from __future__ import annotations
 
+import csv
 import html
 import json
 import math
@@ -22,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional
 from urllib.parse import quote
 
+from ..utils.directions import lower_is_better
 from .report import ARROWS, DATASET_LEVEL, CompareRow, _ranks, column_digits, dataset_means, format_value
 
 ASSETS = osp.join(osp.dirname(osp.abspath(__file__)), 'assets')
@@ -241,9 +243,10 @@ def write_compare_html(out_dir: str, data: Mapping[str, Any], name: str = 'repor
     digits = {m: column_digits(means.get(d, {}).get(mo, {}).get(m, float('nan')) for d in datasets for mo in models)
               for m in metrics}
     title = data.get('title', 'Model comparison')
-    body = [f'<h1>{_e(title)}</h1>',
-            '<nav class="toc"><a href="#metrics">metrics</a><a href="#pd">perception-distortion</a>'
-            '<a href="#visual">images</a><a href="#weights">weights</a></nav>']
+    sections = [('metrics', 'metrics'), ('pd', 'perception-distortion') if data.get('pd_png') else None,
+                ('visual', 'images') if data.get('images') else None, ('weights', 'weights')]
+    body = [f'<h1>{_e(title)}</h1>', '<nav class="toc">' + ''.join(
+        f'<a href="#{anchor}">{text}</a>' for anchor, text in filter(None, sections)) + '</nav>']
     if data.get('command'):
         body += ['<p>Produced by:</p>', f'<pre class="cmd">{_e(data["command"])}</pre>']
     body += _compare_tables(data, means, models, datasets, metrics, standin, digits)
@@ -351,3 +354,31 @@ def write_bench_html(out_dir: str, data: Mapping[str, Any], name: str = 'report.
     if notes:
         body += ['<h2 id="notes">Notes</h2>', '<ul>' + ''.join(f'<li>{_e(n)}</li>' for n in notes) + '</ul>']
     return _write(out_dir, name, _page(title, body, {'kind': 'bench', 'scatter': scatter}))
+
+
+def bench_html_data(out_dir: str, titles: Optional[Mapping[str, str]] = None,
+                    command: str = '') -> dict[str, Any]:
+    """The data of :func:`write_bench_html` from a finished ``sfd-iqa bench`` folder: its ``results.json`` and
+    ``<dataset>/scores.csv`` files (read, so the page can be made again without scoring anything)."""
+    with open(osp.join(out_dir, 'results.json'), encoding='utf-8') as f:
+        results = json.load(f)
+    metrics = list(results['metrics'])
+    rows: dict[str, Any] = {}
+    scatter: dict[str, Any] = {}
+    for name, info in results.get('datasets', {}).items():
+        label = info.get('title') or name
+        rows[label] = info.get('results', {})
+        path = osp.join(out_dir, name, 'scores.csv')
+        if not osp.isfile(path):
+            continue
+        with open(path, newline='', encoding='utf-8') as f:
+            # images every metric scored, as the correlations used them
+            kept = [r for r in csv.DictReader(f) if all(r.get(m) for m in metrics) and r.get('mos')]
+        if kept:
+            scatter[label] = {'images': [r['image'] for r in kept], 'mos': [float(r['mos']) for r in kept],
+                              'scores': {m: [float(r[m]) for r in kept] for m in metrics},
+                              'logistic': {m: res.get('logistic') for m, res in rows[label].items()}}
+    rows.update(results.get('averages') or {})
+    return {'metrics': metrics, 'titles': dict(titles or {}), 'rows': rows, 'scatter': scatter,
+            'negated': [m for m in metrics if lower_is_better(m)], 'notes': list(results.get('notes') or []),
+            'command': command}
