@@ -1,13 +1,14 @@
 """SR metrics (sfd_arch.metrics): equal to the reference packages on the same weights, offline weights, per dataset.
 
 Random weights are written under the published file names (``write_stand_in_weights``); the reference packages
-(`lpips`, `DISTS_pytorch`, `pytorch-fid`, installed by the `test` extra) get the very same tensors.
+(`lpips`, `DISTS_pytorch`, `pytorch-fid`, `torch-fidelity`, installed by the `test` extra) get the very same tensors.
 """
 import csv
 import hashlib
 import logging
 import os
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +134,7 @@ def test_inception_features_and_frechet_distance_equal_pytorch_fid(hub):
         expected = torch.cat([reference_192(rgb01(img))[0].mean((2, 3)) for img in batch]).double().numpy()
     np.testing.assert_allclose(inception_features(batch, device='cpu', dims=192), expected, atol=1e-5, rtol=1e-5)
 
-    # the distance itself, on features where the reference's regularisation path is not needed and where it is
+    # the distance itself, from more samples than dimensions and from fewer (singular covariances, finite sqrtm)
     rng = np.random.default_rng(0)
     for n, d in ((60, 8), (5, 16)):
         a, b = rng.normal(size=(n, d)), rng.normal(0.3, 1.2, size=(n, d))
@@ -141,23 +142,66 @@ def test_inception_features_and_frechet_distance_equal_pytorch_fid(hub):
         assert M.frechet_distance(*stats) == pytest.approx(calculate_frechet_distance(*stats), rel=1e-9, abs=1e-9)
 
 
-def test_kid_is_the_unbiased_polynomial_mmd():
+def test_frechet_regularisation_branch_equals_pytorch_fid(caplog):
+    """A singular product whose matrix square root scipy returns as NaN: both regularise the covariances with
+    eps on the diagonal, and agree. Covariances of two samples (rank 1) and of three (rank 2), in 3 dimensions."""
+    pytest.importorskip('pytorch_fid', reason='the reference package pytorch-fid is missing (pip install .[test])')
+    from pytorch_fid.fid_score import calculate_frechet_distance
+    from scipy import linalg
+
+    sr = np.array([[1., 0, 1], [-1, 1, 1]])  # few samples, as from a small test set without crop_size
+    hr = np.array([[-1., 0, 2], [2, 2, -1], [1, 2, 1]])
+    stats = [np.mean(sr, 0), np.cov(sr, rowvar=False), np.mean(hr, 0), np.cov(hr, rowvar=False)]
+    with np.errstate(all='ignore'), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        # the case reaches the branch: the plain square root is not finite
+        assert not np.isfinite(linalg.sqrtm(stats[1].dot(stats[3]))).all()
+        expected = calculate_frechet_distance(*stats)
+        with caplog.at_level(logging.WARNING, logger='basicsr'):
+            logging.getLogger('basicsr').propagate, saved = True, logging.getLogger('basicsr').propagate
+            try:
+                ours = M.frechet_distance(*stats)
+            finally:
+                logging.getLogger('basicsr').propagate = saved
+    assert np.isfinite(expected) and expected > 1
+    assert ours == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    assert 'singular covariance product' in caplog.text
+
+
+def kid_reference(x: np.ndarray, y: np.ndarray, subset_size: int, subsets: int, seed: int) -> float:
+    """torch-fidelity's KID of two feature sets, its kernel named in full: (x.y * gamma + coef0) ** degree."""
+    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, kid_features_to_metric
+
+    out = kid_features_to_metric(torch.from_numpy(x), torch.from_numpy(y), kid_subset_size=subset_size,
+                                 kid_subsets=subsets, rng_seed=seed, kid_kernel='poly', kid_kernel_poly_degree=3,
+                                 kid_kernel_poly_gamma=1 / x.shape[1], kid_kernel_poly_coef0=1, verbose=False)
+    return out[KEY_METRIC_KID_MEAN]
+
+
+def test_kid_equals_torch_fidelity():
+    """Subset for subset (same seed, same draws) and on one subset of all samples, to 1e-6."""
+    pytest.importorskip('torch_fidelity', reason='torch-fidelity is missing (pip install .[test])')
     rng = np.random.default_rng(1)
-    x, y = rng.normal(size=(7, 5)), rng.normal(0.5, 1.0, size=(7, 5))
-
-    def k(a, b):
-        return (a @ b / 5 + 1) ** 3
-
-    m = 7
-    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
-    yy = sum(k(y[i], y[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
-    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(m)) / (m * m)
-    assert kid_from_features(x, y) == pytest.approx(xx + yy - 2 * xy, rel=1e-12)
-    assert kid_from_features(x, x) == pytest.approx(-2 * (np.mean([k(x[i], x[i]) for i in range(m)]) / m
-                                                          - xx / m), rel=1e-9)  # same set: tiny, not exactly 0
+    x, y = rng.normal(size=(40, 16)), rng.normal(0.3, 1.2, size=(30, 16))
+    for subset_size, subsets, seed in ((10, 7, 3), (30, 4, 0), (25, 1, 5)):
+        expected = kid_reference(x, y, subset_size, subsets, seed)
+        assert abs(expected) > 1e-2  # a distance the comparison can see
+        assert kid_from_features(x, y, subset_size, subsets, seed) == pytest.approx(expected, abs=1e-6, rel=1e-9)
+    # as many samples on both sides as the subset: one subset of all, whatever the seed and the number of subsets
+    expected = kid_reference(x[:30], y, 30, 3, 0)
+    assert kid_from_features(x[:30], y, 1000, 100, seed=9) == pytest.approx(expected, abs=1e-6, rel=1e-9)
+    # the same set twice: the unbiased estimate is tiny, not exactly 0, in both
+    assert kid_from_features(x, x, 40) == pytest.approx(kid_reference(x, x, 40, 1, 0), abs=1e-6)
 
 
-def test_dataset_metric_from_lists_equals_the_feature_formula(hub, caplog):
+def test_dataset_metrics_equal_pytorch_fid_and_torch_fidelity(hub, caplog):
+    """FID and KID of a dataset from lists of images: pytorch-fid's network on the same 32x32 crops, then
+    pytorch-fid's statistics and distance, and torch-fidelity's KID."""
+    pytest.importorskip('pytorch_fid', reason='the reference package pytorch-fid is missing (pip install .[test])')
+    pytest.importorskip('torch_fidelity', reason='torch-fidelity is missing (pip install .[test])')
+    from pytorch_fid.fid_score import calculate_frechet_distance
+    from pytorch_fid.inception import InceptionV3
+
     pairs = [images(seed, size=(64, 64)) for seed in range(3)]
     srs, hrs = [p[0] for p in pairs], [p[1] for p in pairs]
     # dims 64 keeps the matrix square root small (2048 takes minutes on a busy CPU); the formula is the same
@@ -168,14 +212,25 @@ def test_dataset_metric_from_lists_equals_the_feature_formula(hub, caplog):
             value = M.compute_dataset_metric(opt, srs, hrs, dataset='Tiny')
         finally:
             logging.getLogger('basicsr').propagate = saved
-    sr_feats, hr_feats = inception_features(srs, crop_size=32, dims=64), inception_features(hrs, crop_size=32, dims=64)
-    assert sr_feats.shape == (12, 64)  # 4 non-overlapping 32x32 crops of each 64x64 image
-    expected = M.frechet_distance(np.mean(sr_feats, 0), np.cov(sr_feats, rowvar=False), np.mean(hr_feats, 0),
-                                  np.cov(hr_feats, rowvar=False))
-    assert value == pytest.approx(expected, rel=1e-9) and value > 0
     assert 'from 12 samples (< 50)' in caplog.text and 'Tiny' in caplog.text
+
+    # pytorch-fid's --dims 64: the first block's output averaged over positions, of each crop, row-major
+    reference = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[64]]).eval()
+
+    def features(imgs: list) -> np.ndarray:
+        crops = [img[y:y + 32, x:x + 32] for img in imgs for y in (0, 32) for x in (0, 32)]
+        with torch.no_grad():
+            return torch.cat([reference(rgb01(c))[0].mean((2, 3)) for c in crops]).double().numpy()
+
+    sr_feats, hr_feats = features(srs), features(hrs)
+    assert sr_feats.shape == (12, 64)  # 4 non-overlapping 32x32 crops of each 64x64 image
+    expected = calculate_frechet_distance(np.mean(sr_feats, 0), np.cov(sr_feats, rowvar=False),
+                                          np.mean(hr_feats, 0), np.cov(hr_feats, rowvar=False))
+    assert value == pytest.approx(expected, rel=1e-5) and value > 0
     kid = M.compute_dataset_metric({'type': 'calculate_kid', 'crop_size': 32, 'dims': 64}, srs, hrs)
-    assert kid == pytest.approx(kid_from_features(sr_feats, hr_feats), rel=1e-9)
+    expected_kid = kid_reference(sr_feats, hr_feats, 12, 1, 0)  # fewer samples than 1000: one subset of all
+    assert abs(expected_kid) > 1e-6
+    assert kid == pytest.approx(expected_kid, rel=1e-4, abs=1e-8)
 
 
 # -- weights, offline ----------------------------------------------------------------------------------------------

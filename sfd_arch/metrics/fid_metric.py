@@ -117,19 +117,24 @@ def fid_from_features(sr_feats: np.ndarray, hr_feats: np.ndarray) -> float:
 
 def kid_from_features(sr_feats: np.ndarray, hr_feats: np.ndarray, subset_size: int = 1000, subsets: int = 100,
                       seed: int = 0) -> float:
-    """Unbiased MMD^2 with kernel ``(x.y / d + 1)^3``, mean over random subsets (one subset of all if few)."""
+    """Unbiased MMD^2 with kernel ``(x.y / d + 1)^3``, mean over random subsets (one subset of all if few).
+
+    Equal to torch-fidelity's ``kid_features_to_metric`` with ``rng_seed=seed`` (its defaults: degree 3,
+    gamma 1/d, coef0 1), subset for subset; the tests check it.
+    """
     n = min(len(sr_feats), len(hr_feats))
     if n < 2:
         raise DatasetMetricError(f'KID needs at least 2 samples per side, got {len(sr_feats)} SR and '
                                  f'{len(hr_feats)} HR')
     d = sr_feats.shape[1]
     m = min(int(subset_size), n)
-    rng = np.random.default_rng(seed)
+    # torch-fidelity's generator and draw order (SR subset, then HR subset): the same seed, the same subsets
+    rng = np.random.RandomState(seed)
     draws = 1 if (m == len(sr_feats) == len(hr_feats)) else int(subsets)
     values = []
     for _ in range(draws):
-        x = sr_feats if m == len(sr_feats) else sr_feats[rng.choice(len(sr_feats), m, replace=False)]
-        y = hr_feats if m == len(hr_feats) else hr_feats[rng.choice(len(hr_feats), m, replace=False)]
+        x = sr_feats[rng.choice(len(sr_feats), m, replace=False)]
+        y = hr_feats[rng.choice(len(hr_feats), m, replace=False)]
         kxx = (x @ x.T / d + 1) ** 3
         kyy = (y @ y.T / d + 1) ** 3
         kxy = (x @ y.T / d + 1) ** 3
