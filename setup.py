@@ -57,8 +57,9 @@ setup(
         'pypiqe',    # sfd-iqa bench: the PIQE baseline (pure Python, no weights)
     ],
     extras_require={
-        # lpips, DISTS_pytorch, pytorch-fid: the reference implementations the metric tests compare against
-        'test': ['pytest', 'ruff', 'lpips', 'dists-pytorch', 'pytorch-fid'],
+        # lpips, DISTS_pytorch, pytorch-fid, torch-fidelity (KID): the reference implementations the metric tests
+        # compare against
+        'test': ['pytest', 'ruff', 'lpips', 'dists-pytorch', 'pytorch-fid', 'torch-fidelity'],
         # ships the published LPIPS linear heads and DISTS alpha/beta, which sfd_arch.metrics finds there
         'metrics': ['lpips', 'dists-pytorch'],
         'pyiqa': ['pyiqa>=0.1.16'],

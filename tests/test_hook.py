@@ -6,9 +6,12 @@ long passed. Stand-in ``basicsr`` / ``sfd_arch`` packages keep the mechanism tes
 import os
 import subprocess
 import sys
+from pathlib import Path
+from unittest import mock
 
 import pytest
-from conftest import load_script
+
+from sfd_arch.utils.startup import DEFAULT_MAX_MS, HOOK_MODULE, HOOK_PTH, report, startup_overhead
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -89,16 +92,49 @@ def test_startup_hook_registers_for_basicsr_without_importing_sfd_arch(tmp_path)
     assert out[2] == os.path.join(REPO, '_sfd_arch_hook.py')  # this checkout's hook, not an older installed one
 
 
-def test_startup_overhead_script_measures_and_enforces_its_limit(capsys):
-    """The script's two arms really differ by the hook, and the exit status follows the limit."""
-    script = load_script('startup_overhead')
-    assert script.main(['--runs', '3', '--max-ms', '1000']) == 0
-    out = capsys.readouterr().out
-    assert 'median of 3 runs each, fresh venv' in out
-    assert 'modules the hook leaves loaded at start-up: _sfd_arch_hook\n' in out
-    difference = float(out.split('difference (median of the pairs):')[1].split('ms')[0])
-    assert -1000 < difference <= 1000
-    assert script.main(['--runs', '1', '--max-ms', '-1000']) == 1
-    assert 'ABOVE THE LIMIT' in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        script.main(['--runs', '0'])
+def test_startup_costs_at_most_a_few_milliseconds():
+    """The README's figure, measured as ``scripts/benchmarks/startup_overhead.py`` measures it (median of the
+    paired differences of 30 alternating runs of ``python -c pass`` in a fresh venv, with and without the .pth):
+    at most DEFAULT_MAX_MS (3 ms), in wall time and in CPU time. A busy machine scatters wall time by more than
+    that, so the measurement is taken up to three times and the best one counts; an overhead that is really
+    above the limit (say, one module imported at start-up) is above it every time."""
+    results = []
+    for _ in range(3):
+        result = startup_overhead('pass', runs=30)
+        assert result.hook_modules == ['_sfd_arch_hook']  # the two arms differ by the hook, and only by it
+        results.append(result)
+        if max(result.difference_ms, result.cpu_difference_ms) <= DEFAULT_MAX_MS:
+            break
+    best = min(results, key=lambda r: max(r.difference_ms, r.cpu_difference_ms))
+    assert max(best.difference_ms, best.cpu_difference_ms) <= DEFAULT_MAX_MS, report(best, DEFAULT_MAX_MS)
+
+
+def test_startup_overhead_measures_a_module_imported_at_start_up(tmp_path):
+    """The measurement can fail: a hook that imports asyncio (tens of ms) at start-up is above the limit."""
+    slow = tmp_path / 'slow'
+    slow.mkdir()
+    for name in (HOOK_MODULE, HOOK_PTH):
+        (slow / name).write_text((Path(REPO) / name).read_text())
+    (slow / HOOK_MODULE).write_text('import asyncio  # noqa\n'
+                                    + (slow / HOOK_MODULE).read_text())
+    with mock.patch('sfd_arch.utils.startup.hook_source_dir', return_value=slow):
+        result = startup_overhead('pass', runs=5)
+    assert 'asyncio' in result.hook_modules
+    assert min(result.difference_ms, result.cpu_difference_ms) > DEFAULT_MAX_MS, report(result, DEFAULT_MAX_MS)
+
+
+def test_startup_overhead_script_reports_and_enforces_its_limit(tmp_path):
+    """The script (a subprocess, as users run it): its table, exit 1 above the limit, 2 on bad arguments; the old
+    path forwards to it."""
+    script = os.path.join(REPO, 'scripts', 'benchmarks', 'startup_overhead.py')
+    out = subprocess.run([sys.executable, script, '--runs', '1', '--max-ms', '-1000'], cwd=tmp_path, env=_env(),
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 1, out.stderr[-3000:]
+    assert 'median of 1 runs each, fresh venv' in out.stdout and 'ABOVE THE LIMIT' in out.stdout
+    assert 'modules the hook leaves loaded at start-up: _sfd_arch_hook\n' in out.stdout
+    forward = os.path.join(REPO, 'scripts', 'startup_overhead.py')  # the old path runs the same script
+    out = subprocess.run([sys.executable, forward, '--runs', '0'], cwd=tmp_path, env=_env(), capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 2 and '--runs must be at least 1' in out.stderr
+    with pytest.raises(ValueError):
+        startup_overhead(runs=0)
