@@ -49,6 +49,7 @@ setup(
         'opencv-python',
         'lmdb',
         'pyyaml',
+        'pydantic>=2',  # the option-file schema (sfd_arch.options)
         'setuptools',
         'scipy',
         'tqdm',

@@ -46,9 +46,10 @@ def _command_line(argv: Optional[list]):
 
 def run(argv: Optional[list] = None) -> MetricsRecorder:
     """Run BasicSR's test pipeline (root = current directory) and save the per-image metrics."""
-    opt_path = option_path(list(sys.argv[1:] if argv is None else argv))
+    command_line = list(sys.argv[1:] if argv is None else argv)
+    opt_path = option_path(command_line)
     if opt_path is not None:
-        check_option_file(opt_path, is_train=False)
+        check_option_file(opt_path, is_train=False, argv=command_line)
     recorder = None
     try:
         with _command_line(argv), record_test_metrics() as recorder:

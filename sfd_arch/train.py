@@ -26,7 +26,7 @@ def main() -> None:
     opt_path = option_path(sys.argv[1:])
     if opt_path is not None:
         try:
-            check_option_file(opt_path, is_train=True)
+            check_option_file(opt_path, is_train=True, argv=sys.argv[1:])
         except (OSError, KeyError, ValueError) as err:
             sys.exit(f'error: {err.args[0] if isinstance(err, KeyError) else err}')
     train_pipeline(os.getcwd())

@@ -246,3 +246,8 @@ def calculate_kid(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, input
     """KID between the SR and HR images of a dataset (lower is better); a dataset-level metric like FID."""
     return _per_image_call('calculate_kid', img, img2, {'crop_border': crop_border, 'input_order': input_order,
                                                         **kwargs})
+
+
+# the keys these two read through **kwargs, for the option-file check (sfd_arch.options)
+calculate_fid.option_keys = _FID_KEYS
+calculate_kid.option_keys = _KID_KEYS

@@ -1,8 +1,12 @@
-"""Option files, checked before BasicSR starts: the preflight (data paths, clip block, metric weights, switches).
+"""Option files, checked before BasicSR starts: every key (``schema.py`` as data, checked with pydantic), data
+paths, the clip block, metric weights and the SFD switches (``preflight.py``).
 
 Sits above ``sfd_arch.models`` in the layer order, so it may read the model's option helpers; nothing below it
 imports it.
 """
-from .preflight import check_option_file, check_sfd_options, check_val_metrics, option_path
+from .keys import OptionKeyError
+from .preflight import apply_command_line, check_option_file, check_sfd_options, check_val_metrics, option_path
+from .walk import check_metric_blocks, check_option_keys
 
-__all__ = ['check_option_file', 'check_sfd_options', 'check_val_metrics', 'option_path']
+__all__ = ['OptionKeyError', 'apply_command_line', 'check_metric_blocks', 'check_option_file',
+           'check_option_keys', 'check_sfd_options', 'check_val_metrics', 'option_path']

@@ -6,12 +6,14 @@ metric weight file would surface only at the first validation, hours into traini
 """
 from __future__ import annotations
 
+import argparse
 import os
-from typing import Any
+from typing import Any, Optional, Sequence
 
 import yaml
 
 from ..archs.clip_arch import normalize_clip_opt
+from .walk import check_metric_blocks, check_option_keys
 
 _PATH_KEYS = ('dataroot_gt', 'dataroot_lq', 'meta_info', 'meta_info_file')
 
@@ -31,13 +33,18 @@ def _load(path: str) -> dict[str, Any]:
     return opt
 
 
-def check_option_file(path: str, is_train: bool = True, check_metrics: bool = True) -> dict[str, Any]:
+def check_option_file(path: str, is_train: bool = True, check_metrics: bool = True,
+                      argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     """Raise a clear error naming the key for the mistakes that would otherwise fail late; returns the options.
 
-    ``check_metrics``: also check every ``val.metrics`` entry (known type, weight files on disk); a caller that
-    drops metrics without weights itself (``scripts/compare.py``) may turn it off and use ``check_val_metrics``.
+    ``check_metrics``: also check every ``val.metrics`` entry's weight files on disk; a caller that drops metrics
+    without weights itself (the SR comparison) may turn it off and use ``check_val_metrics``. Every key is
+    checked regardless (``walk.check_option_keys``). ``argv``: the command line BasicSR will parse; its
+    ``--force_yml``, ``--debug``, ``--auto_resume`` and ``--launcher`` are applied first, as BasicSR applies them.
     """
     opt = _load(path)
+    forced = apply_command_line(opt, argv, is_train) if argv is not None else []
+    check_option_keys(opt, path, forced)
     for phase, dataset in (opt.get('datasets') or {}).items():
         if phase.split('_')[0] == 'val' and not is_train:
             continue
@@ -64,6 +71,10 @@ def check_val_metrics(path: str, opt: dict[str, Any]) -> None:
     if not isinstance(metrics, dict):
         raise ValueError(f'{path}: val.metrics must be a mapping of name -> metric block')
     try:
+        check_metric_blocks(metrics, 'val.metrics', opt.get('extra_keys') or ())
+    except ValueError as err:
+        raise type(err)(f'{path}: {err}') from None
+    try:
         check_metric_weights(metrics)
     except KeyError as err:
         raise KeyError(f'{path}: val.{err.args[0]}') from None
@@ -77,6 +88,50 @@ def option_path(argv: list[str]) -> str | None:
         if arg in ('-opt', '--opt'):
             return argv[i + 1]
     return None
+
+
+def _basicsr_parser() -> argparse.ArgumentParser:
+    # the arguments of basicsr/utils/options.py's parse_options (1.4.2)
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('-opt', type=str)
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
+    parser.add_argument('--auto_resume', action='store_true')
+    parser.add_argument('--debug', action='store_true')
+    parser.add_argument('--local_rank', type=int, default=0)
+    parser.add_argument('--force_yml', nargs='+', default=None)
+    return parser
+
+
+def apply_command_line(opt: dict[str, Any], argv: Sequence[str], is_train: bool = True) -> list[str]:
+    """Change ``opt`` as BasicSR's ``parse_options`` will for this command line; returns the forced key paths.
+
+    The check must see what BasicSR will run: ``--force_yml datasets:train:dataroot_gt=<folder>`` replaces the
+    file's path. Like BasicSR, an override may add a last key but not a missing block (that is an error here).
+    """
+    from basicsr.utils.options import _postprocess_yml_value
+
+    args, _ = _basicsr_parser().parse_known_args(list(argv))
+    opt['dist'] = args.launcher != 'none'
+    forced = []
+    for entry in args.force_yml or []:
+        keys, sep, value = entry.partition('=')
+        if not sep:
+            raise ValueError(f'--force_yml {entry}: expected key:key=value')
+        keys = [k.strip() for k in keys.strip().split(':')]
+        node = opt
+        for depth, key in enumerate(keys[:-1]):
+            if not isinstance(node, dict) or key not in node:
+                raise KeyError(f'--force_yml {entry}: `{".".join(keys[:depth + 1])}` is not in the option file')
+            node = node[key]
+        if not isinstance(node, dict):
+            raise KeyError(f'--force_yml {entry}: `{".".join(keys[:-1])}` is not a block of keys')
+        node[keys[-1]] = _postprocess_yml_value(value.strip())
+        forced.append('.'.join(keys))
+    opt['auto_resume'] = args.auto_resume
+    opt['is_train'] = is_train
+    if args.debug and not str(opt.get('name', '')).startswith('debug'):
+        opt['name'] = f'debug_{opt.get("name")}'
+    return forced
 
 
 def check_sfd_options(opt: dict[str, Any], path: str) -> None:

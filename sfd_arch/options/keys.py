@@ -1,0 +1,116 @@
+"""Every key of an option file is one that some code reads, or an error naming it, where it is and the closest key.
+
+The tables are in ``schema.py``; each level is checked by a pydantic model built from its table with
+``extra='forbid'`` (pydantic: well kept, precise error locations, type coercion as lax as YAML needs). Keys the
+user's own code reads are declared in a top-level ``extra_keys:`` list of dotted paths (README "Option keys").
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any, Callable, Iterable, Optional
+
+from pydantic import ConfigDict, Field, ValidationError, create_model
+
+_MODELS: dict[tuple, Any] = {}
+EXTRA_KEYS_HINT = ('declare a key your own code reads in the top-level `extra_keys:` list '
+                   '(README "Option keys")')
+
+
+class OptionKeyError(ValueError):
+    """One or more option keys that nothing reads (or with a value of the wrong kind); one line per key."""
+
+
+def _pydantic_model(fields: dict[str, Any], extras_ok: bool) -> Any:
+    """A pydantic model whose fields are ``fields`` (key -> annotation); keys are aliases, so any spelling works."""
+    cache_key = (tuple(sorted((k, repr(v)) for k, v in fields.items())), extras_ok)
+    if cache_key not in _MODELS:
+        config = ConfigDict(extra='allow' if extras_ok else 'forbid', protected_namespaces=(),
+                            arbitrary_types_allowed=True)
+        definitions = {f'f{i}': (Optional[annotation], Field(None, alias=key))
+                       for i, (key, annotation) in enumerate(sorted(fields.items()))}
+        _MODELS[cache_key] = create_model('OptionBlock', __config__=config, **definitions)
+    return _MODELS[cache_key]
+
+
+def closest(key: str, known: Iterable[str]) -> Optional[str]:
+    """The known key nearest to ``key`` (difflib ratio >= 0.6), or None."""
+    match = difflib.get_close_matches(str(key), [str(k) for k in known], n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def unknown_key_line(where: str, key: str, known: Iterable[str], owner: str = '') -> str:
+    """``train.tgd_optt: unknown key (did you mean `tgd_opt`?)``: the line each unknown key gets."""
+    dotted = f'{where}.{key}' if where else str(key)
+    near = closest(key, known)
+    hint = f' (did you mean `{near}`?)' if near else f' (known: {", ".join(sorted(known))})'
+    return f'{dotted}: unknown key{f" of {owner}" if owner else ""}{hint}'
+
+
+class KeyChecker:
+    """Walks an option file level by level and collects one line per unknown key."""
+
+    def __init__(self, declared: Iterable[str] = (), forced: Iterable[str] = ()):
+        self.declared = {str(k) for k in declared}
+        self.forced = {str(k) for k in forced}
+        self.problems: list[str] = []
+
+    def block(self, data: Any, fields: dict[str, Any], where: str, owner: str = '', extras_ok: bool = False) -> dict:
+        """Check one mapping against ``fields``; returns it (``{}`` when it is not a mapping: reported)."""
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            self.problems.append(f'{where}: must be a mapping of keys, got {data!r}')
+            return {}
+        given = {str(k): v for k, v in data.items() if self._path(where, k) not in self.declared}
+        try:
+            _pydantic_model(fields, extras_ok).model_validate(given)
+        except ValidationError as err:
+            for error in err.errors():
+                key = str(error['loc'][0]) if error['loc'] else ''
+                if error['type'] == 'extra_forbidden':
+                    line = unknown_key_line(where, key, fields, owner)
+                else:
+                    line = f'{self._path(where, key)}: {error["msg"].lower()}, got {error.get("input")!r}'
+                if self._path(where, key) in self.forced:
+                    line += ' (set by --force_yml)'
+                self.problems.append(line)
+        return data
+
+    @staticmethod
+    def _path(where: str, key: Any) -> str:
+        return f'{where}.{key}' if where else str(key)
+
+    def constructor(self, data: Any, where: str, func: Optional[Callable], owner: str,
+                    skip: Iterable[str] = (), extra: Iterable[str] = ('type',), closed: bool = False) -> None:
+        """A block whose keys are ``func``'s arguments (a network, loss, optimiser, scheduler, metric).
+
+        A ``**kwargs`` constructor takes any key, so its block is open, unless ``closed`` (metrics: BasicSR
+        passes every key of the block and a metric's ``**kwargs`` swallows the typos).
+        """
+        if func is None or not isinstance(data, dict):
+            return
+        fields, open_ended = signature_keys(func, skip)
+        fields.update({key: Any for key in extra})
+        self.block(data, fields, where, owner, extras_ok=open_ended and not closed)
+
+
+def signature_keys(func: Callable, skip: Iterable[str] = ()) -> tuple[dict[str, Any], bool]:
+    """``({argument: Any}, takes **kwargs)`` of a function or class constructor, ``skip`` left out."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: nothing to check against
+        return {}, True
+    skip = set(skip) | {'self'}
+    fields = {p.name: Any for p in params if p.name not in skip
+              and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)}
+    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    return fields, open_ended
+
+
+def registered(registry: Any, name: Any) -> Optional[Any]:
+    """``registry``'s object called ``name`` (BasicSR also registers some with a ``_basicsr`` suffix), quietly."""
+    if not isinstance(name, str):
+        return None
+    objects = registry._obj_map
+    return objects.get(name) or objects.get(f'{name}_basicsr')
