@@ -155,6 +155,8 @@ def test_bench_table_intervals_figures_and_resume(tmp_path, weights, monkeypatch
     assert cli(args(root, out, weights)) == 0
     assert not sfd_seen and piqe.calls == niqe.calls == 0
     assert (out / 'table.md').read_text() == table
+    page = (out / 'report.html').read_text()  # the same results as a page: a scatter section per scored dataset
+    assert all(f'data-dataset="{title}"' in page for title in ('KADID-10k', 'CLIVE', 'SPAQ'))
 
     # table.md: datasets as rows, methods as columns, best of each row in bold, notes
     lines = table.splitlines()

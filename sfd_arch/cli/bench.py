@@ -8,10 +8,12 @@ import os.path as osp
 import sys
 from typing import Any
 
+from ..eval.html_report import bench_html_data, write_bench_html
 from ..iqa_bench import baselines
 from ..iqa_bench.bench import (
     DEFAULT_DATASETS,
     METRICS,
+    TITLES,
     BenchError,
     ScoreCache,
     folders_of,
@@ -86,10 +88,12 @@ def run_bench(args: argparse.Namespace) -> int:
             c.close()
 
     report = summarize(args, found, runnable, caches, missing, broken, unavailable)
+    write_bench_html(out, bench_html_data(out, TITLES))
     failed = sum(d['failed'] + d['absent'] for d in report['datasets'].values())
     with open(osp.join(out, 'table.md')) as f:
         print(f.read().split('\n## KRCC')[0].rstrip())  # the SRCC / PLCC table; the rest is in the file
-    print(f'wrote {osp.join(out, "table.md")}, results.json, relative_plcc.png, scatter/ and per-image scores',
+    print(f'wrote {osp.join(out, "table.md")}, report.html, results.json, relative_plcc.png, scatter/ and per-image '
+          'scores',
           file=sys.stderr)
     if failed or broken:
         print(f'{failed} image(s) failed or absent (see <dataset>/scores.csv), {len(broken)} dataset(s) unreadable',
