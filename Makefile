@@ -5,7 +5,7 @@ PIP := $(PYTHON) -m pip
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup demo test test-slow lint bench clean
+.PHONY: setup demo test test-slow test-pyiqa lint bench clean
 
 setup:
 	@$(PYTHON) -c "import torch, torchvision" 2>/dev/null || $(PIP) install $(TORCH_PINS)
@@ -27,6 +27,21 @@ browser:
 # The tests marked slow (multi-process training, long runs); CI runs them after `make test`.
 test-slow: setup
 	$(PYTHON) -m pytest -q -m slow tests
+
+# The tests of the real pyiqa (its own venv: pyiqa replaces OpenCV and tensorboard packages, so the main
+# environment stays as it is). The venv sees the main site-packages (torch, basicsr, this package) and is reused.
+# A skipped test fails the step: SFD_REQUIRE_PYIQA=1 turns "pyiqa is not installed" into a failure, and any other
+# skip is caught in pytest's -rs report.
+PYIQA_VENV ?= .venv-pyiqa
+PYIQA_PYTHON := $(PYIQA_VENV)/bin/python
+PYIQA_TESTS := tests/test_pyiqa.py tests/test_metrics.py -k pyiqa
+
+test-pyiqa: setup
+	@test -x $(PYIQA_PYTHON) || $(PYTHON) -m venv --system-site-packages $(PYIQA_VENV)
+	$(PYIQA_PYTHON) -m pip install --quiet --disable-pip-version-check 'pyiqa>=0.1.16'
+	@SFD_REQUIRE_PYIQA=1 $(PYIQA_PYTHON) -m pytest -q -rs -p no:cacheprovider $(PYIQA_TESTS) \
+		> $(PYIQA_VENV)/pytest.log 2>&1; rc=$$?; cat $(PYIQA_VENV)/pytest.log; \
+		if grep -q '^SKIPPED' $(PYIQA_VENV)/pytest.log; then echo 'test-pyiqa: a test skipped'; exit 1; fi; exit $$rc
 
 lint:
 	$(PYTHON) -m ruff check sfd_arch scripts tests _sfd_arch_hook.py setup.py
