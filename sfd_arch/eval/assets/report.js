@@ -200,10 +200,13 @@
                  transform: 'rotate(-90 12 ' + (T + H - B) / 2 + ')' }, svg).textContent = 'MOS';
     el('text', { x: L, y: 14 }, svg).textContent = plot.title;
     if (plot.logistic) {
-      var d = '';
+      var d = '', pen = false;
       for (var i = 0; i <= 80; i++) {
         var xv = x0 + (x1 - x0) * i / 80, yv = logistic(xv, plot.logistic);
-        if (isFinite(yv)) { d += (d ? 'L' : 'M') + sx(xv).toFixed(1) + ' ' + sy(Math.min(y1, Math.max(y0, yv))).toFixed(1); }
+        // outside the plotted MOS range the curve is left out (a clamped line would read as data)
+        var inside = isFinite(yv) && yv >= y0 && yv <= y1;
+        if (inside) { d += (pen ? 'L' : 'M') + sx(xv).toFixed(1) + ' ' + sy(yv).toFixed(1); }
+        pen = inside;
       }
       el('path', { d: d, 'class': 'fit' }, svg);
     }
@@ -217,7 +220,8 @@
         tip.style.display = 'block';
         var hb = holder.getBoundingClientRect(), cb = c.getBoundingClientRect();
         tip.style.left = (cb.left - hb.left + 8) + 'px';
-        tip.style.top = (cb.top - hb.top - 26) + 'px';
+        var above = cb.top - hb.top - 26;  // below the point when there is no room above it (the title's row)
+        tip.style.top = (above < 20 ? cb.bottom - hb.top + 6 : above) + 'px';
       });
       c.addEventListener('mouseleave', function () { c.classList.remove('hover'); tip.style.display = 'none'; });
     });
