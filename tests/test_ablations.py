@@ -290,8 +290,8 @@ def test_export_and_sfd_iqa_with_one_network(name, present, tmp_path, clip_file,
 
     scorer = SFDIQA.from_file(out, device='cpu')
     img = torch.rand(2, 3, 64, 64)
-    score, q_feat, q_text = scorer.score_tensor(img)
-    own, other = (q_feat, q_text) if present == 'featd' else (q_text, q_feat)
+    score, q_feat, p_pos = scorer.score_tensor(img)
+    own, other = (q_feat, p_pos) if present == 'featd' else (p_pos, q_feat)
     assert torch.isnan(other).all() and torch.equal(score, own)
     # the same quantity computed by hand from the model's own network (eval: spectral norm without a power step)
     model.get_bare_model(model.net_featd or model.net_lpp).eval()
@@ -337,7 +337,7 @@ def test_fixed_prompt_run_exports_and_scores(tmp_path, clip_file, single_thread)
     scorer = SFDIQA.from_file(str(tmp_path / 'iqa.pth'), device='cpu', alpha=0)
     assert scorer.note == '' and not scorer.lpp.learnable
     img = torch.rand(2, 3, 64, 64)
-    score, _, q_text = scorer.score_tensor(img)
+    score, _, p_pos = scorer.score_tensor(img)
     with torch.no_grad():
         expected = model.net_lpp(model.clip(img)[1]).softmax(dim=1)[:, 0]
-    assert torch.allclose(q_text.float(), expected, atol=1e-5) and torch.equal(score, q_text)
+    assert torch.allclose(p_pos.float(), expected, atol=1e-5) and torch.equal(score, p_pos)

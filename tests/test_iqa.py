@@ -113,15 +113,15 @@ def test_tile_grid_covers_image_with_equal_crops():
 def test_score_is_alpha_mix_of_q_feat_and_p_pos(nets, scorer):
     img = torch.cat([smooth_images(3, 64, 64, seed=7), noisy(smooth_images(3, 64, 64, seed=8), 0.3, 9)])
     q_feat_ref, p_pos_ref = manual_parts(nets, img)
-    score, q_feat, q_text = scorer.score_tensor(img)
-    assert score.shape == q_feat.shape == q_text.shape == (6,)
-    assert torch.allclose(q_feat, q_feat_ref, atol=1e-6) and torch.allclose(q_text, p_pos_ref, atol=1e-6)
-    assert torch.allclose(score, 0.5 * q_feat + 0.5 * q_text, atol=1e-12)
+    score, q_feat, p_pos = scorer.score_tensor(img)
+    assert score.shape == q_feat.shape == p_pos.shape == (6,)
+    assert torch.allclose(q_feat, q_feat_ref, atol=1e-6) and torch.allclose(p_pos, p_pos_ref, atol=1e-6)
+    assert torch.allclose(score, 0.5 * q_feat + 0.5 * p_pos, atol=1e-12)
     assert ((score > 0) & (score < 1)).all()
     _, clip, featd, lpp = nets
     feat_only = SFDIQA(clip, featd, lpp, alpha=1.0, tile=TILE).score_tensor(img)[0]
     text_only = SFDIQA(clip, featd, lpp, alpha=0.0, tile=TILE).score_tensor(img)[0]
-    assert torch.equal(feat_only, q_feat) and torch.equal(text_only, q_text)
+    assert torch.equal(feat_only, q_feat) and torch.equal(text_only, p_pos)
     assert torch.allclose(text_only, p_pos_ref, atol=1e-6)
     with pytest.raises(ValueError, match='alpha'):
         SFDIQA(clip, featd, lpp, alpha=1.5)
@@ -156,8 +156,8 @@ def test_tiled_score_is_mean_of_crop_scores(nets, scorer):
     assert len(boxes) == 4
     crops = torch.stack([big[:, t:t + h, left:left + w] for t, left, h, w in boxes])
     score_crops, qf_crops, qt_crops = whole.score_tensor(crops)
-    score, q_feat, q_text = scorer.score_tensor(big)
-    assert abs(float(q_feat) - float(qf_crops.mean())) < 1e-6 and abs(float(q_text) - float(qt_crops.mean())) < 1e-6
+    score, q_feat, p_pos = scorer.score_tensor(big)
+    assert abs(float(q_feat) - float(qf_crops.mean())) < 1e-6 and abs(float(p_pos) - float(qt_crops.mean())) < 1e-6
     assert abs(float(score) - float(score_crops.mean())) < 1e-6
 
 
@@ -384,6 +384,52 @@ def test_interrupted_score_keeps_rows_written_so_far(image_folder, weights_file,
     rows = list(csv.DictReader(out_csv.open()))
     scored = [r['path'] for r in rows if not r['error']]
     assert len({r['path'] for r in rows}) == 11 and len(scored) == len(set(scored)) == 9  # nothing scored twice
+
+
+@pytest.mark.parametrize('newline', ['\n', ''])
+def test_resume_rescores_a_cut_row_of_a_first_release_file(image_folder, weights_file, tmp_path, newline):
+    """A file with the first release's column q_text whose last row was cut after the score: --resume keeps the
+    header it has, scores that image again (and the failures), and the rows read back with p_pos."""
+    from sfd_arch.cli.rows import read_rows
+
+    folder, _ = image_folder
+    args = ['score', str(folder), '--weights', weights_file, '--tile', str(TILE), '--no-progress']
+    full = tmp_path / 'full.csv'
+    assert cli([*args, '--csv', str(full)]) == 1
+    lines = full.read_text().splitlines()
+    good = [line for line in lines[1:] if line.endswith(',')]  # rows without error end with an empty error field
+    last = good[-1].split(',')[0]
+    old = tmp_path / 'old.csv'
+    old.write_text('\n'.join([lines[0].replace('p_pos', 'q_text'), *good[:-1], f'{last},0.5']) + newline)
+    assert cli([*args, '--csv', str(old), '--resume']) == 1
+    text = old.read_text()
+    assert text.startswith(lines[0].replace('p_pos', 'q_text') + '\n')
+    assert (f'\n{last},0.5\n' in text) == bool(newline)  # a row without its newline is cut off, not kept
+    rows = {r['path']: r for r in read_rows(str(old))}
+    expected = {r['path']: r for r in read_rows(str(full))}
+    assert rows == expected and 'p_pos' in rows[last] and 'q_text' not in rows[last]
+    assert len(good) == 9 and [line.split(',')[0] for line in text.splitlines()].count(last) == 1 + bool(newline)
+
+
+def test_sfd_iqa_says_what_it_expected(weights_file, tmp_path, capsys):
+    notes = tmp_path / 'notes.txt'
+    notes.write_text('not weights\n')
+    assert cli(['score', str(tmp_path), '-w', str(notes), '--no-progress']) == 2
+    err = capsys.readouterr().err
+    assert f'{notes} is not an SFD-IQA weights file: expected the .pth file that `sfd-iqa export` writes' in err
+    assert cli(['export', str(tmp_path / 'nothing'), '-o', str(tmp_path / 'o.pth')]) == 2
+    err = capsys.readouterr().err
+    assert f'experiment folder not found: {tmp_path / "nothing"} (expected the folder BasicSR writes' in err
+    upstream = tmp_path / 'esrgan.yml'  # an upstream ESRGAN option file: no SFD block
+    upstream.write_text(yaml.safe_dump({'model_type': 'ESRGANModel', 'network_g': {'type': 'RRDBNet'},
+                                        'network_d': {'type': 'VGGStyleDiscriminator'}}))
+    ckpt = tmp_path / 'net_featd_5.pth'
+    torch.save({'params': {'w': torch.zeros(1)}}, ckpt)
+    assert cli(['export', '--featd', str(ckpt), '--opt', str(upstream), '-o', str(tmp_path / 'o.pth')]) == 2
+    err = capsys.readouterr().err
+    assert (f"{upstream} is not the option file of an SFD run: expected model_type SFDModel or RealSFDModel or the "
+            "SFD blocks (clip, network_featd, network_lpp), found model_type 'ESRGANModel'") in err
+    assert not (tmp_path / 'o.pth').exists()
 
 
 def test_score_command_reports_missing_paths_and_weights(weights_file, tmp_path, capsys):

@@ -277,9 +277,9 @@ def test_shards_are_deterministic_disjoint_and_complete():
 
 
 def test_merge_prefers_rows_without_error_and_reads_both_formats(tmp_path):
-    ok = {'path': 'a.png', 'score': 0.25, 'q_feat': 0.5, 'q_text': 0.0, 'height': 64, 'width': 48, 'tiles': 1,
+    ok = {'path': 'a.png', 'score': 0.25, 'q_feat': 0.5, 'p_pos': 0.0, 'height': 64, 'width': 48, 'tiles': 1,
           'error': None}
-    bad = {'path': 'a.png', 'score': None, 'q_feat': None, 'q_text': None, 'height': None, 'width': None,
+    bad = {'path': 'a.png', 'score': None, 'q_feat': None, 'p_pos': None, 'height': None, 'width': None,
            'tiles': None, 'error': 'a.png: cannot decode'}
     assert dist_score.merge_rows([[ok], [bad]])['a.png'] == ok
     assert dist_score.merge_rows([[bad], [ok]])['a.png'] == ok
@@ -368,8 +368,9 @@ def test_an_interrupted_two_rank_run_resumes(folder, weights, tmp_path):
 
 # -- training on two "nodes" ---------------------------------------------------------------------------------------
 DUMP = '''
-import os, runpy, sys
+import os, sys
 import torch
+import sfd_arch.train
 import basicsr.train as basicsr_train
 
 built, start = [], {{}}
@@ -386,7 +387,7 @@ def keep(opt):
 
 basicsr_train.build_model = keep
 sys.argv = [{train!r}, *sys.argv[1:]]
-runpy.run_path({train!r}, run_name='__main__')
+sfd_arch.train.main()
 model = built[0]
 nets = {{'g': model.net_g, 'featd': model.net_featd, 'lpp': model.net_lpp}}
 params = {{k: [p.detach().clone() for p in model.get_bare_model(n).parameters()] for k, n in nets.items()}}
@@ -435,9 +436,8 @@ def test_two_nodes_train_sfd_with_equal_parameters(tmp_path, monkeypatch):
 
 # -- the benchmark's verdicts ----------------------------------------------------------------------------------------
 def test_benchmark_judges_the_file_targets():
-    from conftest import load_script
+    from sfd_arch.tools import cost_targets as bench
 
-    bench = load_script('benchmark')
     files = [{'workers': None, 'median_s': 1.0, 'per_s': 100.0, 'precision': 'fp32', 'size': '512x384'},
              {'workers': 0, 'median_s': 2.0, 'per_s': 50.0, 'precision': 'fp32', 'size': '512x384'},
              {'workers': 2, 'median_s': 1.6, 'per_s': 62.5, 'precision': 'fp32', 'size': '512x384'}]

@@ -66,7 +66,7 @@ def scoring_options(p: argparse.ArgumentParser, weights_required: bool = True) -
     g.add_argument('--clip-weights', help='CLIP weights (open_clip tag or local file) instead of the clip.pretrained '
                                           'recorded in the weights file')
     g.add_argument('--alpha', type=float, default=DEFAULT_ALPHA,
-                   help='score = alpha * q_feat + (1 - alpha) * q_text (default %(default)s)')
+                   help='score = alpha * q_feat + (1 - alpha) * p_pos (default %(default)s)')
     g.add_argument('--tile', type=int, default=DEFAULT_TILE,
                    help='images larger than this are scored in tile x tile crops and averaged; 0 = whole image '
                         '(default %(default)s)')

@@ -12,9 +12,21 @@ from typing import IO, Any, Callable, Optional, Sequence
 
 from .common import EXIT_FAILED, EXIT_OK, UsageError, progress
 
-SCORE_COLUMNS = ('path', 'score', 'q_feat', 'q_text', 'height', 'width', 'tiles', 'error')
+SCORE_COLUMNS = ('path', 'score', 'q_feat', 'p_pos', 'height', 'width', 'tiles', 'error')
 _INT_COLUMNS = ('height', 'width', 'tiles')
-_FLOAT_COLUMNS = ('score', 'q_feat', 'q_text')
+_FLOAT_COLUMNS = ('score', 'q_feat', 'p_pos')
+# the first release named TG-D's quantity q_text: its files are read (and resumed) as if the column said p_pos
+LEGACY_COLUMNS = {'q_text': 'p_pos'}
+
+
+def current_columns(columns: Sequence[str]) -> tuple[str, ...]:
+    """A header with the first release's column names replaced by today's."""
+    return tuple(LEGACY_COLUMNS.get(c, c) for c in columns)
+
+
+def current_row(row: dict) -> dict:
+    """A row (CSV or JSON) with the first release's keys renamed to today's, values unchanged."""
+    return {LEGACY_COLUMNS.get(k, k): v for k, v in row.items()}
 
 
 class RowWriter:
@@ -55,16 +67,13 @@ class RowWriter:
     def _open(self, path: str, mode: str, read_done: Callable[[str], set[str]],
               header: bool) -> tuple[IO, set[str]]:
         resume = mode == 'resume' and osp.isfile(path) and osp.getsize(path) > 0
-        done = read_done(path) if resume else set()
         if resume:
-            with open(path, 'rb') as f:
-                f.seek(-1, os.SEEK_END)
-                cut = f.read(1) != b'\n'  # the last row of an interrupted run may be incomplete
+            drop_cut_line(path)
+            resume = osp.getsize(path) > 0  # only a cut header was there: start the file again
+        done = read_done(path) if resume else set()
         os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
         f = open(path, 'a' if resume else 'w', newline='')
         self._files.append(f)
-        if resume and cut:
-            f.write('\n')
         if header and not resume:
             csv.writer(f).writerow(SCORE_COLUMNS)
         f.flush()
@@ -72,25 +81,16 @@ class RowWriter:
 
     @staticmethod
     def _read_csv(path: str) -> set[str]:
+        """Inputs the CSV scored: complete rows with a score and no error (a cut or empty row is scored again)."""
         with open(path, newline='') as f:
-            reader = csv.DictReader(f)
-            if tuple(reader.fieldnames or ()) != SCORE_COLUMNS:
-                raise UsageError(f'cannot resume {path}: its header is {reader.fieldnames}, expected '
-                                 f'{",".join(SCORE_COLUMNS)}')
-            return {row['path'] for row in reader if not row.get('error') and row.get('score')}
+            fieldnames = csv.DictReader(f).fieldnames
+        if current_columns(fieldnames or ()) != SCORE_COLUMNS:
+            raise UsageError(f'cannot resume {path}: its header is {fieldnames}, expected {",".join(SCORE_COLUMNS)}')
+        return {row['path'] for row in read_rows(path) if row_ok(row)}
 
     @staticmethod
     def _read_jsonl(path: str) -> set[str]:
-        done = set()
-        with open(path) as f:
-            for line in f:
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut by an interruption
-                if isinstance(row, dict) and row.get('error') is None and row.get('score') is not None:
-                    done.add(row['path'])
-        return done
+        return {row['path'] for row in read_rows(path) if row_ok(row)}
 
     def write(self, row: dict) -> None:
         if self._csv is not None:
@@ -115,10 +115,11 @@ def read_rows(path: str) -> list[dict]:
     if path.endswith('.csv') or _looks_like_csv(path):
         with open(path, newline='') as f:
             for raw in csv.DictReader(f):
+                raw = current_row(raw)
                 if None in raw or any(raw.get(c) is None for c in columns) or not raw['path']:
                     continue  # a row cut by an interruption (missing fields) or a stray line
                 try:
-                    rows.append(_typed(raw))
+                    rows.append(_typed(current_row(raw)))
                 except ValueError:
                     continue
         return rows
@@ -129,8 +130,25 @@ def read_rows(path: str) -> list[dict]:
             except json.JSONDecodeError:
                 continue
             if isinstance(row, dict) and row.get('path'):
-                rows.append(row)
+                rows.append(current_row(row))
     return rows
+
+
+def drop_cut_line(path: str) -> None:
+    """Cut off a last line without its newline (an interrupted run's half-written row), so that appended rows
+    start on a line of their own and the half row is not mistaken for a score."""
+    with open(path, 'rb+') as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        if size == 0:
+            return
+        f.seek(size - 1)
+        if f.read(1) == b'\n':
+            return
+        f.seek(max(0, size - (1 << 20)))  # a row is far shorter than 1 MiB
+        tail = f.read()
+        end = tail.rfind(b'\n')
+        f.truncate(size - len(tail) + end + 1 if end >= 0 else 0)
 
 
 def _looks_like_csv(path: str) -> bool:

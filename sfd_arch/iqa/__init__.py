@@ -5,7 +5,7 @@ is (or later gets) imported. Uses ``sfd_arch.archs`` only.
 
     SFDIQA(clip, featd, lpp, alpha=0.5, tile=512, batch_size=16)   # live networks
     SFDIQA.from_file(weights, clip_weights=None, device=None, ...)  # an `sfd-iqa export` file
-    .score_tensor(img) -> (score, q_feat, q_text)                   # (B, 3, H, W) in [0, 1] -> three (B,) tensors
+    .score_tensor(img) -> (score, q_feat, p_pos)                   # (B, 3, H, W) in [0, 1] -> three (B,) tensors
     .score_files(paths) -> list[IQAResult]
 """
 from .export import ExportError, export_experiment, export_files, load_weights

@@ -33,7 +33,7 @@ class CompiledForward:
     """Calls ``torch.compile(forward)``; on any failure warns once and calls ``forward`` itself from then on.
 
     Args:
-        forward: ``(batch, text_features) -> (q_feat, q_text)`` on the device.
+        forward: ``(batch, text_features) -> (q_feat, p_pos)`` on the device.
         device: the scoring device (picks the default mode).
         mode: ``torch.compile`` mode (default: ``reduce-overhead`` on CUDA, ``default`` elsewhere).
         backend: ``torch.compile`` backend (``inductor``; ``eager`` traces without generating code).
@@ -78,9 +78,9 @@ class CompiledForward:
                 # a new step: the graphs' output buffers of the previous call may be reused (they were copied
                 # to the CPU already)
                 torch.compiler.cudagraph_mark_step_begin()
-            q_feat, q_text = self.compiled(batch, text)
+            q_feat, p_pos = self.compiled(batch, text)
             # outputs of a CUDA graph live in buffers the next replay overwrites: hand out copies
-            return q_feat.clone(), q_text.clone()
+            return q_feat.clone(), p_pos.clone()
         except Exception as err:  # noqa: BLE001 - compile errors surface at the first call of each shape
             self._fall_back(f'{type(err).__name__}: {err}')
             return self.eager(batch, text)

@@ -41,6 +41,9 @@ WEIGHTS_FORMAT = 'sfd-iqa'
 WEIGHTS_VERSION = 1
 DEFAULT_FEATD_OPT: dict[str, Any] = {'type': 'FeatD', 'num_feat': 64}
 DEFAULT_LPP_OPT: dict[str, Any] = {'type': 'PromptLearner', 'n_ctx': 16, 'pos': 'high quality', 'neg': 'low quality'}
+# what makes an option file one of an SFD run (an upstream ESRGAN file has none of these)
+SFD_MODELS = ('SFDModel', 'RealSFDModel')
+SFD_BLOCKS = ('clip', 'network_featd', 'network_lpp')
 _CKPT = re.compile(r'^net_(featd|lpp)_(\d+|latest)\.pth$')
 
 
@@ -80,6 +83,10 @@ def read_option_blocks(opt_path: str) -> tuple[dict, Optional[dict], Optional[di
             raise ExportError(f'option file {opt_path} is not valid YAML: {err}') from err
     if not isinstance(opt, dict):
         raise ExportError(f'option file {opt_path} does not hold a mapping of options')
+    if not any(key in opt for key in SFD_BLOCKS) and opt.get('model_type') not in SFD_MODELS:
+        raise ExportError(f'{opt_path} is not the option file of an SFD run: expected model_type '
+                          f'{" or ".join(SFD_MODELS)} or the SFD blocks ({", ".join(SFD_BLOCKS)}), '
+                          f'found model_type {opt.get("model_type")!r} and none of those blocks')
     try:
         clip_opt = normalize_clip_opt(opt.get('clip'))
     except (KeyError, ValueError) as err:
@@ -246,8 +253,10 @@ def load_weights(path: str) -> dict:
         raise FileNotFoundError(f'SFD-IQA weights file not found: {path} (make one with `sfd-iqa export`)')
     try:
         payload = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # noqa: BLE001
-        raise ValueError(f'cannot read SFD-IQA weights file {path}: {type(err).__name__}: {err}') from err
+    except Exception as err:  # noqa: BLE001 - torch raises several types for files it cannot read
+        raise ValueError(f'{path} is not an SFD-IQA weights file: expected the .pth file that `sfd-iqa export` '
+                         f'writes from an SFD experiment, but torch cannot read it ({type(err).__name__}: {err})'
+                         ) from err
     if not isinstance(payload, dict) or payload.get('format') != WEIGHTS_FORMAT:
         hint = ''
         if isinstance(payload, dict) and 'params' in payload:
@@ -306,16 +315,20 @@ def describe_payload(payload: dict) -> str:
     """What a weights file scores with: both networks, or one of them alone (and so which quantity)."""
     if payload.get('featd') is None:
         fixed = (payload['lpp']['kwargs'].get('learnable', True) is False)
-        return f"TG-D only{' (fixed prompts)' if fixed else ''}: score = q_text (p_pos)"
+        return f"TG-D only{' (fixed prompts)' if fixed else ''}: score = p_pos"
     if payload.get('lpp') is None:
         return 'Feat-D only: score = q_feat'
     fixed = payload['lpp']['kwargs'].get('learnable', True) is False
-    return f"Feat-D + TG-D{' (fixed prompts)' if fixed else ''}: score = alpha * q_feat + (1 - alpha) * q_text"
+    return f"Feat-D + TG-D{' (fixed prompts)' if fixed else ''}: score = alpha * q_feat + (1 - alpha) * p_pos"
 
 
 def export_experiment(experiment: str, output: str, iteration: Union[int, str, None] = None,
                       opt: Optional[str] = None, overwrite: bool = False) -> dict:
     """``experiments/<name>`` (latest pair, or ``iteration``) -> SFD-IQA weights file."""
+    if not osp.isdir(experiment):
+        raise ExportError(f'experiment folder not found: {experiment} (expected the folder BasicSR writes for an '
+                          'SFD run, experiments/<name>, with models/net_featd_<iter>.pth, models/net_lpp_<iter>.pth '
+                          'and the option .yml)')
     opt = opt or find_option_file(experiment)
     _, featd_opt, lpp_opt = read_option_blocks(opt)
     nets = [n for n, block in (('featd', featd_opt), ('lpp', lpp_opt)) if block is not None]

@@ -74,18 +74,18 @@ def calculate_sfd_iqa(img: Union[np.ndarray, torch.Tensor], img2: Any = None, we
             accepted), or an RGB tensor in [0, 1] of shape (3, H, W) or (B, 3, H, W) (then the batch mean).
         weights: SFD-IQA weights file (``sfd-iqa export``).
         clip_weights: CLIP weights (tag or file) overriding the ``clip.pretrained`` recorded in ``weights``.
-        alpha: weight of ``q_feat`` against ``q_text``.
+        alpha: weight of ``q_feat`` against ``p_pos``.
         device: default CUDA when available.
         tile, batch_size: see :class:`sfd_arch.iqa.SFDIQA`.
     """
     scorer = get_scorer(weights, clip_weights, device, tile, batch_size)
     if isinstance(img, torch.Tensor):
-        score, q_feat, q_text = scorer.score_tensor(img)
-        return float(scorer.mix(q_feat, q_text, alpha).mean())
+        score, q_feat, p_pos = scorer.score_tensor(img)
+        return float(scorer.mix(q_feat, p_pos, alpha).mean())
     img = np.asarray(img)
     if input_order == 'CHW' and img.ndim == 3:
         img = img.transpose(1, 2, 0)
     elif input_order != 'HWC':
         raise ValueError(f"calculate_sfd_iqa: input_order must be 'HWC' or 'CHW', got {input_order!r}")
     result = scorer.score_arrays([as_rgb(img, 'BGR', name='SR image')], names=['SR image'])[0]
-    return float(scorer.mix(result.q_feat, result.q_text, alpha))
+    return float(scorer.mix(result.q_feat, result.p_pos, alpha))

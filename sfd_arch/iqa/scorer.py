@@ -3,18 +3,18 @@
 For an image tile ``x`` (RGB in [0, 1]), one frozen-CLIP pass gives the tapped maps and the embedding, then
 
     q_feat = mean over tapped layers of the mean over positions of sigmoid(Feat-D logit map)
-    q_text = p_pos = softmax(TG-D logits)[:, 0]
-    score  = alpha * q_feat + (1 - alpha) * q_text          # in [0, 1], higher is better
+    p_pos = softmax(TG-D logits)[:, 0]
+    score  = alpha * q_feat + (1 - alpha) * p_pos          # in [0, 1], higher is better
 
 An image no larger than ``tile`` in either side is one tile, scored at its native size. A larger image is cut
 into ``tile`` x ``tile`` crops on a regular grid (stride = tile, the last row/column shifted back to end at the
-border, so every crop has the same size and lies inside the image) and ``q_feat``, ``q_text`` are the plain means
+border, so every crop has the same size and lies inside the image) and ``q_feat``, ``p_pos`` are the plain means
 over its crops. A side shorter than ``tile`` is not split. Crops of one size are batched together; crops of
 different sizes never share a batch (no padding), so scores do not depend on the batch size or on which images
 are scored together.
 
     iqa = SFDIQA.from_file('sfd_iqa.pth')                       # trained weights + CLIP from the recorded block
-    score, q_feat, q_text = iqa.score_tensor(img)              # img (B, 3, H, W) in [0, 1] -> three (B,) tensors
+    score, q_feat, p_pos = iqa.score_tensor(img)              # img (B, 3, H, W) in [0, 1] -> three (B,) tensors
     results = iqa.score_files(['a.png', 'b.jpg'])              # list[IQAResult], errors captured per file
     iqa = SFDIQA(clip, featd, lpp)                             # live networks (validation during training)
 """
@@ -49,7 +49,7 @@ class IQAResult:
     path: str
     score: Optional[float] = None
     q_feat: Optional[float] = None
-    q_text: Optional[float] = None
+    p_pos: Optional[float] = None
     height: Optional[int] = None
     width: Optional[int] = None
     tiles: Optional[int] = None
@@ -58,6 +58,11 @@ class IQAResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def q_text(self) -> Optional[float]:
+        """The first release's name of ``p_pos`` (read-only), for code written against it."""
+        return self.p_pos
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,7 +96,7 @@ class SFDIQA:
         clip: the frozen extractor (``build_clip``) both networks were trained on.
         featd: the Feat-D (its heads must match ``clip``'s taps); ``None`` for a run trained without it.
         lpp: the prompt learner (its text encoder is ``clip``'s); ``None`` for a run trained without it.
-        alpha: weight of ``q_feat``; ``1 - alpha`` goes to ``q_text``. In [0, 1]. With only one network the
+        alpha: weight of ``q_feat``; ``1 - alpha`` goes to ``p_pos``. In [0, 1]. With only one network the
             score is that network's quantity (``q_feat`` or ``p_pos``), ``alpha`` is ignored, the other
             quantity is None (NaN in ``score_tensor``) and ``note`` says so.
         tile: crop size for large images (0 or None: always score the whole image).
@@ -119,7 +124,7 @@ class SFDIQA:
         self.alpha = float(alpha) if featd is not None and lpp is not None else float(lpp is None)
         self.note = ('' if featd is not None and lpp is not None else
                      'Feat-D only (no LPP in these weights): score = q_feat, alpha ignored' if lpp is None else
-                     'TG-D only (no Feat-D in these weights): score = q_text (p_pos), alpha ignored')
+                     'TG-D only (no Feat-D in these weights): score = p_pos, alpha ignored')
         self.tile = int(tile) if tile else 0
         self.batch_size = int(batch_size)
         self.device = _resolve_device(device) if device is not None else clip.device
@@ -222,26 +227,26 @@ class SFDIQA:
         return self._text_cache[1]
 
     def _score_batch(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, 3, h, w) crops of one size -> q_feat (N,), q_text (N,) as float64 on the CPU."""
+        """(N, 3, h, w) crops of one size -> q_feat (N,), p_pos (N,) as float64 on the CPU."""
         text = self.text_features()
         autocast = torch.autocast(self.device.type, dtype=self.amp) if self.amp else contextlib.nullcontext()
         with autocast:
-            q_feat, q_text = self._forward(batch, text)
-        return q_feat.double().cpu(), q_text.double().cpu()
+            q_feat, p_pos = self._forward(batch, text)
+        return q_feat.double().cpu(), p_pos.double().cpu()
 
     def _forward_eager(self, batch: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The pass on the device that :meth:`compile` compiles: (N, 3, h, w) crops and (2, D) prompt features ->
-        q_feat (N,), q_text (N,) float32."""
+        q_feat (N,), p_pos (N,) float32."""
         feats, embedding = self.clip(batch)
         absent = torch.zeros(batch.shape[0], device=batch.device)  # weight 0 in the score (see ``alpha``)
-        q_feat = q_text = absent
+        q_feat = p_pos = absent
         if self.featd is not None:
             logits = self.featd(feats)
             q_feat = torch.stack([torch.sigmoid(m.float()).flatten(1).mean(dim=1) for m in logits]).mean(dim=0)
         if self.lpp is not None:
             tg_logits = self.lpp(embedding, text)
-            q_text = F.softmax(tg_logits.float(), dim=1)[:, 0]
-        return q_feat, q_text
+            p_pos = F.softmax(tg_logits.float(), dim=1)[:, 0]
+        return q_feat, p_pos
 
     def _nets(self) -> list:
         return [net for net in (self.featd, self.lpp) if net is not None]
@@ -256,7 +261,7 @@ class SFDIQA:
         return self
 
     def _score_sources(self, sources: Sequence[Source]) -> list[tuple[float, float, int]]:
-        """Per source: (q_feat, q_text, number of crops). Crops are cut lazily, one batch at a time."""
+        """Per source: (q_feat, p_pos, number of crops). Crops are cut lazily, one batch at a time."""
         boxes = [tile_boxes(s.height, s.width, self.tile) for s in sources]
         per_crop = [(np.zeros(len(b)), np.zeros(len(b))) for b in boxes]
         groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
@@ -272,25 +277,25 @@ class SFDIQA:
                     if self.pad_batches and len(chunk) < self.batch_size:
                         fill = batch.new_zeros((self.batch_size - len(chunk), *batch.shape[1:]))
                         batch = torch.cat([batch, fill])
-                    q_feat, q_text = self._score_batch(batch.clamp(0.0, 1.0))
-                    for (i, j), qf, qt in zip(chunk, q_feat.tolist(), q_text.tolist()):
+                    q_feat, p_pos = self._score_batch(batch.clamp(0.0, 1.0))
+                    for (i, j), qf, qt in zip(chunk, q_feat.tolist(), p_pos.tolist()):
                         per_crop[i][0][j], per_crop[i][1][j] = qf, qt
         # means in crop order: the same sum whatever batches the crops travelled in
         return [(float(qf.mean()), float(qt.mean()), len(qf)) for qf, qt in per_crop]
 
-    def mix(self, q_feat: Any, q_text: Any, alpha: Optional[float] = None) -> Any:
-        """The score from its two quantities (floats or tensors): ``alpha * q_feat + (1 - alpha) * q_text``, the one
+    def mix(self, q_feat: Any, p_pos: Any, alpha: Optional[float] = None) -> Any:
+        """The score from its two quantities (floats or tensors): ``alpha * q_feat + (1 - alpha) * p_pos``, the one
         place of SFD-IQA's formula. ``alpha`` None is the scorer's own; weights with one network (an ablation run)
         have one quantity, which is then the score whatever ``alpha`` says."""
         if self.lpp is None:
             return q_feat
         if self.featd is None:
-            return q_text
+            return p_pos
         alpha = self.alpha if alpha is None else float(alpha)
-        return alpha * q_feat + (1.0 - alpha) * q_text
+        return alpha * q_feat + (1.0 - alpha) * p_pos
 
     def score_tensor(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(B, 3, H, W)`` or ``(3, H, W)`` RGB in [0, 1] (clamped) -> ``(score, q_feat, q_text)``, each a
+        """``(B, 3, H, W)`` or ``(3, H, W)`` RGB in [0, 1] (clamped) -> ``(score, q_feat, p_pos)``, each a
         ``(B,)`` float64 CPU tensor. Gray ``(B, 1, H, W)`` is replicated. No gradients."""
         if img.dim() == 3:
             img = img.unsqueeze(0)
@@ -302,10 +307,10 @@ class SFDIQA:
             img = img.expand(-1, 3, -1, -1)
         values = self._score_sources([_TensorImage(x) for x in img])
         q_feat = torch.tensor([v[0] for v in values], dtype=torch.float64)
-        q_text = torch.tensor([v[1] for v in values], dtype=torch.float64)
-        score = self.mix(q_feat, q_text)
+        p_pos = torch.tensor([v[1] for v in values], dtype=torch.float64)
+        score = self.mix(q_feat, p_pos)
         nan = torch.full_like(score, float('nan'))  # a quantity the weights cannot measure
-        return score, (q_feat if self.featd is not None else nan), (q_text if self.lpp is not None else nan)
+        return score, (q_feat if self.featd is not None else nan), (p_pos if self.lpp is not None else nan)
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` in [0, 1] -> ``(B,)`` SFD-IQA scores."""
