@@ -30,6 +30,7 @@ _ALIAS = 'torchvision.transforms.functional_tensor'
 # pyiqa metric name, network name, where the network class lives, and its DEFAULT_CONFIGS entry
 PYIQA_METRIC = 'sfd_iqa'
 PYIQA_ARCH = 'SFDIQANet'
+PACKAGE = 'sfd_arch'  # imported once basicsr has loaded: it registers the SFD classes
 PYIQA_ARCH_PATH = 'sfd_arch.iqa.pyiqa_plugin:SFDIQANet'
 PYIQA_CONFIG = {
     'metric_opts': {'type': PYIQA_ARCH},
@@ -39,11 +40,18 @@ PYIQA_CONFIG = {
 }
 
 
+def _by_name(reference):
+    """The object ``'module:attribute'`` names, imported now. The hook refers to the package only by such names,
+    never by an import statement: it sits below everything in the package's layers (docs/design.md, "2 Layers")."""
+    import importlib
+
+    module, _, attribute = reference.partition(':')
+    return getattr(importlib.import_module(module), attribute) if attribute else importlib.import_module(module)
+
+
 def _build_sfd_iqa_net(**opts):
     """Stand-in for ``SFDIQANet`` in a pyiqa without ``register_lazy``: imports the class when pyiqa builds it."""
-    from sfd_arch.iqa.pyiqa_plugin import SFDIQANet
-
-    return SFDIQANet(**opts)
+    return _by_name(PYIQA_ARCH_PATH)(**opts)
 
 
 _build_sfd_iqa_net.__name__ = PYIQA_ARCH  # older pyiqa registers an object under its __name__
@@ -75,7 +83,7 @@ def register_pyiqa() -> bool:
 
 
 def _import_sfd_arch() -> None:
-    __import__('sfd_arch')
+    _by_name(PACKAGE)
 
 
 def _register_pyiqa_or_warn() -> None:

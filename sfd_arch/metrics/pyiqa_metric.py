@@ -23,7 +23,6 @@ import numpy as np
 import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 
-from ..utils.directions import direction
 from .base import _to_hwc, cached_network, crop, finite, paired_images, resolve_device, to_rgb_tensor
 from .weights import MissingWeightsError, WeightFile, register_weight_needs, search_dirs
 
@@ -37,20 +36,6 @@ def import_pyiqa() -> Any:
         raise ImportError(f'calculate_pyiqa needs the optional package pyiqa, which is not installed: '
                           f'{INSTALL_HINT} (or pip install pyiqa). ({err})') from None
     return pyiqa
-
-
-def pyiqa_direction(metric: str) -> str:
-    """``'lower'`` or ``'higher'`` for a pyiqa metric name."""
-    try:
-        pyiqa = import_pyiqa()
-        configs = getattr(pyiqa, 'DEFAULT_CONFIGS', None)
-        if configs is None:
-            from pyiqa.default_model_configs import DEFAULT_CONFIGS as configs
-        if metric in configs:  # pyiqa keeps the direction beside metric_opts
-            return 'lower' if configs[metric].get('lower_better', False) else 'higher'
-    except ImportError:
-        pass
-    return direction(metric)  # pyiqa not installed or silent: the package's table
 
 
 @register_weight_needs('calculate_pyiqa')

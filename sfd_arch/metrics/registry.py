@@ -39,7 +39,21 @@ def metric_direction(metric_opt: dict[str, Any]) -> str:
             raise ValueError(f"{metric_type}: better must be 'higher' or 'lower', got {better!r}")
         return better
     if metric_type == 'calculate_pyiqa':
-        from .pyiqa_metric import pyiqa_direction
-
         return pyiqa_direction(metric_opt.get('metric', 'musiq'))
     return direction(metric_type)  # the known table; 'higher' (BasicSR's own default) for the rest
+
+
+def pyiqa_direction(metric: str) -> str:
+    """``'lower'`` or ``'higher'`` for a pyiqa metric name: pyiqa's own ``lower_better`` where pyiqa is installed
+    and knows the name, else the package's table (so a report can be written without pyiqa)."""
+    try:
+        import pyiqa
+
+        configs = getattr(pyiqa, 'DEFAULT_CONFIGS', None)
+        if configs is None:
+            from pyiqa.default_model_configs import DEFAULT_CONFIGS as configs
+        if metric in configs:  # pyiqa keeps the direction beside metric_opts
+            return 'lower' if configs[metric].get('lower_better', False) else 'higher'
+    except ImportError:
+        pass
+    return direction(metric)
