@@ -45,6 +45,7 @@ test-pyiqa: setup
 
 lint:
 	$(PYTHON) -m ruff check sfd_arch scripts tests _sfd_arch_hook.py setup.py
+	lint-imports  # the layer, independence and no-cycle contracts of .importlinter (docs/design.md, 2 Layers)
 
 demo: setup
 	$(PYTHON) scripts/demo.py

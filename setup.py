@@ -60,7 +60,7 @@ setup(
     extras_require={
         # lpips, DISTS_pytorch, pytorch-fid, torch-fidelity (KID): the reference implementations the metric tests
         # compare against
-        'test': ['pytest', 'ruff', 'lpips', 'dists-pytorch', 'pytorch-fid', 'torch-fidelity'],
+        'test': ['pytest', 'ruff', 'import-linter>=2.1', 'lpips', 'dists-pytorch', 'pytorch-fid', 'torch-fidelity'],
         # ships the published LPIPS linear heads and DISTS alpha/beta, which sfd_arch.metrics finds there
         'metrics': ['lpips', 'dists-pytorch'],
         'pyiqa': ['pyiqa>=0.1.16'],

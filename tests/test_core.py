@@ -292,3 +292,23 @@ def test_one_direction_table_for_metric_types_pyiqa_names_and_baselines():
     assert lower_is_better('musiq_lower') and not lower_is_better('p_pos')
     assert [b for b in BASELINES if BASELINES[b].lower_better] == ['niqe', 'piqe', 'brisque', 'ilniqe']
     assert oriented('niqe', 3.0) == -3.0 and oriented('sfd_iqa', 0.25) == 0.25
+
+
+def test_start_up_hook_sits_below_the_package():
+    """import-linter reads packages only: the hook's place at the bottom of the layers (.importlinter) is checked
+    here. At module level it imports sys and os alone, and no import statement anywhere names sfd_arch: the hook
+    reaches the package by name, with importlib, once basicsr or pyiqa has loaded."""
+    import ast
+
+    import _sfd_arch_hook
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(repo, '_sfd_arch_hook.py')) as f:
+        tree = ast.parse(f.read())
+    top = [a.name for node in tree.body if isinstance(node, ast.Import) for a in node.names]
+    top += [node.module for node in tree.body if isinstance(node, ast.ImportFrom)]
+    assert sorted(top) == ['os', 'sys']
+    named = [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
+    named += [node.module or '' for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    assert not [n for n in named if n.split('.')[0] == 'sfd_arch']
+    assert _sfd_arch_hook._by_name(_sfd_arch_hook.PYIQA_ARCH_PATH).__name__ == _sfd_arch_hook.PYIQA_ARCH
