@@ -1,4 +1,6 @@
-"""SFD-IQA: opinion-unaware no-reference IQA from SFD's trained Feat-D and LPP (DESIGN §1; docs/iqa.md).
+"""SFD-IQA: opinion-unaware no-reference IQA from SFD's trained Feat-D and LPP.
+
+The path of one score: docs/design.md, "4 One score"; the user's guide: docs/iqa.md.
 
 Importing registers ``calculate_sfd_iqa`` in BasicSR's METRIC_REGISTRY and hooks SFD-IQA into pyiqa when pyiqa
 is (or later gets) imported. Uses ``sfd_arch.archs`` only.

@@ -11,11 +11,11 @@ One ``torch.save`` dict, read with ``weights_only=True``:
 A run trained with only one of the two discriminators (the ablations ``featd_only`` / ``tgd_only``, see
 docs/ablations.md) exports ``'lpp': None`` or ``'featd': None``; the scorer then uses ``q_feat`` or ``p_pos`` alone.
 
-CLIP weights never go in (DESIGN §3): they come from the recorded ``clip.pretrained`` (a tag or a file) or an
-override when the file is loaded. A ``pretrained: null`` record means random CLIP weights (tests only).
-
-``export_experiment`` / ``export_files`` turn BasicSR training outputs (``net_featd_<iter>.pth`` and
-``net_lpp_<iter>.pth`` saved as ``{'params': state_dict}`` plus the option file) into such a file.
+CLIP weights never go in (docs/design.md, "1 The method": CLIP is frozen): they come from the recorded
+``clip.pretrained`` (a tag or a file) or an override when the file is loaded. A ``pretrained: null`` record means
+random CLIP weights (tests only). ``export_experiment`` / ``export_files`` turn BasicSR training outputs
+(``net_featd_<iter>.pth`` and ``net_lpp_<iter>.pth`` saved as ``{'params': state_dict}`` plus the option file) into
+such a file.
 """
 from __future__ import annotations
 

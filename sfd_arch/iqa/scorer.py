@@ -1,4 +1,4 @@
-"""SFD-IQA: opinion-unaware no-reference quality from a trained Feat-D and LPP (DESIGN §1).
+"""SFD-IQA: opinion-unaware no-reference quality from a trained Feat-D and LPP (docs/design.md, "4 One score").
 
 For an image tile ``x`` (RGB in [0, 1]), one frozen-CLIP pass gives the tapped maps and the embedding, then
 

@@ -1,6 +1,6 @@
 """The SFD training step, shared by ``SFDModel`` (paired data) and ``RealSFDModel`` (Real-ESRGAN data).
 
-Per iteration (DESIGN §1 and §3):
+Per iteration (docs/design.md, "1 The method" and "3 One training step"):
 
 1. ``sr = net_g(lq)``; CLIP runs on ``sr`` once, with grad (``feats_fake``, ``emb_fake``), and on the HR
    target once, without grad (``feats_real``, ``emb_real``). Text features of the prompt pair are
@@ -51,7 +51,7 @@ from torch.nn.parallel import DataParallel, DistributedDataParallel
 from ..archs.clip_arch import build_clip, normalize_clip_opt
 from ..utils.switches import SFDSwitches, sfd_switches  # noqa: F401  (re-exported: the one reading of the switches)
 
-# DESIGN §2: what applies when an option file leaves the SFD blocks out.
+# what applies when an option file leaves the SFD blocks out (docs/design.md, "1 The method")
 SFD_DEFAULTS = {
     'network_featd': {'type': 'FeatD', 'num_feat': 64},
     'network_lpp': {'type': 'PromptLearner', 'n_ctx': 16, 'pos': 'high quality', 'neg': 'low quality'},
@@ -540,7 +540,8 @@ class SFDModel(SFDMixin, SRModel):
     """Classical SISR with SFD: ESRGAN's recipe (paired data) where Feat-D and TG-D judge the SR output.
 
     Switch an ESRGAN option file with ``model_type: SFDModel`` (and drop ``network_d``; keeping it trains
-    the hybrid). See DESIGN §2 for the option keys; defaults apply where the SFD blocks are absent.
+    the hybrid). See docs/design.md, "1 The method", and the README's option keys; defaults apply where the
+    SFD blocks are absent.
     """
 
     def init_training_settings(self) -> None:

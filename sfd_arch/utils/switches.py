@@ -31,7 +31,7 @@ class SFDSwitches:
 
 
 def sfd_switches(opt: dict[str, Any], source: str = 'option file') -> SFDSwitches:
-    """Read the ablation switches of an option file (DESIGN §2 keys; docs/ablations.md).
+    """Read the ablation switches of an option file (docs/design.md, "1 The method"; docs/ablations.md).
 
     A key that is absent means the paper default; a key present with ``~`` (YAML null) turns its
     discriminator off: ``network_featd: ~`` / ``train.featd_opt: ~`` for Feat-D, ``network_lpp: ~`` /
