@@ -117,7 +117,7 @@ def test_misspelt_ablation_switch_and_amp_name_the_key_and_the_closest():
     ({'type': 'calculate_niqe', 'crop_border': 4, 'convert_too': 'y'},
      'val.metrics.m.convert_too: unknown key of calculate_niqe (did you mean `convert_to`?)'),
     ({'type': 'calculate_psnrr', 'crop_border': 4},
-     "val.metrics.m.type: 'calculate_psnrr' is not a registered metric (did you mean `calculate_psnr`?)"),
+     "val.metrics.m.type: unknown metric type 'calculate_psnrr' (did you mean `calculate_psnr`?)"),
 ])
 def test_metric_blocks_name_the_metric_the_key_and_the_closest(block, line):
     with pytest.raises(OptionKeyError, match='^' + re.escape(line)):
@@ -152,12 +152,12 @@ def test_the_training_script_refuses_before_basicsr_starts(tmp_path):
                                                           '(did you mean `num_feat`?)'),
     (lambda o: o.update(network_lpp={'learnable': False, 'clip': {}}), 'network_lpp.clip: set by the top-level'),
     (lambda o: o.update(network_d={'type': 'VGGStyleDiscriminatr'}),
-     "network_d.type: 'VGGStyleDiscriminatr' is not a registered architecture (did you mean "
+     "network_d.type: unknown architecture type 'VGGStyleDiscriminatr' (did you mean "
      '`VGGStyleDiscriminator`?)'),
     (lambda o: o['datasets']['train'].update(dataroot_gtt='x'), 'datasets.train.dataroot_gtt: unknown key of '
                                                                 'PairedImageDataset (did you mean `dataroot_gt`?)'),
-    (lambda o: o['datasets']['val'].update(type='PairedImageDatset'), "datasets.val.type: 'PairedImageDatset' is "
-                                                                      'not a registered dataset'),
+    (lambda o: o['datasets']['val'].update(type='PairedImageDatset'), "datasets.val.type: unknown dataset type "
+                                                                      "'PairedImageDatset' (did you mean"),
     (lambda o: o['datasets']['train']['io_backend'].update(tpye='disk'), 'datasets.train.io_backend.tpye: unknown '
                                                                           'key (did you mean `type`?)'),
     (lambda o: o['path'].update(pretrain_network_featdd='f.pth'), 'path.pretrain_network_featdd: unknown key '

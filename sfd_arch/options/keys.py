@@ -17,8 +17,14 @@ EXTRA_KEYS_HINT = ('declare a key your own code reads in the top-level `extra_ke
                    '(README "Option keys")')
 
 
-class OptionKeyError(ValueError):
-    """One or more option keys that nothing reads (or with a value of the wrong kind); one line per key."""
+class OptionKeyError(KeyError, ValueError):
+    """One or more option keys that nothing reads (or with a value of the wrong kind); one line per key.
+
+    A ``KeyError`` (a key is wrong) and a ``ValueError`` (the file is wrong), printed without KeyError's quotes.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ''
 
 
 def _pydantic_model(fields: dict[str, Any], extras_ok: bool) -> Any:

@@ -44,6 +44,9 @@ def check_option_file(path: str, is_train: bool = True, check_metrics: bool = Tr
     """
     opt = _load(path)
     forced = apply_command_line(opt, argv, is_train) if argv is not None else []
+    sfd_training = opt.get('model_type') in ('SFDModel', 'RealSFDModel') and is_train
+    if sfd_training:  # the clip block's own check first: it names the open_clip keys with their meaning
+        _check_clip(opt, path)
     check_option_keys(opt, path, forced)
     for phase, dataset in (opt.get('datasets') or {}).items():
         if phase.split('_')[0] == 'val' and not is_train:
@@ -54,13 +57,16 @@ def check_option_file(path: str, is_train: bool = True, check_metrics: bool = Tr
                 raise FileNotFoundError(f'{path}: datasets.{phase}.{key}: not found: {value}')
     if check_metrics:
         check_val_metrics(path, opt)
-    if opt.get('model_type') in ('SFDModel', 'RealSFDModel') and is_train:
-        try:
-            normalize_clip_opt(opt.get('clip'))
-        except (KeyError, ValueError) as err:
-            raise type(err)(f'{path}: {err.args[0]}') from err
+    if sfd_training:
         check_sfd_options(opt, path)
     return opt
+
+
+def _check_clip(opt: dict[str, Any], path: str) -> None:
+    try:
+        normalize_clip_opt(opt.get('clip'))
+    except (KeyError, ValueError) as err:
+        raise type(err)(f'{path}: {err.args[0]}') from err
 
 
 def check_val_metrics(path: str, opt: dict[str, Any]) -> None:

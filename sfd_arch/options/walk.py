@@ -94,7 +94,7 @@ def _unknown_type(where: str, name: Any, registry: Any, what: str) -> str:
     known = sorted(n[:-len('_basicsr')] if n.endswith('_basicsr') else n for n, _ in registry)
     near = closest(str(name), known)
     hint = f'did you mean `{near}`?' if near else f'known: {", ".join(known)}'
-    return f'{where}: {name!r} is not a registered {what} ({hint})'
+    return f'{where}: unknown {what} type {name!r} ({hint})'
 
 
 def _networks(checker: KeyChecker, opt: dict[str, Any]) -> None:
