@@ -110,9 +110,34 @@ class SFDMixin:
 
     # ------------------------------------------------------------------ set-up
     def init_sfd_training(self) -> None:
-        opt, train_opt = self.opt, self.opt['train']
+        """Everything BasicSR's ``init_training_settings`` does for a GAN, with SFD's discriminators: mixed
+        precision, EMA, CLIP, Feat-D and LPP, the optional image discriminator, losses, optimisers, schedulers."""
+        self.sfd = sfd_switches(self.opt)
+        self._init_amp()
+        self._init_ema()
+        self._init_clip()
+        self._init_sfd_discriminators()
+        self._init_image_d()
+        self.net_g.train()
+        for net in self._discriminators():
+            net.train()
+
+        train_opt = self.opt['train']
+        self.cri_pix = build_loss(train_opt['pixel_opt']).to(self.device) if train_opt.get('pixel_opt') else None
+        self.cri_perceptual = (build_loss(train_opt['perceptual_opt']).to(self.device)
+                               if train_opt.get('perceptual_opt') else None)
+        self.cri_featd = build_loss(self._sfd_train_opt('featd_opt')).to(self.device) if self.sfd.featd else None
+        self.cri_tgd = build_loss(self._sfd_train_opt('tgd_opt')).to(self.device) if self.sfd.tgd else None
+
+        self.net_d_iters = train_opt.get('net_d_iters', 1)
+        self.net_d_init_iters = train_opt.get('net_d_init_iters', 0)
+        self.setup_optimizers()
+        self.setup_schedulers()
+
+    def _init_amp(self) -> None:
+        """Autocast dtype and GradScalers (disabled scalers pass through: one code path for all)."""
+        train_opt = self.opt['train']
         logger = get_root_logger()
-        self.sfd = sfd_switches(opt)
         self.amp_dtype, self.amp_g = amp_options(train_opt, self.device)
         # Disabled scalers are pass-throughs (scale() returns the loss, step() steps): one code path for all.
         fp16 = self.amp_dtype is torch.float16
@@ -122,6 +147,12 @@ class SFDMixin:
             logger.info(f"SFD: mixed precision {train_opt['amp']} (autocast on CLIP, Feat-D, LPP"
                         f"{', generator' if self.amp_g else ''}){'; GradScalers for G and D' if fp16 else ''}")
 
+
+    def _init_ema(self) -> None:
+        """The generator's exponential moving average, as BasicSR's GAN models keep it."""
+        opt = self.opt
+        train_opt = self.opt['train']
+        logger = get_root_logger()
         self.ema_decay = train_opt.get('ema_decay', 0)
         if self.ema_decay > 0:
             logger.info(f'Use Exponential Moving Average with decay: {self.ema_decay}')
@@ -133,6 +164,11 @@ class SFDMixin:
                 self.model_ema(0)
             self.net_g_ema.eval()
 
+
+    def _init_clip(self) -> None:
+        """The frozen CLIP, built only when Feat-D or TG-D runs; a resumed state is checked against its block first."""
+        opt = self.opt
+        logger = get_root_logger()
         self.clip_opt = normalize_clip_opt(opt.get('clip'))
         resume_path = opt['path'].get('resume_state')
         self._clip_checked = bool(resume_path and osp.isfile(resume_path))
@@ -153,6 +189,11 @@ class SFDMixin:
                 logger.info(f"SFD ablation: {label} off ({', '.join(self.sfd.reasons[name])}): no network, "
                             'optimiser, scheduler or checkpoint for it')
 
+
+    def _init_sfd_discriminators(self) -> None:
+        """Feat-D and LPP as the ablation switches ask, with their pretrained weights."""
+        opt = self.opt
+        logger = get_root_logger()
         self.net_featd = self.net_lpp = None
         if self.sfd.featd:
             self.net_featd = self.model_to_device(build_network(self._sfd_net_opt('network_featd')))
@@ -171,6 +212,12 @@ class SFDMixin:
                                   opt['path'].get(f'param_key_{name}', 'params'))
         self._broadcast_lpp()
 
+
+    def _init_image_d(self) -> None:
+        """The optional image-level discriminator: SFD replaces it by default, keeping it is the hybrid setting."""
+        opt = self.opt
+        train_opt = self.opt['train']
+        logger = get_root_logger()
         # the optional image-level discriminator: SFD replaces it by default, keeping it is the hybrid setting
         self.net_d = None
         keep_image_d = opt.get('keep_image_d', False)
@@ -191,21 +238,6 @@ class SFDMixin:
             self.cri_gan = build_loss(train_opt['gan_opt']).to(self.device)
             self.relativistic_d = train_opt.get('relativistic_d', True)
             self.net_d.train()
-
-        self.net_g.train()
-        for net in self._discriminators():
-            net.train()
-
-        self.cri_pix = build_loss(train_opt['pixel_opt']).to(self.device) if train_opt.get('pixel_opt') else None
-        self.cri_perceptual = (build_loss(train_opt['perceptual_opt']).to(self.device)
-                               if train_opt.get('perceptual_opt') else None)
-        self.cri_featd = build_loss(self._sfd_train_opt('featd_opt')).to(self.device) if self.sfd.featd else None
-        self.cri_tgd = build_loss(self._sfd_train_opt('tgd_opt')).to(self.device) if self.sfd.tgd else None
-
-        self.net_d_iters = train_opt.get('net_d_iters', 1)
-        self.net_d_init_iters = train_opt.get('net_d_init_iters', 0)
-        self.setup_optimizers()
-        self.setup_schedulers()
 
     def _sfd_net_opt(self, key: str) -> dict:
         net_opt = copy.deepcopy(self.opt.get(key) or SFD_DEFAULTS[key])
@@ -274,10 +306,22 @@ class SFDMixin:
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def optimize_parameters(self, current_iter: int) -> None:
+        """One SFD iteration (docs/design.md, "3 One training step"): the CLIP passes, the generator step, the
+        discriminators' step on the detached SR features, then logging and EMA."""
         targets = self.sfd_targets()
         update_g = current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters
         loss_dict = OrderedDict()
+        passes = self._clip_passes(targets, update_g)
+        self._generator_step(passes, targets, update_g, loss_dict, current_iter)
+        self._discriminator_step(passes, targets, loss_dict, current_iter)
+        self.log_dict = self.reduce_loss_dict(OrderedDict((k, v.detach().float()) for k, v in loss_dict.items()))
+        if self.ema_decay > 0:
+            self.model_ema(decay=self.ema_decay)
 
+    def _clip_passes(self, targets: dict, update_g: bool) -> tuple:
+        """SR output, then (CLIP features and embedding of SR, the same of the target, LPP's text features);
+        None for what this run does not compute."""
+        feats_fake = emb_fake = feats_real = emb_real = None
         # The two CLIP passes of the iteration (none when Feat-D and TG-D are both off).
         with torch.set_grad_enabled(update_g):
             with self._autocast(self.amp_g):
@@ -292,7 +336,12 @@ class SFDMixin:
         if self.net_lpp is not None:
             with self._autocast():
                 text = self.net_lpp.text_features()  # with grad to the context vectors, used detached by G
+        return feats_fake, emb_fake, feats_real, emb_real, text
 
+    def _generator_step(self, passes: tuple, targets: dict, update_g: bool, loss_dict: dict,
+                        current_iter: int) -> None:
+        """G's losses (pixel, perceptual, Feat-D, TG-D, image D) and its optimiser step, on its update iterations."""
+        feats_fake, emb_fake, _, _, text = passes
         # ---- generator
         self._set_requires_grad(False)
         self.optimizer_g.zero_grad()
@@ -329,6 +378,10 @@ class SFDMixin:
             self.scaler_g.step(self.optimizer_g)
             self.scaler_g.update()
 
+
+    def _discriminator_step(self, passes: tuple, targets: dict, loss_dict: dict, current_iter: int) -> None:
+        """Feat-D, LPP (TG-D) and the optional image D on real and detached SR features, and their optimisers."""
+        feats_fake, emb_fake, feats_real, emb_real, text = passes
         # ---- discriminators (Feat-D, LPP, optional image D), on the detached SR features
         self._set_requires_grad(True)
         d_optimizers = self._d_optimizers()
@@ -371,10 +424,6 @@ class SFDMixin:
             for optimizer in d_optimizers:
                 self.scaler_d.step(optimizer)
             self.scaler_d.update()
-
-        self.log_dict = self.reduce_loss_dict(OrderedDict((k, v.detach().float()) for k, v in loss_dict.items()))
-        if self.ema_decay > 0:
-            self.model_ema(decay=self.ema_decay)
 
     def _discriminators(self) -> list:
         return [n for n in (self.net_featd, self.net_lpp, self.net_d) if n is not None]
