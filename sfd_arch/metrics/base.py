@@ -59,7 +59,8 @@ def clear_metric_cache() -> None:
         _NETWORKS.clear()
 
 
-def _to_hwc(img: np.ndarray, input_order: str, label: str) -> np.ndarray:
+def to_hwc(img: np.ndarray, input_order: str, label: str) -> np.ndarray:
+    """A BasicSR metric input (HWC or CHW, ``input_order``) as HWC; ``label`` names it in errors."""
     if input_order not in ('HWC', 'CHW'):
         raise ValueError(f"input_order must be 'HWC' or 'CHW', got {input_order!r}")
     if not isinstance(img, np.ndarray):
@@ -78,8 +79,8 @@ def _to_hwc(img: np.ndarray, input_order: str, label: str) -> np.ndarray:
 def paired_images(img: np.ndarray, img2: np.ndarray, crop_border: int, input_order: str,
                   metric: str) -> tuple[np.ndarray, np.ndarray]:
     """SR and HR as ``(H, W, 3)`` BGR arrays with ``crop_border`` pixels removed on each side; sizes must match."""
-    sr = _to_hwc(img, input_order, f'{metric}: SR image')
-    hr = _to_hwc(img2, input_order, f'{metric}: HR image')
+    sr = to_hwc(img, input_order, f'{metric}: SR image')
+    hr = to_hwc(img2, input_order, f'{metric}: HR image')
     if sr.shape != hr.shape:
         raise MetricInputError(f'{metric}: SR image is {sr.shape[1]}x{sr.shape[0]} (WxH) but HR image is '
                                f'{hr.shape[1]}x{hr.shape[0]}; the pair must have the same size')

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 
-from .base import _to_hwc, cached_network, crop, finite, paired_images, resolve_device, to_rgb_tensor
+from .base import cached_network, crop, finite, paired_images, resolve_device, to_hwc, to_rgb_tensor
 from .weights import MissingWeightsError, WeightFile, register_weight_needs, search_dirs
 
 INSTALL_HINT = 'pip install .[pyiqa]'
@@ -121,7 +121,7 @@ def calculate_pyiqa(img: np.ndarray, img2: Optional[np.ndarray] = None, metric: 
         with torch.inference_mode():
             value = model(to_rgb_tensor(sr, dev), to_rgb_tensor(hr, dev))
     else:
-        sr = crop(_to_hwc(img, input_order, f'calculate_pyiqa ({metric}): SR image'), crop_border, 'calculate_pyiqa')
+        sr = crop(to_hwc(img, input_order, f'calculate_pyiqa ({metric}): SR image'), crop_border, 'calculate_pyiqa')
         with torch.inference_mode():
             value = model(to_rgb_tensor(sr, dev))
     return finite(f'calculate_pyiqa ({metric})', float(value.mean().item()) if hasattr(value, 'mean') else value)
