@@ -51,7 +51,7 @@ demo: setup
 	$(PYTHON) scripts/demo.py
 
 bench: setup
-	$(PYTHON) scripts/benchmark.py --preset small
+	$(PYTHON) scripts/benchmarks/benchmark.py --preset small
 
 clean:
 	rm -rf build *.egg-info demo_output

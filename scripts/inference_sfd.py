@@ -7,7 +7,7 @@ Examples::
 
 The generator's shape (scale, num_feat, num_block, num_grow_ch) is read from the checkpoint; the flags only
 have to be given to check it. Weights are taken from ``params_ema`` if present, else ``params``, else the file
-is taken as a raw state dict (use ``scripts/convert_rrdb_keys.py`` for ESRGAN/KAIR checkpoints first).
+is taken as a raw state dict (use ``scripts/model_conversion/convert_rrdb_keys.py`` for ESRGAN/KAIR checkpoints first).
 
 Images keep what they are: 8 or 16 bit stay 8 or 16 bit; gray stays gray; RGBA keeps its alpha channel,
 upscaled separately (by the network, as Real-ESRGAN does, or by plain interpolation). Half precision is used on

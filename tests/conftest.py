@@ -6,7 +6,6 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('SFD_OFFLINE', '1')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import importlib.util  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -42,14 +41,3 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
-
-
-def load_script(name: str):
-    """Import scripts/<name>.py in-process (scripts are not a package)."""
-    module_name = f'_sfd_script_{name}'
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, REPO / 'scripts' / f'{name}.py')
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]

@@ -123,16 +123,15 @@ def train_discriminators(clip, featd, lpp, batches, lr: float = 2e-3) -> None:
 
 def write_switched_sfd_run(root, name: str) -> str:
     """A tiny SFD run in ``root``: paired data, the tiny CLIP file, random VGG19 weights, and ``train_sfd.yml``,
-    a tiny ESRGAN option file switched to SFD by the README's ``scripts/switch_to_sfd.py``. Returns its path;
-    run it with ``root`` as the current directory."""
-    from conftest import load_script
+    a tiny ESRGAN option file switched to SFD as the README's ``scripts/switch_to_sfd.py`` does
+    (``sfd_arch.tools.switch``). Returns its path; run it with ``root`` as the current directory."""
+    from sfd_arch.tools.switch import switch_text
 
     root = str(root)
     gt, lq = make_paired_dataset(os.path.join(root, 'data'))
     clip_file = save_tiny_clip(os.path.join(root, 'tiny_clip.pt'))
     write_random_vgg19(os.path.join(root, VGG_PATH))
-    text = load_script('switch_to_sfd').switch_text(esrgan_style_options(name, gt, lq, perceptual=True),
-                                                     clip_line=tiny_clip_line(clip_file))
+    text = switch_text(esrgan_style_options(name, gt, lq, perceptual=True), clip_line=tiny_clip_line(clip_file))
     path = os.path.join(root, 'train_sfd.yml')
     with open(path, 'w') as f:
         f.write(text)

@@ -3,6 +3,7 @@ import csv
 import logging
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,7 +11,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import load_script
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 REPO = Path(__file__).resolve().parents[1]
@@ -165,7 +165,8 @@ def assert_png(path: Path) -> None:
 
 
 def test_perception_distortion_plane_plots_the_csv_means(tmp_path):
-    plot = load_script('plot_results')
+    from sfd_arch.eval import plots as plot
+
     esrgan = write_model_csv(tmp_path, 'ESRGAN', {'Set5': {'psnr': [30.0, 28.0], 'LPIPS': [0.20, 0.10]},
                                                   'Set14': {'psnr': [26.0, 27.0, 25.0], 'LPIPS': [0.3, 0.2, 0.1]}})
     sfd = write_model_csv(tmp_path, 'SFD', {'Set5': {'psnr': [29.0, 28.0], 'LPIPS': [0.08, 0.06]},
@@ -183,19 +184,20 @@ def test_perception_distortion_plane_plots_the_csv_means(tmp_path):
         assert 'lower is better' in ax.get_ylabel() and ax.get_xlabel().startswith('PSNR')
     assert_png(tmp_path / 'pd.png')
 
-    data = plot.main(['pd', esrgan, sfd, '--metric', 'LPIPS', '--average', '--labels', 'A', 'B',
-                      '-o', str(tmp_path / 'avg.png')])
+    _, data = plot.plot_pd([esrgan, sfd], metric='LPIPS', labels=['A', 'B'], average=True,
+                           output=str(tmp_path / 'avg.png'))
     np.testing.assert_allclose(data['average']['A'], ((29.0 + 26.0) / 2, (0.15 + 0.2) / 2))
     np.testing.assert_allclose(data['average']['B'], ((28.5 + 25.5) / 2, (0.07 + 0.15) / 2))
     assert_png(tmp_path / 'avg.png')
-    with pytest.raises(SystemExit, match='no metric .niqe.*psnr, LPIPS'):
-        plot.main(['pd', esrgan, '--metric', 'niqe', '-o', str(tmp_path / 'x.png')])
+    with pytest.raises(ValueError, match='no metric .niqe.*psnr, LPIPS'):
+        plot.plot_pd([esrgan], metric='niqe', output=str(tmp_path / 'x.png'))
 
 
 def test_training_curves_plot_the_tensorboard_scalars(tmp_path):
     from torch.utils.tensorboard import SummaryWriter
 
-    plot = load_script('plot_results')
+    from sfd_arch.eval import plots as plot
+
     logdir = tmp_path / 'tb_logger' / 'train_SFD'
     written = {'losses/l_g_pix': [0.3, 0.2, 0.15], 'losses/l_featd_real': [0.7, 0.6, 0.65],
                'p_pos_real': [0.5, 0.7, 0.8], 'p_pos_fake': [0.5, 0.3, 0.25],
@@ -224,9 +226,12 @@ def test_training_curves_plot_the_tensorboard_scalars(tmp_path):
     np.testing.assert_allclose(loss_lines[1].get_ydata(), [0.3, 0.25, 0.2], rtol=1e-6)
     assert len([ax for ax in fig.axes if ax.get_title() == 'val psnr'][0].get_lines()) == 2
     (tmp_path / 'empty').mkdir()
-    with pytest.raises(SystemExit, match='no tensorboard event files'):
-        plot.main(['curves', str(tmp_path / 'empty'), '-o', str(tmp_path / 'x.png')])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]))
+    run = subprocess.run([sys.executable, str(REPO / 'scripts' / 'plot' / 'plot_results.py'), 'curves',
+                          str(tmp_path / 'empty'), '-o', str(tmp_path / 'x.png')], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 1 and 'plot_results: error: no tensorboard event files' in run.stderr
     with SummaryWriter(str(tmp_path / 'tb_logger' / 'other_run')) as writer:
         writer.add_scalar('losses/l_g_pix', 1.0, 1)
-    with pytest.raises(SystemExit, match='several runs'):
-        plot.main(['curves', str(tmp_path / 'tb_logger'), '-o', str(tmp_path / 'x.png')])
+    with pytest.raises(ValueError, match='several runs'):
+        plot.plot_curves(str(tmp_path / 'tb_logger'), output=str(tmp_path / 'x.png'))

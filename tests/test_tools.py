@@ -1,5 +1,6 @@
 """Data preparation (sub-images, bicubic LR, meta info, LMDB) and the ESRGAN/KAIR -> BasicSR key converter."""
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -7,7 +8,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import load_script
 from torch import nn
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -26,6 +26,12 @@ from basicsr.utils.matlab_functions import imresize  # noqa: E402
 pytestmark = pytest.mark.usefixtures('single_thread')
 
 
+def script_env() -> dict:
+    """A script's environment as a user of this checkout has it: the checkout's package first."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]),
+                OMP_NUM_THREADS='1')
+
+
 def smooth_image(rng: np.random.Generator, h: int, w: int, channels: int, dtype=np.uint8) -> np.ndarray:
     """A natural-ish image: coarse noise upsampled (bicubic), so downscaling has something to do."""
     coarse = rng.random((h // 8 + 2, w // 8 + 2, channels)).astype(np.float32)
@@ -39,7 +45,8 @@ def smooth_image(rng: np.random.Generator, h: int, w: int, channels: int, dtype=
 @pytest.fixture(scope='module')
 def prepared(tmp_path_factory):
     """Run prepare_data once on two colour images, one 16-bit gray image and two unreadable files."""
-    prep = load_script('prepare_data')
+    from sfd_arch.tools import prepare_data as prep
+
     root = tmp_path_factory.mktemp('prep')
     src = root / 'hr'
     src.mkdir()
@@ -51,9 +58,8 @@ def prepared(tmp_path_factory):
     (src / 'broken.png').write_bytes(b'\x89PNG\r\n\x1a\n this is not an image')
     (src / 'empty.jpg').write_bytes(b'')
     out = root / 'out'
-    argv = ['-i', str(src), '-o', str(out), '--name', 'T', '--scales', '2', '4', '--crop_size', '48', '--step',
-            '24', '--lmdb', '--n_thread', '1']
-    result = prep.main(argv)
+    argv = {'name': 'T', 'scales': [2, 4], 'crop_size': 48, 'step': 24, 'lmdb': True, 'n_thread': 1}
+    result = prep.prepare_data([str(src)], str(out), **argv)
     return {'prep': prep, 'src': src, 'out': out, 'images': images, 'result': result, 'argv': argv}
 
 
@@ -133,33 +139,35 @@ def test_prepare_data_rerun_skips_finished_work(prepared, capsys):
     out = prepared['out']
     files = sorted(p for p in out.rglob('*') if p.is_file() and p.suffix in ('.png', '.mdb'))
     stamps = {p: p.stat().st_mtime_ns for p in files}
-    result = prepared['prep'].main(prepared['argv'])
+    result = prepared['prep'].prepare_data([str(prepared['src'])], str(prepared['out']), **prepared['argv'])
     assert result['processed'] == 0 and result['skipped'] == 3 and result['images'] == 18
     assert {p: p.stat().st_mtime_ns for p in files} == stamps  # nothing rewritten, LMDBs included
     assert 'LMDB up to date' in capsys.readouterr().out
 
     # a deleted output is noticed: that one source image is done again
     (out / 'T_LR_bicubic' / 'X2_sub' / 'b_s003.png').unlink()
-    result = prepared['prep'].main(prepared['argv'])
+    result = prepared['prep'].prepare_data([str(prepared['src'])], str(prepared['out']), **prepared['argv'])
     assert result['processed'] == 1 and result['skipped'] == 2
     assert (out / 'T_LR_bicubic' / 'X2_sub' / 'b_s003.png').stat().st_size > 0
 
 
 def test_prepare_data_missing_input_folder_exits_nonzero_naming_it(tmp_path):
     missing = tmp_path / 'no_such_folder'
-    with pytest.raises(SystemExit) as err:
-        load_script('prepare_data').main(['-i', str(missing), '-o', str(tmp_path / 'out')])
-    # SystemExit with a message: Python prints it to stderr and exits with status 1
-    assert isinstance(err.value.code, str)
-    assert str(missing) in err.value.code and 'not found' in err.value.code
+    run = subprocess.run([sys.executable, str(REPO / 'scripts' / 'data_preparation' / 'prepare_data.py'), '-i',
+                          str(missing), '-o', str(tmp_path / 'out')], env=script_env(), capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 1  # SystemExit with a message: printed to stderr, status 1
+    assert run.stderr.startswith('prepare_data: error:')
+    assert str(missing) in run.stderr and 'not found' in run.stderr
     assert not (tmp_path / 'out').exists()
 
 
 def test_prepare_data_rejects_crop_not_divisible_by_scale(tmp_path):
     (tmp_path / 'hr').mkdir()
-    with pytest.raises(SystemExit, match='multiples of every scale'):
-        load_script('prepare_data').main(['-i', str(tmp_path / 'hr'), '-o', str(tmp_path / 'o'),
-                                          '--scales', '3', '--crop_size', '100', '--step', '50'])
+    from sfd_arch.tools.prepare_data import PrepareError, prepare_data
+
+    with pytest.raises(PrepareError, match='multiples of every scale'):
+        prepare_data([str(tmp_path / 'hr')], str(tmp_path / 'o'), scales=[3], crop_size=100, step=50)
 
 
 # -- convert_rrdb_keys ----------------------------------------------------------------------------------------
@@ -218,7 +226,8 @@ class OldESRGAN(nn.Module):
 
 
 def test_convert_old_esrgan_arch_gives_identical_outputs(tmp_path):
-    conv = load_script('convert_rrdb_keys')
+    from sfd_arch.tools import convert_rrdb_keys as conv
+
     torch.manual_seed(0)
     old = OldESRGAN(nf=8, nb=2, gc=4).eval()
     keys = list(old.state_dict())
@@ -226,7 +235,7 @@ def test_convert_old_esrgan_arch_gives_identical_outputs(tmp_path):
     src, dst = tmp_path / 'old.pth', tmp_path / 'new.pth'
     torch.save(old.state_dict(), src)
 
-    opts = conv.main([str(src), '-o', str(dst)])
+    opts = conv.convert_file(str(src), str(dst))
     assert opts == {'num_in_ch': 3, 'num_out_ch': 3, 'scale': 4, 'num_feat': 8, 'num_block': 2, 'num_grow_ch': 4}
     ckpt = torch.load(dst, weights_only=True)
     assert set(ckpt) == {'params', 'params_ema'}
@@ -240,7 +249,8 @@ def test_convert_old_esrgan_arch_gives_identical_outputs(tmp_path):
 
 
 def test_convert_esrgan_kair_naming_and_wrapped_checkpoints(tmp_path):
-    conv = load_script('convert_rrdb_keys')
+    from sfd_arch.tools import convert_rrdb_keys as conv
+
     torch.manual_seed(1)
     ref = RRDBNet(3, 3, scale=4, num_feat=8, num_block=3, num_grow_ch=4).state_dict()
     to_esrgan = [('conv_body.', 'trunk_conv.'), ('conv_up1.', 'upconv1.'), ('conv_up2.', 'upconv2.'),
@@ -256,7 +266,7 @@ def test_convert_esrgan_kair_naming_and_wrapped_checkpoints(tmp_path):
     assert 'RRDB_trunk.2.RDB3.conv5.weight' in esrgan and 'HRconv.bias' in esrgan
     # KAIR/ESRGAN training checkpoints: wrapped in 'params' with a DataParallel prefix
     torch.save({'params': {f'module.{k}': v for k, v in esrgan.items()}}, tmp_path / 'kair.pth')
-    opts = conv.main([str(tmp_path / 'kair.pth'), '-o', str(tmp_path / 'kair_basicsr.pth')])
+    opts = conv.convert_file(str(tmp_path / 'kair.pth'), str(tmp_path / 'kair_basicsr.pth'))
     assert opts['num_block'] == 3 and opts['num_feat'] == 8 and opts['num_grow_ch'] == 4
     ckpt = torch.load(tmp_path / 'kair_basicsr.pth', weights_only=True)
     for name in ('params', 'params_ema'):
@@ -265,11 +275,11 @@ def test_convert_esrgan_kair_naming_and_wrapped_checkpoints(tmp_path):
 
 
 def test_convert_rejects_unknown_layout_naming_file_and_keys(tmp_path):
-    conv = load_script('convert_rrdb_keys')
     bad = tmp_path / 'not_rrdb.pth'
     torch.save({'encoder.0.weight': torch.zeros(2), 'decoder.head.bias': torch.zeros(2)}, bad)
-    with pytest.raises(SystemExit) as err:
-        conv.main([str(bad)])
-    message = str(err.value.code)
+    run = subprocess.run([sys.executable, str(REPO / 'scripts' / 'convert_rrdb_keys.py'), str(bad)],
+                         env=script_env(), capture_output=True, text=True, timeout=300)  # the README's path
+    assert run.returncode == 1 and run.stderr.startswith('convert_rrdb_keys: error:')
+    message = run.stderr
     assert str(bad) in message and 'encoder.0.weight' in message and 'decoder.head.bias' in message
     assert not (tmp_path / 'not_rrdb_basicsr.pth').exists()

@@ -1,7 +1,7 @@
 """Seconds per image of SFD-IQA (full-size CLIP, random weights: the speed is the same) and BasicSR's NIQE.
 
-    python scripts/time_iqa.py                      # 512x384, RN50, CPU, 5 images after one warm-up image
-    python scripts/time_iqa.py --device cuda --images 20
+    python scripts/benchmarks/time_iqa.py                      # 512x384, RN50, CPU, 5 images after one warm-up image
+    python scripts/benchmarks/time_iqa.py --device cuda --images 20
 
 Both metrics score the same synthetic images (smooth content plus mild noise) in one run.
 """
@@ -12,7 +12,7 @@ import sys
 import time
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402

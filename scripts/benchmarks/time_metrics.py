@@ -1,7 +1,7 @@
 """Seconds per image of the SR evaluation metrics (LPIPS, DISTS, FID features) and of the Fréchet distance.
 
-    python scripts/time_metrics.py                     # 512x512, CPU, 3 timed images after one warm-up
-    python scripts/time_metrics.py --device cuda --repeats 10
+    python scripts/benchmarks/time_metrics.py                     # 512x512, CPU, 3 timed images after one warm-up
+    python scripts/benchmarks/time_metrics.py --device cuda --repeats 10
 
 Random stand-in weights under the published names are written to a temporary folder (the speed does not depend
 on the weights), so this runs anywhere, offline. Each metric's network is built once, in the warm-up call, as in
@@ -18,7 +18,7 @@ import time
 from typing import Callable
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402

@@ -56,13 +56,19 @@ def csv_line(row: CompareRow) -> list[str]:
 
 
 def dataset_means(rows: Iterable[CompareRow]) -> dict[str, dict[str, dict[str, float]]]:
-    """``{dataset: {model: {metric: value}}}``: the mean over images, or the dataset-level value as it is."""
-    sums: dict[tuple[str, str, str], list[float]] = {}
+    """``{dataset: {model: {metric: value}}}``: the mean over images, or the dataset-level value as it is.
+
+    Per model, the means of ``sfd_arch.utils.results.dataset_means`` (the one mean of a test's ``metrics.csv``).
+    """
+    from ..utils.results import dataset_means as means_per_dataset
+
+    by_model: dict[str, list[CompareRow]] = {}
     for r in rows:
-        sums.setdefault((r.dataset, r.model, r.metric), []).append(r.value)
+        by_model.setdefault(r.model, []).append(r)
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for (dataset, model, metric), values in sums.items():
-        out.setdefault(dataset, {}).setdefault(model, {})[metric] = sum(values) / len(values)
+    for model, model_rows in by_model.items():
+        for dataset, per_metric in means_per_dataset(model_rows).items():
+            out.setdefault(dataset, {})[model] = per_metric
     return out
 
 

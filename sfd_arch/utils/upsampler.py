@@ -55,7 +55,7 @@ def load_generator_state(model_path: str) -> dict:
 def rrdb_options_from_state(state: dict, model_path: str = 'checkpoint') -> dict:
     """RRDBNet constructor arguments that reproduce the shapes in a BasicSR RRDBNet state dict."""
     if 'conv_first.weight' not in state or 'body.0.rdb1.conv1.weight' not in state:
-        hint = (' (ESRGAN/KAIR naming: convert it with scripts/convert_rrdb_keys.py)'
+        hint = (' (ESRGAN/KAIR naming: convert it with scripts/model_conversion/convert_rrdb_keys.py)'
                 if any(k.startswith(('RRDB_trunk.', 'model.1.sub.')) for k in state) else '')
         raise ValueError(f'{model_path}: not a BasicSR RRDBNet state dict{hint}; keys start with '
                          f'{list(state)[:5]}')
