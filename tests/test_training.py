@@ -197,6 +197,7 @@ def test_realsfd_trains_and_resumes_on_cpu(tmp_path, monkeypatch):
     upstream = yaml.safe_load(open(os.path.join(REPO, 'options', 'train_realsfd_x4plus.yml')))
     upstream.update(name='realsfd_tiny', num_gpu=0, gt_size=64, queue_size=4, model_type='RealESRGANModel')
     upstream.pop('keep_image_d')
+    upstream.pop('val'), upstream['datasets'].pop('val')  # Real-ESRGAN's file ships without validation
     train = upstream['datasets']['train']
     train.update(dataroot_gt=str(hr), meta_info=str(tmp_path / 'meta.txt'), gt_size=64, num_worker_per_gpu=0,
                  batch_size_per_gpu=2, blur_kernel_size=7, blur_kernel_size2=7)
