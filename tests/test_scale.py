@@ -27,9 +27,11 @@ from sfd_arch.archs import FeatD, PromptLearner
 from sfd_arch.cli import SCORE_COLUMNS
 from sfd_arch.cli import distributed as dist_score
 from sfd_arch.cli import main as cli
+from sfd_arch.cli import rows as rows_module
 from sfd_arch.iqa import SFDIQA, read_image
 from sfd_arch.iqa import loader as iqa_loader
 from sfd_arch.iqa.compiled import CompileFallbackWarning
+from sfd_arch.iqa.tiles import tile_boxes
 
 TILE = 64
 TIMEOUT = 300
@@ -52,9 +54,7 @@ def weights(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def scorer(weights):
-    scorer = SFDIQA.from_file(weights, device='cpu', tile=TILE, batch_size=4)
-    scorer.pad_batches = True  # as `sfd-iqa score` does
-    return scorer
+    return SFDIQA.from_file(weights, device='cpu', tile=TILE, batch_size=4)
 
 
 def _image(h: int, w: int, seed: int) -> np.ndarray:
@@ -131,11 +131,29 @@ def test_workers_give_the_same_rows_in_the_same_order(folder, weights, scorer, t
     assert 'at least 32x32' in errors['tiny.png'] and 'cannot decode' in errors['corrupt.jpg']
     assert {r['tiles'] for r in rows if r['path'].endswith('img02.png')} == {'6'}  # 130x100 in 64 px tiles
 
-    # the same bits as reading in the main process through ImageArray (score_arrays)
-    for row in rows:
-        if not row['error']:
-            expected = scorer.score_arrays([read_image(row['path'])], names=[row['path']])[0]
-            assert float(row['score']) == expected.score and int(row['tiles']) == expected.tiles, row['path']
+    # the same bits as reading in the main process through ImageArray (score_arrays) in the same windows of
+    # --batch-size inputs (the unit whose crops share batches), and within 1e-6 of each image scored alone
+    paths = [r['path'] for r in rows]
+    for start in range(0, len(paths), 4):
+        window = [r for r in rows[start:start + 4] if not r['error']]
+        expected = scorer.score_arrays([read_image(r['path']) for r in window], names=[r['path'] for r in window])
+        for row, result in zip(window, expected):
+            assert float(row['score']) == result.score and int(row['tiles']) == result.tiles, row['path']
+            alone = scorer.score_arrays([read_image(row['path'])], names=[row['path']])[0]
+            assert abs(alone.score - result.score) < 1e-6
+
+
+def test_windows_are_a_function_of_the_list_and_never_pad(folder, weights):
+    """Crops forwarded = crops of the images (no padding), batches fixed by windows of batch_size inputs."""
+    paths = [p for p in _files(folder) if not p.endswith(('tiny.png', 'corrupt.jpg'))]
+    crops = sum(len(tile_boxes(*read_image(p).pixels.shape[:2], TILE)) for p in paths)
+    scorer = SFDIQA.from_file(weights, device='cpu', tile=TILE, batch_size=4)
+    whole = [r.score for r in scorer.iter_files(paths, workers=0, group=4)]
+    assert scorer.forwarded == crops
+    halves = [r.score for part in (paths[:8], paths[8:]) for r in scorer.iter_files(part, workers=0, group=4)]
+    assert halves == whole  # cut at a multiple of the window: the same bits
+    assert rows_module.windows(['a', 'b', 'c', 'd', 'e'], {'a', 'b', 'e'}, 2) == [['c', 'd']]
+    assert rows_module.windows(['a', 'b', 'c'], {'a'}, 2) == [['a', 'b'], ['c']]
 
 
 def test_loader_ships_stored_pixels_and_converts_like_imagearray(folder):
@@ -177,7 +195,6 @@ def test_cuda_input_is_pinned_copied_async_and_scores_like_the_cpu(folder, weigh
     loader = torch.utils.data.DataLoader(iqa_loader.TileDataset(paths[:1], TILE), batch_size=None, pin_memory=True)
     assert next(iter(loader)).tiles.is_pinned()
     gpu = SFDIQA.from_file(weights, device='cuda', tile=TILE, batch_size=4)
-    gpu.pad_batches = True
     on_gpu = [r.score for r in gpu.iter_files(paths, workers=2)]
     on_cpu = [r.score for r in scorer.iter_files(paths, workers=0)]
     np.testing.assert_allclose(on_gpu, on_cpu, atol=1e-5, rtol=0)
@@ -328,8 +345,8 @@ from sfd_arch.iqa.scorer import SFDIQA
 real = SFDIQA.iter_files
 
 
-def interrupted(self, paths):
-    for i, result in enumerate(real(self, paths)):
+def interrupted(self, paths, **kwargs):
+    for i, result in enumerate(real(self, paths, **kwargs)):
         if i == {after}:
             raise KeyboardInterrupt  # as a preempted job would stop, half-way through its shard
         yield result

@@ -6,15 +6,19 @@ Every process (rank) finds the same inputs, takes its share of them and writes i
 to its own part file ``out.csv.part<rank>.jsonl``; rank 0 then merges the parts into exactly the file one
 process would have written: same rows, same order (missing paths first, then the inputs in the order
 ``find_images`` lists them), same values (floats travel as JSON, which round-trips them; every batch has the
-same shape, ``SFDIQA.pad_batches``; on the CPU the processes must also use the same number of threads, as
-torchrun's ``OMP_NUM_THREADS=1`` does).
+same batches: the inputs are cut into fixed windows of ``--batch-size`` consecutive files, the crops of a window
+share batches by size, unpadded, and windows go whole to ranks, so a crop meets the same companions in a batch
+of the same shape in one process and in many; on the CPU the processes must also use the same number of
+threads, as torchrun's ``OMP_NUM_THREADS=1`` does).
 
-* **Sharding** is deterministic: the inputs still to score, in input order, dealt round-robin
-  (``remaining[rank::world_size]``), so neighbouring files of similar size spread over all ranks.
+* **Sharding** is deterministic: the windows still holding an input to score, in input order, dealt
+  round-robin (``windows[rank::world_size]``, :func:`sfd_arch.cli.rows.windows`).
 * **Resume** (``--resume``): after an interruption (a preempted job, a lost node) every part file and any
-  earlier merged output is read first; what they hold without error is not scored again, whatever rank held
-  it and whatever the world size was, and the rest is dealt out anew. A part's last line cut by a kill is
-  ignored. The merged file then has one row per input (a row without error wins over an error row).
+  earlier merged output is read first; what they hold without error is not written again, whatever rank held
+  it and whatever the world size was, and the windows with anything left are dealt out anew (a window cut by
+  the interruption is scored whole again, for its batches, and writes only its missing rows). A part's last
+  line cut by a kill is ignored. The merged file then has one row per input (a row without error wins over an
+  error row), with the bits of an uninterrupted run.
 * **Processes** only synchronise (two barriers and a gather of counts), so the process group is gloo
   whatever the device; the network runs on ``cuda:LOCAL_RANK`` when CUDA is present. The part files and the
   output must be on a filesystem that every node sees (as for BasicSR's checkpoints); rank 0 checks that
@@ -35,7 +39,7 @@ from typing import Any, Optional, Sequence, TypeVar
 
 from ..iqa.scorer import IQAResult
 from .common import EXIT_OK, UsageError, load_scorer
-from .rows import RowWriter, finish_score, merge_rows, read_rows, row_ok, score_into
+from .rows import RowWriter, finish_score, merge_rows, read_rows, row_ok, score_into, windows
 
 T = TypeVar('T')
 # Ranks that finish early wait for the slowest at the final gather; a rank that dies ends the job through
@@ -125,7 +129,6 @@ def score_sharded(args: Any, found: Any, env: DistEnv, mode: str) -> int:
                              'it or --overwrite to start again')
     args.device = rank_device(args.device, env)
     scorer = load_scorer(args)  # before the process group: a bad weights file fails every rank at once
-    scorer.pad_batches = True  # a crop's score bits then do not depend on which rank batched it with what
     if not dist.is_initialized():
         dist.init_process_group('gloo', timeout=PROCESS_GROUP_TIMEOUT)
     try:
@@ -141,17 +144,17 @@ def score_sharded(args: Any, found: Any, env: DistEnv, mode: str) -> int:
         if len(set(fingerprints)) != 1:
             raise UsageError('the ranks see different inputs or part files: the images and the output must be on '
                                  'a filesystem that every node sees, under the same paths')
-        remaining = [f for f in found.files if f not in done]
-        mine = shard(remaining, env.rank, env.world_size)
+        mine = shard(windows(found.files, done, scorer.batch_size), env.rank, env.world_size)
         own_part = part_path(base, env.rank)
         writer = RowWriter(None, own_part, 'resume' if mode == 'resume' else 'overwrite')
         args.no_progress = args.no_progress or env.rank != 0
         try:
             scored, failed = score_into(writer, scorer, mine, args, f'sfd-iqa score [rank 0 of {env.world_size}]',
-                                            error_prefix=f'[rank {env.rank}] ')
+                                        error_prefix=f'[rank {env.rank}] ', done=done)
         finally:
             writer.close()
-        counts = {'rank': env.rank, 'part': own_part, 'scored': scored, 'failed': failed, 'assigned': len(mine)}
+        assigned = sum(f not in done for window in mine for f in window)
+        counts = {'rank': env.rank, 'part': own_part, 'scored': scored, 'failed': failed, 'assigned': assigned}
         gathered: Optional[list] = [None] * env.world_size if env.rank == 0 else None
         dist.gather_object(counts, gathered, dst=0)
         if env.rank != 0:

@@ -8,7 +8,7 @@ import json
 import os
 import os.path as osp
 import sys
-from typing import IO, Any, Callable, Optional, Sequence
+from typing import IO, Any, Callable, Collection, Optional, Sequence
 
 from .common import EXIT_FAILED, EXIT_OK, UsageError, progress
 
@@ -183,13 +183,25 @@ def merge_rows(sources: Sequence[Sequence[dict]]) -> dict[str, dict]:
     return merged
 
 
-def score_into(writer: RowWriter, scorer, files: Sequence[str], args: argparse.Namespace, desc: str,
-               error_prefix: str = '') -> tuple[int, int]:
-    """Score ``files`` in order, one row each into ``writer`` (error rows included), with a progress bar.
-    Returns ``(scored, failed)``."""
+def windows(files: Sequence[str], done: Collection[str], size: int) -> list[list[str]]:
+    """``files`` cut into fixed windows of ``size`` consecutive inputs, those still holding an input not in
+    ``done``. A window is the unit whose crops share batches (``SFDIQA.iter_files(group=size)``) and the unit
+    dealt to ranks, so every crop travels in the same batch in one process and in many, fresh or resumed."""
+    cut = [list(files[i:i + size]) for i in range(0, len(files), size)]
+    return [w for w in cut if any(f not in done for f in w)]
+
+
+def score_into(writer: RowWriter, scorer, chosen: Sequence[Sequence[str]], args: argparse.Namespace, desc: str,
+               error_prefix: str = '', done: Collection[str] = ()) -> tuple[int, int]:
+    """Score the windows ``chosen`` (:func:`windows`; all of ``scorer.batch_size`` inputs but the list's last)
+    in order, one row into ``writer`` for each input not in ``done`` (error rows included; a done input is
+    scored again only for its window's batches), with a progress bar. Returns ``(scored, failed)``."""
+    files = [f for window in chosen for f in window]
     scored = failed = 0
-    with progress(len(files), args, desc) as bar:
-        for result in scorer.iter_files(files):
+    with progress(sum(f not in done for f in files), args, desc) as bar:
+        for result in scorer.iter_files(files, group=scorer.batch_size):
+            if result.path in done:
+                continue
             writer.write(result.as_dict())
             scored += result.ok
             failed += not result.ok

@@ -8,7 +8,7 @@ from ..iqa.images import find_images
 from ..iqa.scorer import IQAResult
 from .common import UsageError, load_scorer, scoring_options
 from .distributed import DistEnv, score_sharded
-from .rows import SCORE_COLUMNS, RowWriter, finish_score, score_into
+from .rows import SCORE_COLUMNS, RowWriter, finish_score, score_into, windows
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,15 +47,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     if env.distributed:  # started by torchrun: this process scores its share, rank 0 merges
         return score_sharded(args, found, env, mode)
     scorer = load_scorer(args)  # before any output is opened: a bad weights file leaves no empty output behind
-    scorer.pad_batches = True  # the same score bits as under torchrun, whatever the shards
     writer = RowWriter(args.csv, args.json, mode)
     scored = failed = 0
     try:
         for path in found.missing:
             writer.write(IQAResult(path, error=f'{path}: no such file or folder').as_dict())
             failed += 1
-        files = [f for f in found.files if f not in writer.done]
-        ok, bad = score_into(writer, scorer, files, args, 'sfd-iqa score')
+        chosen = windows(found.files, writer.done, scorer.batch_size)  # as torchrun deals them: the same bits
+        ok, bad = score_into(writer, scorer, chosen, args, 'sfd-iqa score', done=writer.done)
         scored, failed = scored + ok, failed + bad
     finally:
         writer.close()

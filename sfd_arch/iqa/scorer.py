@@ -10,8 +10,10 @@ An image no larger than ``tile`` in either side is one tile, scored at its nativ
 into ``tile`` x ``tile`` crops on a regular grid (stride = tile, the last row/column shifted back to end at the
 border, so every crop has the same size and lies inside the image) and ``q_feat``, ``p_pos`` are the plain means
 over its crops. A side shorter than ``tile`` is not split. Crops of one size are batched together; crops of
-different sizes never share a batch (no padding), so scores do not depend on the batch size or on which images
-are scored together.
+different sizes never share a batch and nothing is padded. Scores agree to about 1e-7 whatever the batch size
+or the images scored together; for the same bits (``sfd-iqa score`` under torchrun writes the single-process
+file) the batches must be the same, which ``iter_files(paths, group=n)`` makes a function of the path list
+alone: inputs are scored in fixed groups of ``n`` consecutive paths (docs/iqa.md, "Batches").
 
     iqa = SFDIQA.from_file('sfd_iqa.pth')                       # trained weights + CLIP from the recorded block
     score, q_feat, p_pos = iqa.score_tensor(img)              # img (B, 3, H, W) in [0, 1] -> three (B,) tensors
@@ -132,10 +134,8 @@ class SFDIQA:
         self.weights_path: Optional[str] = None
         self.workers = 0  # DataLoader worker processes that decode files for iter_files (0: in this process)
         self.amp: Optional[torch.dtype] = None  # autocast dtype of the forward pass (None: fp32)
-        # Every forward pass gets exactly batch_size crops (zeros fill the last batch of a size): convolution
-        # kernels pick their blocking by batch shape, so only then are a crop's score bits independent of how
-        # many crops it travelled with (sfd-iqa score: a multi-rank run writes the single-process file).
-        self.pad_batches = False
+        self.forwarded = 0  # crops run through the network so far (the cost that padding would inflate)
+        self.passes = 0  # forward passes (batches) so far
         self._forward: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] = self._forward_eager
 
     # -- construction from a weights file -------------------------------------------------------------------
@@ -274,10 +274,9 @@ class SFDIQA:
                     chunk = members[start:start + self.batch_size]
                     crops = [sources[i].crop(*boxes[i][j]) for i, j in chunk]
                     batch = torch.stack(crops).to(self.device, torch.float32, non_blocking=True)
-                    if self.pad_batches and len(chunk) < self.batch_size:
-                        fill = batch.new_zeros((self.batch_size - len(chunk), *batch.shape[1:]))
-                        batch = torch.cat([batch, fill])
                     q_feat, p_pos = self._score_batch(batch.clamp(0.0, 1.0))
+                    self.forwarded += len(chunk)
+                    self.passes += 1
                     for (i, j), qf, qt in zip(chunk, q_feat.tolist(), p_pos.tolist()):
                         per_crop[i][0][j], per_crop[i][1][j] = qf, qt
         # means in crop order: the same sum whatever batches the crops travelled in
@@ -325,38 +324,44 @@ class SFDIQA:
                   for im, name in zip(images, names)]
         return self.score_sources(arrays, names)
 
-    def iter_files(self, paths: Iterable[str], workers: Optional[int] = None) -> Iterator[IQAResult]:
+    def iter_files(self, paths: Iterable[str], workers: Optional[int] = None,
+                   group: Optional[int] = None) -> Iterator[IQAResult]:
         """Results for image files, in input order, as soon as they are scored.
 
         Files are decoded and cut into tiles by :mod:`sfd_arch.iqa.loader`, in ``workers`` DataLoader worker
         processes (default ``self.workers``; 0: in this process); the scores do not depend on it. A file that
-        cannot be read or is too small yields a result with ``error`` set.
+        cannot be read or is too small yields a result with ``error`` set. ``group``: see :meth:`iter_sources`.
         """
         from .loader import decoded_images  # imports torch's DataLoader: only when files are scored
 
         workers = self.workers if workers is None else workers
-        return self.iter_sources(decoded_images(list(paths), self.tile, self.device, workers))
+        return self.iter_sources(decoded_images(list(paths), self.tile, self.device, workers), group)
 
-    def iter_sources(self, items: Iterable[tuple[str, Union[Source, str]]]) -> Iterator[IQAResult]:
+    def iter_sources(self, items: Iterable[tuple[str, Union[Source, str]]],
+                     group: Optional[int] = None) -> Iterator[IQAResult]:
         """``(name, image)`` pairs -> results in input order. An image is anything with ``height``, ``width`` and
         ``crop(top, left, h, w) -> (3, h, w)`` in [0, 1] (an :class:`ImageArray`, a loader tile stack); a ``str``
         in its place is an error message and becomes an error row.
 
-        Images are scored together once they hold ``batch_size`` crops, so at most about one batch of images
-        is held; crops of one size share batches, as in :meth:`score_arrays`.
+        Without ``group``, images are scored together once they hold ``batch_size`` crops, so at most about one
+        batch of images is held. With ``group`` n, every n consecutive inputs (error items counted) are scored
+        together, whatever their crops: the batches, hence the score bits, are then a function of the input
+        list alone, and a list cut at multiples of n scores the same in pieces (``sfd-iqa score``'s shards).
+        Either way crops of one size share batches, as in :meth:`score_arrays`, and nothing is padded.
         """
+        if group is not None and int(group) < 1:
+            raise ValueError(f'group must be >= 1, got {group}')
         pending: list[tuple[str, Union[Source, IQAResult]]] = []
-        crops = 0
+        crops = count = 0
         for path, item in items:
+            count += 1
             if isinstance(item, str):
                 pending.append((path, IQAResult(path, error=item)))
-                if crops == 0:  # nothing waiting to be scored: report at once
-                    yield from self._flush(pending)
-                    pending = []
-                continue
-            pending.append((path, item))
-            crops += len(tile_boxes(item.height, item.width, self.tile))
-            if crops >= self.batch_size:
+            else:
+                pending.append((path, item))
+                crops += len(tile_boxes(item.height, item.width, self.tile))
+            full = count % group == 0 if group else crops >= self.batch_size or crops == 0
+            if full:  # (without group, an error with nothing waiting is reported at once)
                 yield from self._flush(pending)
                 pending, crops = [], 0
         yield from self._flush(pending)
