@@ -4,7 +4,6 @@ A tiny random CLIP stands in for RN50. Its weights are saved to a file once and 
 ``pretrained: <that file>``, so a subprocess rebuilds exactly the same CLIP. Feat-D and LPP are trained for a few
 SFD discriminator steps (clean smooth images = real, noisy copies = fake) so that their scores mean something.
 """
-import ast
 import csv
 import json
 import os
@@ -458,19 +457,6 @@ def test_basicsr_metric_reads_bgr_uint8_and_ignores_img2(weights_file, scorer):
         calculate_sfd_iqa(bgr)
 
 
-def _package_registers_iqa() -> bool:
-    """Whether sfd_arch/__init__.py imports the iqa subpackage (which registers calculate_sfd_iqa)."""
-    tree = ast.parse(open(osp.join(REPO, 'sfd_arch', '__init__.py')).read())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and (node.module or '').split('.')[-1] == 'iqa':
-            return True
-        if isinstance(node, ast.ImportFrom) and not node.module and any(a.name == 'iqa' for a in node.names):
-            return True
-        if isinstance(node, ast.Import) and any(a.name == 'sfd_arch.iqa' for a in node.names):
-            return True
-    return False
-
-
 def test_basicsr_test_pipeline_with_sfd_iqa_metric(weights_file, scorer, tmp_path):
     """`python sfd_arch/test.py -opt <file>` (BasicSR's test pipeline) with calculate_sfd_iqa in val.metrics."""
     for sub in ('gt', 'lq'):
@@ -492,12 +478,7 @@ def test_basicsr_test_pipeline_with_sfd_iqa_metric(weights_file, scorer, tmp_pat
             'psnr': {'type': 'calculate_psnr', 'crop_border': 2, 'test_y_channel': False}}},
     }
     (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt))
-    if _package_registers_iqa():
-        command = [sys.executable, osp.join(REPO, 'sfd_arch', 'test.py'), '-opt', 'test.yml']
-    else:  # until sfd_arch/__init__.py imports .iqa, register the metric first
-        command = [sys.executable, '-c', 'import sys, runpy, sfd_arch.iqa; sys.argv = sys.argv[1:]; '
-                   'runpy.run_path(sys.argv[0], run_name="__main__")',
-                   osp.join(REPO, 'sfd_arch', 'test.py'), '-opt', 'test.yml']
+    command = [sys.executable, osp.join(REPO, 'sfd_arch', 'test.py'), '-opt', 'test.yml']
     env = {**os.environ, 'PYTHONPATH': REPO, 'HF_HUB_OFFLINE': '1', 'SFD_OFFLINE': '1', 'OMP_NUM_THREADS': '1'}
     run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
