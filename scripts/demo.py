@@ -25,7 +25,6 @@ import argparse
 import os
 import os.path as osp
 import shutil
-import subprocess
 import sys
 import time
 
@@ -37,6 +36,8 @@ from sfd_arch.tools.demo import (  # noqa: E402
     NAME,
     OPT,
     OUT,
+    PSNR_NAME,
+    PSNR_OPT,
     STAND_IN,
     TEST_OPT,
     TRAIN_PHOTOS,
@@ -49,22 +50,29 @@ from sfd_arch.tools.demo import (  # noqa: E402
     logged_validation,
     plot_ladder_images,
     plot_ladder_scores,
+    previous_outputs,
+    run_training,
     score_ladder,
+    stage_option,
     write_csv,
 )
+from sfd_arch.tools.demo_report import (  # noqa: E402
+    HEADERS,
+    channel_shift,
+    quality_targets,
+    results_table,
+    sr_paths,
+    stand_in_metrics,
+    targets_text,
+    time_target,
+)
+
+LABELS = {'bicubic': 'bicubic', 'stage1': 'PSNR_stage1', 'sfd': 'SFD_demo'}
 
 
-def train(opt_path: str, exp_dir: str, threads: int) -> int:
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''),
-               OMP_NUM_THREADS=str(threads))
-    proc = subprocess.run([sys.executable, osp.join('sfd_arch', 'train.py'), '-opt', opt_path], env=env)
-    if proc.returncode != 0:
-        print(f'error: training failed (exit {proc.returncode}); the log is in {exp_dir}', file=sys.stderr)
-    return proc.returncode
-
-
-def final_comparison() -> list[str]:
-    """Step 6: scripts/compare.py's report (table, PD plot, visual comparison) of bicubic, the demo model and HR.
+def final_comparison(checkpoints: dict[str, str]) -> dict:
+    """Step 7: the compare engine's report (table, PD plot, visual comparison, report.html) of bicubic, the stage-1
+    model and SFD on the held-out photos.
 
     LPIPS runs on a random stand-in AlexNet and random heads written under the published names in
     ``demo_output/pretrained_models`` (the option file points there, so a user's real files are never shadowed);
@@ -73,29 +81,90 @@ def final_comparison() -> list[str]:
     from sfd_arch.metrics.standins import write_stand_in_weights
 
     write_stand_in_weights(osp.join(OUT, 'pretrained_models'), ['lpips'])
-    ckpt = osp.join('experiments', NAME, 'models', 'net_g_latest.pth')
-    report_dir = osp.join(OUT, 'compare')
-    out = run_compare(TEST_OPT, {'bicubic': 'bicubic', 'SFD_demo': ckpt}, report_dir, device='cpu',
-                      pd_metric='sfd_iqa_random_clip',
-                      command=f'python scripts/compare.py -opt {TEST_OPT} --model bicubic '
-                              f'--model SFD_demo={ckpt} -o {report_dir} --pd sfd_iqa_random_clip')
-    return [str(p) for key, p in out.items() if key in ('table_md', 'pd_png', 'report_md')]
+    models = {LABELS['bicubic']: 'bicubic', LABELS['stage1']: checkpoints['stage1'], LABELS['sfd']: checkpoints['sfd']}
+    return run_compare(TEST_OPT, models, osp.join(OUT, 'compare'), device='cpu', pd_metric='sfd_iqa_random_clip')
+
+
+def results(out: dict, data_root: str, times: dict[str, tuple[float, float]]) -> str:
+    """The printed table of the comparison and the demo's targets with their verdicts."""
+    means = out['means']['demo_val']
+    metrics = [m for m in out['metrics'] if m in HEADERS]
+    table = results_table(means, list(LABELS.values()), metrics, stand_in_metrics(out['weights']))
+    hr = [osp.join(data_root, 'val', 'HR', f'{p}.png') for p in VAL_PHOTOS]
+    compare_dir = osp.join(OUT, 'compare')
+    shifts = {m: channel_shift(sr_paths(compare_dir, m, 'demo_val', VAL_PHOTOS), hr) for m in LABELS.values()}
+    targets = quality_targets(means, LABELS['bicubic'], LABELS['stage1'], LABELS['sfd'], shifts)
+    if 'stage 1' in times:  # a --keep run trains nothing: its time says nothing about make demo
+        targets.append(time_target(sum(w for w, _ in times.values()), sum(c for _, c in times.values())))
+    stages = '\n'.join(f'  {name:<18}{wall:6.0f} s wall {cpu:6.0f} s CPU' for name, (wall, cpu) in times.items())
+    return (f'Held-out photos ({", ".join(VAL_PHOTOS)}), mean over the {len(VAL_PHOTOS)} photos; PSNR and SSIM '
+            f'on Y, border 4.\n{LABELS["stage1"]}: stage 1 (L1 only); {LABELS["sfd"]}: SFD from it. '
+            'LPIPS [stand-in]: random AlexNet and heads.\nSFD-IQA [random CLIP]: this run\'s Feat-D and LPP on the '
+            f'random CLIP.\n\n{table}\n\nTime of each stage (this machine; CPU = user + system of all threads):\n'
+            f'{stages}\n\nTargets:\n{targets_text(targets)}')
+
+
+def clear_previous() -> None:
+    """A second `make demo` replaces the first: say what goes before it goes."""
+    old = previous_outputs()
+    if old:
+        print('Replacing the previous demo run; removing:', flush=True)
+    for path in old:
+        print(f'  {path}', flush=True)
+        shutil.rmtree(path)
+
+
+def train_stages(args: argparse.Namespace, times: dict[str, tuple[float, float]], stamp) -> int:
+    """Stage 1 (pixel loss only) then stage 2 (SFD from stage 1's net_g), each timed."""
+    stages = (('stage 1', PSNR_OPT, PSNR_NAME, args.psnr_iters, 'SRModel, MSRResNet, L1 loss only'),
+              ('stage 2', OPT, NAME, args.iters, "SFDModel from stage 1's net_g"))
+    for n, (stage, opt_file, name, iters, what) in enumerate(stages, start=2):
+        opt_path = stage_option(opt_file, OUT, iters)
+        print(f'[{n}/7] Training {stage} ({what}) on CPU, {args.threads} thread(s): '
+              f'python sfd_arch/train.py -opt {opt_path}', flush=True)
+        code, wall, cpu = run_training(opt_path, args.threads, REPO)
+        if code != 0:
+            print(f'error: training failed (exit {code}); the log is in experiments/{name}', file=sys.stderr)
+            return code
+        times[stage] = (wall, cpu)
+        print(f'      {stage} done: {wall:.0f} s wall, {cpu:.0f} s CPU  {stamp()}', flush=True)
+    return 0
+
+
+def where(made: list[str], data_root: str) -> str:
+    """Where the demo put its outputs, and what its numbers can and cannot say."""
+    exp_dir, ladder_dir = osp.join('experiments', NAME), osp.join(OUT, 'ladder')
+    figures = '\n'.join(('' if i == 0 else ' ' * 20) + p for i, p in enumerate(made))
+    return f'''Where everything is
+  data:             {data_root}
+  checkpoints:      experiments/{PSNR_NAME}/models (stage 1); {exp_dir}/models (stage 2: net_g, net_featd,
+                    net_lpp; no CLIP weights inside)
+  training log:     {exp_dir}/train_{NAME}_*.log   (acc_featd_*, p_pos_*: the discriminators learning)
+  tensorboard:      {osp.join('tb_logger', NAME)}
+  SFD-IQA weights:  {WEIGHTS}   (sfd-iqa score {ladder_dir} -w {WEIGHTS} --csv scores.csv)
+  ladder scores:    {OUT}/ladder_scores.csv
+  figures:          {figures}
+
+Note: the CLIP in this demo is a {STAND_IN}.
+Feat-D and LPP learn to tell HR from the generator's smooth output on its random features, so SFD-IQA ranks
+blur well but calls noise "detail"; it has never seen noise or JPEG. The generator is a small MSRResNet, not
+the paper's RRDBNet (a tiny RRDBNet from random weights stays below bicubic with a colour cast in this budget).
+For real training put OpenAI's RN50.pt in experiments/pretrained_models/clip/ and use options/train_sfd_x4.yml.'''
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--iters', type=int, default=None, help='override train.total_iter (default: the option file)')
-    parser.add_argument('--threads', type=int, default=1,
-                        help='CPU threads for training and scoring (default 1: these networks are tiny, and on a busy '
-                             '2-core machine one thread ran 300 iterations in about 1 minute where two took over 10)')
+    parser.add_argument('--iters', type=int, default=None, help='override stage 2 (SFD) train.total_iter')
+    parser.add_argument('--psnr-iters', type=int, default=None, help='override stage 1 (PSNR) train.total_iter')
+    parser.add_argument('--threads', type=int, default=min(2, os.cpu_count() or 1),
+                        help='CPU threads for training and scoring (default: 2 where the machine has them)')
     parser.add_argument('--keep', action='store_true',
-                        help='reuse the data and trained model of a previous demo run: only export, score and plot')
+                        help='reuse the data and trained models of a previous demo run: only export, score and plot')
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error('--threads must be >= 1')
-    start = time.time()
+    start, cpu_start = time.time(), time.process_time()
     os.chdir(REPO)
-    os.environ.setdefault('HF_HUB_OFFLINE', '1')
     import torch
 
     import sfd_arch  # noqa: F401  (makes basicsr importable before the helpers above use it)
@@ -106,39 +175,28 @@ def main(argv: list[str] | None = None) -> int:
         return f'[{time.time() - start:5.0f} s]'
 
     print(f'SFD demo on CPU. The CLIP is a {STAND_IN}.', flush=True)
-    exp_dir, tb_dir = osp.join('experiments', NAME), osp.join('tb_logger', NAME)
+    exp_dir = osp.join('experiments', NAME)
     data_root, figures, ladder_dir = osp.join(OUT, 'datasets'), osp.join(OUT, 'figures'), osp.join(OUT, 'ladder')
-    trained = osp.isfile(osp.join(exp_dir, 'models', 'net_g_latest.pth'))
-    if args.keep and not trained:
-        print(f'error: --keep needs a finished demo run in {exp_dir}; run without --keep', file=sys.stderr)
+    checkpoints = {'stage1': osp.join('experiments', PSNR_NAME, 'models', 'net_g_latest.pth'),
+                   'sfd': osp.join(exp_dir, 'models', 'net_g_latest.pth')}
+    times: dict[str, tuple[float, float]] = {}
+    if args.keep and not all(osp.isfile(p) for p in checkpoints.values()):
+        print('error: --keep needs a finished demo run (both stages); run without --keep', file=sys.stderr)
         return 2
     if not args.keep:
-        for path in (OUT, exp_dir, tb_dir):
-            shutil.rmtree(path, ignore_errors=True)
-        print(f'[1/6] Building the demo dataset from scikit-image photographs in {data_root} ...', flush=True)
+        clear_previous()
+        print(f'[1/7] Building the demo dataset from scikit-image photographs in {data_root} ...', flush=True)
         n_train, n_val = build_dataset(data_root)
         print(f'      {n_train} training pairs (128 px HR crops of {len(TRAIN_PHOTOS)} photos), {n_val} held-out '
               f'photos ({", ".join(VAL_PHOTOS)})  {stamp()}', flush=True)
-
-        opt_path = OPT
-        if args.iters:
-            import yaml
-
-            with open(OPT) as f:
-                opt = yaml.safe_load(f)
-            opt['train']['total_iter'] = opt['logger']['save_checkpoint_freq'] = args.iters
-            os.makedirs(OUT, exist_ok=True)
-            opt_path = osp.join(OUT, 'train_sfd_demo.yml')
-            with open(opt_path, 'w') as f:
-                yaml.safe_dump(opt, f, sort_keys=False)
-        print(f'[2/6] Training SFDModel on CPU: python sfd_arch/train.py -opt {opt_path}', flush=True)
-        code = train(opt_path, exp_dir, args.threads)
+        times['start + data'] = (time.time() - start, time.process_time() - cpu_start)
+        code = train_stages(args, times, stamp)
         if code != 0:
             return code
-        print(f'      done  {stamp()}', flush=True)
     os.makedirs(figures, exist_ok=True)
+    wall0, cpu0 = time.time(), time.process_time()
 
-    print(f'[3/6] Exporting SFD-IQA from the run: sfd-iqa export {exp_dir} -o {WEIGHTS}', flush=True)
+    print(f'[4/7] Exporting SFD-IQA from the run: sfd-iqa export {exp_dir} -o {WEIGHTS}', flush=True)
     from sfd_arch.iqa.export import export_experiment
 
     payload = export_experiment(exp_dir, WEIGHTS, overwrite=True)
@@ -146,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"      CLIP recorded in the file: {clip['model']}, pretrained={clip['pretrained']}, seed={clip['seed']}, "
           f"taps {clip['layers']} (iteration {payload['source'].get('iteration')})", flush=True)
 
-    print(f'[4/6] Scoring the quality ladder of the held-out photos ({ladder_dir}) with SFD-IQA and NIQE ...',
+    print(f'[5/7] Scoring the quality ladder of the held-out photos ({ladder_dir}) with SFD-IQA and NIQE ...',
           flush=True)
     shutil.rmtree(ladder_dir, ignore_errors=True)
     rungs = build_ladder(data_root, exp_dir, ladder_dir)
@@ -156,33 +214,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f'      {len(rungs)} images scored  {stamp()}', flush=True)
     print(f'      {check_export(rungs, logged)}', flush=True)
 
-    print('[5/6] Does SFD-IQA follow the distortion level?', flush=True)
+    print('[6/7] Does SFD-IQA follow the distortion level?', flush=True)
     table, means = correlation_table(rungs)
     print('\n' + table + '\n', flush=True)
     made = [plot_ladder_scores(rungs, means, osp.join(figures, 'ladder_scores.png')),
             plot_ladder_images(rungs, VAL_PHOTOS[0], osp.join(figures, f'ladder_{VAL_PHOTOS[0]}.png'))]
+    times['export + ladder'] = (time.time() - wall0, time.process_time() - cpu0)
+    wall0, cpu0 = time.time(), time.process_time()
 
-    print('[6/6] Bicubic vs the demo model vs HR', flush=True)
-    made += final_comparison()
-    wall = time.time() - start
-    print(f'''
-Where everything is
-  data:             {data_root}
-  checkpoints:      {exp_dir}/models   (net_g / net_featd / net_lpp, no CLIP weights inside)
-  training log:     {exp_dir}/train_{NAME}_*.log   (acc_featd_*, p_pos_*: the discriminators learning)
-  tensorboard:      {tb_dir}
-  SFD-IQA weights:  {WEIGHTS}   (sfd-iqa score {ladder_dir} -w {WEIGHTS} --csv scores.csv)
-  ladder scores:    {OUT}/ladder_scores.csv
-  figures:          {chr(10).join(('' if i == 0 else ' ' * 20) + p for i, p in enumerate(made))}
-
-Validation of the demo model: PSNR (Y) {logged.get('psnr', float('nan')):.2f} dB on the held-out photos.
-Wall time of this demo: {wall:.0f} s.
-
-Note: the CLIP in this demo is a {STAND_IN}.
-Feat-D and LPP learn to tell HR from the generator's smooth output on its random features, so SFD-IQA ranks
-blur well but calls noise "detail"; it has never seen noise or JPEG. For real training put OpenAI's RN50.pt in
-experiments/pretrained_models/clip/ (or set `clip: {{model: RN50, pretrained: /path/to/RN50.pt}}`)
-and use options/train_sfd_x4.yml.''')
+    print('[7/7] Bicubic vs stage 1 vs SFD vs HR on the held-out photos (the compare engine)', flush=True)
+    out = final_comparison(checkpoints)
+    made += [str(out[k]) for k in ('table_md', 'pd_png', 'report_md') if out.get(k)] + [str(p) for p in out['visual']]
+    times['comparison'] = (time.time() - wall0, time.process_time() - cpu0)
+    print(f'\n{where(made, data_root)}\n\n{results(out, data_root, times)}', flush=True)
+    print(f"\nReport: {osp.abspath(out['report_html'])}", flush=True)
     return 0
 
 

@@ -19,9 +19,11 @@ import cv2
 import numpy as np
 
 OPT = osp.join('options', 'demo', 'train_sfd_demo.yml')
+PSNR_OPT = osp.join('options', 'demo', 'train_psnr_demo.yml')
 TEST_OPT = osp.join('options', 'demo', 'test_sfd_demo.yml')
 OUT = 'demo_output'
 NAME = 'sfd_demo_x4'
+PSNR_NAME = 'psnr_demo_x4'
 WEIGHTS = osp.join(OUT, 'sfd_iqa_demo.pth')
 # scikit-image's `cat` is `chelsea`: it must not be in both splits
 TRAIN_PHOTOS = ('rocket', 'stereo_motorcycle', 'immunohistochemistry', 'hubble_deep_field', 'colorwheel', 'coins',
@@ -31,6 +33,59 @@ STAND_IN = 'tiny RANDOM stand-in CLIP (not RN50): shows the pipeline, not SFD qu
 SCALE = 4
 
 
+# --------------------------------------------------------------------------------------------------------
+# 0. The runs of an earlier demo, and the two training stages
+# --------------------------------------------------------------------------------------------------------
+
+def previous_outputs(root: str = '.') -> list[str]:
+    """What an earlier ``make demo`` left that this one replaces: ``demo_output/``, and the experiment and
+    TensorBoard folders of both stages, with any copies BasicSR archived (``<name>_archived_<time>``)."""
+    found = [osp.join(root, OUT)] if osp.isdir(osp.join(root, OUT)) else []
+    for top in ('experiments', 'tb_logger'):
+        for name in (PSNR_NAME, NAME):
+            found += sorted(p for p in glob.glob(osp.join(root, top, name + '*'))
+                            if osp.isdir(p) and re.fullmatch(re.escape(name) + r'(_archived_.*)?', osp.basename(p)))
+    return [osp.normpath(p) for p in found]
+
+
+def stage_option(opt_path: str, out_dir: str, iters: 'int | None' = None) -> str:
+    """The option file a stage runs: ``opt_path`` itself, or a copy in ``out_dir`` with ``iters`` iterations
+    (the checkpoint saved at the last one, the learning-rate milestones scaled with it)."""
+    if not iters:
+        return opt_path
+    import yaml
+
+    with open(opt_path) as f:
+        opt = yaml.safe_load(f)
+    old = int(opt['train']['total_iter'])
+    opt['train']['total_iter'] = opt['logger']['save_checkpoint_freq'] = int(iters)
+    scheduler = opt['train'].get('scheduler') or {}
+    if 'milestones' in scheduler:
+        scheduler['milestones'] = [max(1, round(m * iters / old)) for m in scheduler['milestones']]
+    os.makedirs(out_dir, exist_ok=True)
+    path = osp.join(out_dir, osp.basename(opt_path))
+    with open(path, 'w') as f:
+        yaml.safe_dump(opt, f, sort_keys=False)
+    return path
+
+
+def run_training(opt_path: str, threads: int, repo: str) -> tuple[int, float, float]:
+    """``python sfd_arch/train.py -opt opt_path`` with ``threads`` CPU threads; returns (exit code, wall s, CPU s).
+
+    A child process, as a user runs it (BasicSR's logging and option parsing are made for one run per process);
+    its CPU time (user + system, all threads) is what the demo's time target is judged on."""
+    import resource
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ, PYTHONPATH=repo + os.pathsep + os.environ.get('PYTHONPATH', ''),
+               OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
+    code = subprocess.run([sys.executable, osp.join('sfd_arch', 'train.py'), '-opt', opt_path], env=env).returncode
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return code, time.time() - start, cpu
 
 
 # --------------------------------------------------------------------------------------------------------
