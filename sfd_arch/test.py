@@ -25,9 +25,9 @@ ensure_basicsr_importable()
 from basicsr.test import test_pipeline  # noqa: E402
 
 import sfd_arch  # noqa: E402,F401  (registers the SFD archs, losses, models and metric with BasicSR)
+from sfd_arch.eval.recorder import MetricsRecorder, record_test_metrics  # noqa: E402
 from sfd_arch.metrics import DatasetMetricError  # noqa: E402
 from sfd_arch.options.preflight import check_option_file, option_path  # noqa: E402
-from sfd_arch.utils.results import MetricsRecorder, record_test_metrics  # noqa: E402
 
 
 @contextmanager

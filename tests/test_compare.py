@@ -82,7 +82,7 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-MODELS = {'Bicubic': 'bicubic', 'G1': 'g1.pth', 'G2': 'g2.pth'}
+MODELS = {'bicubic': 'bicubic', 'G1': 'g1.pth', 'G2': 'g2.pth'}
 
 
 # -- a full comparison, a re-run, a changed checkpoint ------------------------------------------------------------
@@ -114,7 +114,7 @@ def test_compare_writes_every_file_skips_on_rerun_and_redoes_a_changed_checkpoin
     hr = cv2.imread('data/TinyB/gt/0001.png')
     value = {(r['model'], r['dataset'], r['image'], r['metric']): float(r['value']) for r in rows}
     bicubic = compare.bicubic_upscale(lq, 4, 'matlab')
-    assert value[('Bicubic', 'TinyB', '0001', 'psnr')] == pytest.approx(calculate_psnr(bicubic, hr, **{
+    assert value[('bicubic', 'TinyB', '0001', 'psnr')] == pytest.approx(calculate_psnr(bicubic, hr, **{
         k: v for k, v in PSNR.items() if k != 'type'}), abs=1e-9)
     net, _ = inference.build_generator('g1.pth')
     sr = inference.RRDBUpsampler(net, 4).enhance(lq)
@@ -128,7 +128,7 @@ def test_compare_writes_every_file_skips_on_rerun_and_redoes_a_changed_checkpoin
     means = result['means']
     for d_index, dataset in enumerate(DATASETS):
         group = table[2 + d_index * 3: 5 + d_index * 3]
-        assert group[0].startswith(f'| {dataset} | Bicubic |') and group[1].startswith('|  | G1 |')
+        assert group[0].startswith(f'| {dataset} | bicubic |') and group[1].startswith('|  | G1 |')
         order = sorted(MODELS, key=lambda m: -means[dataset][m]['psnr'])
         cells = {line.split('|')[2].strip(): line.split('|')[3].strip() for line in group}
         assert cells[order[0]].startswith('**')
@@ -223,10 +223,10 @@ def test_added_metric_reuses_sr_images_and_crop_picks_the_figure(ws, compare, tm
     from PIL import Image
 
     out = str(tmp_path / 'o')
-    first = compare.run_compare('test.yml', {'Bicubic': 'bicubic'}, out, metrics=['psnr'], progress=False,
+    first = compare.run_compare('test.yml', {'bicubic': 'bicubic'}, out, metrics=['psnr'], progress=False,
                                 visual_per_dataset=0)
     assert first['computed'] == {'sr': N_IMAGES * len(DATASETS), 'values': N_IMAGES * len(DATASETS)}
-    second = compare.run_compare('test.yml', {'Bicubic': 'bicubic'}, out, metrics=['psnr', 'ssim'], progress=False,
+    second = compare.run_compare('test.yml', {'bicubic': 'bicubic'}, out, metrics=['psnr', 'ssim'], progress=False,
                                  crops=['TinyB/0002:8,16,32'])
     assert second['computed'] == {'sr': 0, 'values': N_IMAGES * len(DATASETS)}  # only SSIM is new
     assert [Path(p).name for p in second['visual']] == ['TinyB_0002.png']
@@ -235,11 +235,11 @@ def test_added_metric_reuses_sr_images_and_crop_picks_the_figure(ws, compare, tm
     for bad, words in (('TinyB/0002:40,40,32', ['leaves the 64x64']), ('TinyC/0002:0,0,32', ['TinyC', 'TinyA']),
                        ('TinyB/0002', ['DATASET/IMAGE:X,Y,SIZE'])):
         with pytest.raises(compare.CompareError) as info:
-            compare.run_compare('test.yml', {'Bicubic': 'bicubic'}, out, metrics=['psnr'], progress=False,
+            compare.run_compare('test.yml', {'bicubic': 'bicubic'}, out, metrics=['psnr'], progress=False,
                                 crops=[bad])
         assert all(w in str(info.value) for w in words), str(info.value)
     with pytest.raises(compare.CompareError, match='--pd niqe'):
-        compare.run_compare('test.yml', {'Bicubic': 'bicubic'}, out, pd_metric='niqe', progress=False)
+        compare.run_compare('test.yml', {'bicubic': 'bicubic'}, out, pd_metric='niqe', progress=False)
 
 
 # -- bad input: a clear message, a non-zero exit, results already written stay ---------------------------------
@@ -270,11 +270,11 @@ def test_the_script_repeats_its_command_line_and_exits_with_one_line_on_bad_inpu
     assert f'Report: {tmp_path / "o" / "report.md"}' in run.stdout and '| Dataset | Model | PSNR ↑ |' in run.stdout
     assert f'python scripts/compare.py {" ".join(argv)}\n' in (tmp_path / 'o' / 'report.md').read_text()
     run = subprocess.run([sys.executable, script, '-opt', 'test.yml', '--model', 'bicubic', '--model',
-                          'Bicubic=bicubic', '-o', str(tmp_path / 'o2')], cwd=ws, env=env, capture_output=True,
+                          'bicubic=bicubic', '-o', str(tmp_path / 'o2')], cwd=ws, env=env, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode != 0
     assert run.stderr.strip().splitlines()[-1] == \
-        'compare: error: --model Bicubic=bicubic: the name Bicubic is given twice'
+        'compare: error: --model bicubic=bicubic: the name bicubic is given twice'
 
 
 def test_size_mismatch_names_the_pair_and_keeps_earlier_rows(ws, compare, tmp_path):
@@ -335,7 +335,7 @@ def test_non_finite_metric_value_stops_with_rows_kept(ws, compare, tmp_path):
     out = tmp_path / 'o'
     msg = run_cli(compare, ['-opt', str(tmp_path / 'nan.yml'), '--model', 'bicubic', '-o', str(out),
                             '--no-default-metrics'])
-    assert 'broken' in msg and 'Bicubic' in msg and 'TinyA/0000' in msg and 'nan' in msg
+    assert 'broken' in msg and 'bicubic' in msg and 'TinyA/0000' in msg and 'nan' in msg
     assert [(r['image'], r['metric']) for r in read_rows(out / 'metrics.csv')] == [('0000', 'psnr')]
 
 
@@ -361,7 +361,26 @@ def test_choose_crop_finds_where_images_differ():
     other = base.copy()
     other[22:30, 31:39] = 255
     assert choose_crop([base, other], 8) == (31, 22)
-    assert choose_crop([base, base], 8) == (0, 0)
+    assert choose_crop([base, base], 8) == (8, 8)  # nothing to choose: the first place one crop size in
+
+
+def test_crop_lands_on_central_texture_away_from_border_artefacts():
+    """HR is textured only at its centre; the models differ most along the border (edge stripes of a
+    convolution): the crop stays a crop size in from every border and lands on the texture."""
+    rng = np.random.default_rng(0)
+    h, w, size = 120, 160, 24
+    hr = np.full((h, w, 3), 128, np.uint8)
+    hr[48:72, 68:92] = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)  # texture only at the centre
+    a, b = hr.copy(), hr.copy()
+    a[:6], b[:6] = 0, 255  # stripes at the top rows, where the models disagree most
+    a[:, -6:], b[:, -6:] = 0, 255
+    b[48:72, 68:92] = np.clip(hr[48:72, 68:92].astype(int) + 20, 0, 255)  # a smaller difference on the texture
+    x, y = choose_crop([a, b], size, hr)
+    assert size <= x <= w - 2 * size and size <= y <= h - 2 * size
+    assert (x, y) == (68, 48)
+    # a small image still gets a centred margin: 40 px wide with a 24 px crop leaves 8 px each side
+    small = np.zeros((40, 40, 3), np.uint8)
+    assert choose_crop([small, small], 24, small) == (8, 8)
 
 
 def test_dataset_level_metric_rows(ws, compare, tmp_path, monkeypatch):
@@ -384,7 +403,7 @@ def test_dataset_level_metric_rows(ws, compare, tmp_path, monkeypatch):
     (weights / 'pt_inception-2015-12-05-6726825d.pth').write_bytes(b'stand-in')  # only its presence is checked
     monkeypatch.chdir(tmp_path)
     opt = write_options(tmp_path / 'test.yml', ws / 'data', {'psnr': PSNR})
-    models = {'Bicubic': 'bicubic', 'G1': str(ws / 'g1.pth')}
+    models = {'bicubic': 'bicubic', 'G1': str(ws / 'g1.pth')}
     result = compare.run_compare(str(opt), models, 'o', progress=False, visual_per_dataset=0,
                                  metrics=['psnr', 'fid'])
     assert sorted(calls) == sorted(('calculate_fid', d, N_IMAGES, N_IMAGES) for d in DATASETS for _ in models)
@@ -395,11 +414,41 @@ def test_dataset_level_metric_rows(ws, compare, tmp_path, monkeypatch):
                for i in range(N_IMAGES)]
     hrs = [cv2.imread(str(ws / 'data' / 'TinyA' / 'gt' / f'{i:04d}.png')) for i in range(N_IMAGES)]
     expected = mean_abs_difference({'type': 'calculate_fid'}, bicubic, hrs)
-    assert [r.value for r in fid_rows if (r.model, r.dataset) == ('Bicubic', 'TinyA')] == [pytest.approx(expected)]
+    assert [r.value for r in fid_rows if (r.model, r.dataset) == ('bicubic', 'TinyA')] == [pytest.approx(expected)]
     table = Path(result['table_md']).read_text()
-    assert '| FID ↓ |' in table.splitlines()[0]
+    assert '| FID (stand-in weights) ↓ |' in table.splitlines()[0]  # the file is not the published one
     assert 'pt_inception-2015-12-05-6726825d.pth' in Path(result['report_md']).read_text()
     calls.clear()
     assert compare.run_compare(str(opt), models, 'o', progress=False, visual_per_dataset=0,
                                metrics=['psnr', 'fid'])['computed'] == {'sr': 0, 'values': 0}
     assert calls == []
+
+
+@pytest.mark.skipif(write_stand_in_weights is None, reason='needs the metric library')
+def test_stand_in_marks_reach_the_table_and_the_figures(ws, compare, tmp_path, monkeypatch):
+    """LPIPS on random stand-in weights: its header, the PD axis and the visual key all say so; PSNR does not."""
+    figures = {}
+
+    def keep(name, draw):
+        def wrapper(*args, **kwargs):
+            out = draw(*args, **kwargs)
+            figures[name] = out[0] if isinstance(out, tuple) else out
+            return out
+        return wrapper
+
+    monkeypatch.setattr(compare, 'plot_pd', keep('pd', compare.plot_pd))
+    monkeypatch.setattr(compare, 'plot_visual', keep('visual', compare.plot_visual))
+    out = tmp_path / 'o'
+    compare.run_compare('test.yml', {'bicubic': 'bicubic', 'G1': 'g1.pth'}, str(out), metrics=['psnr', 'lpips'],
+                        progress=False, visual_per_dataset=1)
+    header = (out / 'table.md').read_text().splitlines()[0]
+    assert '| PSNR ↑ |' in header and '| LPIPS (stand-in weights) ↓ |' in header
+    assert figures['pd'].axes[0].get_ylabel() == 'LPIPS (stand-in weights) ↓'
+    assert 'stand-in' not in figures['pd'].axes[-2].get_xlabel()
+    hr_key = figures['visual'].axes[-1].get_xlabel()
+    assert 'LPIPS (stand-in weights)' in hr_key and 'PSNR↑' in hr_key.replace('\n', ' ')
+    from sfd_arch.eval.standins import stand_in_note
+
+    assert stand_in_note({'type': 'calculate_psnr', 'crop_border': 4}) == ''
+    assert stand_in_note({'type': 'calculate_sfd_iqa', 'weights': 'model'}, {'pretrained': None}) == 'random CLIP'
+    assert stand_in_note({'type': 'calculate_sfd_iqa', 'weights': 'model'}, {'pretrained': 'openai'}) == ''

@@ -1,5 +1,6 @@
 """Per-image metrics of BasicSR's test pipeline (sfd_arch/test.py) and the plots drawn from them."""
 import csv
+import json
 import logging
 import os
 import re
@@ -52,18 +53,13 @@ def make_pairs(folder: Path, names: list[str], seed: int) -> None:
         cv2.imwrite(str(folder / 'lq' / f'{name}.png'), cv2.resize(gt, (8, 8), interpolation=cv2.INTER_AREA))
 
 
-# -- the recorder on BasicSR's real test pipeline -----------------------------------------------------------
-def test_sfd_test_records_every_image_and_metric_and_means_match_basicsr(tmp_path, monkeypatch):
-    import sfd_arch.test as sfd_test
-
-    datasets = {'TinyA': ['zebra', 'apple', 'moon'], 'TinyB': ['x1', 'x2']}
+def write_test_run(tmp_path: Path, datasets: dict, metrics: dict) -> torch.nn.Module:
+    """Paired images, a tiny RRDBNet checkpoint and ``test.yml`` over them with the given metric blocks."""
     for seed, (name, images) in enumerate(datasets.items()):
         make_pairs(tmp_path / name, images, seed)
     torch.manual_seed(0)
     net = RRDBNet(**NET).eval()
     torch.save({'params': net.state_dict()}, tmp_path / 'net_g.pth')
-    metrics = {'psnr': {'type': 'calculate_psnr', 'crop_border': 4, 'test_y_channel': False},
-               'ssim': {'type': 'calculate_ssim', 'crop_border': 4, 'test_y_channel': False}}
     lines = ['name: tiny_sfd_test', 'model_type: SRModel', 'scale: 4', 'num_gpu: 0', 'manual_seed: 0', 'datasets:']
     for i, name in enumerate(datasets, start=1):
         lines += [f'  test_{i}:', f'    name: {name}', '    type: PairedImageDataset',
@@ -73,8 +69,14 @@ def test_sfd_test_records_every_image_and_metric_and_means_match_basicsr(tmp_pat
               f'path: {{pretrain_network_g: {tmp_path / "net_g.pth"}, strict_load_g: true, param_key_g: params}}',
               'val:', '  save_img: false', '  metrics:']
     for name, opt in metrics.items():
-        lines.append(f'    {name}: {{type: {opt["type"]}, crop_border: 4, test_y_channel: false}}')
+        lines.append(f'    {name}: {json.dumps(opt)}')  # JSON is YAML's flow style
     (tmp_path / 'test.yml').write_text('\n'.join(lines) + '\n')
+    return net
+
+
+def run_sfd_test(tmp_path: Path, monkeypatch) -> tuple:
+    """``sfd_arch.test.run`` on ``tmp_path/test.yml`` from ``tmp_path``; returns the recorder and BasicSR's log."""
+    import sfd_arch.test as sfd_test
 
     # what BasicSR logs: its logger does not propagate, so listen to it directly
     logger = logging.getLogger('basicsr')
@@ -90,6 +92,16 @@ def test_sfd_test_records_every_image_and_metric_and_means_match_basicsr(tmp_pat
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+    return recorder, messages
+
+
+# -- the recorder on BasicSR's real test pipeline -----------------------------------------------------------
+def test_sfd_test_records_every_image_and_metric_and_means_match_basicsr(tmp_path, monkeypatch):
+    datasets = {'TinyA': ['zebra', 'apple', 'moon'], 'TinyB': ['x1', 'x2']}
+    metrics = {'psnr': {'type': 'calculate_psnr', 'crop_border': 4, 'test_y_channel': False},
+               'ssim': {'type': 'calculate_ssim', 'crop_border': 4, 'test_y_channel': False}}
+    net = write_test_run(tmp_path, datasets, metrics)
+    recorder, messages = run_sfd_test(tmp_path, monkeypatch)
 
     # the wrapper is gone afterwards: BasicSR is left as it was
     assert basicsr.models.sr_model.calculate_metric is basicsr.metrics.calculate_metric
@@ -97,14 +109,15 @@ def test_sfd_test_records_every_image_and_metric_and_means_match_basicsr(tmp_pat
     results = tmp_path / 'results' / 'tiny_sfd_test'
     with open(results / 'metrics.csv', newline='') as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ['dataset', 'image', 'metric', 'value']
+    assert rows[0] == ['dataset', 'image', 'metric', 'value', 'note']
     rows = rows[1:]
     # one row per image per metric, in the loader's (sorted) order and the option file's metric order
     expected_keys = [(d, img, m) for d, imgs in datasets.items() for img in sorted(imgs) for m in metrics]
     assert [tuple(r[:3]) for r in rows] == expected_keys
 
     # each value belongs to the image it is filed under: recompute it from that image
-    for dataset, image, metric, value in rows:
+    for dataset, image, metric, value, note in rows:
+        assert note == ''  # PSNR and SSIM have no weights to stand in for
         lq = cv2.imread(str(tmp_path / dataset / 'lq' / f'{image}.png')).astype(np.float32) / 255
         gt = cv2.imread(str(tmp_path / dataset / 'gt' / f'{image}.png'))
         with torch.no_grad():
@@ -133,6 +146,26 @@ def test_sfd_test_records_every_image_and_metric_and_means_match_basicsr(tmp_pat
     assert 'Per-dataset means' in log and f'{means["TinyB"]["psnr"]:.4f}' in log  # the summary is logged too
 
 
+def test_stand_in_lpips_is_marked_in_the_log_line_csv_and_summary(tmp_path, monkeypatch):
+    """LPIPS on random stand-in weights: sfd-test's log line, metrics.csv's note and summary.md say so."""
+    from sfd_arch.metrics import write_stand_in_weights
+
+    write_stand_in_weights(str(tmp_path / 'experiments' / 'pretrained_models'), ['lpips'])
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))  # no real weights found by accident
+    metrics = {'psnr': {'type': 'calculate_psnr', 'crop_border': 4, 'test_y_channel': False},
+               'lpips': {'type': 'calculate_lpips', 'crop_border': 0}}
+    write_test_run(tmp_path, {'TinyA': ['a1', 'a2']}, metrics)
+    _, messages = run_sfd_test(tmp_path, monkeypatch)
+    block = '\n'.join(messages)
+    block = block[block.index('Validation TinyA'):]
+    assert re.search(r'# lpips \(stand-in weights\): [\d.]+', block)
+    assert re.search(r'# psnr: [\d.]+', block)  # a metric without weights stays as BasicSR writes it
+    records = read_metrics_csv(str(tmp_path / 'results' / 'tiny_sfd_test' / 'metrics.csv'))
+    assert {(r.metric, r.note) for r in records} == {('psnr', ''), ('lpips', 'stand-in weights')}
+    summary = (tmp_path / 'results' / 'tiny_sfd_test' / 'summary.md').read_text()
+    assert summary.splitlines()[0] == '| dataset | images | psnr | lpips (stand-in weights) |'
+
+
 def test_csv_round_trip_summary_and_bad_files(tmp_path):
     records = [MetricRecord('Set5', 'baby', 'psnr', 30.123456789012), MetricRecord('Set5', 'bird', 'psnr', 28.5),
                MetricRecord('Set5', 'baby', 'lpips', 0.25), MetricRecord('Urban', 'img1', 'psnr', 22.0)]
@@ -146,6 +179,17 @@ def test_csv_round_trip_summary_and_bad_files(tmp_path):
     (tmp_path / 'bad.csv').write_text('image,value\nbaby,1\n')
     with pytest.raises(ValueError, match='bad.csv'):
         read_metrics_csv(str(tmp_path / 'bad.csv'))
+
+
+def test_debiased_ema_of_a_constant_is_the_constant_from_the_first_point():
+    from sfd_arch.eval.plots import debiased_ema
+
+    for weight in (0.0, 0.6, 0.9, 0.99):
+        np.testing.assert_allclose(debiased_ema([0.095] * 12, weight), [0.095] * 12, rtol=1e-12)
+    # a falling series: the smoothed line stays inside the raw values and follows them down
+    raw = list(np.linspace(0.3, 0.095, 12))
+    smooth = debiased_ema(raw, 0.9)
+    assert all(min(raw) <= v <= max(raw) for v in smooth) and smooth[-1] < 0.2
 
 
 # -- plots --------------------------------------------------------------------------------------------------------
@@ -174,20 +218,27 @@ def test_perception_distortion_plane_plots_the_csv_means(tmp_path):
                                             'Urban100': {'psnr': [23.0], 'LPIPS': [0.2]}})
     fig, panels = plot.plot_pd([esrgan, sfd], metric='lpips', output=str(tmp_path / 'pd.png'))
     expected = {'Set5': {'ESRGAN': (29.0, 0.15), 'SFD': (28.5, 0.07)},
-                'Set14': {'ESRGAN': (26.0, 0.2), 'SFD': (25.5, 0.15)}}  # Urban100: only one model has it
-    assert list(panels) == ['Set5', 'Set14']
+                'Set14': {'ESRGAN': (26.0, 0.2), 'SFD': (25.5, 0.15)},  # Urban100: only one model has it
+                'Mean': {'ESRGAN': (27.5, 0.175), 'SFD': (27.0, 0.11)}}
+    assert list(panels) == list(expected)
     for ax, (dataset, points) in zip(fig.axes, expected.items()):
-        assert ax.get_title() == dataset
+        assert ax.get_title() == (dataset if dataset != 'Mean' else 'mean of 2 datasets')
         offsets = np.concatenate([c.get_offsets() for c in ax.collections])
         np.testing.assert_allclose(offsets, [points['ESRGAN'], points['SFD']])
-        assert [t.get_text() for t in ax.texts] == ['ESRGAN', 'SFD']  # labelled with the results folder names
-        assert 'lower is better' in ax.get_ylabel() and ax.get_xlabel().startswith('PSNR')
+        frame = ax.get_window_extent()
+        for text in ax.texts:  # the labels (the results folder names) sit inside the frame
+            assert text.get_text() in ('ESRGAN', 'SFD')
+            box = text.get_window_extent()
+            assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+    assert fig.axes[0].get_ylabel() == 'LPIPS ↓' and fig.axes[2].get_xlabel().startswith('PSNR (dB)')
+    assert fig.get_size_inches()[0] == pytest.approx(3.5)  # a paper column, as the README documents
     assert_png(tmp_path / 'pd.png')
 
     _, data = plot.plot_pd([esrgan, sfd], metric='LPIPS', labels=['A', 'B'], average=True,
                            output=str(tmp_path / 'avg.png'))
-    np.testing.assert_allclose(data['average']['A'], ((29.0 + 26.0) / 2, (0.15 + 0.2) / 2))
-    np.testing.assert_allclose(data['average']['B'], ((28.5 + 25.5) / 2, (0.07 + 0.15) / 2))
+    np.testing.assert_allclose(data['Mean']['A'], ((29.0 + 26.0) / 2, (0.15 + 0.2) / 2))
+    np.testing.assert_allclose(data['Mean']['B'], ((28.5 + 25.5) / 2, (0.07 + 0.15) / 2))
+    assert list(data) == ['Mean']
     assert_png(tmp_path / 'avg.png')
     with pytest.raises(ValueError, match='no metric .niqe.*psnr, LPIPS'):
         plot.plot_pd([esrgan], metric='niqe', output=str(tmp_path / 'x.png'))
@@ -223,7 +274,10 @@ def test_training_curves_plot_the_tensorboard_scalars(tmp_path):
     fig, _ = plot.plot_curves(str(logdir), smooth=0.5)  # EMA drawn over the raw losses; validation left raw
     loss_lines = [ax for ax in fig.axes if ax.get_title() == 'l_g_pix'][0].get_lines()
     np.testing.assert_allclose(loss_lines[0].get_ydata(), written['losses/l_g_pix'], rtol=1e-6)
-    np.testing.assert_allclose(loss_lines[1].get_ydata(), [0.3, 0.25, 0.2], rtol=1e-6)
+    # TensorBoard's debiased EMA: (0.5 * 0.3) / 0.5, (0.25 * 0.3 + 0.5 * 0.2) / 0.75, ...
+    np.testing.assert_allclose(loss_lines[1].get_ydata(), [0.3, 0.175 / 0.75, 0.1625 / 0.875], rtol=1e-6)
+    legend = [t.get_text() for t in [ax for ax in fig.axes if ax.get_title() == 'l_g_pix'][0].get_legend().get_texts()]
+    assert legend == ['l_g_pix (raw)', 'l_g_pix (smoothed 0.5)']
     assert len([ax for ax in fig.axes if ax.get_title() == 'val psnr'][0].get_lines()) == 2
     (tmp_path / 'empty').mkdir()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]))

@@ -30,7 +30,9 @@ def main(argv: Optional[list[str]] = None):
     pd.add_argument('-o', '--output', default='pd_plane.png')
     cu = sub.add_parser('curves', help='training curves from a tensorboard log dir')
     cu.add_argument('logdir', help='e.g. tb_logger/<experiment name>')
-    cu.add_argument('--smooth', type=float, default=0.0, help='EMA smoothing weight in [0, 1) drawn over the raw')
+    cu.add_argument('--smooth', type=float, default=0.0,
+                    help="weight in [0, 1) as TensorBoard's slider: a debiased EMA drawn over the raw loss curves, "
+                         'both named in the legend')
     cu.add_argument('-o', '--output', default='training_curves.png')
     args = p.parse_args(argv)
     try:

@@ -27,6 +27,7 @@ import numpy as np
 import sfd_arch.metrics as metrics_lib
 
 from ..utils import upsampler as inference
+from ..utils.results import marked
 from .html_report import write_compare_html
 from .plan import (
     DEFAULT_METRICS,
@@ -62,6 +63,7 @@ from .sources import (
     parse_model_arg,
     parse_models,
 )
+from .standins import stand_in_notes
 
 STATE_FILE = 'compare_state.json'
 
@@ -320,8 +322,11 @@ def visual_choices(run: Run, means_rows: list[CompareRow], metric: Optional[str]
 
 
 def draw_visual(run: Run, dataset: str, image: str, box: Optional[tuple[int, int, int]], caption_metrics: list[str],
-                output: str) -> str:
-    """One visual comparison figure: crops of bicubic, the models and HR with their crop metrics beneath."""
+                output: str, labels: Optional[dict[str, str]] = None) -> str:
+    """One visual comparison figure: crops of bicubic, the models and HR with their crop metrics beneath.
+
+    ``labels`` name the metrics in the HR panel's key (with the stand-in marks of ``metric_labels``)."""
+    labels = labels or LABELS
     import matplotlib.pyplot as plt
 
     ds = next(d for d in run.datasets if d.name == dataset)
@@ -336,7 +341,7 @@ def draw_visual(run: Run, dataset: str, image: str, box: Optional[tuple[int, int
     if box is None:
         size = auto_crop_size(h, w)
         learned = [srs[m.label] for m in ordered if m.kind != BICUBIC]
-        x, y = choose_crop(learned if len(learned) >= 2 else list(srs.values()), size)
+        x, y = choose_crop(learned if len(learned) >= 2 else list(srs.values()), size, hr)
     else:
         x, y, size = box
         if x + size > w or y + size > h:
@@ -353,11 +358,18 @@ def draw_visual(run: Run, dataset: str, image: str, box: Optional[tuple[int, int
             except Exception:  # a metric that cannot take so small a crop: shown as '-', never fatal here
                 cells.append('-')
         panels.append((label, sr, ' / '.join(cells)))
-    key = ' / '.join(f'{LABELS.get(n, n)}{"↑" if run.plan.directions[n] == "higher" else "↓"}' for n in caption_metrics)
+    key = ' / '.join(f'{labels.get(n, n)}{"↑" if run.plan.directions[n] == "higher" else "↓"}' for n in caption_metrics)
     panels.append(('HR', hr, key))
     fig = plot_visual(hr, panels, (x, y, size), title=f'{dataset} / {image}', output=output)
     plt.close(fig)
     return output
+
+
+def metric_labels(blocks: dict[str, dict]) -> dict[str, str]:
+    """Display names of the metrics (``LPIPS``), marked where their network runs on stand-in weights or a random
+    CLIP (``LPIPS (stand-in weights)``): the table headers, the PD axes and the visual captions all use them."""
+    notes = stand_in_notes(blocks)
+    return dict(LABELS, **{n: marked(LABELS.get(n, n), notes.get(n)) for n in blocks})
 
 
 def _pick_pd_metric(plan: MetricPlan, wanted: str, x_metric: str) -> tuple[Optional[str], str]:
@@ -380,7 +392,8 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
     current = [r for r in rows if r.model in labels and r.dataset in dataset_names and r.metric in run.plan.blocks]
     means = dataset_means(current)
     metric_names = list(run.plan.blocks)
-    table = table_markdown(means, labels, dataset_names, metric_names, run.plan.directions, LABELS)
+    names = metric_labels(run.plan.blocks)
+    table = table_markdown(means, labels, dataset_names, metric_names, run.plan.directions, names)
     with open(osp.join(run.out_dir, 'table.md'), 'w') as f:
         f.write(table)
 
@@ -396,7 +409,7 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
 
         pd_png = osp.join(run.out_dir, 'pd.png')
         fig, _ = plot_pd(means, labels, dataset_names, pd_png, x_metric, y_metric, run.plan.directions,
-                         dict(LABELS, psnr='PSNR (dB)'))
+                         dict(names, psnr=marked('PSNR (dB)', None)))
         plt.close(fig)
     elif x_metric not in run.plan.blocks:
         pd_note = f'No PD plot: the x metric {x_metric} is not in this run.'
@@ -413,7 +426,7 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
     choice_metric = y_metric if y_metric in run.plan.per_image() else (caption_metrics[0] if caption_metrics else None)
     for dataset, image, box in visual_choices(run, current, choice_metric, visual_per_dataset, crops):
         visuals.append(draw_visual(run, dataset, image, box, caption_metrics,
-                                   osp.join(visual_dir, f'{dataset}_{image}.png')))
+                                   osp.join(visual_dir, f'{dataset}_{image}.png'), names))
 
     weights = []
     for name, block in run.plan.blocks.items():
@@ -428,7 +441,7 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
                'sr': {m.label: run.sr_path(m, d, image) for m in run.models}}
               for d in run.datasets for i, image in enumerate(d.images)]
     html_path = write_compare_html(run.out_dir, {
-        'rows': current, 'models': labels, 'datasets': dataset_names, 'metrics': metric_names, 'labels': LABELS,
+        'rows': current, 'models': labels, 'datasets': dataset_names, 'metrics': metric_names, 'labels': names,
         'directions': run.plan.directions, 'images': images, 'command': command, 'weights': weights,
         'skipped': run.plan.skipped, 'notes': notes, 'pd_png': pd_png, 'pd_caption': pd_note})
     return {'table_md': osp.join(run.out_dir, 'table.md'), 'pd_png': pd_png, 'visual': visuals,
@@ -445,7 +458,7 @@ def command_line(opt_path: str, models: 'dict[str, str]', out_dir: str, *, devic
     """The ``scripts/compare.py`` command that repeats a ``run_compare`` call (written into ``report.md``)."""
     argv = ['-opt', opt_path]
     for label, spec in models.items():
-        argv += ['--model', BICUBIC if (label, spec.lower()) == ('Bicubic', BICUBIC) else
+        argv += ['--model', BICUBIC if (label, spec.lower()) == (BICUBIC, BICUBIC) else
                  f'{label}={spec}' if spec else label]
     argv += ['-o', out_dir]
     for flag, value, default in (('--device', device, 'auto'), ('--pd', pd_metric, 'lpips'),

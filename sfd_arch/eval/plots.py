@@ -25,9 +25,12 @@ matplotlib.use('Agg')  # files only; no display is needed or expected
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ..utils.directions import lower_is_better
-from ..utils.results import dataset_means, read_metrics_csv
+from ..utils.results import dataset_means, marked, metric_notes, read_metrics_csv
+from .plan import LABELS
+from .report import MEAN_PANEL, pd_panels
+from .report import plot_pd as draw_pd
 
-AVERAGE = 'average'
+AVERAGE = MEAN_PANEL  # the single panel of ``--average`` (the name it had before the two PD plots were one)
 
 
 # -- perception-distortion plane ---------------------------------------------------------------------------
@@ -40,22 +43,42 @@ def _find_metric(means: dict, wanted: str, path: str) -> str:
     raise ValueError(f'{path}: no metric {wanted!r}; it has {", ".join(names) or "no metrics"}')
 
 
-def pd_points(csv_paths: list[str], metric: str, x_metric: str = 'psnr', labels: Optional[list[str]] = None,
-              datasets: Optional[list[str]] = None, average: bool = False) -> 'OrderedDict[str, OrderedDict]':
-    """``{panel: {model: (x, y)}}``: per-dataset means of ``x_metric`` and ``metric`` for each model.
-
-    A panel is a dataset, or the single panel ``average`` (the mean of the per-dataset means over the datasets
-    every model has, so all points average the same datasets).
-    """
+def _model_means(csv_paths: list[str], metric: str, x_metric: str, labels: Optional[list[str]]):
+    """``({dataset: {model: {x_metric, metric: mean}}}, models, notes)`` from the files, metric names as asked."""
     if labels and len(labels) != len(csv_paths):
         raise ValueError(f'{len(labels)} labels for {len(csv_paths)} metrics files')
-    models = OrderedDict()
+    means: dict = {}
+    models, notes = [], {}
     for i, path in enumerate(csv_paths):
         label = labels[i] if labels else osp.basename(osp.dirname(osp.abspath(path)))
-        means = dataset_means(read_metrics_csv(path))
-        xm, ym = _find_metric(means, x_metric, path), _find_metric(means, metric, path)
-        models[label] = OrderedDict((d, (m[xm], m[ym])) for d, m in means.items() if xm in m and ym in m)
-    common = [d for d in next(iter(models.values()), {}) if all(d in per_ds for per_ds in models.values())]
+        records = read_metrics_csv(path)
+        per_dataset = dataset_means(records)
+        xm, ym = _find_metric(per_dataset, x_metric, path), _find_metric(per_dataset, metric, path)
+        for wanted, found in ((x_metric, xm), (metric, ym)):
+            note = metric_notes(records).get(found)
+            if note:
+                notes[wanted] = note
+        for d, m in per_dataset.items():
+            if xm in m and ym in m:
+                means.setdefault(d, {})[label] = {x_metric: m[xm], metric: m[ym]}
+        models.append(label)
+    return means, models, notes
+
+
+def pd_points(csv_paths: list[str], metric: str, x_metric: str = 'psnr', labels: Optional[list[str]] = None,
+              datasets: Optional[list[str]] = None, average: bool = False) -> dict[str, dict]:
+    """``{panel: {model: (x, y)}}``: per-dataset means of ``x_metric`` and ``metric`` for each model.
+
+    A panel is a dataset every model has, then ``Mean`` (the mean of the per-dataset means over those datasets,
+    so all points average the same datasets); with ``average`` only ``Mean``.
+    """
+    means, models, _ = _model_means(csv_paths, metric, x_metric, labels)
+    return _panels(means, models, metric, x_metric, datasets, average)[0]
+
+
+def _panels(means: dict, models: list[str], metric: str, x_metric: str, datasets: Optional[list[str]],
+            average: bool) -> tuple[dict[str, dict], list[str]]:
+    common = [d for d in means if all(m in means[d] for m in models)]
     if datasets:
         absent = [d for d in datasets if d not in common]
         if absent:
@@ -63,37 +86,29 @@ def pd_points(csv_paths: list[str], metric: str, x_metric: str = 'psnr', labels:
         common = list(datasets)
     if not common:
         raise ValueError('the metrics files share no dataset with both metrics')
-    panels = OrderedDict()
-    if average:
-        panels[AVERAGE] = OrderedDict(
-            (label, (sum(per_ds[d][0] for d in common) / len(common), sum(per_ds[d][1] for d in common) / len(common)))
-            for label, per_ds in models.items())
-    else:
-        for d in common:
-            panels[d] = OrderedDict((label, per_ds[d]) for label, per_ds in models.items())
-    return panels
+    panels = pd_panels(means, models, common, x_metric, metric)
+    if average and len(common) > 1:
+        panels = {MEAN_PANEL: panels[MEAN_PANEL]}
+    elif average:  # one dataset: its mean is itself
+        panels = {MEAN_PANEL: next(iter(panels.values()))}
+    return panels, common
 
 
 def plot_pd(csv_paths: list[str], metric: str, x_metric: str = 'psnr', labels: Optional[list[str]] = None,
             datasets: Optional[list[str]] = None, average: bool = False, output: Optional[str] = None):
-    """Draw the perception-distortion plane; returns ``(figure, points)`` with ``points`` as ``pd_points``."""
-    panels = pd_points(csv_paths, metric, x_metric, labels, datasets, average)
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2), squeeze=False)
-    y_note = ' (lower is better)' if lower_is_better(metric) else ''
-    for ax, (panel, points) in zip(axes[0], panels.items()):
-        for label, (x, y) in points.items():
-            ax.scatter([x], [y], s=40, label=label, zorder=3)
-            ax.annotate(label, (x, y), textcoords='offset points', xytext=(5, 5), fontsize=9)
-        ax.set_title('mean over the common datasets' if panel == AVERAGE else panel)
-        ax.set_xlabel(f'{x_metric.upper()} (higher is better)')
-        ax.set_ylabel(metric.upper() + y_note)
-        ax.grid(True, alpha=0.3)
-        ax.margins(0.2)  # room for the labels next to the outermost points
-    fig.suptitle('Perception-distortion plane')
-    fig.tight_layout()
-    if output:
-        _save(fig, output)
-    return fig, panels
+    """Draw the perception-distortion plane from ``metrics.csv`` files of ``sfd-test``, with the comparison's
+    paper-column drawing (``sfd_arch.eval.report.plot_pd``); returns ``(figure, points)`` as ``pd_points``.
+
+    An axis whose metric ran on stand-in weights (the files' ``note`` column) says so in its label.
+    """
+    means, models, notes = _model_means(csv_paths, metric, x_metric, labels)
+    _, shown = _panels(means, models, metric, x_metric, datasets, average)
+    directions = {m: 'lower' if lower_is_better(m) else 'higher' for m in (x_metric, metric)}
+    axis_labels = {m: marked(LABELS.get(m.lower(), m.upper()) + (' (dB)' if m.lower() == 'psnr' else ''),
+                             notes.get(m)) for m in (x_metric, metric)}
+    fig, drawn = draw_pd(means, models, shown, output, x_metric, metric, directions, axis_labels,
+                         mean_only=average)
+    return fig, drawn
 
 
 # -- training curves ----------------------------------------------------------------------------------------
@@ -144,7 +159,11 @@ def group_curves(tags: list[str]) -> 'OrderedDict[str, list[str]]':
 
 
 def plot_curves(logdir: str, output: Optional[str] = None, smooth: float = 0.0, ncols: int = 3):
-    """Draw the training curves; returns ``(figure, {tag: (steps, values)})`` of what was plotted (raw values)."""
+    """Draw the training curves; returns ``(figure, {tag: (steps, values)})`` of what was plotted (raw values).
+
+    ``smooth`` (0 to 1, as TensorBoard's slider) adds a debiased EMA (``debiased_ema``) over each loss and
+    ``p_pos`` curve; the legend names the raw and the smoothed line. Validation points are drawn raw.
+    """
     scalars = load_scalars(logdir)
     panels = group_curves(list(scalars))
     if not panels:
@@ -159,15 +178,17 @@ def plot_curves(logdir: str, output: Optional[str] = None, smooth: float = 0.0, 
             label = tag[len('metrics/'):].rsplit('/', 1)[0] if tag.startswith('metrics/') else tag.split('/')[-1]
             # validation points are few and far apart: smoothing them would only shift them
             smoothed = smooth > 0 and not tag.startswith('metrics/')
-            line, = ax.plot(steps, values, label=label, alpha=0.35 if smoothed else 1.0,
+            line, = ax.plot(steps, values, label=f'{label} (raw)' if smoothed else label,
+                            alpha=0.35 if smoothed else 1.0,
                             marker='o' if tag.startswith('metrics/') else None, markersize=3)
             if smoothed:
-                ax.plot(steps, _ema(values, smooth), color=line.get_color())
+                ax.plot(steps, debiased_ema(values, smooth), color=line.get_color(),
+                        label=f'{label} (smoothed {smooth:g})')
             plotted[tag] = (steps, values)
         ax.set_title(title)
         ax.set_xlabel('iteration')
         ax.grid(True, alpha=0.3)
-        if len(tags) > 1 or tags[0].startswith('metrics/'):
+        if len(tags) > 1 or tags[0].startswith('metrics/') or smooth > 0:
             ax.legend(fontsize=8)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis('off')
@@ -177,11 +198,18 @@ def plot_curves(logdir: str, output: Optional[str] = None, smooth: float = 0.0, 
     return fig, plotted
 
 
-def _ema(values: list[float], weight: float) -> list[float]:
-    out, last = [], values[0] if values else 0.0
-    for v in values:
+def debiased_ema(values: list[float], weight: float) -> list[float]:
+    """TensorBoard's smoothing: an exponential moving average started at zero and divided by ``1 - weight**n``.
+
+    The division removes the start-up bias towards the initial value that a plain EMA has, so the smoothed
+    line stays within the raw values from the first point on (a plain EMA seeded with the first value drags
+    that value along for ``1 / (1 - weight)`` points: with 0.9 over 12 logged points it never reaches the data).
+    A constant series gives the constant at every point.
+    """
+    out, last = [], 0.0
+    for n, v in enumerate(values, start=1):
         last = weight * last + (1 - weight) * v
-        out.append(last)
+        out.append(last / (1 - weight ** n) if weight < 1 else values[0])
     return out
 
 

@@ -208,11 +208,13 @@ def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float,
 
 def plot_pd(means: dict, models: Sequence[str], datasets: Sequence[str], output: Optional[str] = None,
             x_metric: str = 'psnr', y_metric: str = 'lpips', directions: Optional[dict[str, str]] = None,
-            labels: Optional[dict[str, str]] = None, ncols: int = 2):
+            labels: Optional[dict[str, str]] = None, ncols: int = 2, mean_only: bool = False):
     """The perception-distortion plane for a paper column; returns ``(figure, panels)`` (see ``pd_panels``).
 
-    One panel per dataset and one for the mean over them (a single dataset gets one panel), two panels per
-    row, 3.5 in wide in all; each model is one labelled point with its own colour and marker in every panel.
+    One panel per dataset and one for the mean over them (a single dataset gets one panel; ``mean_only``
+    keeps the mean alone), two panels per row, 3.5 in wide in all, as the README documents; each model is one
+    point with its own colour and marker in every panel, labelled inside the frame (``_place_labels``).
+    ``labels`` name the axes: a metric on stand-in weights comes with its mark (``LPIPS (stand-in weights)``).
     """
     import matplotlib
 
@@ -223,6 +225,9 @@ def plot_pd(means: dict, models: Sequence[str], datasets: Sequence[str], output:
     panels = pd_panels(means, models, datasets, x_metric, y_metric)
     if not panels:
         raise ValueError(f'no dataset has both {x_metric} and {y_metric} for every model ({", ".join(models)})')
+    n_datasets = len([p for p in panels if p != MEAN_PANEL])
+    if mean_only:
+        panels = {MEAN_PANEL: panels.get(MEAN_PANEL) or next(iter(panels.values()))}
     ncols = max(1, min(ncols, len(panels)))
     nrows = math.ceil(len(panels) / ncols)
     colors = [f'C{i % 10}' for i in range(len(models))]
@@ -234,17 +239,17 @@ def plot_pd(means: dict, models: Sequence[str], datasets: Sequence[str], output:
     handles = [Line2D([], [], linestyle='', marker=markers[i % len(markers)], color=colors[i], markersize=4,
                       markeredgecolor='black', markeredgewidth=0.3) for i in range(len(models))]
     spare_slot = nrows * ncols > len(panels)
-    legend_cols = min(len(models), 4 if ncols > 1 else 2)
+    legend_cols = min(len(models), 4)
     legend_h = 0 if spare_slot else 0.13 * math.ceil(len(models) / legend_cols) + 0.02  # inches below the panels
     with plt.rc_context(_paper_style()):
-        width = COLUMN_WIDTH_IN if ncols > 1 else COLUMN_WIDTH_IN * 0.6
-        height = 1.5 * nrows + 0.15 + legend_h
+        width = COLUMN_WIDTH_IN
+        height = (1.5 if ncols > 1 else 2.3) * nrows + 0.15 + legend_h  # one panel: a column-wide plane
         fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
         for ax, (panel, points) in zip(axes.flat, panels.items()):
             for i, (x, y) in enumerate(points.values()):
                 ax.scatter([x], [y], s=14, color=colors[i], marker=markers[i % len(markers)], zorder=3,
                            edgecolors='black', linewidths=0.3)
-            ax.set_title(f'mean of {len(panels) - 1} datasets' if panel == MEAN_PANEL else panel, pad=2)
+            ax.set_title(f'mean of {n_datasets} datasets' if panel == MEAN_PANEL else panel, pad=2)
             ax.grid(True, alpha=0.3, linewidth=0.4)
             ax.margins(x=0.35, y=0.3)  # room for the labels of the outermost points
             ax.tick_params(pad=1.5, length=2)
@@ -275,24 +280,42 @@ def plot_pd(means: dict, models: Sequence[str], datasets: Sequence[str], output:
 
 
 # -- visual/*.png -----------------------------------------------------------------------------------------------
-def choose_crop(images: Sequence[np.ndarray], size: int) -> tuple[int, int]:
-    """Top-left ``(x, y)`` of the ``size`` square where the images differ most from each other.
+def _window_sums(values: np.ndarray, size: int) -> np.ndarray:
+    """Sum of every ``size`` x ``size`` square of a 2-D array (index = top-left), through a summed-area table."""
+    table = np.pad(values.astype(np.float64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    return table[size:, size:] - table[:-size, size:] - table[size:, :-size] + table[:-size, :-size]
+
+
+def _gray(img: np.ndarray) -> np.ndarray:
+    return img.astype(np.float32).mean(axis=2) if img.ndim == 3 else img.astype(np.float32)
+
+
+def choose_crop(images: Sequence[np.ndarray], size: int, hr: Optional[np.ndarray] = None) -> tuple[int, int]:
+    """Top-left ``(x, y)`` of the ``size`` square to zoom on: where the images differ most and HR has texture.
 
     The difference is the per-pixel standard deviation across the images (gray levels, ``(H, W, C)`` uint8
-    or float inputs of one size), summed over the window; ties go to the first position in row order.
+    or float inputs of one size), the texture HR's gradient magnitude; each is summed over the window and scaled
+    to [0, 1], and the window with the largest product wins (a flat sky where the models differ in tone, or
+    texture that every model renders alike, is not what a reader zooms on). The square stays one crop size away
+    from the border where the image allows (less, but centred, where it does not): edge artefacts of a
+    convolution are real but are not what a zoom should show. Ties go to the first position in row order.
     """
     if not images:
         raise ValueError('choose_crop needs at least one image')
     h, w = images[0].shape[:2]
     size = min(size, h, w)
-    stack = np.stack([img.astype(np.float32).mean(axis=2) if img.ndim == 3 else img.astype(np.float32)
-                      for img in images])
-    spread = stack.std(axis=0) if len(images) > 1 else np.zeros((h, w), np.float32)
-    # window sums of every size x size square through a summed-area table: exact, no border handling
-    table = np.pad(spread.astype(np.float64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    sums = table[size:, size:] - table[:-size, size:] - table[size:, :-size] + table[:-size, :-size]
-    y, x = np.unravel_index(int(np.argmax(sums)), sums.shape)
-    return int(x), int(y)
+    stack = np.stack([_gray(img) for img in images])
+    spread = _window_sums(stack.std(axis=0) if len(images) > 1 else np.zeros((h, w), np.float32), size)
+    score = spread / spread.max() if spread.max() > 0 else np.zeros_like(spread)
+    if hr is not None:
+        gy, gx = np.gradient(_gray(hr))
+        texture = _window_sums(np.hypot(gx, gy), size)
+        texture = texture / texture.max() if texture.max() > 0 else np.zeros_like(texture)
+        score = score * texture + 1e-3 * (score + texture)  # the sums break ties where one factor is zero
+    my, mx = (min(size, (n - size) // 2) for n in (h, w))  # the margin the image allows on each axis
+    inner = score[my:h - size + 1 - my, mx:w - size + 1 - mx]
+    y, x = np.unravel_index(int(np.argmax(inner)), inner.shape)
+    return int(x) + mx, int(y) + my
 
 
 def plot_visual(hr: np.ndarray, crops: Sequence[tuple[str, np.ndarray, str]], box: tuple[int, int, int],

@@ -89,7 +89,7 @@ def parse_model_arg(text: str) -> tuple[str, str]:
     label, sep, spec = text.partition('=')
     label = label.strip()
     if not sep:
-        return ('Bicubic', BICUBIC) if label.lower() == BICUBIC else (label, '')
+        return (BICUBIC, BICUBIC) if label.lower() == BICUBIC else (label, '')  # one label, by hand or demo
     if not label or not spec:
         raise CompareError(f'--model {text!r}: expected NAME=CHECKPOINT, NAME=FOLDER, NAME or bicubic')
     return label, spec

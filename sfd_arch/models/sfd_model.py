@@ -49,6 +49,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 from ..archs.clip_arch import build_clip, normalize_clip_opt
+from ..utils.results import RANDOM_CLIP, STAND_IN_WEIGHTS, marked_metric_log
 from ..utils.switches import SFDSwitches, sfd_switches  # noqa: F401  (re-exported: the one reading of the switches)
 
 # what applies when an option file leaves the SFD blocks out (docs/design.md, "1 The method")
@@ -484,6 +485,21 @@ class SFDMixin:
         scorer = SFDIQA(self.clip, self.get_bare_model(self.net_featd), self.get_bare_model(self.net_lpp))
         with live_scorer(scorer), dataset_metrics(self):
             super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
+    def _log_validation_metric_values(self, current_iter, dataset_name, tb_logger) -> None:
+        """BasicSR's log line, with a metric on stand-in weights or a random CLIP marked (``lpips (stand-in
+        weights): 0.2685``), so that a number from random weights is not read as the published metric."""
+        from ..metrics import metric_type_of, weight_report
+
+        notes = {}
+        for name, block in ((self.opt.get('val') or {}).get('metrics') or {}).items():
+            if metric_type_of(block) == 'calculate_sfd_iqa':  # `weights: model` scores with this run's CLIP
+                live = str(block.get('weights')).lower() == 'model' and not block.get('clip_weights')
+                notes[name] = RANDOM_CLIP if live and getattr(self, 'clip_opt', {}).get('pretrained') is None else ''
+            else:
+                notes[name] = STAND_IN_WEIGHTS if any(w['status'] == 'stand-in' for w in weight_report(block)) else ''
+        with marked_metric_log(notes):
+            super()._log_validation_metric_values(current_iter, dataset_name, tb_logger)
 
     # ------------------------------------------------------------------ failure and saving
     def _check_finite(self, name: str, loss: torch.Tensor, current_iter: int) -> None:

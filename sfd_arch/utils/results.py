@@ -1,32 +1,26 @@
-"""Per-image metric values from BasicSR's validation loop, saved as a CSV and a per-dataset summary table.
+"""Per-image metric values as a CSV and a per-dataset summary table: the pure file helpers.
 
-BasicSR logs only the mean of each metric per dataset. Comparing models image by image, or plotting the
-perception-distortion plane, needs every value, so the recorder listens to the calls BasicSR already makes:
-``SRModel.nondist_validation`` (and every model that copies it) calls ``calculate_metric`` once per image and
-metric, in the order of ``opt['val']['metrics']``, over a non-shuffled loader. The recorder wraps that name in
-each module that imported it, and wraps ``model.validation`` so that it knows the dataset and the image being
-scored. Nothing in BasicSR is edited and nothing is computed twice.
+The recorder that collects the values from BasicSR's validation loop sits above the metrics
+(``sfd_arch.eval.recorder``); what it writes, and what the plots and the comparison read, is defined here.
 
-Dataset-level metrics (FID, KID; ``sfd_arch.metrics.dataset``) have no per-image value: the watched validation
-reports them once per dataset, and they get one row whose image is ``*`` (``DATASET_LEVEL``).
-
-Files written (``write``): ``metrics.csv`` with columns ``dataset,image,metric,value`` (one row per image per
-metric, one ``*`` row per dataset-level metric) and ``summary.md``, a markdown table of the mean per dataset and
-metric (the dataset value for FID/KID).
+Files: ``metrics.csv`` with columns ``dataset,image,metric,value,note`` (one row per image per metric, one ``*``
+row per dataset-level metric such as FID; ``note`` says ``stand-in weights`` or ``random CLIP`` when the metric's
+network does not run on its published weights, else it is empty) and ``summary.md``, a markdown table of the mean
+per dataset and metric whose headers carry the same marks. A ``metrics.csv`` without the ``note`` column (older
+files) reads as before.
 """
 import csv
 import logging
-import os
 import os.path as osp
-import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Optional
 
 METRICS_CSV = 'metrics.csv'
 SUMMARY_MD = 'summary.md'
-CSV_COLUMNS = ('dataset', 'image', 'metric', 'value')
+CSV_COLUMNS = ('dataset', 'image', 'metric', 'value', 'note')
+OLD_CSV_COLUMNS = CSV_COLUMNS[:4]  # files written before the note column
 DATASET_LEVEL = '*'  # the image field of a value computed over a whole dataset (FID, KID)
 
 
@@ -38,209 +32,49 @@ class MetricRecord:
     image: str
     metric: str
     value: float
+    note: str = ''  # why the number is not comparable to published ones (``stand-in weights``), or empty
 
 
-def _to_float(value: Any) -> float:
-    # metrics return Python floats, NumPy scalars or 0-d tensors depending on their implementation
-    return float(value.item()) if hasattr(value, 'item') else float(value)
+# -- marks of numbers from stand-in networks ---------------------------------------------------------------------
+STAND_IN_WEIGHTS = 'stand-in weights'  # LPIPS, DISTS, FID... on files that are not the published ones
+RANDOM_CLIP = 'random CLIP'  # SFD-IQA whose CLIP was never trained (``clip.pretrained: null``)
 
 
-def _image_name(batch: Any, dataset: Any, index: int) -> str:
-    """The name BasicSR itself uses for a test image: the basename of ``lq_path`` without extension."""
-    if isinstance(batch, dict):
-        for key in ('lq_path', 'gt_path'):
-            path = batch.get(key)
-            if isinstance(path, (list, tuple)) and path:
-                path = path[0]
-            if isinstance(path, str):
-                return osp.splitext(osp.basename(path))[0]
-    paths = getattr(dataset, 'paths', None)
-    if paths is not None and index < len(paths):
-        entry = paths[index]
-        path = entry.get('lq_path', entry.get('gt_path')) if isinstance(entry, dict) else entry
-        if isinstance(path, str):
-            return osp.splitext(osp.basename(path))[0]
-    return f'{index:08d}'
+def marked(name: str, note: Optional[str]) -> str:
+    """``lpips`` -> ``lpips (stand-in weights)``: the label a number gets wherever it is shown, so that a value
+    from random weights is never read as the published metric."""
+    return f'{name} ({note})' if note else name
 
 
-class _NamedBatches:
-    """A dataloader proxy that tells the recorder which image each batch is before the model scores it."""
-
-    def __init__(self, loader: Any, recorder: 'MetricsRecorder'):
-        self._loader = loader
-        self._recorder = recorder
-
-    def __len__(self) -> int:
-        return len(self._loader)
-
-    def __getattr__(self, name: str) -> Any:  # dataset, batch_size... as the real loader has them
-        return getattr(self._loader, name)
-
-    def __iter__(self) -> Iterator[Any]:
-        dataset = getattr(self._loader, 'dataset', None)
-        for index, batch in enumerate(self._loader):
-            self._recorder._start_image(_image_name(batch, dataset, index))
-            yield batch
-
-
-class MetricsRecorder:
-    """Collects the per-image values of BasicSR's validation metrics.
-
-    Use ``watch(model)`` on a built model and run its ``validation`` inside ``with recorder.recording():``;
-    ``record_test_metrics`` does both around ``basicsr.test.test_pipeline``.
-
-    Attributes:
-        records: every value seen, in the order BasicSR computed them.
-        logged: per dataset, ``model.metric_results`` right after its validation: the means BasicSR logged.
-        results_dir: ``opt['path']['results_root']`` of the last watched model, if it has one.
-    """
-
-    def __init__(self):
-        self.records: list[MetricRecord] = []
-        self.logged: dict[str, dict[str, float]] = {}
-        self.results_dir: Optional[str] = None
-        self._dataset: Optional[str] = None
-        self._metric_opts: dict[str, Any] = {}
-        self._dataset_level: list[str] = []
-        self._image: Optional[str] = None
-        self._calls_for_image = 0
-
-    # -- hooks -------------------------------------------------------------------------------------------
-    def watch(self, model: Any) -> Any:
-        """Wrap ``model.validation`` (on the instance only) so that values are attributed to dataset and image.
-
-        Dataset-level metrics are reported per dataset for any model type (``dataset_metrics``).
-        """
-        from ..metrics import dataset_metrics, is_dataset_metric
-
-        original = model.validation
-        self.results_dir = (getattr(model, 'opt', None) or {}).get('path', {}).get('results_root', self.results_dir)
-
-        def validation(dataloader, current_iter, tb_logger, save_img=False):
-            dataset = getattr(dataloader, 'dataset', None)
-            self._dataset = (getattr(dataset, 'opt', None) or {}).get('name', 'dataset')
-            self._metric_opts = dict((model.opt.get('val') or {}).get('metrics') or {})
-            self._dataset_level = [n for n, o in self._metric_opts.items() if is_dataset_metric(o)]
-            self._image, self._calls_for_image = None, 0
-            finished = False
-            try:
-                with dataset_metrics(model):
-                    out = original(_NamedBatches(dataloader, self), current_iter, tb_logger, save_img=save_img)
-                finished = True
-                return out
-            finally:
-                results = getattr(model, 'metric_results', None) or {}
-                if results and finished:
-                    self.logged[self._dataset] = {name: _to_float(v) for name, v in results.items()}
-                    for name in self._dataset_level:
-                        self.records.append(MetricRecord(self._dataset, DATASET_LEVEL, name, _to_float(results[name])))
-                self._dataset = None
-
-        model.validation = validation
-        return model
-
-    def _start_image(self, name: str) -> None:
-        self._image, self._calls_for_image = name, 0
-
-    def _record(self, opt: Any, value: Any) -> None:
-        if self._dataset is None:  # a metric computed outside a watched validation is not ours to attribute
-            return
-        metric = next((name for name, o in self._metric_opts.items() if o is opt), None)
-        if metric is None and self._metric_opts:
-            # a model that passes a copy of the option dict: fall back on BasicSR's call order
-            metric = list(self._metric_opts)[self._calls_for_image % len(self._metric_opts)]
-        if metric is None:
-            metric = str(opt.get('type', 'metric')) if isinstance(opt, dict) else 'metric'
-        self._calls_for_image += 1
-        if metric in self._dataset_level:  # gathered, not a value: the dataset row comes after the validation
-            return
-        image = self._image if self._image is not None else f'{len(self.records):08d}'
-        self.records.append(MetricRecord(self._dataset, image, metric, _to_float(value)))
-
-    @contextmanager
-    def recording(self) -> Iterator['MetricsRecorder']:
-        """Wrap ``calculate_metric`` in every loaded module that imported BasicSR's function by name.
-
-        ``basicsr.models.sr_model`` and the other model modules hold their own reference to the function
-        (``from basicsr.metrics import calculate_metric``), so replacing it in ``basicsr.metrics`` alone would
-        change nothing; each holder gets the wrapper, and each call goes through exactly one wrapper.
-        """
-        import basicsr.metrics
-        import basicsr.models  # noqa: F401  (imports every basicsr model module, so all holders are patched)
-
-        original: Callable = basicsr.metrics.calculate_metric
-
-        from ..metrics import MetricInputError
-
-        def calculate_metric(data, opt):
-            try:
-                value = original(data, opt)
-            except MetricInputError as err:
-                if not active or self._dataset is None:
-                    raise
-                raise MetricInputError(f'{self._dataset}/{self._image}: {err}') from None
-            if active:
-                self._record(opt, value)
-            return value
-
-        active = True
-        patched = _replace_everywhere(original, calculate_metric)
-        try:
-            yield self
-        finally:
-            active = False
-            # modules imported while recording may hold the wrapper too; hand all of them the original back
-            for module in patched + _holders_of(calculate_metric):
-                if vars(module).get('calculate_metric') is calculate_metric:
-                    module.calculate_metric = original
-
-    # -- results -----------------------------------------------------------------------------------------
-    def means(self) -> dict[str, dict[str, float]]:
-        return dataset_means(self.records)
-
-    def write(self, results_dir: str, logger: Optional[logging.Logger] = None) -> tuple[str, str]:
-        """Write ``metrics.csv`` and ``summary.md`` into ``results_dir``; log the summary. Returns both paths."""
-        os.makedirs(results_dir, exist_ok=True)
-        csv_path = osp.join(results_dir, METRICS_CSV)
-        md_path = osp.join(results_dir, SUMMARY_MD)
-        write_metrics_csv(self.records, csv_path)
-        table = summary_markdown(self.records)
-        with open(md_path, 'w') as f:
-            f.write(table)
-        logger = logger or logging.getLogger('basicsr')  # BasicSR's root logger: console and the test log file
-        logger.info(f'Per-dataset means ({len(self.records)} values, per image in {csv_path}):\n{table}')
-        return csv_path, md_path
-
-
-def _holders_of(function: Callable) -> list:
-    return [m for m in list(sys.modules.values())
-            if m is not None and getattr(m, '__dict__', {}).get('calculate_metric') is function]
-
-
-def _replace_everywhere(original: Callable, replacement: Callable) -> list:
-    holders = _holders_of(original)
-    for module in holders:
-        module.calculate_metric = replacement
-    return holders
+def metric_notes(records: Iterable[MetricRecord]) -> dict[str, str]:
+    """``{metric: note}`` of the metrics that carry a note in ``records``."""
+    return {r.metric: r.note for r in records if r.note}
 
 
 @contextmanager
-def record_test_metrics() -> Iterator[MetricsRecorder]:
-    """Record per-image metrics of every model that ``basicsr.test.test_pipeline`` builds inside the block."""
-    import basicsr.test as basicsr_test
+def marked_metric_log(notes: Mapping[str, str], logger_name: str = 'basicsr') -> Iterator[None]:
+    """Mark the metric names of BasicSR's validation log (``# lpips: 0.2685`` -> ``# lpips (stand-in weights):
+    0.2685``) while the block runs. BasicSR formats the line inside ``_log_validation_metric_values``; a filter
+    on its logger rewrites the finished message, so nothing of BasicSR is copied or edited."""
+    notes = {m: n for m, n in notes.items() if n}
+    if not notes:
+        yield
+        return
 
-    recorder = MetricsRecorder()
-    original_build = basicsr_test.build_model
+    def mark(record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith('Validation '):
+            for metric, note in notes.items():
+                message = message.replace(f'# {metric}: ', f'# {marked(metric, note)}: ')
+            record.msg, record.args = message, ()
+        return True
 
-    def build_model(opt):
-        return recorder.watch(original_build(opt))
-
-    basicsr_test.build_model = build_model
+    logger = logging.getLogger(logger_name)
+    logger.addFilter(mark)
     try:
-        with recorder.recording():
-            yield recorder
+        yield
     finally:
-        basicsr_test.build_model = original_build
+        logger.removeFilter(mark)
 
 
 # -- CSV and summaries ----------------------------------------------------------------------------------------
@@ -248,37 +82,46 @@ def write_metrics_csv(records: Iterable[MetricRecord], path: str) -> None:
     with open(path, 'w', newline='') as f:
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
-        for r in records:
-            writer.writerow([r.dataset, r.image, r.metric, repr(r.value)])  # repr: the mean reproduces exactly
+        for r in records:  # repr: the mean reproduces exactly
+            writer.writerow([r.dataset, r.image, r.metric, repr(r.value), r.note])
 
 
-def read_value_csv(path: str, columns: tuple[str, ...]) -> list[tuple[list[str], float]]:
+def read_value_csv(path: str, columns: tuple[str, ...],
+                   notes: tuple[str, ...] = ()) -> list[tuple[list[str], float]]:
     """Rows of a CSV whose header is ``columns`` and whose last column is a number: ``(text fields, value)``.
-    A missing file, wrong header, wrong column count or non-numeric value is an error naming the file and line."""
+
+    With ``notes``, a header of ``columns + notes`` is accepted too; those text columns follow the value and are
+    appended to the text fields (empty for a file without them). A missing file, wrong header, wrong column count
+    or non-numeric value is an error naming the file and line."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'metrics file not found: {path}')
     rows = []
     with open(path, newline='') as f:
         reader = csv.reader(f)
         header = next(reader, None)
-        if header is None or tuple(h.strip() for h in header) != columns:
-            raise ValueError(f'{path}: expected the header {",".join(columns)}, got {header}')
+        header = tuple(h.strip() for h in header) if header is not None else None
+        if header not in (columns, columns + notes):
+            raise ValueError(f'{path}: expected the header {",".join(columns + notes)}, got {header}')
+        n_value = len(columns) - 1
         for line_no, row in enumerate(reader, start=2):
             if not row:
                 continue
-            if len(row) != len(columns):
-                raise ValueError(f'{path}:{line_no}: expected {len(columns)} columns, got {row}')
+            if len(row) != len(header):
+                raise ValueError(f'{path}:{line_no}: expected {len(header)} columns, got {row}')
             try:
-                value = float(row[-1])
+                value = float(row[n_value])
             except ValueError:
-                raise ValueError(f'{path}:{line_no}: value {row[-1]!r} is not a number') from None
-            rows.append((row[:-1], value))
+                raise ValueError(f'{path}:{line_no}: value {row[n_value]!r} is not a number') from None
+            extra = row[n_value + 1:] + [''] * (len(columns) + len(notes) - len(header))
+            rows.append((row[:n_value] + extra, value))
     return rows
 
 
 def read_metrics_csv(path: str) -> list[MetricRecord]:
-    """Read a ``metrics.csv`` of ``sfd_arch/test.py`` (see :func:`read_value_csv` for the errors)."""
-    return [MetricRecord(*fields, value) for fields, value in read_value_csv(path, CSV_COLUMNS)]
+    """Read a ``metrics.csv`` of ``sfd_arch/test.py``, with or without its ``note`` column (see
+    :func:`read_value_csv` for the errors)."""
+    return [MetricRecord(*fields[:3], value, *fields[3:])
+            for fields, value in read_value_csv(path, OLD_CSV_COLUMNS, CSV_COLUMNS[4:])]
 
 
 def dataset_means(records: Iterable[MetricRecord]) -> dict[str, dict[str, float]]:
@@ -296,17 +139,21 @@ def summary_markdown(records: Iterable[MetricRecord], digits: int = 4) -> str:
         return 'No metric values were recorded (the option file has no `val: metrics:` block).\n'
     means = dataset_means(records)
     metrics = list(dict.fromkeys(r.metric for r in records))
+    notes = metric_notes(records)
     images: dict[str, set] = {}
     for r in records:
         images.setdefault(r.dataset, set())
         if r.image != DATASET_LEVEL:
             images[r.dataset].add(r.image)
-    lines = ['| dataset | images | ' + ' | '.join(metrics) + ' |',
+    lines = ['| dataset | images | ' + ' | '.join(marked(m, notes.get(m)) for m in metrics) + ' |',
              '| --- | ---: | ' + ' | '.join('---:' for _ in metrics) + ' |']
     for dataset, per_metric in means.items():
         cells = [f'{per_metric[m]:.{digits}f}' if m in per_metric else '-' for m in metrics]
         lines.append(f'| {dataset} | {len(images[dataset])} | ' + ' | '.join(cells) + ' |')
     dataset_level = list(dict.fromkeys(r.metric for r in records if r.image == DATASET_LEVEL))
+    if notes:
+        lines.append(f'\n{", ".join(marked(m, n) for m, n in notes.items())}: the network does not run on its '
+                     'published weights; these numbers are not comparable to published ones.')
     if dataset_level:
         lines.append(f'\n{", ".join(dataset_level)}: one value over all images of the dataset, not a mean.')
     return '\n'.join(lines) + '\n'
