@@ -292,3 +292,100 @@ def test_matlab_v73_file_is_named_with_what_reads_it(tmp_path):
     else:  # not a real HDF5 body
         with pytest.raises(ds.DatasetError, match=r'AllMOS_release\.mat: a MATLAB v7\.3 header but not a readable'):
             ds.read_dataset('clive', str(base))
+
+
+# -- releases as users unpack them (shapes from third-party loaders) ----------------------------------------------
+def write_koniq_csv(base, names):
+    base.mkdir(parents=True, exist_ok=True)
+    lines = ['"image_name","c1","c2","c3","c4","c5","c_total","MOS","SD","MOS_zscore"']
+    lines += [f'"{n}",0,0,1,2,2,5,{3.0 + i / 10},0.4,{60.0 - i}' for i, n in enumerate(names)]
+    (base / 'koniq10k_scores_and_distributions.csv').write_text('\n'.join(lines) + '\n')
+
+
+def test_koniq10k_with_only_512x384_and_its_choices(tmp_path):
+    """pyiqa's KonIQ options read ``datasets/koniq10k/512x384`` (only koniq10k_512x384.zip unpacked); hyperIQA's
+    Koniq_10kFolder reads ``1024x768/`` and the ``MOS_zscore`` column."""
+    names = ['10004473376.jpg', '10007357496.jpg']
+    base = tmp_path / 'koniq10k'
+    write_koniq_csv(base, names)
+    for n in names:
+        put_image(base / '512x384' / n)
+    d = ds.read_dataset('koniq10k', str(base))
+    assert not d.absent and d.paths[0] == str(base / '512x384' / names[0])
+    assert d.variant == {'resolution': '512x384', 'score_column': 'MOS'} and d.protocol == 'asis-512x384'
+    with pytest.raises(ds.DatasetError, match='1024x768/'):
+        ds.read_dataset('koniq10k', str(base), resolution='1024x768')
+    for n in names:
+        put_image(base / '1024x768' / n, size=(12, 16))
+    both = ds.read_dataset('koniq10k', str(base), score_column='MOS_zscore')
+    assert both.variant == {'resolution': '1024x768', 'score_column': 'MOS_zscore'}
+    assert both.mos.tolist() == [60.0, 59.0] and both.paths[1] == str(base / '1024x768' / names[1])
+    assert ds.read_dataset('koniq10k', str(base), resolution='512x384').protocol == 'asis-512x384'
+
+
+def test_spaq_unpacked_one_level_deeper(tmp_path):
+    """SPAQ's archive as some copies unpack it: ``SPAQ/Dataset/TestImage/`` beside ``SPAQ/Annotations/`` (pyiqa's
+    SPAQ options expect ``SPAQ/TestImage``)."""
+    base = tmp_path / 'SPAQ'
+    write_xlsx(str(base / 'Annotations' / 'MOS and Image attribute scores.xlsx'), 'Sheet1',
+               [('Image name', 'MOS'), ('00001.jpg', 48.86), ('00002.jpg', 62.5)])
+    put_image(base / 'Dataset' / 'TestImage' / '00001.jpg')
+    put_image(base / 'Dataset' / 'TestImage' / '00002.jpg')
+    d = ds.read_dataset('spaq', str(base))
+    assert not d.absent and d.paths[1] == str(base / 'Dataset' / 'TestImage' / '00002.jpg')
+
+
+def test_csiq_with_symlinked_type_folders(tmp_path):
+    """The release's ``dst_imgs/<type>/`` (the layout pyiqa's CSIQ preparation reads), each type a symlink to a
+    folder elsewhere (files on another disk)."""
+    base, store = tmp_path / 'CSIQ', tmp_path / 'store'
+    rows = [('image', 'dst_idx', 'dst_type', 'dst_lev', 'dmos_std', 'dmos'), (1600.0, 1, 'noise', 1, 0.01, 0.06),
+            ('bridge', 1, 'blur', 2, 0.02, 0.3)]
+    write_xlsx(str(base / 'csiq.DMOS.xlsx'), 'all_by_image', rows)
+    put_image(store / 'awgn' / '1600.AWGN.1.png')
+    put_image(store / 'blur' / 'bridge.BLUR.2.png')
+    (base / 'dst_imgs').mkdir()
+    for kind in ('awgn', 'blur'):
+        os.symlink(store / kind, base / 'dst_imgs' / kind, target_is_directory=True)
+    os.symlink(base, base / 'dst_imgs' / 'loop', target_is_directory=True)  # a link back up: walked once
+    d = ds.read_dataset('csiq', str(base))
+    assert d.names == ['1600.awgn.1.png', 'bridge.blur.2.png'] and not d.absent
+    assert d.paths[0] == str(base / 'dst_imgs' / 'awgn' / '1600.AWGN.1.png')
+    np.testing.assert_allclose(d.mos, [-0.06, -0.3])
+
+
+@pytest.mark.parametrize('suffix', ['.png', ''])
+def test_csiq_from_csiq_label_txt_without_the_xlsx(tmp_path, suffix):
+    """hyperIQA's CSIQFolder reads ``csiq_label.txt`` ("1600.AWGN.1.png 0.061" per line) and ``dst_imgs_all/``;
+    other loaders list the names without ``.png`` and append it."""
+    base = tmp_path / 'CSIQ'
+    base.mkdir()
+    (base / 'csiq_label.txt').write_text(f'1600.AWGN.1{suffix} 0.061\nbridge.BLUR.2{suffix} 0.3\n\n')
+    put_image(base / 'dst_imgs_all' / '1600.AWGN.1.png')
+    put_image(base / 'dst_imgs_all' / 'bridge.BLUR.2.png')
+    d = ds.read_dataset('csiq', str(base))
+    assert d.names == ['1600.AWGN.1.png', 'bridge.BLUR.2.png'] and not d.absent
+    np.testing.assert_allclose(d.mos, [-0.061, -0.3])  # DMOS, lower is better -> negated
+    assert d.variant == {'score_file': 'csiq_label.txt'} and d.source.endswith('csiq_label.txt')
+    (base / 'csiq_label.txt').unlink()
+    with pytest.raises(ds.DatasetError, match='csiq.DMOS.xlsx: not found, nor csiq_label.txt'):
+        ds.read_dataset('csiq', str(base))
+
+
+def test_live_realigned_dmos_and_a_release_nested_one_level_deeper(tmp_path):
+    """hyperIQA's and DBCNN-style LIVE loaders read ``dmos_realigned.mat`` (``dmos_new``, ``orgs``); the release
+    here sits one folder deeper (``databaserelease2/databaserelease2/``, as a zip of the folder unpacks)."""
+    outer = tmp_path / 'databaserelease2'
+    base, kept = make_live(outer)
+    total = 227 + 233 + 174 * 3
+    realigned = np.linspace(0, 100, total)
+    orgs = io.loadmat(base / 'dmos.mat')['orgs']
+    io.savemat(base / 'dmos_realigned.mat', {'dmos_new': realigned[None], 'orgs': orgs})
+    default = ds.read_dataset('live', str(outer))
+    assert default.variant == {'dmos_file': 'dmos.mat'} and default.folder == str(base)
+    np.testing.assert_allclose(default.mos, [-m for _, m in kept])
+    d = ds.read_dataset('live', str(outer), dmos_file='dmos_realigned.mat')
+    assert d.variant == {'dmos_file': 'dmos_realigned.mat'} and d.names == default.names and not d.absent
+    np.testing.assert_allclose(d.mos, -realigned[orgs[0] == 0])
+    with pytest.raises(ds.DatasetError, match='choose one of'):
+        ds.read_dataset('live', str(outer), dmos_file='dmos_new.mat')

@@ -23,7 +23,7 @@ from ..iqa_bench.bench import (
     summarize,
 )
 from ..iqa_bench.datasets import PRESETS
-from .common import EXIT_FAILED, EXIT_OK, UsageError, metric_scorer, progress, scoring_options
+from .common import EXIT_FAILED, EXIT_OK, UsageError, metric_scorer, progress, release_options, scoring_options
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -92,9 +92,11 @@ def run_bench(args: argparse.Namespace) -> int:
     failed = sum(d['failed'] + d['absent'] for d in report['datasets'].values())
     with open(osp.join(out, 'table.md')) as f:
         print(f.read().split('\n## KRCC')[0].rstrip())  # the SRCC / PLCC table; the rest is in the file
-    print(f'wrote {osp.join(out, "table.md")}, report.html, results.json, relative_plcc.png, scatter/ and per-image '
-          'scores',
+    figure = 'relative_plcc.png, ' if report['relative_plcc'] else ''
+    print(f'wrote {osp.join(out, "table.md")}, report.html, results.json, {figure}scatter/ and per-image scores',
           file=sys.stderr)
+    if not figure:
+        print(f'relative_plcc.png not written: {report["relative_plcc_not_written"]}', file=sys.stderr)
     if failed or broken:
         print(f'{failed} image(s) failed or absent (see <dataset>/scores.csv), {len(broken)} dataset(s) unreadable',
               file=sys.stderr)
@@ -119,9 +121,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                'or setup error; 130 interrupted (cached scores are kept).')
     p.add_argument('--root', help='folder holding the dataset folders (each named as its release unpacks, e.g. '
                                   'databaserelease2, ChallengeDB_release, or after its preset: live, clive, ...)')
-    p.add_argument('--datasets', nargs='+', metavar='NAME', default=list(DEFAULT_DATASETS),
-                   help=f'presets to run: {", ".join(presets)} (aliases koniq, livec); default: '
-                        f'{" ".join(DEFAULT_DATASETS)}')
+    p.add_argument('--datasets', nargs='+', metavar='NAME',
+                   help=f'presets to run: {", ".join(presets)} (aliases koniq, livec); default with --root: '
+                        f'{" ".join(DEFAULT_DATASETS)}; without: only those of --dataset-dir')
     p.add_argument('--dataset-dir', action='append', metavar='NAME=PATH',
                    help='the folder of one dataset (repeatable); NAME a preset, or any name for a CSV file with '
                         'columns image, mos and the images beside it')
@@ -139,6 +141,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument('-o', '--out-dir', default='iqa_report', help='output folder (default %(default)s)')
     p.add_argument('--overwrite', action='store_true',
                    help='drop the cached scores and score everything again (default: resume from the cache)')
+    release_options(p)
     scoring_options(p, weights_required=False)
     p.set_defaults(func=run_bench)
     return p

@@ -60,6 +60,22 @@ def progress(total: int, args: argparse.Namespace, desc: str) -> Any:
     return tqdm(total=total, desc=desc, unit='img', disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
 
 
+def release_options(p: argparse.ArgumentParser) -> None:
+    """The choices a release offers that change published numbers (bench, eval and --dataset-dir alike); the
+    defaults, and which published table used which, are in docs/iqa.md section 6.1."""
+    from ..iqa_bench.datasets import KONIQ_RESOLUTIONS, KONIQ_SCORE_COLUMNS, LIVE_DEFAULT_DMOS, LIVE_DMOS_FILES
+
+    g = p.add_argument_group('release variants (recorded in the outputs)')
+    g.add_argument('--live-dmos', choices=list(LIVE_DMOS_FILES), default=LIVE_DEFAULT_DMOS,
+                   help='LIVE score file: the release\'s dmos.mat or dmos_realigned.mat (hyperIQA, DBCNN-style '
+                        'loaders) (default %(default)s)')
+    g.add_argument('--koniq-resolution', choices=list(KONIQ_RESOLUTIONS),
+                   help='KonIQ-10k image folder (each ships as its own zip; pyiqa uses 512x384) (default: the one '
+                        'present, 1024x768 when both are)')
+    g.add_argument('--koniq-score', choices=list(KONIQ_SCORE_COLUMNS), default='MOS',
+                   help='KonIQ-10k score column (pyiqa and hyperIQA read MOS_zscore) (default %(default)s)')
+
+
 def scoring_options(p: argparse.ArgumentParser, weights_required: bool = True) -> None:
     g = p.add_argument_group('scoring')
     g.add_argument('--weights', '-w', required=weights_required, help='SFD-IQA weights file (from `sfd-iqa export`)')

@@ -12,10 +12,11 @@ import os.path as osp
 import sys
 
 from ..iqa_bench import correlation as corr
+from ..iqa_bench import datasets as dsets
 from ..iqa_bench.bench import oriented_scores, score_dataset, write_scores
 from ..iqa_bench.datasets import ALIASES, PRESETS, DatasetError, IQADataset, mos_table_dataset, read_dataset
 from ..iqa_bench.mos import MOS_COLUMNS
-from .common import EXIT_FAILED, EXIT_OK, UsageError, metric_scorer, progress, scoring_options
+from .common import EXIT_FAILED, EXIT_OK, UsageError, metric_scorer, progress, release_options, scoring_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="metrics to compare side by side (default: sfd_iqa); 'niqe' is BasicSR's calculate_niqe")
     p.add_argument('--out-dir', default='sfd_iqa_eval', help='output folder (default %(default)s)')
     p.add_argument('--overwrite', action='store_true', help='replace existing outputs in --out-dir')
+    release_options(p)
     scoring_options(p, weights_required=False)
     p.set_defaults(func=cmd_eval)
 
@@ -69,11 +71,11 @@ def release_dataset(args: argparse.Namespace) -> tuple[IQADataset, dict]:
     if not args.preset:
         raise UsageError('eval needs --mos (a CSV), or --preset naming the released layout of FOLDER')
     try:
-        ds = read_dataset(args.preset, args.folder)
+        ds = read_dataset(args.preset, args.folder, **dsets.reader_options(dsets.canonical(args.preset), args))
     except (DatasetError, ValueError) as err:
         raise UsageError(str(err)) from err
     summary = {'preset': ds.preset, 'folder': ds.folder, 'source': ds.source, 'turned': ds.turned,
-               'listed': len(ds), 'absent': len(ds.absent)}
+               'variant': dict(ds.variant), 'listed': len(ds), 'absent': len(ds.absent)}
     return ds, summary
 
 

@@ -41,6 +41,7 @@ METRICS = ('sfd_iqa', *BASELINES)
 TITLES = {'sfd_iqa': 'SFD-IQA', **{k: b.title for k, b in BASELINES.items()}}
 DEFAULT_DATASETS = ('live', 'csiq', 'tid2013', 'kadid10k', 'koniq10k', 'clive', 'spaq')
 CRITERIA = ('srcc', 'plcc', 'krcc')
+FIT_MARK = '†'  # table.md: a PLCC whose logistic fit is flagged (corr.fit_flag)
 CACHE_COLUMNS = ('image', 'score', 'error')
 
 
@@ -238,6 +239,7 @@ class MetricResult:
     ci: dict[str, list[float]] = field(default_factory=dict)     # criterion -> [low, high]
     logistic: Optional[list[float]] = None
     notes: list[str] = field(default_factory=list)
+    fit: str = ''  # corr.fit_flag of the full-data logistic
     boot: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # criterion -> (B,) resample values
 
 
@@ -266,7 +268,7 @@ def evaluate_metrics(scores: dict[str, np.ndarray], mos: np.ndarray, n_boot: int
     out = {}
     for metric, x in scores.items():
         c = corr.correlations(x, mos)
-        res = MetricResult(c.n, c.srcc, c.plcc, c.krcc, logistic=c.logistic, notes=list(c.notes))
+        res = MetricResult(c.n, c.srcc, c.plcc, c.krcc, logistic=c.logistic, notes=list(c.notes), fit=c.fit)
         if draws is not None and np.isfinite(c.srcc):
             boot = np.array([_corr_fast(x[idx], mos[idx]) for idx in draws])
             for k, crit in enumerate(CRITERIA):
@@ -352,12 +354,13 @@ def write_table(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Se
              'SRCC / PLCC (after the 4-parameter logistic) against the opinion scores, higher is better; the best '
              'of each row in bold. Lower-is-better metrics are negated before correlating, and DMOS turned to '
              'higher-is-better, so every positive correlation means agreement with people. AVG_D: mean over the '
-             'datasets; AVG_W: weighted by their numbers of images.', '', head, rule]
+             f'datasets; AVG_W: weighted by their numbers of images. {FIT_MARK}: the logistic fit behind that PLCC '
+             'is decreasing, step-shaped or absent (see the notes).', '', head, rule]
     for label, res in rows.items():
         b_s, b_p = best(label, 'srcc'), best(label, 'plcc')
         n = next((r.n for r in res.values() if r.n), 0)
-        cells = [f'{_fmt(res[m].srcc, m in b_s)} / {_fmt(res[m].plcc, m in b_p)}' if m in res else '-'
-                 for m in metrics]
+        cells = [f'{_fmt(res[m].srcc, m in b_s)} / {_fmt(res[m].plcc, m in b_p)}{FIT_MARK if res[m].fit else ""}'
+                 if m in res else '-' for m in metrics]
         lines.append(f'| {label} | {n or ""} | ' + ' | '.join(cells) + ' |')
     lines += ['', '## KRCC', '', head, rule]
     for label, res in rows.items():
@@ -476,7 +479,8 @@ def parse_dataset_dirs(values: Sequence[str]) -> dict[str, str]:
 def load_datasets(args: argparse.Namespace) -> tuple[dict[str, dsets.IQADataset], list[str], dict[str, str]]:
     """(read datasets, names not found, names found but unreadable -> error)."""
     overrides = parse_dataset_dirs(args.dataset_dir or [])
-    wanted = list(dict.fromkeys([dsets.canonical(d) for d in (args.datasets or [])] + list(overrides)))
+    asked = args.datasets if args.datasets is not None else DEFAULT_DATASETS if args.root else ()
+    wanted = list(dict.fromkeys([dsets.canonical(d) for d in asked] + list(overrides)))
     found, missing, broken = {}, [], {}
     for name in wanted:
         folder = overrides.get(name) or (dsets.find_dataset(name, args.root) if args.root and name in dsets.PRESETS
@@ -485,7 +489,7 @@ def load_datasets(args: argparse.Namespace) -> tuple[dict[str, dsets.IQADataset]
             missing.append(name)
             continue
         preset = name if name in dsets.PRESETS else 'csv'
-        options = {'short_side': args.spaq_short_side or None} if preset == 'spaq' else {}
+        options = dsets.reader_options(preset, args)
         try:
             found[name] = dsets.read_dataset(preset, folder, **options)
         except (dsets.DatasetError, OSError) as err:
@@ -524,17 +528,10 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
             _scatter(osp.join(out, 'scatter', f'{name}.png'), name, metrics, oriented, mos, per_dataset[name])
         report['datasets'][name] = {
             'title': _display(name), 'folder': ds.folder, 'source': ds.source, 'turned': ds.turned,
-            'protocol': ds.protocol, 'listed': len(ds), 'absent': len(absent), 'failed': len(errors),
-            'evaluated': len(keep), 'notes': ds.notes,
+            'protocol': ds.protocol, 'variant': dict(ds.variant), 'listed': len(ds), 'absent': len(absent),
+            'failed': len(errors), 'evaluated': len(keep), 'notes': ds.notes,
             'results': {m: _as_json(r) for m, r in per_dataset[name].items()}}
-        if absent:
-            notes.append(f'{_display(name)}: {len(absent)} listed image(s) not found (e.g. {", ".join(absent[:3])})')
-        if errors:
-            notes.append(f'{_display(name)}: {len(errors)} image(s) failed to score (see {name}/scores.csv)')
-        if ds.turned:
-            notes.append(f'{_display(name)}: {ds.turned}')
-        if ds.short_side:
-            notes.append(f'{_display(name)}: images resized so the shorter side is {ds.short_side} px')
+        notes += dataset_notes(name, ds, len(errors), per_dataset[name])
     rows = {**per_dataset, **averages(per_dataset, metrics)}
     report['averages'] = {k: {m: _as_json(r) for m, r in v.items()} for k, v in rows.items() if k.startswith('AVG')}
     if missing:
@@ -546,18 +543,42 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
         notes.append('negated before correlating (lower is better): ' + ', '.join(negated))
     write_table(osp.join(out, 'table.md'), {(_display(k) if k in per_dataset else k): v for k, v in rows.items()},
                 list(metrics), args.bootstrap, notes)
-    fig = None
+    fig, why = None, f'the baseline {args.baseline} is not among --metric'
     if args.baseline in metrics:
         fig = plot_relative_plcc(osp.join(out, 'relative_plcc.png'), rows, list(metrics), args.baseline)
+        why = f'no method besides the baseline {args.baseline}, or no finite PLCC of it'
     report['relative_plcc'] = {k: relative_plcc(v, args.baseline) for k, v in rows.items()} if fig else None
+    report['relative_plcc_not_written'] = None if fig else why
+    if not fig:
+        notes.append(f'relative_plcc.png not written: {why}')
     report['notes'] = notes
     with open(osp.join(out, 'results.json'), 'w') as f:
         json.dump(report, f, indent=1, default=float)
     return report
 
 
+def dataset_notes(name: str, ds: dsets.IQADataset, failed: int, results: dict[str, MetricResult]) -> list[str]:
+    """table.md's notes on one dataset: the release's variant read, absent and failed images, what was turned,
+    resizing, and every flagged logistic fit."""
+    title = _display(name)
+    notes = []
+    if ds.variant:
+        notes.append(f'{title}: read with ' + ', '.join(f'{k} = {v}' for k, v in ds.variant.items()))
+    if ds.absent:
+        notes.append(f'{title}: {len(ds.absent)} listed image(s) not found (e.g. {", ".join(ds.absent[:3])})')
+    if failed:
+        notes.append(f'{title}: {failed} image(s) failed to score (see {name}/scores.csv)')
+    if ds.turned:
+        notes.append(f'{title}: {ds.turned}')
+    if ds.short_side:
+        notes.append(f'{title}: images resized so the shorter side is {ds.short_side} px')
+    notes += [f'{FIT_MARK} {title}, {TITLES.get(m, m)}: logistic fit {r.fit}' for m, r in results.items() if r.fit]
+    return notes
+
+
 def _as_json(r: MetricResult) -> dict:
     return {'n': r.n, 'srcc': r.srcc, 'plcc': r.plcc, 'krcc': r.krcc, 'ci95': r.ci, 'logistic': r.logistic,
+            'fit': r.fit,
             'notes': r.notes}
 
 
@@ -576,6 +597,6 @@ def write_scores(path: str, ds: dsets.IQADataset, metrics: Sequence[str], scores
 
 def _scatter(path: str, name: str, metrics: Sequence[str], x: dict[str, np.ndarray], mos: np.ndarray,
              results: dict[str, MetricResult]) -> None:
-    found = {m: corr.Correlations(r.n, r.srcc, r.plcc, r.krcc, r.logistic) for m, r in results.items()}
+    found = {m: corr.Correlations(r.n, r.srcc, r.plcc, r.krcc, r.logistic, fit=r.fit) for m, r in results.items()}
     corr.plot_scatter(path, {m: x[m] for m in metrics}, {m: mos for m in metrics}, found,
                       title=f'{_display(name)} (n = {len(mos)})', ylabel='MOS (higher is better)')

@@ -66,6 +66,24 @@ class Correlations:
     krcc: float
     logistic: Optional[list[float]] = None  # None: fit failed, PLCC is on the raw predictions
     notes: list[str] = field(default_factory=list)
+    fit: str = ''  # '' a sound increasing fit; else why its PLCC needs care (fit_flag), shown in tables and plots
+
+
+# a logistic whose scale |b4| is under this fraction of the predictions' range rises as a step: it separates two
+# clusters rather than following the scores, and its PLCC says little
+STEP_FRACTION = 0.02
+
+
+def fit_flag(pred: np.ndarray, params: Optional[Sequence[float]]) -> str:
+    """Why a logistic fit's PLCC needs care ('' when it does not): no fit, a decreasing or a step-shaped curve."""
+    if params is None:
+        return 'no logistic fit (PLCC on the raw scores)'
+    flags = []
+    if params[0] < params[1]:
+        flags.append('decreasing (PLCC negated)')
+    if abs(params[3]) < STEP_FRACTION * float(np.ptp(pred)):
+        flags.append('step-shaped (degenerate)')
+    return ', '.join(flags)
 
 
 def correlations(pred: Sequence[float], mos: Sequence[float]) -> Correlations:
@@ -89,7 +107,10 @@ def correlations(pred: Sequence[float], mos: Sequence[float]) -> Correlations:
         # a decreasing logistic would turn disagreement into a positive PLCC: keep the sign of the relation
         plcc = -plcc
         notes.append('the fitted logistic is decreasing (scores disagree with MOS): PLCC negated')
-    return Correlations(n, srcc, plcc, krcc, None if params is None else [float(p) for p in params], notes)
+    fit = fit_flag(pred, params)
+    if 'step-shaped' in fit:
+        notes.append('the fitted logistic is a step (scale under 2% of the score range): PLCC says little')
+    return Correlations(n, srcc, plcc, krcc, None if params is None else [float(p) for p in params], notes, fit)
 
 
 def format_table(results: dict[str, Correlations]) -> str:
@@ -129,7 +150,9 @@ def plot_scatter(path: str, scores: dict[str, np.ndarray], mos: dict[str, np.nda
         ax.set_xlabel(label + (' (negated: lower is better)' if lower_is_better(metric) else ''), fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.set_title(f'{label}: SRCC {c.srcc:.3f}  PLCC {c.plcc:.3f}', fontsize=8)
+        flagged = f'\nlogistic fit: {c.fit}' if c.fit else ''
+        ax.set_title(f'{label}: SRCC {c.srcc:.3f}  PLCC {c.plcc:.3f}{flagged}', fontsize=8,
+                     color='C3' if c.fit else 'black')
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()

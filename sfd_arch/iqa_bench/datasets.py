@@ -54,6 +54,9 @@ class IQADataset:
     turned: str = ''             # '' = published scores kept; else what was done (e.g. 'DMOS negated')
     short_side: Optional[int] = None  # resize so the shorter side has this length before scoring (SPAQ protocol)
     notes: list[str] = field(default_factory=list)
+    # the release's alternatives that were chosen (LIVE's DMOS file, KonIQ's resolution and score column):
+    # choice -> value, recorded in results.json and table.md, part of the score cache key
+    variant: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -67,12 +70,14 @@ class IQADataset:
         """The same dataset with only the entries at the indices ``keep``, in that order."""
         keep = list(keep)
         return replace(self, names=[self.names[i] for i in keep], paths=[self.paths[i] for i in keep],
-                       mos=self.mos[keep], notes=list(self.notes))
+                       mos=self.mos[keep], notes=list(self.notes), variant=dict(self.variant))
 
     @property
     def protocol(self) -> str:
-        """A short tag of the choices that change scores (part of the score cache key)."""
-        return f'short{self.short_side}' if self.short_side else 'asis'
+        """A short tag of the choices that change the images scored (part of the score cache key): SPAQ's
+        resizing, KonIQ's resolution. (Score-file choices change the MOS, not the metric's scores.)"""
+        tag = f'short{self.short_side}' if self.short_side else 'asis'
+        return f'{tag}-{self.variant["resolution"]}' if 'resolution' in self.variant else tag
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,20 @@ def _find_file(folder: str, relpaths: Sequence[str], layout: str, depth: int = 2
                        f'expected layout: {layout}')
 
 
+def _find_dir(base: str, name: str, depth: int = 2) -> Optional[str]:
+    """The folder ``name`` (ignoring case) in ``base`` or up to ``depth`` folders below it (``SPAQ/Dataset/
+    TestImage/`` when the archive unpacks one level deeper), symlinks followed; None when there is none."""
+    level = [base]
+    for _ in range(depth + 1):
+        for folder in level:
+            found = _resolve_case(folder, name.lower())
+            if found is not None and osp.isdir(found):
+                return found
+        level = [osp.join(f, d) for f in level for d in sorted(_listdir(f)) if osp.isdir(osp.join(f, d))
+                 and not d.startswith('.')]
+    return None
+
+
 def _listdir(folder: str) -> list[str]:
     try:
         return os.listdir(folder)
@@ -133,7 +152,13 @@ def _index_files(folder: str, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> d
     """Lower-cased path relative to ``folder`` (``/``-separated) -> file, for every image below ``folder``."""
     exts = tuple(extensions)
     index = {}
-    for root, dirs, files in os.walk(folder):
+    seen: set[str] = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):  # sub-folders may be symlinks to elsewhere
+        real = osp.realpath(root)
+        if real in seen:  # a link back up the tree: walk it once
+            dirs[:] = []
+            continue
+        seen.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
         for name in sorted(files):
             if name.lower().endswith(exts):
@@ -263,13 +288,24 @@ LIVE_LAYOUT = ('databaserelease2/ with dmos.mat (dmos, orgs: 1 x 982), refnames_
                'jp2k/ jpeg/ wn/ gblur/ fastfading/ holding img<i>.bmp, in that order in dmos')
 
 
-def read_live(folder: str) -> IQADataset:
-    """LIVE IQA release 2: the 779 distorted images (``orgs == 0``); DMOS negated."""
-    dmos_file = _find_file(folder, ['dmos.mat'], LIVE_LAYOUT)
+# LIVE's DMOS files: the release's dmos.mat, and dmos_realigned.mat (the DMOS realigned across the distortion
+# sessions, variable dmos_new), which hyperIQA's and DBCNN-style loaders read
+LIVE_DMOS_FILES = {'dmos.mat': 'dmos', 'dmos_realigned.mat': 'dmos_new'}
+LIVE_DEFAULT_DMOS = 'dmos.mat'
+
+
+def read_live(folder: str, dmos_file: str = LIVE_DEFAULT_DMOS) -> IQADataset:
+    """LIVE IQA release 2: the 779 distorted images (``orgs == 0``); DMOS negated. ``dmos_file``:
+    ``dmos.mat`` (``dmos``) or ``dmos_realigned.mat`` (``dmos_new``)."""
+    if dmos_file not in LIVE_DMOS_FILES:
+        raise DatasetError(f'LIVE DMOS file {dmos_file!r}: choose one of {", ".join(LIVE_DMOS_FILES)}')
+    key = LIVE_DMOS_FILES[dmos_file]
+    chosen = dmos_file
+    dmos_file = _find_file(folder, [chosen], LIVE_LAYOUT)
     base = osp.dirname(dmos_file)
     refs_file = _find_file(base, ['refnames_all.mat'], LIVE_LAYOUT, depth=0)
-    mat = loadmat(dmos_file, ['dmos', 'orgs'], LIVE_LAYOUT)
-    dmos, orgs = mat_numbers(mat['dmos'], dmos_file, 'dmos'), mat_numbers(mat['orgs'], dmos_file, 'orgs')
+    mat = loadmat(dmos_file, [key, 'orgs'], LIVE_LAYOUT)
+    dmos, orgs = mat_numbers(mat[key], dmos_file, key), mat_numbers(mat['orgs'], dmos_file, 'orgs')
     refs = mat_strings(loadmat(refs_file, ['refnames_all'], LIVE_LAYOUT)['refnames_all'])
     total = sum(n for _, n in LIVE_FOLDERS)
     for what, arr, path in (('dmos', dmos, dmos_file), ('orgs', orgs, dmos_file), ('refnames_all', refs, refs_file)):
@@ -288,7 +324,8 @@ def read_live(folder: str) -> IQADataset:
                 scores.append(dmos[i])
             i += 1
     return _dataset('live', base, dmos_file, names, paths, scores, negate=True,
-                    notes=[f'{int(np.sum(orgs == 1))} reference copies (orgs == 1) left out'])
+                    notes=[f'{int(np.sum(orgs == 1))} reference copies (orgs == 1) left out'],
+                    variant={'dmos_file': chosen})
 
 
 CSIQ_LAYOUT = ('CSIQ/ with csiq.DMOS.xlsx (sheet all_by_image: image, dst_idx, dst_type, dst_lev, dmos_std, dmos) '
@@ -299,8 +336,17 @@ CSIQ_TYPES = {'noise': 'awgn', 'awgn': 'awgn', 'jpeg': 'jpeg', 'jpeg 2000': 'jpe
 
 
 def read_csiq(folder: str) -> IQADataset:
-    """CSIQ: the 866 distorted images of ``csiq.DMOS.xlsx``; DMOS (0 = best) negated."""
-    xlsx = _find_file(folder, ['csiq.DMOS.xlsx'], CSIQ_LAYOUT)
+    """CSIQ: the 866 distorted images of ``csiq.DMOS.xlsx``, or, without it, of ``csiq_label.txt`` (the derived
+    list hyperIQA's and DBCNN-style loaders read); DMOS (0 = best) negated."""
+    try:
+        xlsx = _find_file(folder, ['csiq.DMOS.xlsx'], CSIQ_LAYOUT)
+    except DatasetError:
+        try:
+            label = _find_file(folder, ['csiq_label.txt'], CSIQ_LAYOUT)
+        except DatasetError:
+            raise DatasetError(f'{osp.join(folder, "csiq.DMOS.xlsx")}: not found, nor csiq_label.txt (up to 2 '
+                               f'folders below {folder}); expected layout: {CSIQ_LAYOUT}') from None
+        return read_csiq_label(label)
     base = osp.dirname(xlsx)
     rows = read_xlsx(xlsx, ['image', 'dst_type', 'dst_lev', 'dmos'], CSIQ_LAYOUT, sheet='all_by_image')
     files = _by_basename(_index_files(base, ('.png',)))
@@ -319,7 +365,29 @@ def read_csiq(folder: str) -> IQADataset:
         names.append(name)
         paths.append(files.get(name.lower()))
         scores.append(number(row['dmos'], xlsx, f'row {line} dmos'))
-    return _dataset('csiq', base, xlsx, names, paths, scores, negate=True)
+    return _dataset('csiq', base, xlsx, names, paths, scores, negate=True, variant={'score_file': 'csiq.DMOS.xlsx'})
+
+
+def read_csiq_label(label: str) -> IQADataset:
+    """CSIQ from ``csiq_label.txt``: ``<image>.<TYPE>.<level>[.png] <dmos>`` per line; images anywhere below
+    its folder (``dst_imgs/<type>/`` of the release, ``dst_imgs_all/`` of hyperIQA's copy); DMOS negated."""
+    base = osp.dirname(label)
+    files = _by_basename(_index_files(base, ('.png',)))
+    names, paths, scores = [], [], []
+    with open(label, encoding='utf-8-sig', errors='replace') as f:
+        for line_no, line in enumerate(f, start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 2:
+                raise DatasetError(f'{label}:{line_no}: expected "<image name> <dmos>", got {line.strip()!r}')
+            name = parts[0] if parts[0].lower().endswith('.png') else parts[0] + '.png'
+            names.append(name)
+            paths.append(files.get(name.lower()))
+            scores.append(number(parts[1], label, f'line {line_no}'))
+    return _dataset('csiq', base, label, names, paths, scores, negate=True,
+                    variant={'score_file': 'csiq_label.txt'},
+                    notes=['scores from csiq_label.txt (a derived list of the DMOS), csiq.DMOS.xlsx absent'])
 
 
 TID_LAYOUT = 'tid2013/ with mos_with_names.txt ("<MOS> <name>" per line) and distorted_images/'
@@ -456,23 +524,33 @@ def _mdivl_candidate(path: str) -> Optional[list[tuple[str, float]]]:
     return None
 
 
-KONIQ_LAYOUT = 'koniq10k/ with koniq10k_scores_and_distributions.csv (image_name, MOS, MOS_zscore) and 1024x768/'
+KONIQ_LAYOUT = ('koniq10k/ with koniq10k_scores_and_distributions.csv (image_name, MOS, MOS_zscore) and 1024x768/ '
+                'or 512x384/')
+KONIQ_RESOLUTIONS = ('1024x768', '512x384')  # each its own zip; the first is taken when both are there
+KONIQ_SCORE_COLUMNS = ('MOS', 'MOS_zscore')
 
 
-def read_koniq10k(folder: str, score_column: str = 'MOS', resolution: str = '1024x768') -> IQADataset:
-    """KonIQ-10k: 10073 images, MOS (1..5) kept; ``score_column='MOS_zscore'`` and ``resolution='512x384'``
-    select the release's alternatives."""
+def read_koniq10k(folder: str, score_column: str = 'MOS', resolution: Optional[str] = None) -> IQADataset:
+    """KonIQ-10k: 10073 images, scores kept. ``score_column``: ``MOS`` (1..5) or ``MOS_zscore`` (pyiqa's and
+    hyperIQA's choice); ``resolution``: ``1024x768`` or ``512x384`` (pyiqa's default); None takes whichever
+    folder exists (``1024x768`` when both do)."""
+    if score_column not in KONIQ_SCORE_COLUMNS:
+        raise DatasetError(f'KonIQ-10k score column {score_column!r}: choose one of {", ".join(KONIQ_SCORE_COLUMNS)}')
+    if resolution is not None and resolution.lower() not in KONIQ_RESOLUTIONS:
+        raise DatasetError(f'KonIQ-10k resolution {resolution!r}: choose one of {", ".join(KONIQ_RESOLUTIONS)}')
     table = _find_file(folder, ['koniq10k_scores_and_distributions.csv'], KONIQ_LAYOUT)
     base = osp.dirname(table)
-    image_dir = _resolve_case(base, resolution.lower())
+    dirs = {r: _find_dir(base, r) for r in ([resolution.lower()] if resolution else KONIQ_RESOLUTIONS)}
+    resolution, image_dir = next(((r, d) for r, d in dirs.items() if d), (resolution, None))
     if image_dir is None:
-        raise DatasetError(f'{osp.join(base, resolution)}: not found (the images of koniq10k_{resolution}.zip); '
-                           f'expected layout: {KONIQ_LAYOUT}')
+        looked = ' or '.join(f'{r}/ (koniq10k_{r}.zip)' for r in dirs)
+        raise DatasetError(f'{base}: no {looked} up to 2 folders below; expected layout: {KONIQ_LAYOUT}')
     files = _by_basename(_index_files(image_dir))
     rows = read_csv_columns(table, ['image_name', score_column], KONIQ_LAYOUT)
     names = [r['image_name'] for r in rows]
     scores = [number(r[score_column], table, f'row {i} {score_column}') for i, r in enumerate(rows, start=2)]
-    return _dataset('koniq10k', base, table, names, [files.get(n.lower()) for n in names], scores, negate=False)
+    return _dataset('koniq10k', base, table, names, [files.get(n.lower()) for n in names], scores, negate=False,
+                    variant={'resolution': resolution, 'score_column': score_column})
 
 
 CLIVE_LAYOUT = ('ChallengeDB_release/ with Data/AllImages_release.mat (AllImages_release), Data/AllMOS_release.mat '
@@ -534,7 +612,7 @@ def read_spaq(folder: str, short_side: Optional[int] = None) -> IQADataset:
     image so that its shorter side has that length before scoring; None scores them as released."""
     xlsx = _find_file(folder, ['Annotations/MOS and Image attribute scores.xlsx'], SPAQ_LAYOUT)
     base = osp.dirname(osp.dirname(xlsx))
-    image_dir = _resolve_case(base, 'testimage')
+    image_dir = _find_dir(base, 'testimage')  # SPAQ/TestImage/ or, as some archives unpack, SPAQ/Dataset/TestImage/
     files = _by_basename(_index_files(image_dir)) if image_dir else {}
     rows = read_xlsx(xlsx, ['Image name', 'MOS'], SPAQ_LAYOUT)
     names = [str(r['Image name']).strip() for r in rows if r['Image name'] is not None]
@@ -598,9 +676,22 @@ def canonical(name: str) -> str:
     return key
 
 
+def reader_options(preset: str, args: Any) -> dict[str, Any]:
+    """The reader options of ``preset`` from command-line options (``--live-dmos``, ``--koniq-resolution``,
+    ``--koniq-score``, ``--spaq-short-side``; absent ones take the reader's default)."""
+    if preset == 'live':
+        return {'dmos_file': getattr(args, 'live_dmos', None) or LIVE_DEFAULT_DMOS}
+    if preset == 'koniq10k':
+        return {'score_column': getattr(args, 'koniq_score', None) or 'MOS',
+                'resolution': getattr(args, 'koniq_resolution', None) or None}
+    if preset == 'spaq':
+        return {'short_side': getattr(args, 'spaq_short_side', None) or None}
+    return {}
+
+
 def read_dataset(preset: str, folder: str, **options: Any) -> IQADataset:
-    """Read a release folder with its preset's reader (options: ``short_side`` for spaq, ``score_column`` /
-    ``resolution`` for koniq10k, ``table`` for csv)."""
+    """Read a release folder with its preset's reader (options: ``dmos_file`` for live, ``short_side`` for spaq,
+    ``score_column`` / ``resolution`` for koniq10k, ``table`` for csv; :func:`reader_options`)."""
     name = canonical(preset)
     if not osp.isdir(folder) and not (name == 'csv' and osp.isfile(folder)):
         raise DatasetError(f'{folder}: no such folder (expected layout for {name}: {PRESETS[name].layout})')
