@@ -17,7 +17,7 @@ from sfd_arch.archs import FeatD, PromptLearner
 from sfd_arch.cli import main as cli
 from sfd_arch.iqa import SFDIQA
 from sfd_arch.iqa.images import read_image
-from sfd_arch.iqa_bench import baselines, bench
+from sfd_arch.iqa_bench import baselines, bench, datasets
 from sfd_arch.iqa_bench import correlation as ev
 from sfd_arch.utils.directions import lower_is_better
 
@@ -348,3 +348,56 @@ def test_bootstrap_intervals_narrow_with_four_times_the_images():
         widths.append({crit: ci[crit][1] - ci[crit][0] for crit in ('srcc', 'plcc', 'krcc')})
     for crit in ('srcc', 'plcc', 'krcc'):
         assert widths[1][crit] < 0.75 * widths[0][crit], (crit, widths)
+
+
+def test_only_the_datasets_asked_for_and_a_figure_not_written_says_why(tmp_path, capsys):
+    """``--dataset-dir mine=labels.csv`` alone reports that dataset only; the relative-PLCC figure needs its
+    baseline among --metric, and says so when it is not."""
+    mine = tmp_path / 'mine'
+    mine.mkdir()
+    with open(mine / 'labels.csv', 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['image', 'mos'])
+        for i in range(5):
+            cv2.imwrite(str(mine / f'p{i}.png'), distorted(i, 400 + i))
+            w.writerow([f'p{i}.png', mos_of(i, i)])
+    out = tmp_path / 'report'
+    assert cli(['bench', '--dataset-dir', f'mine={mine / "labels.csv"}', '--metric', 'piqe', '-o', str(out),
+                '--bootstrap', '0', '--no-progress']) == 0
+    err = capsys.readouterr().err
+    assert 'not found' not in err and 'relative_plcc.png,' not in err
+    assert 'relative_plcc.png not written: the baseline niqe is not among --metric' in err
+    res = json.loads((out / 'results.json').read_text())
+    assert list(res['datasets']) == ['mine'] and res['missing'] == [] and not (out / 'relative_plcc.png').exists()
+    assert 'relative_plcc.png not written' in (out / 'table.md').read_text()
+
+
+def test_flagged_logistic_fits_are_marked_in_the_table_and_on_the_plot(tmp_path, monkeypatch):
+    """A decreasing fit (scores against the MOS) and a step-shaped one (two clusters) are flagged in the
+    results, with a mark and a note in table.md and in the scatter panel's title."""
+    rng = np.random.default_rng(3)
+    mos = np.sort(rng.uniform(1, 5, 40))
+    step = np.where(mos > 3, 1.0, 0.0) + rng.normal(0, 1e-4, 40)
+    sound = mos + rng.normal(0, 0.5, 40)
+    results = bench.evaluate_metrics({'niqe': -mos + rng.normal(0, 0.3, 40), 'piqe': step, 'sfd_iqa': sound},
+                                     mos, 0, 0)
+    assert 'decreasing' in results['niqe'].fit and 'step-shaped' in results['piqe'].fit
+    assert results['sfd_iqa'].fit == ''
+    ds = datasets.IQADataset('koniq10k', str(tmp_path), 'scores.csv', ['a'], ['a'], np.ones(1),
+                             variant={'resolution': '512x384', 'score_column': 'MOS_zscore'})
+    notes = bench.dataset_notes('koniq10k', ds, 0, results)
+    path = bench.write_table(str(tmp_path / 'table.md'), {'KonIQ-10k': results}, list(results), 0, notes)
+    table = open(path).read()
+    assert table.count(bench.FIT_MARK) == 2 + 2 + 1  # two cells, two notes, the legend
+    assert 'KonIQ-10k: read with resolution = 512x384, score_column = MOS_zscore' in table
+    titles = []
+    real = ev.plot_scatter
+
+    def keep_titles(path, scores, mos, found, **kw):
+        titles.extend(c.fit for c in found.values())
+        return real(path, scores, mos, found, **kw)
+
+    monkeypatch.setattr(ev, 'plot_scatter', keep_titles)
+    bench._scatter(str(tmp_path / 'scatter.png'), 'koniq10k', list(results),
+                   {m: x for m, x in zip(results, (-mos, step, sound))}, mos, results)
+    assert sorted(bool(t) for t in titles) == [False, True, True] and (tmp_path / 'scatter.png').is_file()

@@ -541,8 +541,6 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
     negated = [TITLES.get(m, m) for m in metrics if lower_is_better(m)]
     if negated:
         notes.append('negated before correlating (lower is better): ' + ', '.join(negated))
-    write_table(osp.join(out, 'table.md'), {(_display(k) if k in per_dataset else k): v for k, v in rows.items()},
-                list(metrics), args.bootstrap, notes)
     fig, why = None, f'the baseline {args.baseline} is not among --metric'
     if args.baseline in metrics:
         fig = plot_relative_plcc(osp.join(out, 'relative_plcc.png'), rows, list(metrics), args.baseline)
@@ -551,6 +549,8 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
     report['relative_plcc_not_written'] = None if fig else why
     if not fig:
         notes.append(f'relative_plcc.png not written: {why}')
+    write_table(osp.join(out, 'table.md'), {(_display(k) if k in per_dataset else k): v for k, v in rows.items()},
+                list(metrics), args.bootstrap, notes)
     report['notes'] = notes
     with open(osp.join(out, 'results.json'), 'w') as f:
         json.dump(report, f, indent=1, default=float)
