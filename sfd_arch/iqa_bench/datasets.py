@@ -7,22 +7,24 @@ the release's own ``.mat`` (scipy), ``.xlsx`` (openpyxl), ``.csv`` and ``.txt`` 
 
 Presets, each with its score file(s), image folders, and what was done to the published score:
 
-- ``live``: ``dmos.mat`` (``dmos``, ``orgs``), ``refnames_all.mat``; ``jp2k/ jpeg/ wn/ gblur/ fastfading/``; DMOS
-  negated.
-- ``csiq``: ``csiq.DMOS.xlsx`` (sheet ``all_by_image``); ``dst_imgs/<type>/<image>.<TYPE>.<level>.png``; DMOS
-  negated.
+- ``live``: ``dmos.mat`` (``dmos``, ``orgs``) or ``dmos_realigned.mat`` (``dmos_new``), ``refnames_all.mat``;
+  ``jp2k/ jpeg/ wn/ gblur/ fastfading/``; DMOS negated.
+- ``csiq``: ``csiq.DMOS.xlsx`` (sheet ``all_by_image``), else ``csiq_label.txt``;
+  ``dst_imgs/<type>/<image>.<TYPE>.<level>.png``; DMOS negated.
 - ``tid2013``: ``mos_with_names.txt``; ``distorted_images/``; MOS kept.
 - ``kadid10k``: ``dmos.csv`` (``dist_img``, ``dmos``); ``images/``; ``dmos`` is higher-is-better: kept.
 - ``mdlive``: ``Part 1|2/Imagelists.mat`` (``distimgs``) and ``Scores.mat`` (``DMOSscores``); ``blurjpeg/
   blurnoise/``; DMOS negated.
 - ``mdivl``: a score table beside ``Data_Blur_JPEG/`` and ``Data_Noise_JPEG/``; MOS kept.
-- ``koniq10k``: ``koniq10k_scores_and_distributions.csv`` (``image_name``, ``MOS``); ``1024x768/``; MOS kept.
+- ``koniq10k``: ``koniq10k_scores_and_distributions.csv`` (``image_name``, ``MOS`` or ``MOS_zscore``);
+  ``1024x768/`` or ``512x384/``; kept.
 - ``clive``: ``Data/AllImages_release.mat``, ``Data/AllMOS_release.mat``; ``Images/`` (first 7 left out); MOS kept.
 - ``cid2013``: ``CID2013 data - version 12112014.xlsx`` (``Source_ID``, ``Realigned MOS``); ``IS*/co*/``; kept.
 - ``spaq``: ``Annotations/MOS and Image attribute scores.xlsx`` (``Image name``, ``MOS``); ``TestImage/``; kept.
 - ``csv``: a CSV with ``image`` and ``mos`` columns, images beside it; kept.
 
-The older names ``koniq`` and ``livec`` are aliases of ``koniq10k`` and ``clive``.
+The older names ``koniq`` and ``livec`` are aliases of ``koniq10k`` and ``clive``. Folders are searched up to two
+levels below the dataset folder and symlinks are followed; the variant read is in ``IQADataset.variant``.
 """
 from __future__ import annotations
 
