@@ -50,8 +50,10 @@ lint:
 demo: setup
 	$(PYTHON) scripts/demo.py
 
+# The cost benchmark, small preset (docs/benchmarks.md gives its real cost); `make bench STRICT=1` exits non-zero
+# when a target is NOT met.
 bench: setup
-	$(PYTHON) scripts/benchmarks/benchmark.py --preset small
+	$(PYTHON) scripts/benchmarks/benchmark.py --preset small $(if $(STRICT),--strict)
 
 clean:
 	rm -rf build *.egg-info demo_output

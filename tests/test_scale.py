@@ -470,3 +470,24 @@ def test_benchmark_judges_the_file_targets():
     assert [t['met'] for t in cuda] == [True, True] and cuda[0]['ratio'] == pytest.approx(0.95)
     fp32 = [{**r, 'precision': 'fp32'} for r in fast]
     assert [t['met'] for t in bench.file_targets(fp32, torch.device('cuda'))] == [True, False]  # 1500/s: with bf16
+
+
+def test_benchmark_strict_exits_non_zero_on_an_unmet_target():
+    """``--strict`` turns a NOT met verdict into exit status 2; without it the verdicts are only reported."""
+    from sfd_arch.tools import cost_targets as bench
+
+    files = [{'workers': None, 'median_s': 1.0, 'per_s': 100.0, 'precision': 'fp32', 'size': '512x384'},
+             {'workers': 0, 'median_s': 2.0, 'per_s': 50.0, 'precision': 'fp32', 'size': '512x384'},
+             {'workers': 2, 'median_s': 2.2, 'per_s': 45.0, 'precision': 'fp32', 'size': '512x384'}]
+    result = {'targets': bench.file_targets(files, torch.device('cpu')), 'errors': []}  # workers 2 slower: unmet
+    assert bench.unmet(result) == [result['targets'][0]['target']]
+    status, message = bench.exit_status(result, strict=True)
+    assert status == 2 and 'NOT met' in message and result['targets'][0]['target'] in message
+    assert bench.exit_status(result, strict=False) == (0, '')
+    files[2]['median_s'] = 1.6  # now met; the reported-only GPU figure (verdict None) never fails a run
+    assert bench.exit_status({'targets': bench.file_targets(files, torch.device('cpu')), 'errors': []},
+                             strict=True) == (0, '')
+    assert bench.exit_status({'targets': [], 'errors': ['IQA: boom']}, strict=False)[0] == 1
+    script = REPO / 'scripts' / 'benchmarks' / 'benchmark.py'
+    run = subprocess.run([sys.executable, str(script), '--help'], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and '--strict' in run.stdout

@@ -56,7 +56,7 @@ from cost_common import (  # noqa: E402  (puts the checkout's package on the pat
 from cost_iqa import run_files, run_iqa  # noqa: E402
 from cost_train import run_training  # noqa: E402
 
-from sfd_arch.tools.cost_targets import _load, growth, markdown, targets  # noqa: E402
+from sfd_arch.tools.cost_targets import _load, exit_status, growth, markdown, targets  # noqa: E402
 
 # ------------------------------------------------------------------------------------------------------------
 
@@ -91,6 +91,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument('--skip-files', action='store_true', help='skip the sfd-iqa score on JPEG files part')
     p.add_argument('--skip-niqe', action='store_true')
     p.add_argument('--json', metavar='PATH', help='also write the results as JSON')
+    p.add_argument('--strict', action='store_true',
+                   help='exit with status 2 when a target is NOT met (default: report the verdicts, exit 0)')
     p.add_argument('--workdir', help='where the temporary experiments/ folder goes (default: a temp dir)')
     return p.parse_args(argv)
 
@@ -191,8 +193,10 @@ def main(argv: Optional[list[str]] = None) -> dict:
     if args.json:
         _write_json(args.json, result)
         log(f'wrote {args.json}')
-    if result['errors']:
-        raise SystemExit(1)
+    status, message = exit_status(result, args.strict)
+    if status:
+        log(message)
+        raise SystemExit(status)
     return result
 
 

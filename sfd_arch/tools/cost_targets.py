@@ -157,6 +157,23 @@ def _targets_markdown(result: dict) -> list[str]:
     return lines
 
 
+def unmet(result: dict) -> list[str]:
+    """The targets of ``result`` judged and not met (a reported figure, verdict ``None``, is never one)."""
+    return [t['target'] for t in result.get('targets') or [] if t.get('met') is False]
+
+
+def exit_status(result: dict, strict: bool = False) -> tuple[int, str]:
+    """``(status, message)`` of a finished run: 1 when a part failed; with ``strict`` (``--strict``, for CI and
+    ``make bench STRICT=1``) 2 when a target is not met; else 0. A plain run exits 0 on unmet targets: on a
+    shared or small machine the verdicts are a report, not a failure of the code."""
+    if result.get('errors'):
+        return 1, 'failed: ' + '; '.join(result['errors'])
+    missed = unmet(result)
+    if strict and missed:
+        return 2, 'targets NOT met: ' + '; '.join(missed)
+    return 0, ''
+
+
 def markdown(result: dict) -> str:
     """The whole report in markdown (stdout and docs/benchmarks.md): machine, tables, growth, targets."""
     m, cfg = result['machine'], result['config']
