@@ -201,10 +201,10 @@ def plot_curves(logdir: str, output: Optional[str] = None, smooth: float = 0.0, 
 def debiased_ema(values: list[float], weight: float) -> list[float]:
     """TensorBoard's smoothing: an exponential moving average started at zero and divided by ``1 - weight**n``.
 
-    The division removes the start-up bias towards the initial value that a plain EMA has, so the smoothed
-    line stays within the raw values from the first point on (a plain EMA seeded with the first value drags
-    that value along for ``1 / (1 - weight)`` points: with 0.9 over 12 logged points it never reaches the data).
-    A constant series gives the constant at every point.
+    The division removes the pull towards zero of an EMA started at zero, so the first smoothed point is the
+    first raw one and a constant series gives the constant at every point; the curves match what TensorBoard
+    shows for the same slider value. Like any EMA it lags a trend by about ``1 / (1 - weight)`` points: with 0.9
+    over a dozen logged points a falling loss stays above the raw one (the legend tells the two apart).
     """
     out, last = [], 0.0
     for n, v in enumerate(values, start=1):
