@@ -364,8 +364,8 @@ def test_interrupted_score_keeps_rows_written_so_far(image_folder, weights_file,
     folder, _ = image_folder
     real_iter = SFDIQA.iter_files
 
-    def interrupted(self, paths):
-        for i, result in enumerate(real_iter(self, paths)):
+    def interrupted(self, paths, **kwargs):
+        for i, result in enumerate(real_iter(self, paths, **kwargs)):
             if i == 2:
                 raise KeyboardInterrupt
             yield result
