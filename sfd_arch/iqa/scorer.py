@@ -10,7 +10,7 @@ An image no larger than ``tile`` in either side is one tile, scored at its nativ
 into ``tile`` x ``tile`` crops on a regular grid (stride = tile, the last row/column shifted back to end at the
 border, so every crop has the same size and lies inside the image) and ``q_feat``, ``p_pos`` are the plain means
 over its crops. A side shorter than ``tile`` is not split. Crops of one size are batched together; crops of
-different sizes never share a batch and nothing is padded. Scores agree to about 1e-7 whatever the batch size
+different sizes never share a batch and nothing is padded. Scores agree within 1e-6 whatever the batch size
 or the images scored together; for the same bits (``sfd-iqa score`` under torchrun writes the single-process
 file) the batches must be the same, which ``iter_files(paths, group=n)`` makes a function of the path list
 alone: inputs are scored in fixed groups of ``n`` consecutive paths (docs/iqa.md, "Batches").
