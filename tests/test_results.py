@@ -109,15 +109,14 @@ def test_sfd_test_records_every_image_and_metric_and_means_match_basicsr(tmp_pat
     results = tmp_path / 'results' / 'tiny_sfd_test'
     with open(results / 'metrics.csv', newline='') as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ['dataset', 'image', 'metric', 'value', 'note']
+    assert rows[0] == ['dataset', 'image', 'metric', 'value']  # no value is marked: no note column
     rows = rows[1:]
     # one row per image per metric, in the loader's (sorted) order and the option file's metric order
     expected_keys = [(d, img, m) for d, imgs in datasets.items() for img in sorted(imgs) for m in metrics]
     assert [tuple(r[:3]) for r in rows] == expected_keys
 
     # each value belongs to the image it is filed under: recompute it from that image
-    for dataset, image, metric, value, note in rows:
-        assert note == ''  # PSNR and SSIM have no weights to stand in for
+    for dataset, image, metric, value in rows:
         lq = cv2.imread(str(tmp_path / dataset / 'lq' / f'{image}.png')).astype(np.float32) / 255
         gt = cv2.imread(str(tmp_path / dataset / 'gt' / f'{image}.png'))
         with torch.no_grad():
@@ -160,7 +159,9 @@ def test_stand_in_lpips_is_marked_in_the_log_line_csv_and_summary(tmp_path, monk
     block = block[block.index('Validation TinyA'):]
     assert re.search(r'# lpips \(stand-in weights\): [\d.]+', block)
     assert re.search(r'# psnr: [\d.]+', block)  # a metric without weights stays as BasicSR writes it
-    records = read_metrics_csv(str(tmp_path / 'results' / 'tiny_sfd_test' / 'metrics.csv'))
+    csv_path = tmp_path / 'results' / 'tiny_sfd_test' / 'metrics.csv'
+    assert csv_path.read_text().splitlines()[0] == 'dataset,image,metric,value,note'
+    records = read_metrics_csv(str(csv_path))
     assert {(r.metric, r.note) for r in records} == {('psnr', ''), ('lpips', 'stand-in weights')}
     summary = (tmp_path / 'results' / 'tiny_sfd_test' / 'summary.md').read_text()
     assert summary.splitlines()[0] == '| dataset | images | psnr | lpips (stand-in weights) |'
@@ -175,6 +176,11 @@ def test_csv_round_trip_summary_and_bad_files(tmp_path):
                                       'Urban': {'psnr': 22.0}}
     table = summary_markdown(records).splitlines()
     assert table[0] == '| dataset | images | psnr | lpips |'
+    noted = [MetricRecord('Set5', 'baby', 'psnr', 30.0),
+             MetricRecord('Set5', 'baby', 'lpips', 0.25, 'stand-in weights')]
+    write_metrics_csv(noted, str(tmp_path / 'n.csv'))
+    assert read_metrics_csv(str(tmp_path / 'n.csv')) == noted
+    assert summary_markdown(noted).splitlines()[0] == '| dataset | images | psnr | lpips (stand-in weights) |'
     assert table[2] == '| Set5 | 2 | 29.3117 | 0.2500 |' and table[3] == '| Urban | 1 | 22.0000 | - |'
     (tmp_path / 'bad.csv').write_text('image,value\nbaby,1\n')
     with pytest.raises(ValueError, match='bad.csv'):

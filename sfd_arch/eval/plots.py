@@ -108,6 +108,8 @@ def plot_pd(csv_paths: list[str], metric: str, x_metric: str = 'psnr', labels: O
                              notes.get(m)) for m in (x_metric, metric)}
     fig, drawn = draw_pd(means, models, shown, output, x_metric, metric, directions, axis_labels,
                          mean_only=average)
+    if output:
+        print(f'Saved {output}')
     return fig, drawn
 
 

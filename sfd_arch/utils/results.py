@@ -3,11 +3,11 @@
 The recorder that collects the values from BasicSR's validation loop sits above the metrics
 (``sfd_arch.eval.recorder``); what it writes, and what the plots and the comparison read, is defined here.
 
-Files: ``metrics.csv`` with columns ``dataset,image,metric,value,note`` (one row per image per metric, one ``*``
-row per dataset-level metric such as FID; ``note`` says ``stand-in weights`` or ``random CLIP`` when the metric's
-network does not run on its published weights, else it is empty) and ``summary.md``, a markdown table of the mean
-per dataset and metric whose headers carry the same marks. A ``metrics.csv`` without the ``note`` column (older
-files) reads as before.
+Files: ``metrics.csv`` with columns ``dataset,image,metric,value`` (one row per image per metric, one ``*`` row
+per dataset-level metric such as FID), plus a ``note`` column when a metric's network does not run on its
+published weights (``stand-in weights``, or ``random CLIP`` for SFD-IQA; empty for the other metrics), and
+``summary.md``, a markdown table of the mean per dataset and metric whose headers carry the same marks. Both
+forms of ``metrics.csv`` read back with ``read_metrics_csv``.
 """
 import csv
 import logging
@@ -79,11 +79,15 @@ def marked_metric_log(notes: Mapping[str, str], logger_name: str = 'basicsr') ->
 
 # -- CSV and summaries ----------------------------------------------------------------------------------------
 def write_metrics_csv(records: Iterable[MetricRecord], path: str) -> None:
+    """Write ``metrics.csv``; the ``note`` column only when a value carries a mark, so that a run on published
+    weights gives the four-column file that earlier readers (positional ones included) expect."""
+    records = list(records)
+    noted = any(r.note for r in records)
     with open(path, 'w', newline='') as f:
         writer = csv.writer(f)
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(CSV_COLUMNS if noted else OLD_CSV_COLUMNS)
         for r in records:  # repr: the mean reproduces exactly
-            writer.writerow([r.dataset, r.image, r.metric, repr(r.value), r.note])
+            writer.writerow([r.dataset, r.image, r.metric, repr(r.value)] + ([r.note] if noted else []))
 
 
 def read_value_csv(path: str, columns: tuple[str, ...],
