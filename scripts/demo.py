@@ -33,6 +33,7 @@ sys.path.insert(0, REPO)  # the demo runs the checkout it sits in
 os.environ.setdefault('HF_HUB_OFFLINE', '1')  # before anything imports huggingface_hub
 
 from sfd_arch.tools.demo import (  # noqa: E402
+    LADDER_PHOTOS,
     NAME,
     OPT,
     OUT,
@@ -47,12 +48,14 @@ from sfd_arch.tools.demo import (  # noqa: E402
     build_ladder,
     check_export,
     correlation_table,
+    default_threads,
     logged_validation,
     plot_ladder_images,
     plot_ladder_scores,
     previous_outputs,
     run_training,
     score_ladder,
+    sr_sfd_iqa,
     stage_option,
     write_csv,
 )
@@ -156,13 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--iters', type=int, default=None, help='override stage 2 (SFD) train.total_iter')
     parser.add_argument('--psnr-iters', type=int, default=None, help='override stage 1 (PSNR) train.total_iter')
-    parser.add_argument('--threads', type=int, default=min(2, os.cpu_count() or 1),
-                        help='CPU threads for training and scoring (default: 2 where the machine has them)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='CPU threads for training and scoring (default: 2 where two cores are free, else 1)')
     parser.add_argument('--keep', action='store_true',
                         help='reuse the data and trained models of a previous demo run: only export, score and plot')
     args = parser.parse_args(argv)
-    if args.threads < 1:
+    if args.threads is not None and args.threads < 1:
         parser.error('--threads must be >= 1')
+    threads, why = (args.threads, 'set by --threads') if args.threads else default_threads()
+    args.threads = threads
     start, cpu_start = time.time(), time.process_time()
     os.chdir(REPO)
     import torch
@@ -174,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     def stamp() -> str:
         return f'[{time.time() - start:5.0f} s]'
 
-    print(f'SFD demo on CPU. The CLIP is a {STAND_IN}.', flush=True)
+    print(f'SFD demo on CPU, {threads} thread(s) ({why}). The CLIP is a {STAND_IN}.', flush=True)
     exp_dir = osp.join('experiments', NAME)
     data_root, figures, ladder_dir = osp.join(OUT, 'datasets'), osp.join(OUT, 'figures'), osp.join(OUT, 'ladder')
     checkpoints = {'stage1': osp.join('experiments', PSNR_NAME, 'models', 'net_g_latest.pth'),
@@ -204,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"      CLIP recorded in the file: {clip['model']}, pretrained={clip['pretrained']}, seed={clip['seed']}, "
           f"taps {clip['layers']} (iteration {payload['source'].get('iteration')})", flush=True)
 
-    print(f'[5/7] Scoring the quality ladder of the held-out photos ({ladder_dir}) with SFD-IQA and NIQE ...',
+    print(f'[5/7] Scoring the quality ladder of {" and ".join(LADDER_PHOTOS)} ({ladder_dir}) with SFD-IQA and NIQE',
           flush=True)
     shutil.rmtree(ladder_dir, ignore_errors=True)
     rungs = build_ladder(data_root, exp_dir, ladder_dir)
@@ -212,13 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(rungs, osp.join(OUT, 'ladder_scores.csv'))
     logged = logged_validation(exp_dir)
     print(f'      {len(rungs)} images scored  {stamp()}', flush=True)
-    print(f'      {check_export(rungs, logged)}', flush=True)
+    print(f'      {check_export(sr_sfd_iqa(exp_dir, WEIGHTS), logged)}', flush=True)
 
     print('[6/7] Does SFD-IQA follow the distortion level?', flush=True)
     table, means = correlation_table(rungs)
     print('\n' + table + '\n', flush=True)
     made = [plot_ladder_scores(rungs, means, osp.join(figures, 'ladder_scores.png')),
-            plot_ladder_images(rungs, VAL_PHOTOS[0], osp.join(figures, f'ladder_{VAL_PHOTOS[0]}.png'))]
+            plot_ladder_images(rungs, LADDER_PHOTOS[0], osp.join(figures, f'ladder_{LADDER_PHOTOS[0]}.png'))]
     times['export + ladder'] = (time.time() - wall0, time.process_time() - cpu0)
     wall0, cpu0 = time.time(), time.process_time()
 
