@@ -389,3 +389,23 @@ def test_live_realigned_dmos_and_a_release_nested_one_level_deeper(tmp_path):
     np.testing.assert_allclose(d.mos, -realigned[orgs[0] == 0])
     with pytest.raises(ds.DatasetError, match='choose one of'):
         ds.read_dataset('live', str(outer), dmos_file='dmos_new.mat')
+
+
+def test_release_options_reach_the_reader_through_bench_and_dataset_dir(tmp_path):
+    """``bench --dataset-dir koniq10k=PATH --koniq-resolution 512x384 --koniq-score MOS_zscore`` (argparse as the
+    command line builds it) reads that variant; --datasets is not consulted without --root."""
+    from sfd_arch.cli import build_parser
+    from sfd_arch.iqa_bench import bench
+
+    names = ['10004473376.jpg', '10007357496.jpg']
+    base = tmp_path / 'kq'
+    write_koniq_csv(base, names)
+    for res in ('512x384', '1024x768'):
+        for n in names:
+            put_image(base / res / n)
+    args = build_parser().parse_args(['bench', '--dataset-dir', f'koniq={base}', '--koniq-resolution', '512x384',
+                                      '--koniq-score', 'MOS_zscore', '--metric', 'piqe'])
+    found, missing, broken = bench.load_datasets(args)
+    assert list(found) == ['koniq10k'] and not missing and not broken
+    assert found['koniq10k'].variant == {'resolution': '512x384', 'score_column': 'MOS_zscore'}
+    assert found['koniq10k'].mos.tolist() == [60.0, 59.0]
