@@ -111,10 +111,6 @@ def _toy_data(root) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="step 8 (sfd-iqa export of the experiment folder) reads the .yml BasicSR "
-                   "copied there, which lacks the run's --force_yml overrides (BasicSR keeps them only in its "
-                   "'# CMD:' comment line), so it records the file's CLIP (RN50, openai) instead of the tiny CLIP "
-                   "the run used and 'sfd-iqa score' then asks for RN50.pt; every step before it passes.")
 def test_tutorial_dry_run_end_to_end(tmp_path):
     from sfd_arch.metrics import write_stand_in_weights
 

@@ -33,6 +33,7 @@ import yaml
 from ..archs.clip_arch import normalize_clip_opt
 from ..archs.featd_arch import FeatD
 from ..archs.prompt_learner_arch import PromptLearner
+from ..utils.force_yml import apply_force_yml, recorded_overrides
 from ..utils.switches import sfd_switches  # the one reading of the ablation switches
 
 logger = logging.getLogger('basicsr')
@@ -71,18 +72,35 @@ def load_params(path: str, param_key: str = 'params') -> dict[str, torch.Tensor]
     return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
 
 
+def _apply_recorded_overrides(opt: dict, text: str, opt_path: str) -> None:
+    """A run's ``--force_yml`` overrides, read back from the command BasicSR recorded at the top of its copy of the
+    option file: the copy itself is the file as it was on disk, so without them export would describe another run
+    (another CLIP, say) than the one whose checkpoints it packs."""
+    overrides = recorded_overrides(text)
+    if not overrides:
+        return
+    try:
+        forced = apply_force_yml(opt, overrides)
+    except (KeyError, ValueError) as err:
+        raise ExportError(f'{opt_path}: the recorded command line cannot be applied again: {err.args[0]}; '
+                          'pass the option file the run used with --opt') from err
+    logger.info(f'{opt_path}: applied the run\'s --force_yml overrides of {", ".join(forced)}')
+
+
 def read_option_blocks(opt_path: str) -> tuple[dict, Optional[dict], Optional[dict]]:
     """``(clip, network_featd, network_lpp)`` blocks of a BasicSR option file, defaults where absent; ``None`` for a
     network the run turned off (``network_featd: ~``, ``train.featd_opt: ~``, ...)."""
     if not osp.isfile(opt_path):
         raise ExportError(f'option file not found: {opt_path}')
     with open(opt_path) as f:
-        try:
-            opt = yaml.safe_load(f) or {}
-        except yaml.YAMLError as err:
-            raise ExportError(f'option file {opt_path} is not valid YAML: {err}') from err
+        text = f.read()
+    try:
+        opt = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise ExportError(f'option file {opt_path} is not valid YAML: {err}') from err
     if not isinstance(opt, dict):
         raise ExportError(f'option file {opt_path} does not hold a mapping of options')
+    _apply_recorded_overrides(opt, text, opt_path)
     if not any(key in opt for key in SFD_BLOCKS) and opt.get('model_type') not in SFD_MODELS:
         raise ExportError(f'{opt_path} is not the option file of an SFD run: expected model_type '
                           f'{" or ".join(SFD_MODELS)} or the SFD blocks ({", ".join(SFD_BLOCKS)}), '

@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 import yaml
 
 from ..archs.clip_arch import normalize_clip_opt
+from ..utils.force_yml import apply_force_yml
 from .walk import check_metric_blocks, check_option_keys
 
 _PATH_KEYS = ('dataroot_gt', 'dataroot_lq', 'meta_info', 'meta_info_file')
@@ -114,25 +115,9 @@ def apply_command_line(opt: dict[str, Any], argv: Sequence[str], is_train: bool 
     The check must see what BasicSR will run: ``--force_yml datasets:train:dataroot_gt=<folder>`` replaces the
     file's path. Like BasicSR, an override may add a last key but not a missing block (that is an error here).
     """
-    from basicsr.utils.options import _postprocess_yml_value
-
     args, _ = _basicsr_parser().parse_known_args(list(argv))
     opt['dist'] = args.launcher != 'none'
-    forced = []
-    for entry in args.force_yml or []:
-        keys, sep, value = entry.partition('=')
-        if not sep:
-            raise ValueError(f'--force_yml {entry}: expected key:key=value')
-        keys = [k.strip() for k in keys.strip().split(':')]
-        node = opt
-        for depth, key in enumerate(keys[:-1]):
-            if not isinstance(node, dict) or key not in node:
-                raise KeyError(f'--force_yml {entry}: `{".".join(keys[:depth + 1])}` is not in the option file')
-            node = node[key]
-        if not isinstance(node, dict):
-            raise KeyError(f'--force_yml {entry}: `{".".join(keys[:-1])}` is not a block of keys')
-        node[keys[-1]] = _postprocess_yml_value(value.strip())
-        forced.append('.'.join(keys))
+    forced = apply_force_yml(opt, args.force_yml or [])
     opt['auto_resume'] = args.auto_resume
     opt['is_train'] = is_train
     if args.debug and not str(opt.get('name', '')).startswith('debug'):
