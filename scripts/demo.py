@@ -85,7 +85,7 @@ def final_comparison(checkpoints: dict[str, str]) -> dict:
 
     write_stand_in_weights(osp.join(OUT, 'pretrained_models'), ['lpips'])
     models = {LABELS['bicubic']: 'bicubic', LABELS['stage1']: checkpoints['stage1'], LABELS['sfd']: checkpoints['sfd']}
-    return run_compare(TEST_OPT, models, osp.join(OUT, 'compare'), device='cpu', pd_metric='sfd_iqa_random_clip')
+    return run_compare(TEST_OPT, models, osp.join(OUT, 'compare'), device='cpu', pd_metric='sfd_iqa')
 
 
 def results(out: dict, data_root: str, times: dict[str, tuple[float, float]]) -> str:

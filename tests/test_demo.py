@@ -65,7 +65,7 @@ def test_table_marks_stand_in_and_random_clip_columns():
     stand_ins = stand_in_metrics(weights)
     assert stand_ins == {'lpips'}
     assert column_header('lpips', stand_ins, 'lower') == 'LPIPS [stand-in] (lower)'
-    assert column_header('sfd_iqa_random_clip', stand_ins) == 'SFD-IQA [random CLIP]'
+    assert column_header('sfd_iqa', stand_ins) == 'SFD-IQA [random CLIP]'
     assert column_header('psnr', stand_ins) == 'PSNR (dB)'
     table = results_table(MEANS, list(MEANS), ['psnr', 'ssim', 'lpips'], stand_ins)
     lines = table.splitlines()
