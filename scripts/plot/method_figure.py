@@ -69,15 +69,15 @@ def draw(path: str) -> str:
     ax.text(6.75, 3.1, 'taps', fontsize=6.5, color='#1f5fa8', rotation=55)
 
     # TG-D with learnable prompt pairs
-    _box(ax, 8.6, 0.9, 3.4, 0.8, 'LPP (learnable prompt pair):\n[16 ctx] high quality / [16 ctx] low quality',
+    _box(ax, 8.6, 0.9, 3.9, 0.8, 'LPP (learnable prompt pair):\n[16 ctx] high quality / [16 ctx] low quality',
          TRAINED, size=6)
     _box(ax, 8.6, 2.55, 2.8, 0.5, 'CLIP text encoder (frozen)', FROZEN, size=6.5)
     _arrow(ax, (8.6, 1.3), (8.6, 2.3))
-    _box(ax, 11.3, 1.85, 2.4, 1.0, 'TG-D: cosine of the image\nembedding with pos / neg\ntext -> p_pos', TRAINED,
+    _box(ax, 11.3, 1.85, 2.4, 1.0, 'TG-D: cosine of the image\nembedding with pos / neg\ntext -> p_pos', FROZEN,
          size=6)
     _arrow(ax, (10.0, 2.55), (10.2, 2.2))
     _arrow(ax, (6.55, 1.93), (10.2, 1.75), color='#1f5fa8')
-    ax.text(7.2, 2.05, 'image embedding', fontsize=6.5, color='#1f5fa8')
+    ax.text(7.2, 1.5, 'image embedding', fontsize=6.5, color='#1f5fa8')
 
     # losses
     _box(ax, 12.6, 6.05, 2.4, 1.35, 'Feat-D loss\nGAN loss at every position,\nmean over taps\nD: HR real, SR fake\n'
