@@ -17,10 +17,10 @@ def basicsr_copy(command: str) -> str:
 
 
 def test_entries_are_read_back_from_the_recorded_command_line():
-    command = ('sfd_arch/train.py -opt options/train_sfd_x4.yml --force_yml clip:pretrained=~ '
-               'clip:layers=[layer1, layer2] train:total_iter=60 --auto_resume')
+    command = ('sfd_arch/train.py -opt options/train_sfd_x4.yml --force_yml clip:model=local-dir:tiny_clip '
+               'clip:pretrained=~ clip:layers=[layer1, layer2] train:total_iter=60 --auto_resume')
     assert recorded_overrides(basicsr_copy(command)) == [
-        'clip:pretrained=~', 'clip:layers=[layer1, layer2]', 'train:total_iter=60']
+        'clip:model=local-dir:tiny_clip', 'clip:pretrained=~', 'clip:layers=[layer1, layer2]', 'train:total_iter=60']
     assert recorded_overrides(yaml.safe_dump(OPTIONS)) == []  # a file BasicSR did not copy
     assert force_yml_entries(['-opt', 'x.yml']) == []
 

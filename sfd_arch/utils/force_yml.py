@@ -7,10 +7,12 @@ That copy is the file as it was on disk: the overrides survive only in the comma
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 CMD_MARK = '# CMD:'
+ENTRY = re.compile(r'[\w.-]+(:[\w.-]+)*=')  # `key:key=`: where a --force_yml entry starts
 
 
 def apply_force_yml(opt: dict[str, Any], entries: Sequence[str]) -> list[str]:
@@ -52,7 +54,7 @@ def force_yml_entries(tokens: Sequence[str]) -> list[str]:
         elif token.startswith('--'):
             inside = False
         elif inside:
-            if '=' in token.split(':')[-1] or not entries:
+            if ENTRY.match(token) or not entries:
                 entries.append(token)
             else:
                 entries[-1] += f' {token}'
