@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--iters', type=int, default=None, help='override stage 2 (SFD) train.total_iter')
     parser.add_argument('--psnr-iters', type=int, default=None, help='override stage 1 (PSNR) train.total_iter')
     parser.add_argument('--threads', type=int, default=None,
-                        help='CPU threads for training and scoring (default: 2 where two cores are free, else 1)')
+                        help='CPU threads for training and scoring (default 1: the printed numbers depend on it)')
     parser.add_argument('--keep', action='store_true',
                         help='reuse the data and trained models of a previous demo run: only export, score and plot')
     args = parser.parse_args(argv)

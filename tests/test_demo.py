@@ -108,12 +108,9 @@ def test_channel_shift_sees_a_colour_cast_not_a_blur(tmp_path):
         channel_shift([os.fspath(tmp_path / 'missing.png')], [paths['hr']])
 
 
-def test_default_threads_are_two_only_where_two_cores_are_free(monkeypatch):
-    monkeypatch.setattr(os, 'cpu_count', lambda: 2)
-    monkeypatch.setattr(os, 'getloadavg', lambda: (0.2, 0.2, 0.2))
-    assert demo.default_threads()[0] == 2
-    monkeypatch.setattr(os, 'getloadavg', lambda: (3.5, 3.0, 3.0))
-    assert demo.default_threads()[0] == 1
-    monkeypatch.setattr(os, 'cpu_count', lambda: 1)
+def test_default_threads_are_one_whatever_the_load(monkeypatch):
+    """The demo's printed numbers depend on the thread count (see default_threads): the default must not follow the
+    machine's load."""
+    monkeypatch.setattr(os, 'cpu_count', lambda: 16)
     monkeypatch.setattr(os, 'getloadavg', lambda: (0.0, 0.0, 0.0))
     assert demo.default_threads()[0] == 1
