@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import os.path as osp
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -370,23 +370,30 @@ def read_csiq(folder: str) -> IQADataset:
     return _dataset('csiq', base, xlsx, names, paths, scores, negate=True, variant={'score_file': 'csiq.DMOS.xlsx'})
 
 
+def _two_columns(path: str, expected: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, [first, second])`` of each non-empty line of a two-column text score file; any other line
+    is an error naming the file, the line and the ``expected`` form."""
+    with open(path, encoding='utf-8-sig', errors='replace') as f:
+        for line_no, line in enumerate(f, start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 2:
+                raise DatasetError(f'{path}:{line_no}: expected "{expected}", got {line.strip()!r}')
+            yield line_no, parts
+
+
 def read_csiq_label(label: str) -> IQADataset:
     """CSIQ from ``csiq_label.txt``: ``<image>.<TYPE>.<level>[.png] <dmos>`` per line; images anywhere below
     its folder (``dst_imgs/<type>/`` of the release, ``dst_imgs_all/`` of hyperIQA's copy); DMOS negated."""
     base = osp.dirname(label)
     files = _by_basename(_index_files(base, ('.png',)))
     names, paths, scores = [], [], []
-    with open(label, encoding='utf-8-sig', errors='replace') as f:
-        for line_no, line in enumerate(f, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 2:
-                raise DatasetError(f'{label}:{line_no}: expected "<image name> <dmos>", got {line.strip()!r}')
-            name = parts[0] if parts[0].lower().endswith('.png') else parts[0] + '.png'
-            names.append(name)
-            paths.append(files.get(name.lower()))
-            scores.append(number(parts[1], label, f'line {line_no}'))
+    for line_no, parts in _two_columns(label, '<image name> <dmos>'):
+        name = parts[0] if parts[0].lower().endswith('.png') else parts[0] + '.png'
+        names.append(name)
+        paths.append(files.get(name.lower()))
+        scores.append(number(parts[1], label, f'line {line_no}'))
     return _dataset('csiq', base, label, names, paths, scores, negate=True,
                     variant={'score_file': 'csiq_label.txt'},
                     notes=['scores from csiq_label.txt (a derived list of the DMOS), csiq.DMOS.xlsx absent'])
@@ -403,16 +410,10 @@ def read_tid2013(folder: str) -> IQADataset:
     if not osp.isdir(osp.join(base, 'distorted_images')):
         files = _by_basename(_index_files(base))
     names, paths, scores = [], [], []
-    with open(mos_file, encoding='utf-8-sig', errors='replace') as f:
-        for line_no, line in enumerate(f, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 2:
-                raise DatasetError(f'{mos_file}:{line_no}: expected "<MOS> <image name>", got {line.strip()!r}')
-            names.append(parts[1])
-            paths.append(files.get(parts[1].lower()))  # the release mixes i25_... and I25_... spellings
-            scores.append(number(parts[0], mos_file, f'line {line_no}'))
+    for line_no, parts in _two_columns(mos_file, '<MOS> <image name>'):
+        names.append(parts[1])
+        paths.append(files.get(parts[1].lower()))  # the release mixes i25_... and I25_... spellings
+        scores.append(number(parts[0], mos_file, f'line {line_no}'))
     return _dataset('tid2013', base, mos_file, names, paths, scores, negate=False)
 
 
