@@ -277,16 +277,21 @@ def test_eval_reads_a_release_with_its_preset(tmp_path, weights, capsys, single_
     assert cli(['eval', str(root / 'SPAQ'), '-w', weights, '--out-dir', str(out), '--no-progress']) == 2
 
 
-def test_dataset_dir_points_at_a_release_or_a_csv(tmp_path, capsys):
-    root = make_releases(tmp_path / 'IQA', seed=7)
-    mine = tmp_path / 'mine'
-    mine.mkdir()
-    with open(mine / 'labels.csv', 'w', newline='') as f:
+def write_labelled_folder(folder, count: int, first_seed: int):
+    """A user's own folder: ``count`` distorted images and ``labels.csv`` (image, mos) beside them."""
+    folder.mkdir()
+    with open(folder / 'labels.csv', 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(['image', 'mos'])
-        for i in range(4):
-            cv2.imwrite(str(mine / f'p{i}.png'), distorted(i, 300 + i))
+        for i in range(count):
+            cv2.imwrite(str(folder / f'p{i}.png'), distorted(i, first_seed + i))
             w.writerow([f'p{i}.png', mos_of(i, i)])
+    return folder
+
+
+def test_dataset_dir_points_at_a_release_or_a_csv(tmp_path, capsys):
+    root = make_releases(tmp_path / 'IQA', seed=7)
+    mine = write_labelled_folder(tmp_path / 'mine', count=4, first_seed=300)
     moved = tmp_path / 'elsewhere' / 'kadid_copy'
     os.makedirs(moved.parent)
     os.rename(root / 'kadid10k', moved)
@@ -353,14 +358,7 @@ def test_bootstrap_intervals_narrow_with_four_times_the_images():
 def test_only_the_datasets_asked_for_and_a_figure_not_written_says_why(tmp_path, capsys):
     """``--dataset-dir mine=labels.csv`` alone reports that dataset only; the relative-PLCC figure needs its
     baseline among --metric, and says so when it is not."""
-    mine = tmp_path / 'mine'
-    mine.mkdir()
-    with open(mine / 'labels.csv', 'w', newline='') as f:
-        w = csv.writer(f)
-        w.writerow(['image', 'mos'])
-        for i in range(5):
-            cv2.imwrite(str(mine / f'p{i}.png'), distorted(i, 400 + i))
-            w.writerow([f'p{i}.png', mos_of(i, i)])
+    mine = write_labelled_folder(tmp_path / 'mine', count=5, first_seed=400)
     out = tmp_path / 'report'
     assert cli(['bench', '--dataset-dir', f'mine={mine / "labels.csv"}', '--metric', 'piqe', '-o', str(out),
                 '--bootstrap', '0', '--no-progress']) == 0
