@@ -258,6 +258,7 @@ def run_cli(compare, argv) -> str:
     return str(info.value)
 
 
+@pytest.mark.slow  # about 25 s: several runs of the script in subprocesses
 def test_the_script_repeats_its_command_line_and_exits_with_one_line_on_bad_input(ws, tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]),
                OMP_NUM_THREADS='1')

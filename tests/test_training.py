@@ -227,6 +227,7 @@ def _sha(path) -> str:
     return hashlib.sha256(open(path, 'rb').read()).hexdigest()
 
 
+@pytest.mark.slow  # about 50 s: one BasicSR start per bad option
 def test_bad_options_fail_clearly_and_keep_what_was_saved(sfd_run):
     root = str(sfd_run)
     run([os.path.join(REPO, 'sfd_arch', 'train.py'), '-opt', 'train_sfd.yml'], cwd=root)
