@@ -125,7 +125,7 @@ def test_what_runs_in_low_precision(amp, dtype, root, clip_file, single_thread):
             for handle in handles:
                 handle.remove()
         assert seen['g'] == [dtype if amp_g else torch.float32]
-        assert seen['clip'] == [dtype] * 2  # still exactly two CLIP passes per iteration (DESIGN §3)
+        assert seen['clip'] == [dtype] * 2  # still exactly two CLIP passes per iteration (docs/design.md §3)
         assert set(seen['featd']) == set(seen['lpp']) == {dtype}
         log = model.get_current_log()
         assert all(isinstance(v, float) and v == v for v in log.values())

@@ -1,4 +1,4 @@
-"""Random CLIP weights are a pure function of the `clip:` block (DESIGN §3): ``clip.seed`` and nothing else.
+"""Random CLIP weights are a pure function of the `clip:` block (docs/design.md §6): ``clip.seed`` and nothing else.
 
 With ``clip.pretrained: ~`` every process used to draw its own CLIP, so an exported SFD-IQA file scored on other
 features than it was trained on, a resumed run continued on another CLIP, and DDP ranks (BasicSR seeds rank r

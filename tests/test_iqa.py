@@ -85,7 +85,7 @@ def weights_file(nets, scorer, tmp_path_factory):
 
 
 def manual_parts(nets, img: torch.Tensor):
-    """q_feat and p_pos of whole images, written out from DESIGN §1 with the networks themselves."""
+    """q_feat and p_pos of whole images, written out from docs/design.md §1 with the networks themselves."""
     _, clip, featd, lpp = nets
     with torch.no_grad():
         feats, emb = clip(img)
