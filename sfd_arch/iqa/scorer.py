@@ -61,11 +61,6 @@ class IQAResult:
     def ok(self) -> bool:
         return self.error is None
 
-    @property
-    def q_text(self) -> Optional[float]:
-        """The first release's name of ``p_pos`` (read-only), for code written against it."""
-        return self.p_pos
-
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -202,7 +202,7 @@ class Rung:
     path: str
     sfd_iqa: float = float('nan')
     q_feat: float = float('nan')
-    q_text: float = float('nan')
+    p_pos: float = float('nan')
     niqe: float = float('nan')
 
 
@@ -250,7 +250,7 @@ def score_ladder(rungs: list[Rung], weights: str) -> None:
     for rung, res in zip(rungs, results):
         if not res.ok:
             raise RuntimeError(f'SFD-IQA could not score {rung.path}: {res.error}')
-        rung.sfd_iqa, rung.q_feat, rung.q_text = res.score, res.q_feat, res.q_text
+        rung.sfd_iqa, rung.q_feat, rung.p_pos = res.score, res.q_feat, res.p_pos
     for rung in tqdm(rungs, desc='      NIQE', unit='img', leave=False):
         # BasicSR's protocol: Y channel of the uint8 image, no border crop (the whole ladder image is the input)
         with warnings.catch_warnings():
@@ -264,10 +264,10 @@ def score_ladder(rungs: list[Rung], weights: str) -> None:
 def write_csv(rungs: list[Rung], path: str) -> None:
     with open(path, 'w', newline='') as f:
         writer = csv.writer(f)
-        writer.writerow(['photo', 'kind', 'index', 'level', 'sfd_iqa', 'q_feat', 'q_text', 'niqe', 'path'])
+        writer.writerow(['photo', 'kind', 'index', 'level', 'sfd_iqa', 'q_feat', 'p_pos', 'niqe', 'path'])
         for r in rungs:
             writer.writerow([r.photo, r.kind, r.index, r.level, f'{r.sfd_iqa:.6f}', f'{r.q_feat:.6f}',
-                             f'{r.q_text:.6f}', f'{r.niqe:.4f}', r.path])
+                             f'{r.p_pos:.6f}', f'{r.niqe:.4f}', r.path])
 
 
 def _series(rungs: list[Rung], photo: str, kind: str) -> list[Rung]:
@@ -279,7 +279,7 @@ def _series(rungs: list[Rung], photo: str, kind: str) -> list[Rung]:
 def agreement(rungs: list[Rung], photo: str, kind: str, field: str) -> float:
     """Spearman correlation between quality order (HR best) and a metric, signed so that +1 is perfect.
 
-    SFD-IQA, q_feat and q_text are higher-is-better: SRCC(-level, value). NIQE is lower-is-better: SRCC(level, value).
+    SFD-IQA, q_feat and p_pos are higher-is-better: SRCC(-level, value). NIQE is lower-is-better: SRCC(level, value).
     """
     from scipy.stats import spearmanr
 
@@ -308,7 +308,7 @@ def detail_agreement(rungs: list[Rung], photo: str, field: str) -> float:
     return float(spearmanr([hf_energy(r.path) for r in series], [sign * getattr(r, field) for r in series])[0])
 
 
-COLUMNS = (('sfd_iqa', 'SFD-IQA'), ('q_feat', 'Feat-D q_feat'), ('q_text', 'LPP p_pos'), ('niqe', 'NIQE'))
+COLUMNS = (('sfd_iqa', 'SFD-IQA'), ('q_feat', 'Feat-D q_feat'), ('p_pos', 'LPP p_pos'), ('niqe', 'NIQE'))
 
 
 def correlation_table(rungs: list[Rung]) -> tuple[str, dict[str, dict[str, float]]]:
