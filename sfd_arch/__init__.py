@@ -5,10 +5,11 @@ pieces in BasicSR's registries, once: ARCH ``FeatD``, ``PromptLearner``; LOSS ``
 ``TextGuidedGANLoss``; MODEL ``SFDModel``, ``RealSFDModel``; METRIC ``calculate_sfd_iqa``, ``calculate_lpips``,
 ``calculate_dists``, ``calculate_fid``, ``calculate_kid``, ``calculate_pyiqa`` (see ``sfd_arch.metrics``).
 """
-from .compat import ensure_basicsr_importable, patch_basicsr_for_cpu
+from .compat import cache_niqe_gamma_table, ensure_basicsr_importable, patch_basicsr_for_cpu
 
 ensure_basicsr_importable()
 patch_basicsr_for_cpu()
+cache_niqe_gamma_table()
 
 from .archs import CLIPFeatureExtractor, FeatD, PromptLearner, build_clip  # noqa: E402
 from .iqa import SFDIQA, calculate_sfd_iqa  # noqa: E402

@@ -523,3 +523,26 @@ def test_option_file_carries_the_paper_metrics():
     assert {'calculate_lpips', 'calculate_dists', 'calculate_fid'} <= types_
     for block in metrics.values():
         M.metric_direction(block)  # every block is a known metric with a direction
+
+
+def test_niqe_with_its_table_computed_once_is_basicsr_niqe_bit_for_bit():
+    """sfd_arch.compat.cache_niqe_gamma_table replaces BasicSR's AGGD fit by one that builds its constant table once:
+    features and NIQE must stay exactly BasicSR's."""
+    import basicsr.metrics.niqe as niqe
+
+    fast = niqe.estimate_aggd_param
+    slow = fast._basicsr
+    rng = np.random.default_rng(0)
+    blocks = [rng.standard_normal((96, 96)), rng.laplace(size=(48, 96)) * 0.3, rng.standard_normal((96, 96)) ** 3]
+    for block in blocks:
+        assert fast(block) == slow(block)
+    from skimage import data
+
+    img = np.ascontiguousarray(data.astronaut()[100:340, 120:312, ::-1])  # a photo: NIQE needs natural statistics
+    patched = niqe.calculate_niqe(img, crop_border=0)
+    try:
+        niqe.estimate_aggd_param = slow
+        original = niqe.calculate_niqe(img, crop_border=0)
+    finally:
+        niqe.estimate_aggd_param = fast
+    assert patched == original
