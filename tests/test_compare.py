@@ -29,6 +29,24 @@ except ImportError:  # the metric library is optional for this file: PSNR/SSIM s
     write_stand_in_weights = None
 
 
+@pytest.mark.skipif(write_stand_in_weights is None, reason='needs the lpips package for stand-in LPIPS weights')
+def test_new_weights_under_the_same_name_redo_that_metric_only(ws, compare, tmp_path):
+    """A metric's values depend on its weight files: new LPIPS weights written over the old file (a new export,
+    a real file replacing a stand-in) redo LPIPS, and nothing else."""
+    out = str(tmp_path / 'o')
+    models = {'bicubic': 'bicubic'}
+    first = compare.run_compare('test.yml', models, out, metrics=['psnr', 'lpips'], progress=False,
+                                visual_per_dataset=0)
+    n = N_IMAGES * len(DATASETS)
+    assert first['computed'] == {'sr': n, 'values': 2 * n}
+    head = next(w['path'] for w in first['weights'] if w['name'].startswith('lpips_'))
+    stat = os.stat(head)
+    os.utime(head, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    again = compare.run_compare('test.yml', models, out, metrics=['psnr', 'lpips'], progress=False,
+                                visual_per_dataset=0)
+    assert again['computed'] == {'sr': 0, 'values': n}
+
+
 def save_generator(path: Path, key: str, seed: int) -> None:
     """A tiny random RRDBNet saved as BasicSR saves net_g (under params_ema or params)."""
     from basicsr.archs.rrdbnet_arch import RRDBNet

@@ -58,6 +58,7 @@ from .sources import (
     Model,
     bicubic_upscale,
     build_models,
+    file_stat,
     find_folder_outputs,
     load_datasets,
     parse_model_arg,
@@ -113,6 +114,14 @@ def _imwrite(path: str, img: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+def metric_key(block: dict) -> str:
+    """What a metric's values depend on besides the images: its settings, and the size and modification time of
+    each file it reads (its weight files, an SFD-IQA file): new weights under the same name redo its values."""
+    files = {w['path'] for w in metrics_lib.weight_report(block)}
+    files |= {v for v in block.values() if isinstance(v, str) and osp.isfile(v)}
+    return json.dumps([block, {f: file_stat(f) for f in sorted(files)}], sort_keys=True, default=str)
+
+
 def reconcile(out_dir: str, models: list[Model], datasets: list[Dataset],
               plan: MetricPlan) -> tuple[list[CompareRow], bool, dict]:
     """Drop the rows and SR images that no longer hold: changed model, dataset or metric settings.
@@ -136,7 +145,7 @@ def reconcile(out_dir: str, models: list[Model], datasets: list[Dataset],
     elif rows:
         # rows without a record of what made them cannot be trusted to match these models
         state = {'models': {}, 'datasets': {}, 'metrics': {}, 'unknown': True}
-    metric_keys = {n: json.dumps(b, sort_keys=True, default=str) for n, b in plan.blocks.items()}
+    metric_keys = {n: metric_key(b) for n, b in plan.blocks.items()}
     stale_models = {m.label for m in models if state['models'].get(m.label) != m.fingerprint}
     stale_datasets = {d.name for d in datasets if state['datasets'].get(d.name) != d.fingerprint}
     stale_metrics = {n for n, k in metric_keys.items() if state['metrics'].get(n) != k}

@@ -158,7 +158,7 @@ class Dataset:
         return tensor2img(item['lq'], rgb2bgr=True), tensor2img(item['gt'], rgb2bgr=True)
 
 
-def _stat(path: str) -> list:
+def file_stat(path: str) -> list:
     """Size and modification time: a changed file changes a fingerprint without reading it whole."""
     try:
         st = os.stat(path)
@@ -196,7 +196,7 @@ def load_datasets(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = No
         images = [osp.splitext(osp.basename(p['lq_path']))[0] for p in paths]
         if not images:
             raise CompareError(f'{opt_path}: datasets.{key} ({name}): no images in {block["dataroot_lq"]}')
-        listing = [[p['lq_path'], *_stat(p['lq_path']), p['gt_path'], *_stat(p['gt_path'])] for p in paths]
+        listing = [[p['lq_path'], *file_stat(p['lq_path']), p['gt_path'], *file_stat(p['gt_path'])] for p in paths]
         fingerprint = hashlib.sha256(json.dumps([block, listing], sort_keys=True, default=str).encode()).hexdigest()
         out.append(Dataset(name, dataset, images, [p['gt_path'] for p in paths], fingerprint, order))
     if wanted:
@@ -231,5 +231,5 @@ def find_folder_outputs(model: Model, datasets: list[Dataset]) -> None:
         more = f' and {len(missing) - 10} more' if len(missing) > 10 else ''
         raise CompareError(f'model {model.label} ({model.path}) has no output for {len(missing)} image(s): '
                            f'{", ".join(missing[:10])}{more}')
-    listing = sorted([k[0], k[1], osp.relpath(v, model.path), *_stat(v)] for k, v in model.folder_files.items())
+    listing = sorted([k[0], k[1], osp.relpath(v, model.path), *file_stat(v)] for k, v in model.folder_files.items())
     model.fingerprint = 'folder:' + hashlib.sha256(json.dumps(listing).encode()).hexdigest()
