@@ -12,10 +12,13 @@ import yaml
 
 from sfd_arch.tools import demo
 from sfd_arch.tools.demo_report import (
+    Stage,
     channel_shift,
     column_header,
+    longest_path_cpu,
     quality_targets,
     results_table,
+    stage_lines,
     stand_in_metrics,
     targets_text,
     time_target,
@@ -30,12 +33,12 @@ MEANS = {'bicubic': {'psnr': 28.28, 'ssim': 0.80, 'lpips': 0.31},
 def test_previous_outputs_lists_the_demo_runs_and_their_archives_only(tmp_path):
     for rel in ('demo_output/x', 'experiments/sfd_demo_x4/models', 'experiments/sfd_demo_x4_archived_20261130_1',
                 'experiments/psnr_demo_x4', 'experiments/sfd_demo_x4_real', 'experiments/other',
-                'tb_logger/sfd_demo_x4', 'tb_logger/psnr_demo_x4_archived_2'):
+                'tb_logger/sfd_demo_x4', 'tb_logger/psnr_demo_x4_archived_2', 'experiments/esrgan_demo_x4'):
         (tmp_path / rel).mkdir(parents=True)
     found = {osp.relpath(p, tmp_path) for p in demo.previous_outputs(str(tmp_path))}
     assert found == {'demo_output', osp.join('experiments', 'sfd_demo_x4'), osp.join('experiments', 'psnr_demo_x4'),
                      osp.join('experiments', 'sfd_demo_x4_archived_20261130_1'), osp.join('tb_logger', 'sfd_demo_x4'),
-                     osp.join('tb_logger', 'psnr_demo_x4_archived_2')}
+                     osp.join('tb_logger', 'psnr_demo_x4_archived_2'), osp.join('experiments', 'esrgan_demo_x4')}
 
 
 def test_stage_option_scales_iterations_and_milestones(tmp_path):
@@ -50,14 +53,33 @@ def test_stage_option_scales_iterations_and_milestones(tmp_path):
 
 
 def test_demo_option_files_chain_the_two_stages():
-    """Stage 2 starts from the file stage 1 writes, and the comparison tests that generator."""
-    psnr, sfd, test = (yaml.safe_load(open(REPO / p))
-                       for p in (demo.PSNR_OPT, demo.OPT, demo.TEST_OPT))
+    """Stage 2 (SFD, and ESRGAN beside it) starts from the file stage 1 writes, and the comparison tests that
+    generator. ESRGAN differs from SFD by its discriminator only."""
+    psnr, sfd, esrgan, test = (yaml.safe_load(open(REPO / p))
+                               for p in (demo.PSNR_OPT, demo.OPT, demo.ESRGAN_OPT, demo.TEST_OPT))
     stage1 = osp.join('experiments', psnr['name'], 'models', 'net_g_latest.pth')
-    assert psnr['name'] == demo.PSNR_NAME and sfd['name'] == demo.NAME
-    assert sfd['path']['pretrain_network_g'] == stage1
-    assert psnr['network_g'] == sfd['network_g'] == test['network_g']
+    assert psnr['name'] == demo.PSNR_NAME and sfd['name'] == demo.NAME and esrgan['name'] == demo.ESRGAN_NAME
+    assert sfd['path']['pretrain_network_g'] == esrgan['path']['pretrain_network_g'] == stage1
+    assert psnr['network_g'] == sfd['network_g'] == esrgan['network_g'] == test['network_g']
     assert psnr['train']['total_iter'] % psnr['logger']['save_checkpoint_freq'] == 0
+    assert sfd['datasets']['train'] == esrgan['datasets']['train']
+    for key in ('optim_g', 'scheduler', 'total_iter', 'pixel_opt', 'net_d_iters', 'ema_decay'):
+        assert sfd['train'][key] == esrgan['train'][key], key
+    assert esrgan['train']['gan_opt']['loss_weight'] == sfd['train']['featd_opt']['loss_weight']
+    assert esrgan['train']['optim_d'] == dict(sfd['train']['optim_featd'], weight_decay=0)
+
+
+def test_training_runs_side_by_side_report_exit_code_cpu_time_and_console(tmp_path, monkeypatch):
+    """Two runs side by side, as stage 2 runs SFD and ESRGAN: each gets its own exit code and CPU time, and a
+    console file keeps one's output off the terminal (here both fail early: their option files are missing)."""
+    monkeypatch.chdir(REPO)
+    console = tmp_path / 'logs' / 'run.txt'
+    runs = [demo.start_training(str(tmp_path / f'{name}.yml'), 1, str(REPO), out)
+            for name, out in (('a', str(console)), ('b', None))]
+    for run in runs:
+        code, wall, cpu = demo.finish_training(run)
+        assert code != 0 and 0 < cpu and wall > 0
+    assert 'a.yml' in console.read_text()
 
 
 def test_table_marks_stand_in_and_random_clip_columns():
@@ -92,6 +114,18 @@ def test_time_target_is_judged_on_cpu_time_when_the_machine_is_busy():
     assert not time_target(400.0, 250.0).met
     assert time_target(150.0, 250.0).met  # two threads in parallel: the wall time itself is within
     assert '85-170 s' in time_target(400.0, 170.0).measured
+    # a run beside the others on the second core counts only for what it took beyond them
+    assert time_target(400.0, 250.0, 170.0).met and not time_target(400.0, 250.0, 190.0).met
+
+
+def test_longest_path_counts_a_run_beside_others_only_beyond_them():
+    stages = [Stage('stage 1', 40, 40), Stage('sfd', 45, 45), Stage('ladder', 15, 15),
+              Stage('esrgan', 0, 55, beside=('sfd', 'ladder'))]
+    assert longest_path_cpu(stages) == 100  # ESRGAN's 55 s hid behind SFD + ladder (60 s)
+    stages[-1] = Stage('esrgan', 10, 70, beside=('sfd', 'ladder'))
+    assert longest_path_cpu(stages) == 110  # 10 s beyond them
+    lines = stage_lines(stages).splitlines()
+    assert len(lines) == 4 and lines[0].split()[:4] == ['stage', '1', '40', 's']
 
 
 def test_channel_shift_sees_a_colour_cast_not_a_blur(tmp_path):

@@ -97,16 +97,44 @@ def quality_targets(means: Mapping[str, Mapping[str, float]], bicubic: str, stag
     return targets
 
 
-def time_target(wall_s: float, cpu_s: float, budget_s: float = TIME_BUDGET_S) -> Target:
+@dataclass
+class Stage:
+    """A step of the demo and its cost: ``wall``, the seconds it added to the demo's run; ``cpu``, the CPU seconds
+    of all its threads and processes; ``beside``, the stages it ran beside on the other core."""
+
+    name: str
+    wall: float
+    cpu: float
+    note: str = ''
+    beside: tuple[str, ...] = ()
+
+
+def longest_path_cpu(stages: Sequence[Stage]) -> float:
+    """The CPU seconds on the demo's longest path: a stage that ran beside others counts only for what it took
+    beyond them (on a quiet 2-core machine it had a core of its own)."""
+    cpu = {s.name: s.cpu for s in stages}
+    return sum(max(0.0, s.cpu - sum(cpu.get(n, 0.0) for n in s.beside)) if s.beside else s.cpu for s in stages)
+
+
+def stage_lines(stages: Sequence[Stage]) -> str:
+    """One line per stage: wall and CPU seconds, and its note."""
+    return '\n'.join(f'  {s.name:<20}{s.wall:6.0f} s wall {s.cpu:6.0f} s CPU' + (f'  ({s.note})' if s.note else '')
+                     for s in stages)
+
+
+def time_target(wall_s: float, cpu_s: float, path_cpu_s: 'float | None' = None,
+                budget_s: float = TIME_BUDGET_S) -> Target:
     """``make demo`` within the budget on a quiet machine, judged on CPU time.
 
-    Wall time on a shared machine says how busy it was. On a quiet machine the demo's wall time lies between
-    its CPU time divided by 2 (both cores busy all along) and its CPU time (one core at a time, the waits
-    nil): the target is judged on the upper end, the CPU time, and on the wall time when that is smaller."""
-    bound = min(wall_s, cpu_s)
+    Wall time on a shared machine says how busy it was. On a quiet 2-core machine the demo's wall time lies
+    between its CPU time divided by 2 (both cores busy all along) and its CPU time on the longest path,
+    ``path_cpu_s`` (see :func:`longest_path_cpu`; all of ``cpu_s`` when nothing ran side by side): the target is
+    judged on that upper end, and on the wall time when that is smaller."""
+    path = cpu_s if path_cpu_s is None else path_cpu_s
+    bound = min(wall_s, path)
     return Target(f'make demo within {budget_s:.0f} s on a quiet 2-core machine',
-                  f'{wall_s:.0f} s wall here, {cpu_s:.0f} s CPU: quiet estimate {cpu_s / 2:.0f}-{bound:.0f} s',
-                  bound <= budget_s)
+                  f'{wall_s:.0f} s wall here, {cpu_s:.0f} s CPU ({path:.0f} s on the longest path): '
+                  f'quiet estimate {cpu_s / 2:.0f}-{bound:.0f} s', bound <= budget_s)
 
 
 def targets_text(targets: Sequence[Target]) -> str:
