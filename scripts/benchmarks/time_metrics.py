@@ -1,11 +1,12 @@
-"""Seconds per image of the SR evaluation metrics (LPIPS, DISTS, FID features) and of the Fréchet distance.
+"""Seconds per image of the SR evaluation metrics (LPIPS, DISTS, FID features, NIQE) and of the Fréchet distance.
 
     python scripts/benchmarks/time_metrics.py                     # 512x512, CPU, 3 timed images after one warm-up
     python scripts/benchmarks/time_metrics.py --device cuda --repeats 10
 
 Random stand-in weights under the published names are written to a temporary folder (the speed does not depend
 on the weights), so this runs anywhere, offline. Each metric's network is built once, in the warm-up call, as in
-a test run. The Fréchet distance is timed once: it is computed once per dataset, not per image.
+a test run. The Fréchet distance is timed once: it is computed once per dataset, not per image. NIQE (BasicSR's,
+CPU only) is timed as ``import sfd_arch`` leaves it (its gamma table built once) and with BasicSR's own AGGD fit.
 """
 from __future__ import annotations
 
@@ -63,6 +64,19 @@ def main(argv: list[str] | None = None) -> int:
             ('FID/KID features (SR and HR)', 'pt_inception-2015-12-05-6726825d.pth', lambda: [
                 inception_features([img], inception_path=inception, device=device) for img in (sr, hr)]),
         ]
+        import basicsr.metrics.niqe as niqe
+
+        def basicsr_niqe():
+            cached = niqe.estimate_aggd_param
+            niqe.estimate_aggd_param = cached._basicsr
+            try:
+                return niqe.calculate_niqe(sr, crop_border=0)
+            finally:
+                niqe.estimate_aggd_param = cached
+
+        rows += [('NIQE (CPU; gamma table built once, as sfd_arch leaves it)', '-',
+                  lambda: niqe.calculate_niqe(sr, crop_border=0)),
+                 ("NIQE (CPU; BasicSR's own AGGD fit)", '-', basicsr_niqe)]
         print(f'{args.size}x{args.size} image pair, device {device}, {torch.get_num_threads()} torch thread(s), '
               f'{args.repeats} timed call(s) after a warm-up')
         print("| metric | weight files | s per image |\n| --- | --- | ---: |")
