@@ -214,6 +214,28 @@ def assert_png(path: Path) -> None:
     assert img is not None and img.shape[0] > 100 and img.shape[1] > 100 and img.std() > 1
 
 
+def test_models_with_nearly_the_same_numbers_get_labels_on_leader_lines():
+    """Two models one marker apart: the second label goes further out on a thin line, inside the frame, over no
+    other label."""
+    from matplotlib.text import Text
+
+    from sfd_arch.eval.report import plot_pd
+
+    means = {'val': {'bicubic': {'psnr': 28.28, 'q': 0.50094}, 'PSNR_stage1': {'psnr': 29.11, 'q': 0.50151},
+                     'SFD_demo': {'psnr': 29.12, 'q': 0.50156}, 'ESRGAN_demo': {'psnr': 29.12, 'q': 0.50155}}}
+    fig, _ = plot_pd(means, list(means['val']), ['val'], y_metric='q', directions={'psnr': 'higher', 'q': 'higher'})
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    labels = {t.get_text(): t for t in ax.texts}
+    assert set(labels) == set(means['val'])
+    assert labels['ESRGAN_demo'].arrow_patch is not None and labels['bicubic'].arrow_patch is None
+    frame = ax.get_window_extent(renderer)
+    boxes = [Text.get_window_extent(t, renderer) for t in labels.values()]
+    for i, box in enumerate(boxes):
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+        assert not any(box.overlaps(other) for other in boxes[i + 1:])
+
+
 def test_perception_distortion_plane_plots_the_csv_means(tmp_path):
     from sfd_arch.eval import plots as plot
 

@@ -167,12 +167,16 @@ def pd_panels(means: dict, models: Sequence[str], datasets: Sequence[str], x_met
 
 
 def _place_labels(ax, points: dict[str, tuple[float, float]], fontsize: float) -> int:
-    """Label the points, each at the first of six positions that covers no other label or point.
+    """Label the points, each at the first of six positions next to it that covers no other label or point, else
+    at the first of eight positions further out, joined to its point by a thin leader line (two models with
+    nearly the same numbers).
 
     Greedy and deterministic, in the order of ``points``. A label that fits nowhere is left out (the legend
     names every point), so no label ever sits on or next to another model's marker. Needs the final layout
     (call after ``tight_layout``). Returns how many labels were left out.
     """
+    from matplotlib.text import Text
+
     renderer = ax.figure.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
     pixels = ax.figure.dpi / 72  # points -> display pixels
@@ -181,16 +185,22 @@ def _place_labels(ax, points: dict[str, tuple[float, float]], fontsize: float) -
         px, py = ax.transData.transform((x, y))
         # a margin around each marker: a label touching another model's marker would read as its label
         marker_boxes.append((px - 5 * pixels, py - 5 * pixels, px + 5 * pixels, py + 5 * pixels))
-    candidates = [((4, 2), 'left', 'bottom'), ((4, -2), 'left', 'top'), ((-4, 2), 'right', 'bottom'),
-                  ((-4, -2), 'right', 'top'), ((0, 5), 'center', 'bottom'), ((0, -5), 'center', 'top')]
+    near = [((4, 2), 'left', 'bottom'), ((4, -2), 'left', 'top'), ((-4, 2), 'right', 'bottom'),
+            ((-4, -2), 'right', 'top'), ((0, 5), 'center', 'bottom'), ((0, -5), 'center', 'top')]
+    far = [((16, -12), 'left', 'top'), ((16, 12), 'left', 'bottom'), ((-16, -12), 'right', 'top'),
+           ((-16, 12), 'right', 'bottom'), ((0, -18), 'center', 'top'), ((0, 18), 'center', 'bottom'),
+           ((24, 0), 'left', 'center'), ((-24, 0), 'right', 'center')]
+    candidates = [(c, None) for c in near] + [(c, {'arrowstyle': '-', 'lw': 0.5, 'color': '0.35',
+                                                   'shrinkA': 1, 'shrinkB': 3}) for c in far]
     placed: list[tuple[float, float, float, float]] = []
     left_out = 0
     for i, (label, (x, y)) in enumerate(points.items()):
         others = placed + [b for j, b in enumerate(marker_boxes) if j != i]
-        for offset, ha, va in candidates:
+        for (offset, ha, va), leader in candidates:
             text = ax.annotate(label, (x, y), textcoords='offset points', xytext=offset, ha=ha, va=va,
-                               fontsize=fontsize)
-            bb = text.get_window_extent(renderer)
+                               fontsize=fontsize, arrowprops=leader)
+            text.update_positions(renderer)
+            bb = Text.get_window_extent(text, renderer)  # the words only, not the leader line
             box = (bb.x0, bb.y0, bb.x1, bb.y1)
             inside = bb.x0 >= frame.x0 and bb.x1 <= frame.x1 and bb.y0 >= frame.y0 and bb.y1 <= frame.y1
             if inside and not any(_overlap(box, o) for o in others):
