@@ -97,18 +97,15 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: Optional[list[str]] = None) -> dict:
-    args = parse_args(argv)
+def resolve(args: argparse.Namespace) -> tuple[torch.device, dict, dict]:
+    """The device, the preset and the run's settings (the preset's values where no flag gives one); exits with a
+    message on a combination that cannot run."""
     device = torch.device('cuda' if args.device == 'auto' and torch.cuda.is_available() else
                           'cpu' if args.device == 'auto' else args.device)
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('--device cuda: CUDA is not available here')
     if args.amp == 'fp16' and device.type != 'cuda':
         raise SystemExit('--amp fp16 needs CUDA (on the CPU use --amp bf16)')
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if device.type == 'cuda':
-        torch.backends.cudnn.benchmark = True  # as basicsr.train does
     dev = device.type
     preset = copy.deepcopy(PRESETS[args.preset])
     sizes = args.sizes or preset['sizes']
@@ -117,32 +114,62 @@ def main(argv: Optional[list[str]] = None) -> dict:
     bad = [s for s in sizes if s not in (128, 256)]
     if bad:
         raise SystemExit(f'--sizes {bad}: the ESRGAN baseline\'s VGGStyleDiscriminator takes 128 or 256 only')
-    batch = args.batch or preset['batch'][dev]
-    iters = args.iters or preset['iters'][dev]
-    warmup = preset['warmup'][dev] if args.warmup is None else args.warmup
-    iqa_iters = args.iqa_iters or preset['iqa_iters'][dev]
-    iqa_batches = args.iqa_batches or preset['iqa_batches'][dev]
-    amp = AMP_DTYPES.get(args.amp or '') if device.type == 'cuda' else None  # the IQA part: autocast on CUDA
-    n_files = args.files or preset['files'][dev]
-    file_batch = args.file_batch or preset['file_batch'][dev]
-    workers_list = args.workers or ([0, 2] if dev == 'cpu' else [0, 4, 8])
+    config = {'preset': args.preset, 'sizes': sizes, 'batch': args.batch or preset['batch'][dev],
+              'iters': args.iters or preset['iters'][dev],
+              'warmup': preset['warmup'][dev] if args.warmup is None else args.warmup,
+              'iqa_iters': args.iqa_iters or preset['iqa_iters'][dev],
+              'iqa_batches': args.iqa_batches or preset['iqa_batches'][dev], 'iqa_images': IQA_IMAGES,
+              'iqa_size': list(IQA_SIZE), 'amp': args.amp, 'network_g': preset['network_g'],
+              'compile': args.compile, 'files': args.files or preset['files'][dev],
+              'file_batch': args.file_batch or preset['file_batch'][dev],
+              'workers': args.workers or ([0, 2] if dev == 'cpu' else [0, 4, 8]),
+              'clip': {k: v for k, v in preset['clip'].items() if k != 'model_cfg'},
+              'clip_model_cfg': preset['clip'].get('model_cfg')}
+    return device, preset, config
+
+
+def run_parts(args: argparse.Namespace, preset: dict, config: dict, device: torch.device, workdir: str,
+              result: dict, phase: Callable[[str, Callable[[], Any]], Any]) -> None:
+    """The training, IQA and file parts that the flags leave in, each through ``phase``."""
+    dev = device.type
+    if not args.skip_train:
+        log(f'random VGG19 weights for the perceptual loss in {osp.join(workdir, VGG_FILE)}')
+        write_random_vgg19()
+        result['train'] = phase('training', lambda: run_training(
+            preset, config['sizes'], config['batch'], device, config['warmup'], config['iters'], workdir,
+            args.amp)) or []
+    if not args.skip_iqa:
+        iqa_sizes = [IQA_SIZE] + [(s, s) for s in config['sizes']]
+        amp = AMP_DTYPES.get(args.amp or '') if dev == 'cuda' else None  # the IQA part: autocast on CUDA
+        out = phase('IQA', lambda: run_iqa(preset, iqa_sizes, config['iqa_batches'], device, config['iqa_iters'],
+                                           amp, args.skip_niqe, args.compile))
+        if out is not None:
+            result['iqa'], result['extra'] = out
+            _finish(result, config['sizes'], device)  # the IQA targets, before the file part runs
+    if not args.skip_files:
+        result['files'] = phase('files', lambda: run_files(
+            preset, device, config['files'], config['file_batch'], config['workers'],
+            args.amp if dev == 'cuda' else None, args.file_reps, workdir, args.files_input_only)) or []
+
+
+def main(argv: Optional[list[str]] = None) -> dict:
+    args = parse_args(argv)
+    device, preset, config = resolve(args)
+    config['argv'] = sys.argv[1:] if argv is None else argv
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if device.type == 'cuda':
+        torch.backends.cudnn.benchmark = True  # as basicsr.train does
     logging.getLogger('basicsr').setLevel(logging.WARNING)
+    sizes = config['sizes']
 
     machine = machine_info(device)
     log(f"preset {args.preset} on {device} ({machine['device_name']}), {torch.get_num_threads()} threads, "
         f"load {_load(machine['loadavg_start'])}")
-    config = {'preset': args.preset, 'sizes': sizes, 'batch': batch, 'iters': iters, 'warmup': warmup,
-              'iqa_iters': iqa_iters, 'iqa_batches': iqa_batches, 'iqa_images': IQA_IMAGES,
-              'iqa_size': list(IQA_SIZE), 'amp': args.amp, 'network_g': preset['network_g'],
-              'compile': args.compile, 'files': n_files, 'file_batch': file_batch, 'workers': workers_list,
-              'clip': {k: v for k, v in preset['clip'].items() if k != 'model_cfg'},
-              'clip_model_cfg': preset['clip'].get('model_cfg'), 'argv': sys.argv[1:] if argv is None else argv}
-
     # one-time lazy initialisation (thread pool, allocator, kernels) before anything is measured
     x = torch.randn(2, 8, 32, 32, device=device, requires_grad=True)
     torch.nn.functional.conv2d(x, torch.randn(8, 8, 3, 3, device=device)).sum().backward()
     del x
-
     if not args.skip_iqa:
         import sfd_arch.iqa  # noqa: F401  (fail now, not after the training part)
 
@@ -166,22 +193,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
 
     try:
         os.chdir(workdir)
-        if not args.skip_train:
-            log(f'random VGG19 weights for the perceptual loss in {osp.join(workdir, VGG_FILE)}')
-            write_random_vgg19()
-            result['train'] = phase('training', lambda: run_training(
-                preset, sizes, batch, device, warmup, iters, workdir, args.amp)) or []
-        if not args.skip_iqa:
-            iqa_sizes = [IQA_SIZE] + [(s, s) for s in sizes]
-            out = phase('IQA', lambda: run_iqa(preset, iqa_sizes, iqa_batches, device, iqa_iters, amp, args.skip_niqe,
-                                               args.compile))
-            if out is not None:
-                result['iqa'], result['extra'] = out
-                _finish(result, sizes, device)
-        if not args.skip_files:
-            result['files'] = phase('files', lambda: run_files(
-                preset, device, n_files, file_batch, workers_list, args.amp if dev == 'cuda' else None,
-                args.file_reps, workdir, args.files_input_only)) or []
+        run_parts(args, preset, config, device, workdir, result, phase)
     finally:
         os.chdir(cwd)
         if not args.workdir:
