@@ -117,8 +117,9 @@ def results(out: dict, data_root: str, stages: list[Stage], children_cpu: float)
     if any(s.name == 'stage 1' for s in stages):  # a --keep run trains nothing: its time says nothing of make demo
         cpu = time.process_time() + children_cpu
         targets.append(time_target(time.time() - STARTED, cpu, longest_path_cpu(stages)))
-    esrgan = (f' {LABELS["esrgan"]}: ESRGAN from stage 1 (U-Net image discriminator), the same data, iterations and '
-              'loss weights.' if LABELS['esrgan'] in means else '')
+    esrgan = (f'\n{LABELS["esrgan"]}: ESRGAN from stage 1 (U-Net image discriminator), the same data, iterations and '
+              'loss weights.\nWith a random CLIP, SFD against ESRGAN shows both pipelines running, not which '
+              'discriminator is better.' if LABELS['esrgan'] in means else '')
     return (f'Held-out photos ({", ".join(VAL_PHOTOS)}), mean over the {len(VAL_PHOTOS)} photos; PSNR and SSIM '
             f'on Y, border 4.\n{LABELS["stage1"]}: stage 1 (L1 only); {LABELS["sfd"]}: SFD from it.{esrgan}\n'
             'LPIPS [stand-in]: random AlexNet and heads. SFD-IQA [random CLIP]: this run\'s Feat-D and LPP on the '
