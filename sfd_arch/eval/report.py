@@ -394,8 +394,8 @@ def plot_visual(hr: np.ndarray, crops: Sequence[tuple[str, np.ndarray, str]], bo
             ax = axes_at(left, bottom, cell, cell)
             ax.imshow(img[y:y + size, x:x + size, ::-1], interpolation='nearest')
             _fit_width(ax.set_title(label, fontsize=FONT_PT, pad=1.5), cell + gap, fig)
-            longest = max(len(line) for line in caption.split('\n'))  # a single long name: smaller type
-            ax.set_xlabel(caption, fontsize=(FONT_PT - 1.5) * min(1.0, max_chars / max(longest, 1)), labelpad=1.5)
+            # a single long name, even on its own line, gets smaller type
+            _fit_width(ax.set_xlabel(caption, fontsize=FONT_PT - 1.5, labelpad=1.5), cell + gap, fig)
         for ax in fig.axes:
             ax.set_xticks([])
             ax.set_yticks([])
@@ -407,8 +407,8 @@ def plot_visual(hr: np.ndarray, crops: Sequence[tuple[str, np.ndarray, str]], bo
 
 
 def _fit_width(text, width_in: float, fig) -> None:
-    """Shrinks ``text``'s type until it is at most ``width_in`` inches wide (a model name longer than its crop would
-    run into the next panel), measured by the figure's renderer."""
+    """Shrinks ``text``'s type until it is at most ``width_in`` inches wide (a model name or a caption longer than
+    its crop would run into the next panel), measured by the figure's renderer."""
     renderer = fig.canvas.get_renderer()
     wide = text.get_window_extent(renderer).width / fig.dpi
     if wide > width_in:
