@@ -68,6 +68,7 @@ from sfd_arch.tools.demo import (  # noqa: E402
     sr_sfd_iqa,
     stage_option,
     start_training,
+    stop_on_exit,
     write_csv,
 )
 from sfd_arch.tools.demo_report import (  # noqa: E402
@@ -103,9 +104,8 @@ def final_comparison(checkpoints: dict[str, str]) -> dict:
     return run_compare(TEST_OPT, models, osp.join(OUT, 'compare'), device='cpu', pd_metric='sfd_iqa')
 
 
-def results(out: dict, data_root: str, stages: list[Stage], children_cpu: float) -> str:
-    """The printed table of the comparison, the time of each stage and the demo's targets with their verdicts.
-    ``children_cpu``: the CPU seconds of the training processes, which ``stages`` holds too."""
+def results(out: dict, data_root: str, stages: list[Stage]) -> str:
+    """The printed table of the comparison, the time of each stage and the demo's targets with their verdicts."""
     means = out['means']['demo_val']
     models = [m for m in LABELS.values() if m in means]
     metrics = [m for m in out['metrics'] if m in HEADERS]
@@ -115,7 +115,8 @@ def results(out: dict, data_root: str, stages: list[Stage], children_cpu: float)
     shifts = {m: channel_shift(sr_paths(compare_dir, m, 'demo_val', VAL_PHOTOS), hr) for m in models}
     targets = quality_targets(means, LABELS['bicubic'], LABELS['stage1'], LABELS['sfd'], shifts)
     if any(s.name == 'stage 1' for s in stages):  # a --keep run trains nothing: its time says nothing of make demo
-        cpu = time.process_time() + children_cpu
+        # the stages hold all CPU time: this process's from its start, and each training process's own
+        cpu = sum(s.cpu for s in stages)
         targets.append(time_target(time.time() - STARTED, cpu, longest_path_cpu(stages)))
     esrgan = (f'\n{LABELS["esrgan"]}: ESRGAN from stage 1 (U-Net image discriminator), the same data, iterations and '
               'loss weights.\nWith a random CLIP, SFD against ESRGAN shows both pipelines running, not which '
@@ -261,25 +262,20 @@ def main(argv: list[str] | None = None) -> int:
         if code != 0:
             return code
         runs = start_stage2(args)
-        sfd = finish_stage2('SFD', runs.pop('SFD'), stamp)
-        if sfd is None:
-            for run in runs.values():  # ESRGAN: no use going on
-                run.process.kill()
-            return 1
-        stages.append(sfd)
-    wall0, cpu0 = time.time(), time.process_time()
-    try:
+    with stop_on_exit(runs):  # ESRGAN goes on beside the ladder; nothing is left running if the demo stops
+        if 'SFD' in runs:
+            sfd = finish_stage2('SFD', runs['SFD'], stamp)
+            if sfd is None:
+                return 1
+            stages.append(sfd)
+        wall0, cpu0 = time.time(), time.process_time()
         made = ladder_steps(data_root, stamp)
-    except BaseException:
-        for run in runs.values():  # ESRGAN beside: not left running without the demo
-            run.process.kill()
-        raise
-    stages.append(_spent('export + ladder', wall0, cpu0))
-    for key, run in runs.items():
-        stage = finish_stage2(key, run, stamp)
-        if stage is None:
-            return 1
-        stages.append(stage)
+        stages.append(_spent('export + ladder', wall0, cpu0))
+        for key in [k for k in runs if k != 'SFD']:
+            stage = finish_stage2(key, runs[key], stamp)
+            if stage is None:
+                return 1
+            stages.append(stage)
 
     wall0, cpu0 = time.time(), time.process_time()
     shown = ' vs '.join(['bicubic', 'stage 1', 'SFD'] + ['ESRGAN'] * osp.isfile(checkpoints.get('esrgan', '')))
@@ -287,8 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     out = final_comparison(checkpoints)
     made += [str(out[k]) for k in ('table_md', 'pd_png', 'report_md') if out.get(k)] + [str(p) for p in out['visual']]
     stages.append(_spent('comparison', wall0, cpu0))
-    children = sum(s.cpu for s in stages if s.name.startswith('stage '))
-    print(f'\n{where(made, data_root)}\n\n{results(out, data_root, stages, children)}', flush=True)
+    print(f'\n{where(made, data_root)}\n\n{results(out, data_root, stages)}', flush=True)
     print(f"\nReport: {osp.abspath(out['report_html'])}", flush=True)
     return 0
 

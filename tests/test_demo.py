@@ -82,6 +82,22 @@ def test_training_runs_side_by_side_report_exit_code_cpu_time_and_console(tmp_pa
     assert 'a.yml' in console.read_text()
 
 
+def test_stop_on_exit_kills_what_still_runs_and_leaves_finished_runs(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    sleeping = demo.Training('a.yml', subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']),
+                             time.time())
+    done = demo.Training('b.yml', subprocess.Popen([sys.executable, '-c', 'pass']), time.time())
+    assert demo.finish_training(done)[0] == 0
+    with pytest.raises(KeyboardInterrupt):
+        with demo.stop_on_exit({'SFD': done, 'ESRGAN': sleeping}):
+            raise KeyboardInterrupt
+    assert sleeping.process.returncode is not None and sleeping.process.returncode < 0  # killed
+    assert done.process.returncode == 0
+
+
 def test_table_marks_stand_in_and_random_clip_columns():
     weights = [{'metric': 'lpips', 'status': 'stand-in'}, {'metric': 'niqe', 'status': 'published'}]
     stand_ins = stand_in_metrics(weights)

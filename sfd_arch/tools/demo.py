@@ -16,6 +16,7 @@ import sys
 import textwrap
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
@@ -34,8 +35,8 @@ WEIGHTS = osp.join(OUT, 'sfd_iqa_demo.pth')
 TRAIN_PHOTOS = ('rocket', 'stereo_motorcycle', 'immunohistochemistry', 'hubble_deep_field', 'colorwheel', 'coins',
                 'clock', 'brick', 'gravel', 'grass')
 VAL_PHOTOS = ('chelsea', 'camera', 'astronaut', 'coffee')
-# the quality ladder uses two of them, a colour and a grey photo: BasicSR's NIQE costs about 0.5 s of CPU an image,
-# and four photos' 60 rungs took a quarter of the demo's 3-minute budget
+# the quality ladder uses two of them, a colour and a grey photo: NIQE and SFD-IQA of four photos' 60 rungs took a
+# quarter of the demo's 3-minute budget
 LADDER_PHOTOS = ('chelsea', 'camera')
 STAND_IN = 'tiny RANDOM stand-in CLIP (not RN50): shows the pipeline, not SFD quality'
 SCALE = 4
@@ -122,6 +123,19 @@ def finish_training(run: Training) -> tuple[int, float, float]:
     _, status, usage = os.wait4(run.process.pid, 0)
     run.process.returncode = code = os.waitstatus_to_exitcode(status)
     return code, time.time() - run.start, usage.ru_utime + usage.ru_stime
+
+
+@contextmanager
+def stop_on_exit(runs: 'dict[str, Training]'):
+    """Kills the runs still going when the block ends: an error, Ctrl-C or an early return of the demo leaves no
+    training process behind (finished runs are left alone)."""
+    try:
+        yield runs
+    finally:
+        for run in runs.values():
+            if run.process.returncode is None:
+                run.process.kill()
+                run.process.wait()
 
 
 # --------------------------------------------------------------------------------------------------------
