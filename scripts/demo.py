@@ -156,7 +156,7 @@ def start_stage2(args: argparse.Namespace) -> dict[str, Training]:
     """Stage 2 from stage 1's net_g: SFD and, on the other core, ESRGAN with the same recipe and an image
     discriminator (its console goes to a file; BasicSR's log of both is under experiments/)."""
     # side by side, the two runs share the threads (one each at least): more threads than cores make OpenMP's
-    # threads wait on each other (measured: 1.6 s an SFD iteration with 2 + 2 threads on 2 cores, 0.2 s with 1 + 1)
+    # threads wait on each other (docs/benchmarks.md, "Machine load matters more than usual here")
     threads = {'SFD': max(1, (args.threads + 1) // 2) if args.esrgan else args.threads,
                'ESRGAN': max(1, args.threads // 2)}
     runs = {'SFD': start_training(stage_option(OPT, OUT, args.iters), threads['SFD'], REPO)}
