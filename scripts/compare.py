@@ -6,8 +6,12 @@
 
 Every paired dataset of the option file (its ``datasets:`` blocks, read with BasicSR's dataset classes, GT
 cropped to LQ x scale as BasicSR's test does) is upscaled by every model, and every SR image is scored with
-the option file's ``val.metrics`` plus LPIPS, DISTS and FID where their weights are present (the others are
-skipped, and the report says why). A model is:
+the option file's ``val.metrics`` plus the metrics of a named protocol, ``--protocol`` (or the file's
+``protocol:``): ``sfd`` (default: PSNR/SSIM on Y and LPIPS-alex/DISTS after a border crop of ``scale`` px, FID on
+whole images), ``basicsr`` (BasicSR's option files and metric scripts) or ``pyiqa`` (pyiqa's defaults); a metric
+block of the option file wins over the preset's, and a preset metric whose weights are missing is skipped (the
+report says why). The protocol, with the file each setting follows, heads ``report.md`` and ``report.html`` and
+is stored in ``results.json`` (docs/benchmarks.md, "Evaluation protocols"). A model is:
 
 - ``bicubic``: the interpolation baseline, ``--bicubic matlab`` (default: BasicSR's MATLAB-like ``imresize``,
   the kernel BasicSR's and ``scripts/data_preparation/prepare_data.py``'s LR images are made with) or ``cv2``
@@ -20,7 +24,8 @@ skipped, and the report says why). A model is:
 - ``NAME``: the option file's ``network_g`` with ``path.pretrain_network_g``.
 
 Written into ``-o DIR``: ``metrics.csv`` (``model,dataset,image,metric,value``; FID rows have the image
-``*``), ``table.md``, ``pd.png``, ``visual/<dataset>_<image>.png``, ``report.md`` and the SR images under
+``*``), ``table.md``, ``pd.png``, ``visual/<dataset>_<image>.png``, ``report.md``, ``report.html``,
+``results.json`` (the protocol, the metric blocks and the means) and the SR images under
 ``sr/<model>/<dataset>/``. Rows are appended as they are computed, so an interrupted or failed run keeps
 what it did; re-running skips every value already there and redoes a model whose checkpoint changed
 (SHA-256), a dataset whose files changed, or a metric whose settings changed.
@@ -38,6 +43,7 @@ except ImportError:  # a checkout that is not installed: the package sits next t
     import sfd_arch  # noqa: F401
 
 from sfd_arch.eval.compare import CompareError, parse_models, run_compare  # noqa: E402
+from sfd_arch.metrics.protocols import PROTOCOLS  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,9 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('-o', '--output', required=True, help='output folder (re-running in it skips finished work)')
     p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N (generators; metrics choose their own)')
     p.add_argument('--metrics', nargs='+', default=None, metavar='NAME',
-                   help='only these metrics (names of val.metrics or lpips, dists, fid)')
+                   help="only these metrics (names of val.metrics or of the protocol's: psnr, ssim, lpips, ...)")
+    p.add_argument('--protocol', choices=list(PROTOCOLS), default=None,
+                   help="the metrics' settings: a named preset, each naming the files it follows (default: the "
+                        "option file's protocol:, else sfd)")
     p.add_argument('--no-default-metrics', action='store_true',
-                   help="only the option file's val.metrics (no LPIPS, DISTS, FID added)")
+                   help="only the option file's val.metrics (none of the protocol's metrics added)")
     p.add_argument('--datasets', nargs='+', default=None, metavar='NAME', help='only these datasets (their name:)')
     p.add_argument('--pd', default='lpips', metavar='METRIC', help='y axis of pd.png (x: --pd-x)')
     p.add_argument('--pd-x', default='psnr', metavar='METRIC', help='x axis of pd.png')
@@ -77,10 +86,12 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
                              default_metrics=not args.no_default_metrics, datasets=args.datasets, pd_metric=args.pd,
                              x_metric=args.pd_x, visual_per_dataset=args.visual, crops=args.crop,
                              bicubic=args.bicubic, tile=args.tile, half=args.half, progress=not args.no_progress,
-                             command='python scripts/compare.py ' + shlex.join(argv))
+                             command='python scripts/compare.py ' + shlex.join(argv), protocol=args.protocol)
     except CompareError as err:
         raise SystemExit(f'compare: error: {err}') from None
-    print(f'Report: {result["report_md"]}\n' + open(result['table_md']).read())
+    protocol = result['protocol']
+    print(f'Protocol: {protocol["name"]} ({protocol["title"]}; chosen by {protocol["chosen_by"]})\n'
+          f'Report: {result["report_md"]}\n' + open(result['table_md']).read())
     return result
 
 

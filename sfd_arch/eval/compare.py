@@ -440,9 +440,10 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
     weights = []
     for name, block in run.plan.blocks.items():
         weights += [dict(w, metric=name) for w in metrics_lib.weight_report(block)]
+    protocol = run.plan.protocol_record()
     report = report_markdown(command, table, 'pd.png' if pd_png else None,
                              [osp.relpath(p, run.out_dir) for p in visuals], weights, run.plan.skipped,
-                             notes, dict(run.plan.blocks), pd_caption=pd_note)
+                             notes, dict(run.plan.blocks), pd_caption=pd_note, protocol=protocol)
     report_path = osp.join(run.out_dir, 'report.md')
     with open(report_path, 'w') as f:
         f.write(report)
@@ -452,10 +453,15 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
     html_path = write_compare_html(run.out_dir, {
         'rows': current, 'models': labels, 'datasets': dataset_names, 'metrics': metric_names, 'labels': names,
         'directions': run.plan.directions, 'images': images, 'command': command, 'weights': weights,
-        'skipped': run.plan.skipped, 'notes': notes, 'pd_png': pd_png, 'pd_caption': pd_note})
+        'skipped': run.plan.skipped, 'notes': notes, 'pd_png': pd_png, 'pd_caption': pd_note,
+        'protocol': protocol})
+    results_path = osp.join(run.out_dir, 'results.json')
+    _write_json(results_path, {'command': command, 'protocol': protocol, 'metrics': dict(run.plan.blocks),
+                               'directions': run.plan.directions, 'skipped': run.plan.skipped, 'means': means,
+                               'weights': weights})
     return {'table_md': osp.join(run.out_dir, 'table.md'), 'pd_png': pd_png, 'visual': visuals,
-            'report_md': report_path, 'report_html': html_path, 'means': means, 'weights': weights,
-            'pd_metric': y_metric}
+            'report_md': report_path, 'report_html': html_path, 'results_json': results_path, 'means': means,
+            'weights': weights, 'pd_metric': y_metric, 'protocol': protocol}
 
 
 # -- the entry points ------------------------------------------------------------------------------------------
@@ -463,9 +469,9 @@ def command_line(opt_path: str, models: 'dict[str, str]', out_dir: str, *, devic
                  metrics: Optional[Sequence[str]] = None, default_metrics: bool = True,
                  datasets: Optional[Sequence[str]] = None, pd_metric: str = 'lpips', x_metric: str = 'psnr',
                  visual_per_dataset: int = 1, crops: Sequence[str] = (), bicubic: str = 'matlab', tile: int = 0,
-                 half: bool = False) -> str:
+                 half: bool = False, protocol: Optional[str] = None) -> str:
     """The ``scripts/compare.py`` command that repeats a ``run_compare`` call (written into ``report.md``)."""
-    argv = ['-opt', opt_path]
+    argv = ['-opt', opt_path] + (['--protocol', protocol] if protocol else [])
     for label, spec in models.items():
         argv += ['--model', BICUBIC if (label, spec.lower()) == (BICUBIC, BICUBIC) else
                  f'{label}={spec}' if spec else label]
@@ -484,13 +490,16 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
                 metrics: Optional[Sequence[str]] = None, default_metrics: bool = True,
                 datasets: Optional[Sequence[str]] = None, pd_metric: str = 'lpips', x_metric: str = 'psnr',
                 visual_per_dataset: int = 1, crops: Sequence[str] = (), bicubic: str = 'matlab', tile: int = 0,
-                half: bool = False, progress: bool = True, command: Optional[str] = None) -> dict[str, Any]:
+                half: bool = False, progress: bool = True, command: Optional[str] = None,
+                protocol: Optional[str] = None) -> dict[str, Any]:
     """Compare ``models`` (label -> ``bicubic`` | checkpoint | SR folder | '' for the option file's network_g)
     on the paired datasets of ``opt_path``; write everything into ``out_dir``.
 
     Returns the written paths (``metrics_csv``, ``table_md``, ``pd_png``, ``visual``, ``report_md``), ``means``
     (``{dataset: {model: {metric: value}}}``), ``skipped_metrics`` (name -> reason) and ``computed``
-    (``{'sr': SR images made, 'values': metric values computed}`` by this call; both 0 on a finished re-run).
+    (``{'sr': SR images made, 'values': metric values computed}`` by this call; both 0 on a finished re-run) and
+    ``protocol`` (the record printed at the top of the reports and stored in ``results.json``). ``protocol``: a
+    preset of ``sfd_arch.metrics.protocols`` (default: the option file's ``protocol:``, else ``sfd``).
     Raises ``CompareError`` on bad input; rows computed before the error stay in ``metrics.csv``.
     """
     from ..options.preflight import check_option_file
@@ -502,11 +511,14 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
     except (FileNotFoundError, ValueError, KeyError) as err:
         raise CompareError(str(err.args[0]) if err.args else str(err)) from None
     scale = int(opt.get('scale', 4))
-    plan = plan_metrics(opt, opt_path, metrics, default_metrics)
+    plan = plan_metrics(opt, opt_path, metrics, default_metrics, protocol)
     if not plan.blocks:
         raise CompareError(f'{opt_path}: no metrics to compute (val.metrics is empty and no default metric has '
                            'its weights)')
-    if pd_metric not in plan.blocks and pd_metric not in DEFAULT_METRICS and pd_metric not in plan.skipped:
+    # a metric of the preset (or of the default one) may be absent from the run (--no-default-metrics, --metrics):
+    # the report then says so instead of drawing the plot
+    known = set(plan.blocks) | set(plan.skipped) | set(DEFAULT_METRICS) | {m.name for m in plan.protocol.metrics}
+    if pd_metric not in known:
         raise CompareError(f'--pd {pd_metric}: not a metric of this run; it has {", ".join(plan.blocks)}')
     dsets = load_datasets(opt, opt_path, datasets)
     parse_crops(crops, dsets)  # a typo in --crop fails now, not after every model has run
@@ -534,7 +546,7 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
         command = command_line(opt_path, models, out_dir, device=device, metrics=metrics,
                                default_metrics=default_metrics, datasets=datasets, pd_metric=pd_metric,
                                x_metric=x_metric, visual_per_dataset=visual_per_dataset, crops=crops,
-                               bicubic=bicubic, tile=tile, half=half)
+                               bicubic=bicubic, tile=tile, half=half, protocol=protocol)
     outputs = write_outputs(run, rows, command, x_metric, pd_metric, visual_per_dataset, crops)
     return dict(outputs, metrics_csv=osp.join(out_dir, 'metrics.csv'), skipped_metrics=dict(plan.skipped),
                 computed={'sr': run.computed_sr, 'values': run.computed_values}, metrics=list(plan.blocks))

@@ -24,7 +24,16 @@ from typing import Any, Optional
 from urllib.parse import quote
 
 from ..utils.directions import lower_is_better
-from .report import ARROWS, DATASET_LEVEL, CompareRow, _ranks, column_digits, dataset_means, format_value
+from .report import (
+    ARROWS,
+    DATASET_LEVEL,
+    PROTOCOL_COLUMNS,
+    CompareRow,
+    _ranks,
+    column_digits,
+    dataset_means,
+    format_value,
+)
 
 ASSETS = osp.join(osp.dirname(osp.abspath(__file__)), 'assets')
 HR = 'HR'
@@ -206,6 +215,25 @@ def _weights_section(data: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _protocol_section(record: Mapping[str, Any]) -> list[str]:
+    """The protocol of the comparison (``MetricPlan.protocol_record``), as ``report.md`` prints it at its top."""
+    if not record:
+        return []
+    out = [f'<p class="protocol"><b>Protocol: <code>{_e(record["name"])}</code></b>, {_e(record["title"])} '
+           f'(chosen by {_e(record["chosen_by"])}). Matches: {_e(record["matches"])}</p>',
+           '<table class="metrics protocol"><thead><tr>' + ''.join(f'<th>{_e(h)}</th>' for _, h in PROTOCOL_COLUMNS)
+           + '</tr></thead><tbody>']
+    out += ['<tr>' + ''.join(f'<td>{_e(row.get(k, ""))}</td>' for k, _ in PROTOCOL_COLUMNS) + '</tr>'
+            for row in record.get('metrics') or []]
+    out.append('</tbody></table>')
+    if record.get('omitted'):
+        out.append('<p class="note">Not in this protocol: ' + '; '.join(
+            f'<code>{_e(k)}</code>: {_e(v)}' for k, v in record['omitted'].items()) + '.</p>')
+    out.append('<p class="note">Sources: ' + '; '.join(f'<code>{_e(s)}</code>' for s in record.get('sources') or [])
+               + '.</p>')
+    return out
+
+
 def _compare_tables(data: Mapping[str, Any], means: Mapping, models: Sequence[str], datasets: Sequence[str],
                     metrics: Sequence[str], standin: set[str], digits: Mapping[str, int]) -> list[str]:
     out = ['<h2 id="metrics">Metrics</h2>']
@@ -231,7 +259,7 @@ def write_compare_html(out_dir: str, data: Mapping[str, Any], name: str = 'repor
     - ``images``: ``[{'dataset', 'image', 'hr': path, 'sr': {model: path}}]``, one viewer each;
     - ``weights``: ``[{'metric', 'name', 'path', 'status'}]`` (a ``stand-in`` status marks the metric);
     - optional ``command``, ``pd_png`` (path), ``pd_caption``, ``skipped`` (``{metric: reason}``), ``notes``,
-      ``title``.
+      ``title``, ``protocol`` (``MetricPlan.protocol_record()``, shown at the top).
     """
     rows = [_as_row(r) for r in data.get('rows', [])]
     models = list(data.get('models') or dict.fromkeys(r.model for r in rows))
@@ -247,6 +275,7 @@ def write_compare_html(out_dir: str, data: Mapping[str, Any], name: str = 'repor
                 ('visual', 'images') if data.get('images') else None, ('weights', 'weights')]
     body = [f'<h1>{_e(title)}</h1>', '<nav class="toc">' + ''.join(
         f'<a href="#{anchor}">{text}</a>' for anchor, text in filter(None, sections)) + '</nav>']
+    body += _protocol_section(data.get('protocol') or {})
     if data.get('command'):
         body += ['<p>Produced by:</p>', f'<pre class="cmd">{_e(data["command"])}</pre>']
     body += _compare_tables(data, means, models, datasets, metrics, standin, digits)

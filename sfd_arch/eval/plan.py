@@ -1,7 +1,11 @@
-"""The metrics of a model comparison: the option file's ``val.metrics`` plus LPIPS, DISTS and FID where present.
+"""The metrics of a model comparison: the option file's ``val.metrics`` plus the metrics of its protocol.
 
-Every metric block goes through the metric library (``sfd_arch.metrics``), the one door for BasicSR's metrics and
-this project's; a default metric whose weights are missing is skipped with its reason, which the report shows.
+The protocol (``--protocol``, else the option file's ``protocol:``, else ``sfd``) is a named preset of
+``sfd_arch.metrics.protocols``: per metric, its colour space, crop, backbone, input range and resizing, and the file
+it follows. Its metrics are added where the option file has no block of that name (or of that type, under another
+name); a block of the file always wins, and the plan records where each metric's settings came from. Every block
+goes through the metric library (``sfd_arch.metrics``), the one door for BasicSR's metrics and this project's; a
+preset metric whose weights are missing is skipped with its reason, which the report shows.
 """
 from __future__ import annotations
 
@@ -13,15 +17,12 @@ from typing import Optional
 import numpy as np
 
 import sfd_arch.metrics as metrics_lib
+from sfd_arch.metrics import protocols
 
-LABELS = {'psnr': 'PSNR', 'ssim': 'SSIM', 'lpips': 'LPIPS', 'dists': 'DISTS', 'fid': 'FID', 'niqe': 'NIQE',
-          'musiq': 'MUSIQ', 'sfd_iqa': 'SFD-IQA'}
-# the metrics added when their weights are present, unless the option file has a metric of the same type
-DEFAULT_METRICS = OrderedDict([
-    ('lpips', {'type': 'calculate_lpips', 'net': 'alex'}),
-    ('dists', {'type': 'calculate_dists'}),
-    ('fid', {'type': 'calculate_fid'}),
-])
+LABELS = {'psnr': 'PSNR', 'ssim': 'SSIM', 'lpips': 'LPIPS', 'lpips_vgg': 'LPIPS-VGG', 'dists': 'DISTS', 'fid': 'FID',
+          'niqe': 'NIQE', 'musiq': 'MUSIQ', 'sfd_iqa': 'SFD-IQA'}
+# the default protocol's metrics at x4 (kept for callers that list the defaults)
+DEFAULT_METRICS = protocols.PROTOCOLS[protocols.DEFAULT_PROTOCOL].blocks(4)
 
 
 class CompareError(ValueError):
@@ -57,11 +58,35 @@ def compute_image_metric(metric_opt: dict, sr: np.ndarray, hr: np.ndarray) -> fl
 # -- metrics of a run ---------------------------------------------------------------------------------------------
 @dataclass
 class MetricPlan:
-    """The metrics of a run: ``blocks`` (name -> BasicSR metric block), their directions, what was skipped."""
+    """The metrics of a run: ``blocks`` (name -> BasicSR metric block), their directions, what was skipped, the
+    protocol and where each metric's settings came from (``origins``: name -> a sentence)."""
 
     blocks: 'OrderedDict[str, dict]'
     directions: dict[str, str]
     skipped: dict[str, str] = field(default_factory=dict)
+    protocol: Optional[protocols.Protocol] = None
+    protocol_from: str = ''  # '--protocol', 'the option file' or 'the default'
+    origins: dict[str, str] = field(default_factory=dict)
+    scale: int = 4
+    opt_path: str = ''
+
+    def protocol_record(self) -> dict:
+        """The protocol as data (``results.json``; the top of ``report.md`` and ``report.html``): its name, who
+        chose it, its sources, what it leaves out, and for every metric of the run the choices its block makes and
+        where they came from (the preset, with the file it follows, or the option file)."""
+        if self.protocol is None:
+            return {}
+        record = self.protocol.describe(self.scale)
+        rows = []
+        for name, block in self.blocks.items():
+            origin = self.origins.get(name, 'the option file')
+            setting = self.protocol.setting(name)
+            from_preset = origin.startswith('protocol') and setting is not None
+            rows.append({'metric': name, 'type': block.get('type'), **protocols.block_choices(block),
+                         'from': origin, 'source': str(setting.source) if from_preset else self.opt_path})
+        return {'name': record['name'], 'title': record['title'], 'chosen_by': self.protocol_from,
+                'matches': record['matches'], 'sources': record['sources'], 'omitted': record['omitted'],
+                'preset': record['metrics'], 'metrics': rows}
 
     def per_image(self) -> list[str]:
         """Names of the metrics computed on each SR image."""
@@ -72,14 +97,38 @@ class MetricPlan:
         return [n for n, b in self.blocks.items() if is_dataset_metric(b)]
 
 
+def choose_protocol(opt: dict, opt_path: str, protocol: Optional[str]) -> tuple[protocols.Protocol, str]:
+    """The run's protocol and who chose it: ``--protocol``, else the option file's ``protocol:``, else ``sfd``."""
+    if protocol:
+        try:
+            return protocols.get_protocol(protocol, '--protocol'), '--protocol'
+        except ValueError as err:
+            raise CompareError(str(err)) from None
+    if opt.get('protocol') is not None:
+        try:
+            return protocols.get_protocol(str(opt['protocol']), f'{opt_path}: protocol'), 'the option file'
+        except ValueError as err:
+            raise CompareError(str(err)) from None
+    return protocols.PROTOCOLS[protocols.DEFAULT_PROTOCOL], 'the default'
+
+
+def _differences(file_block: dict, preset_block: dict) -> str:
+    """``crop_border 0 (protocol: 4), net vgg (protocol: alex)``: where the file's block departs from the preset."""
+    keys = [k for k in dict.fromkeys([*preset_block, *file_block]) if k != 'better'
+            and file_block.get(k) != preset_block.get(k)]
+    return ', '.join(f'{k} {file_block.get(k, "(absent)")} (protocol: {preset_block.get(k, "absent")})' for k in keys)
+
+
 def plan_metrics(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = None,
-                 default_metrics: bool = True) -> MetricPlan:
-    """The option file's ``val.metrics`` plus LPIPS, DISTS and FID where their weights are present.
+                 default_metrics: bool = True, protocol: Optional[str] = None) -> MetricPlan:
+    """The option file's ``val.metrics`` plus the protocol's metrics (see the module docstring).
 
     A metric of the option file whose type is not registered, or whose weights are missing, is an error; a
-    default metric without weights is skipped with the reason. ``wanted`` keeps only the named metrics.
+    protocol metric without weights is skipped with the reason. ``default_metrics=False`` adds none of the
+    protocol's metrics. ``wanted`` keeps only the named metrics.
     """
     scale = int(opt.get('scale', 4))
+    preset, chosen_by = choose_protocol(opt, opt_path, protocol)
     blocks: OrderedDict[str, dict] = OrderedDict(
         (name, dict(block)) for name, block in ((opt.get('val') or {}).get('metrics') or {}).items())
     known = known_metric_types()
@@ -94,20 +143,30 @@ def plan_metrics(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = Non
     except FileNotFoundError as err:
         raise CompareError(f'{opt_path}: val.metrics: {err}') from err
     skipped: dict[str, str] = {}
+    origins = {name: 'the option file' for name in blocks}
     for name, block in list(blocks.items()):
         if block['type'] == 'calculate_sfd_iqa' and str(block.get('weights', '')).lower() == 'model':
             # `weights: model` means a training run's live Feat-D and LPP, which do not exist here
             skipped[name] = ('weights: model scores with a training run\'s own discriminators; give the file of '
                              '`sfd-iqa export` as weights to score here')
             del blocks[name]
+    preset_blocks = preset.blocks(scale)
+    for name, block in blocks.items():
+        if name in preset_blocks:
+            diff = _differences(block, preset_blocks[name])
+            origins[name] = (f'the option file, in place of protocol {preset.name}\'s' +
+                             (f' ({diff})' if diff else ' (the same settings)'))
     if default_metrics:
-        types = {b['type'] for b in blocks.values()}
-        for name, block in DEFAULT_METRICS.items():
-            block = dict(block)
-            if not is_dataset_metric(block):
-                # the border a BasicSR test crops for PSNR, so all full-reference numbers see the same pixels
-                block['crop_border'] = scale
-            if block['type'] in types or name in blocks:
+        # a block of the file under another name stands for the preset's metric of its type (a file's `lp:
+        # {type: calculate_lpips}` is its LPIPS), unless its name is itself one of the preset's
+        other_types = {b['type']: n for n, b in blocks.items() if n not in preset_blocks}
+        for name, block in preset_blocks.items():
+            if name in blocks:
+                continue
+            stand_in = other_types.get(block['type'])
+            if stand_in is not None:
+                origins[stand_in] = (f'the option file, in place of protocol {preset.name}\'s {name} '
+                                     f'({_differences(blocks[stand_in], block)})')
                 continue
             try:
                 metrics_lib.check_metric_weights({name: block})
@@ -115,6 +174,7 @@ def plan_metrics(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = Non
                 skipped[name] = f'weights missing: {err}'
                 continue
             blocks[name] = block
+            origins[name] = f'protocol {preset.name} ({preset.setting(name).source})'
     if wanted:
         for w in wanted:
             if w in skipped:
@@ -125,4 +185,4 @@ def plan_metrics(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = Non
                                f'{", ".join(blocks) or "none"}')
         blocks = OrderedDict((n, blocks[n]) for n in wanted)
     directions = {name: metrics_lib.metric_direction(block) for name, block in blocks.items()}
-    return MetricPlan(blocks, directions, skipped)
+    return MetricPlan(blocks, directions, skipped, preset, chosen_by, origins, scale, opt_path)

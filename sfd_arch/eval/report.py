@@ -416,15 +416,41 @@ def _fit_width(text, width_in: float, fig) -> None:
 
 
 # -- report.md --------------------------------------------------------------------------------------------------
+PROTOCOL_COLUMNS = (('metric', 'metric'), ('colour', 'colour'), ('crop', 'crop (px/side)'), ('backbone', 'backbone'),
+                    ('input_range', 'input'), ('resize', 'resizing'), ('from', 'settings from'))
+
+
+def protocol_markdown(record: dict) -> list[str]:
+    """The protocol of a comparison (``MetricPlan.protocol_record``) as Markdown lines: its name and who chose it,
+    one row per metric with its choices and where they came from, what the preset leaves out, its sources."""
+    if not record:
+        return []
+    lines = [f'**Protocol: `{record["name"]}`**, {record["title"]} (chosen by {record["chosen_by"]}). '
+             f'Matches: {record["matches"]}', '',
+             '| ' + ' | '.join(head for _, head in PROTOCOL_COLUMNS) + ' |',
+             '| ' + ' | '.join('---' for _ in PROTOCOL_COLUMNS) + ' |']
+    lines += ['| ' + ' | '.join(str(row.get(key, '')).replace('|', '\\|') for key, _ in PROTOCOL_COLUMNS) + ' |'
+              for row in record['metrics']]
+    lines.append('')
+    if record.get('omitted'):
+        lines += ['Not in this protocol: ' + '; '.join(f'`{k}`: {v}' for k, v in record['omitted'].items()) + '.',
+                  '']
+    lines += ['Sources: ' + '; '.join(f'`{s}`' for s in record['sources']) + '.', '']
+    return lines
+
+
 def report_markdown(command: str, table: str, pd_png: Optional[str], visual_pngs: Sequence[str],
                     weights: Sequence[dict], skipped: dict[str, str], notes: Sequence[str] = (),
-                    metric_opts: Optional[dict[str, dict]] = None, pd_caption: str = '') -> str:
-    """``report.md``: the command, the table, the PD plot, the visual comparisons, and the metric weights.
+                    metric_opts: Optional[dict[str, dict]] = None, pd_caption: str = '',
+                    protocol: Optional[dict] = None) -> str:
+    """``report.md``: the protocol, the command, the table, the PD plot, the visual comparisons, the metric weights.
 
     ``weights`` are ``{'name', 'path', 'status'}`` dicts (status ``published``, ``stand-in`` or ``missing``);
-    figure paths are written relative to the report's folder by the caller.
+    figure paths are written relative to the report's folder by the caller; ``protocol`` is
+    ``MetricPlan.protocol_record()``.
     """
-    lines = ['# Model comparison', '', 'Produced by:', '', '```bash', command, '```', '', '## Metrics', '', table]
+    lines = ['# Model comparison', ''] + protocol_markdown(protocol or {})
+    lines += ['Produced by:', '', '```bash', command, '```', '', '## Metrics', '', table]
     lines += ['Means over the images of each dataset (FID: one value over the whole dataset). '
               'Best in **bold**, second <u>underlined</u>; ↑ higher is better, ↓ lower is better.', '']
     if pd_png:

@@ -10,9 +10,10 @@ registered architecture or metric is covered. ``sfd_arch.options.keys`` checks a
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from ..archs.clip_arch import CLIP_OPT_KEYS
+from ..metrics.protocols import PROTOCOLS
 
 # set by BasicSR's parse_options / train.py itself; a file may carry them (a copied options.yml does)
 RUNTIME_TOP = ('is_train', 'dist', 'rank', 'world_size', 'auto_resume', 'root_path')
@@ -23,9 +24,12 @@ BASICSR_TOP: dict[str, Any] = {
     'train': Optional[dict], 'val': Optional[dict], 'logger': Optional[dict], 'dist_params': Optional[dict],
     'find_unused_parameters': bool, **{key: Any for key in RUNTIME_TOP},
 }
+# the evaluation protocol of a test file (scripts/compare.py, sfd_arch/test.py): one of the named presets of
+# sfd_arch.metrics.protocols; read from the top level of a file of any model type (walk.check_option_keys)
+PROTOCOL: dict[str, Any] = {'protocol': Literal[tuple(PROTOCOLS)]}
 SFD_TOP: dict[str, Any] = {
     'keep_image_d': bool, 'clip': Optional[dict], 'network_featd': Optional[dict], 'network_lpp': Optional[dict],
-    'extra_keys': list[str],
+    'extra_keys': list[str], **PROTOCOL,
 }
 # RealESRGANModel (BasicSR 1.4.2 and Real-ESRGAN): the on-the-fly degradations, read from the top level
 REAL_DEGRADATION_TOP: dict[str, Any] = {

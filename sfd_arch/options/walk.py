@@ -24,6 +24,8 @@ def check_option_keys(opt: dict[str, Any], source: str = 'option file', forced: 
     model_type = opt.get('model_type')
     if model_type in SFD_MODELS:
         _sfd_levels(checker, opt, schema.TOP_BY_MODEL[model_type])
+    elif 'protocol' in opt:  # the one top-level key of ours a file of another model type may carry
+        checker.block({'protocol': opt['protocol']}, schema.PROTOCOL, '')
     _networks(checker, opt)
     _datasets(checker, opt.get('datasets'))
     val = opt.get('val')
