@@ -104,8 +104,8 @@ def counting_sfd(monkeypatch):
     seen = []
     real = bench.iter_sfd_iqa
 
-    def spy(scorer, items, short_side):
-        for row in real(scorer, items, short_side):
+    def spy(scorer, items, short_side, *resize):
+        for row in real(scorer, items, short_side, *resize):
             seen.append(row[0])
             yield row
 

@@ -23,12 +23,25 @@ from ..iqa_bench.bench import (
     summarize,
 )
 from ..iqa_bench.datasets import PRESETS
+from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL
 from .common import EXIT_FAILED, EXIT_OK, UsageError, metric_scorer, progress, release_options, scoring_options
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    """Check the options, score what the caches lack, then write the report (:func:`summarize`)."""
+    """Check the options, score what the caches lack, then write the report (:func:`summarize`) of each protocol.
+
+    Scores are cached per dataset, image settings (size, resizing) and metric, not per protocol: protocols that
+    differ only in their statistics or split (a subset of the same images) share one scoring pass.
+    """
     metrics = list(dict.fromkeys(args.metric))
+    protocols = [BENCH_PROTOCOLS[p] for p in dict.fromkeys(args.protocol or [DEFAULT_BENCH_PROTOCOL])]
+    chosen_by = '--protocol' if args.protocol else 'the default'
+    if len(protocols) > 1:
+        clash = [d for d in list(args.datasets or []) + [v.partition('=')[0] for v in args.dataset_dir or []]
+                 if d in BENCH_PROTOCOLS]
+        if clash:  # each protocol's report goes into a folder of its name, beside the dataset folders
+            raise UsageError(f'a dataset named {clash[0]!r} would share its folder with the report of protocol '
+                             f'{clash[0]!r}; rename the dataset or run one protocol at a time')
     if 'sfd_iqa' in metrics and not args.weights:
         raise UsageError('--metric sfd_iqa needs --weights (or leave sfd_iqa out)')
     if args.bootstrap < 0:
@@ -37,15 +50,19 @@ def run_bench(args: argparse.Namespace) -> int:
         raise UsageError('give --root (a folder holding the dataset folders) and/or --dataset-dir NAME=PATH')
     if args.root and not osp.isdir(args.root):
         raise UsageError(f'--root {args.root}: no such folder')
+    loaded = {}
     try:
-        found, missing, broken = load_datasets(args)
+        for protocol in protocols:
+            loaded[protocol.name] = load_datasets(args, protocol)
     except (BenchError, ValueError) as err:
         raise UsageError(str(err)) from err
+    missing = list(dict.fromkeys(n for _, m, _ in loaded.values() for n in m))
+    broken = {n: e for _, _, b in loaded.values() for n, e in b.items()}
     for name in missing:
         print(f'not found: {name} (looked under {args.root or "-"} for {", ".join(folders_of(name))})', file=sys.stderr)
     for name, err in broken.items():
         print(f'error: {name}: {err}', file=sys.stderr)
-    if not found:
+    if not any(found for found, _, _ in loaded.values()):
         raise UsageError('no dataset found' + (f' ({len(broken)} unreadable)' if broken else ''))
 
     unavailable = {m: r for m in metrics if m != 'sfd_iqa' for r in [baselines.unavailable_reason(m)] if r}
@@ -58,45 +75,57 @@ def run_bench(args: argparse.Namespace) -> int:
 
     out = args.out_dir
     os.makedirs(out, exist_ok=True)
-    caches: dict[tuple[str, str], ScoreCache] = {}
+    by_path: dict[str, ScoreCache] = {}  # one cache per file: protocols scoring the same images share it
+    caches: dict[tuple[str, str, str], ScoreCache] = {}
     try:  # open every cache first: a settings mismatch stops the run before any work
-        for name, ds in found.items():
-            for m in runnable:
-                path = osp.join(out, 'cache', name, ds.protocol, f'{m}.csv')
-                caches[name, m] = ScoreCache(path, settings[m], restart=args.overwrite)
+        for pname, (found, _, _) in loaded.items():
+            for name, ds in found.items():
+                for m in runnable:
+                    path = osp.join(out, 'cache', name, ds.protocol, f'{m}.csv')
+                    if path not in by_path:
+                        by_path[path] = ScoreCache(path, settings[m], restart=args.overwrite)
+                    caches[pname, name, m] = by_path[path]
     except BenchError as err:
-        for c in caches.values():
+        for c in by_path.values():
             c.close()
         raise UsageError(str(err)) from err
 
     scorers: dict[str, Any] = {}
     try:
-        for name, ds in found.items():
-            for m in runnable:
-                cache = caches[name, m]
-                todo = [(n, p) for n, p in zip(ds.names, ds.paths) if p is not None and n not in cache.scores]
-                if not todo:
-                    continue
-                if m not in scorers:
-                    scorers[m] = metric_scorer(m, args)
-                with progress(len(todo), args, f'{name} {m}') as bar:
-                    for image, score, error in iter_scores(m, scorers[m], todo, ds.short_side):
-                        cache.add(image, score, error)
-                        bar.update(1)
+        for pname, (found, _, _) in loaded.items():
+            for name, ds in found.items():
+                for m in runnable:
+                    cache = caches[pname, name, m]
+                    todo = [(n, p) for n, p in zip(ds.names, ds.paths) if p is not None and n not in cache.scores]
+                    if not todo:
+                        continue
+                    if m not in scorers:
+                        scorers[m] = metric_scorer(m, args)
+                    with progress(len(todo), args, f'{name} {m}') as bar:
+                        for image, score, error in iter_scores(m, scorers[m], todo, ds.short_side, ds.resize):
+                            cache.add(image, score, error)
+                            bar.update(1)
     finally:
-        for c in caches.values():
+        for c in by_path.values():
             c.close()
 
-    report = summarize(args, found, runnable, caches, missing, broken, unavailable)
-    write_bench_html(out, bench_html_data(out, TITLES))
-    failed = sum(d['failed'] + d['absent'] for d in report['datasets'].values())
-    with open(osp.join(out, 'table.md')) as f:
-        print(f.read().split('\n## KRCC')[0].rstrip())  # the SRCC / PLCC table; the rest is in the file
-    figure = 'relative_plcc.png, ' if report['relative_plcc'] else ''
-    print(f'wrote {osp.join(out, "table.md")}, report.html, results.json, {figure}scatter/ and per-image scores',
-          file=sys.stderr)
-    if not figure:
-        print(f'relative_plcc.png not written: {report["relative_plcc_not_written"]}', file=sys.stderr)
+    failed = 0
+    for protocol in protocols:
+        found, missing_here, broken_here = loaded[protocol.name]
+        # one protocol: its report in the output folder, as always; several: one folder each
+        folder = out if len(protocols) == 1 else osp.join(out, protocol.name)
+        report = summarize(args, found, runnable, {(n, m): caches[protocol.name, n, m] for n in found
+                                                   for m in runnable},
+                           missing_here, broken_here, unavailable, protocol, folder, chosen_by)
+        write_bench_html(folder, bench_html_data(folder, TITLES))
+        failed += sum(d['failed'] + d['absent'] for d in report['datasets'].values())
+        with open(osp.join(folder, 'table.md')) as f:
+            print(f.read().split('\n## KRCC')[0].rstrip())  # the protocol and the SRCC / PLCC table
+        figure = 'relative_plcc.png, ' if report['relative_plcc'] else ''
+        print(f'wrote {osp.join(folder, "table.md")}, report.html, results.json, {figure}scatter/ and per-image '
+              'scores', file=sys.stderr)
+        if not figure:
+            print(f'relative_plcc.png not written: {report["relative_plcc_not_written"]}', file=sys.stderr)
     if failed or broken:
         print(f'{failed} image(s) failed or absent (see <dataset>/scores.csv), {len(broken)} dataset(s) unreadable',
               file=sys.stderr)
@@ -132,9 +161,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         '(default: sfd_iqa niqe piqe)')
     p.add_argument('--baseline', default='niqe', choices=METRICS,
                    help='method the relative-PLCC figure divides by (default %(default)s)')
-    p.add_argument('--spaq-short-side', type=int, default=0, metavar='PX',
-                   help='resize SPAQ images so that the shorter side is PX before scoring (the usual protocol: 512); '
-                        '0 = as released (default)')
+    p.add_argument('--protocol', nargs='+', choices=list(BENCH_PROTOCOLS), metavar='NAME',
+                   help=f'the evaluation protocol(s): {", ".join(BENCH_PROTOCOLS)} (docs/iqa.md, "Protocols"). '
+                        f'{DEFAULT_BENCH_PROTOCOL}: whole releases, PLCC after the logistic; pyiqa: its benchmark\'s '
+                        'splits and sizes, PLCC without a fit. Several: one report folder each under -o, the '
+                        f'images scored once (default {DEFAULT_BENCH_PROTOCOL})')
+    p.add_argument('--spaq-short-side', type=int, default=None, metavar='PX',
+                   help='resize SPAQ images so that the shorter side is PX before scoring; 0 = as released '
+                        '(default: the protocol\'s: as released for sfd, 448 for pyiqa)')
     p.add_argument('--bootstrap', type=int, default=1000, metavar='B',
                    help='bootstrap resamples for the 95%% intervals; 0 = none (default %(default)s)')
     p.add_argument('--seed', type=int, default=0, help='seed of the bootstrap resamples (default %(default)s)')

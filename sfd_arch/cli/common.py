@@ -70,10 +70,10 @@ def release_options(p: argparse.ArgumentParser) -> None:
                    help='LIVE score file: the release\'s dmos.mat or dmos_realigned.mat (hyperIQA, DBCNN-style '
                         'loaders) (default %(default)s)')
     g.add_argument('--koniq-resolution', choices=list(KONIQ_RESOLUTIONS),
-                   help='KonIQ-10k image folder (each ships as its own zip; pyiqa uses 512x384) (default: the one '
-                        'present, 1024x768 when both are)')
-    g.add_argument('--koniq-score', choices=list(KONIQ_SCORE_COLUMNS), default='MOS',
-                   help='KonIQ-10k score column (pyiqa and hyperIQA read MOS_zscore) (default %(default)s)')
+                   help='KonIQ-10k image folder (each ships as its own zip) (default: the protocol\'s: 512x384 for '
+                        'pyiqa; for sfd the one present, 1024x768 when both are)')
+    g.add_argument('--koniq-score', choices=list(KONIQ_SCORE_COLUMNS), default=None,
+                   help='KonIQ-10k score column (hyperIQA reads MOS_zscore) (default: the protocol\'s, MOS)')
 
 
 def scoring_options(p: argparse.ArgumentParser, weights_required: bool = True) -> None:

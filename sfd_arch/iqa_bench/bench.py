@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import numpy as np
 
 from ..iqa.images import ImageArray, ImageReadError, read_image
+from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL, BenchProtocol
 from ..utils.directions import lower_is_better
 from ..utils.files import file_sha256
 from . import correlation as corr
@@ -53,17 +54,44 @@ class BenchError(Exception):
 # Scoring with a resumable cache
 # --------------------------------------------------------------------------------------------------------
 
-def resize_short_side(arr: ImageArray, short: int) -> ImageArray:
-    """The image resized (aspect kept, area interpolation when shrinking) so its shorter side is ``short``."""
+def resize_short_side(arr: ImageArray, short: int, method: str = 'area') -> ImageArray:
+    """The image resized (aspect kept) so its shorter side is ``short``.
+
+    ``method``: ``area`` (OpenCV, area average when shrinking, cubic when enlarging; the long side rounded) or
+    ``pil-bilinear`` (torchvision's ``Resize(short)`` on a PIL image, as pyiqa's dataset loader resizes: PIL's
+    bilinear filter, which widens with the scale, and the long side truncated to an integer).
+    """
     import cv2
 
     h, w = arr.height, arr.width
     if min(h, w) == short:
         return arr
+    if method == 'pil-bilinear':
+        return _pil_resize(arr, short)
+    if method != 'area':
+        raise ValueError(f"resize method must be 'area' or 'pil-bilinear', got {method!r}")
     scale = short / min(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     return ImageArray(cv2.resize(np.ascontiguousarray(arr.pixels), size, interpolation=interp), arr.scale)
+
+
+def _pil_resize(arr: ImageArray, short: int) -> ImageArray:
+    from PIL import Image
+
+    h, w = arr.height, arr.width
+    # torchvision's _compute_resized_output_size: the long side is int(short * long / short_side), truncated
+    long = int(short * max(h, w) / min(h, w))
+    size = (short, long) if w <= h else (long, short)  # PIL takes (width, height)
+    pixels = np.ascontiguousarray(arr.pixels)
+    if pixels.dtype == np.uint8:
+        out = np.asarray(Image.fromarray(pixels).resize(size, Image.BILINEAR))
+    else:  # 16-bit or float images: each channel as a 32-bit float PIL image, the same filter
+        planes = pixels[..., None] if pixels.ndim == 2 else pixels
+        out = np.stack([np.asarray(Image.fromarray(planes[..., c].astype(np.float32), mode='F').resize(
+            size, Image.BILINEAR)) for c in range(planes.shape[2])], axis=-1)
+        out = out[..., 0] if pixels.ndim == 2 else out
+    return ImageArray(out, arr.scale)
 
 
 class ScoreCache:
@@ -127,17 +155,17 @@ class ScoreCache:
         self._file.close()
 
 
-def _read_for_scoring(path: str, short_side: Optional[int]) -> ImageArray:
+def _read_for_scoring(path: str, short_side: Optional[int], resize: str = 'area') -> ImageArray:
     arr = read_image(path)
-    return resize_short_side(arr, short_side) if short_side else arr
+    return resize_short_side(arr, short_side, resize) if short_side else arr
 
 
-def iter_baseline(fn: Callable[[ImageArray], float], items: Sequence[tuple[str, str]], short_side: Optional[int]
-                  ) -> Iterator[tuple[str, Optional[float], Optional[str]]]:
+def iter_baseline(fn: Callable[[ImageArray], float], items: Sequence[tuple[str, str]], short_side: Optional[int],
+                  resize: str = 'area') -> Iterator[tuple[str, Optional[float], Optional[str]]]:
     """(name, score, error) for each (name, file), one image at a time; a failure becomes an error."""
     for name, path in items:
         try:
-            value = float(fn(_read_for_scoring(path, short_side)))
+            value = float(fn(_read_for_scoring(path, short_side, resize)))
             if not np.isfinite(value):
                 raise ValueError(f'the metric returned {value}')
             yield name, value, None
@@ -145,7 +173,7 @@ def iter_baseline(fn: Callable[[ImageArray], float], items: Sequence[tuple[str, 
             yield name, None, f'{path}: {type(err).__name__}: {err}'
 
 
-def iter_sfd_iqa(scorer, items: Sequence[tuple[str, str]], short_side: Optional[int]
+def iter_sfd_iqa(scorer, items: Sequence[tuple[str, str]], short_side: Optional[int], resize: str = 'area'
                  ) -> Iterator[tuple[str, Optional[float], Optional[str]]]:
     """(name, score, error) from the SFD-IQA scorer: files straight through ``iter_files`` (its batching and
     decoding), or, when images are resized first, small batches of resized arrays."""
@@ -170,7 +198,7 @@ def iter_sfd_iqa(scorer, items: Sequence[tuple[str, str]], short_side: Optional[
 
     for name, path in items:
         try:
-            batch.append((name, path, _read_for_scoring(path, short_side)))
+            batch.append((name, path, _read_for_scoring(path, short_side, resize)))
         except (ImageReadError, ValueError, OSError) as err:
             yield name, None, f'{path}: {err}'
             continue
@@ -181,12 +209,13 @@ def iter_sfd_iqa(scorer, items: Sequence[tuple[str, str]], short_side: Optional[
         yield from flush()
 
 
-def iter_scores(metric: str, scorer: Any, items: Sequence[tuple[str, str]], short_side: Optional[int]
-                ) -> Iterator[tuple[str, Optional[float], Optional[str]]]:
-    """(name, score, error) of ``metric`` (``sfd_iqa`` or a baseline) for each (name, file)."""
+def iter_scores(metric: str, scorer: Any, items: Sequence[tuple[str, str]], short_side: Optional[int],
+                resize: str = 'area') -> Iterator[tuple[str, Optional[float], Optional[str]]]:
+    """(name, score, error) of ``metric`` (``sfd_iqa`` or a baseline) for each (name, file); ``short_side`` and
+    ``resize``: the dataset's resizing before scoring (:func:`resize_short_side`)."""
     if metric == 'sfd_iqa':
-        return iter_sfd_iqa(scorer, items, short_side)
-    return iter_baseline(scorer, items, short_side)
+        return iter_sfd_iqa(scorer, items, short_side, resize)
+    return iter_baseline(scorer, items, short_side, resize)
 
 
 def score_dataset(ds: dsets.IQADataset, metrics: Sequence[str], make_scorer: Callable[[str], Any],
@@ -202,7 +231,7 @@ def score_dataset(ds: dsets.IQADataset, metrics: Sequence[str], make_scorer: Cal
     for m in metrics:
         scorer = make_scorer(m)
         with progress(len(todo), f'{ds.preset} {m}') as bar:
-            for name, score, error in iter_scores(m, scorer, todo, ds.short_side):
+            for name, score, error in iter_scores(m, scorer, todo, ds.short_side, ds.resize):
                 if score is None:
                     errors.setdefault(name, f'{m}: {error}')
                 else:
@@ -243,13 +272,15 @@ class MetricResult:
     boot: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # criterion -> (B,) resample values
 
 
-def _corr_fast(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+def _corr_fast(x: np.ndarray, y: np.ndarray, fit: bool = True) -> tuple[float, float, float]:
     from scipy import stats
 
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return float('nan'), float('nan'), float('nan')
     srcc = float(stats.spearmanr(x, y)[0])
     krcc = float(stats.kendalltau(x, y)[0])
+    if not fit:
+        return srcc, float(stats.pearsonr(x, y)[0]), krcc
     params = corr.fit_logistic(x, y)  # a fresh fit per resample (starting from the full fit is slower)
     mapped = corr.logistic4(x, *params) if params is not None else x
     plcc = float(stats.pearsonr(mapped, y)[0]) if np.ptp(mapped) > 0 else float('nan')
@@ -258,19 +289,23 @@ def _corr_fast(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     return srcc, plcc, krcc
 
 
-def evaluate_metrics(scores: dict[str, np.ndarray], mos: np.ndarray, n_boot: int, seed: int
-                     ) -> dict[str, MetricResult]:
+def evaluate_metrics(scores: dict[str, np.ndarray], mos: np.ndarray, n_boot: int, seed: int,
+                     plcc: str = 'logistic4') -> dict[str, MetricResult]:
     """SRCC / PLCC / KRCC of each metric's oriented scores ``(N,)`` against ``mos`` ``(N,)`` with percentile
     bootstrap intervals over ``n_boot`` resamples of the images (the same resamples for every metric, so
-    differences between metrics are paired)."""
+    differences between metrics are paired). ``plcc``: ``logistic4`` (after the fit) or ``raw`` (the bench
+    protocol's choice)."""
+    if plcc not in ('logistic4', 'raw'):
+        raise ValueError(f"plcc must be 'logistic4' or 'raw', got {plcc!r}")
+    fit = plcc == 'logistic4'
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(mos), size=(n_boot, len(mos))) if n_boot and len(mos) >= 3 else None
     out = {}
     for metric, x in scores.items():
-        c = corr.correlations(x, mos)
+        c = corr.correlations(x, mos, fit=fit)
         res = MetricResult(c.n, c.srcc, c.plcc, c.krcc, logistic=c.logistic, notes=list(c.notes), fit=c.fit)
         if draws is not None and np.isfinite(c.srcc):
-            boot = np.array([_corr_fast(x[idx], mos[idx]) for idx in draws])
+            boot = np.array([_corr_fast(x[idx], mos[idx], fit) for idx in draws])
             for k, crit in enumerate(CRITERIA):
                 values = boot[:, k]
                 res.boot[crit] = values
@@ -337,10 +372,24 @@ def _fmt(v: float, bold: bool = False) -> str:
     return f'**{text}**' if bold and text != '-' else text
 
 
+def protocol_lines(protocol: BenchProtocol, chosen_by: str = '') -> list[str]:
+    """What ``table.md`` says first: the protocol that made it, its choices and the files it follows."""
+    koniq = ('the official test split' if protocol.koniq_split == 'test' else
+             'all images' if protocol.koniq_split == 'all' else f'the {protocol.koniq_split} split')
+    spaq = (f'shorter side resized to {protocol.spaq_short_side} px ({protocol.spaq_resize})'
+            if protocol.spaq_short_side else 'as released')
+    return [f'**Protocol: `{protocol.name}`**, {protocol.title}' + (f' (chosen by {chosen_by})' if chosen_by else '')
+            + f'. PLCC: {"after the 4-parameter logistic" if protocol.plcc == "logistic4" else "raw scores, no fit"}; '
+            f'KonIQ-10k: {koniq}, {protocol.koniq_resolution or "the resolution found"}, {protocol.koniq_score}; '
+            f'SPAQ: {spaq}. Matches: {protocol.matches}', '',
+            'Sources: ' + '; '.join(f'`{s}`' for s in protocol.sources) + '.', '']
+
+
 def write_table(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Sequence[str], n_boot: int,
-                notes: Sequence[str]) -> str:
-    """``table.md``: SRCC / PLCC per dataset (rows) and method (columns), best of each row in bold; then KRCC
-    and the bootstrap intervals; then the notes."""
+                notes: Sequence[str], protocol: Optional[BenchProtocol] = None, chosen_by: str = '') -> str:
+    """``table.md``: the protocol; SRCC / PLCC per dataset (rows) and method (columns), best of each row in bold;
+    then KRCC and the bootstrap intervals; then the notes."""
+    protocol = protocol or BENCH_PROTOCOLS[DEFAULT_BENCH_PROTOCOL]
     head = '| Dataset | n | ' + ' | '.join(TITLES.get(m, m) for m in metrics) + ' |'
     rule = '| --- | ---: | ' + ' | '.join('---:' for _ in metrics) + ' |'
 
@@ -350,12 +399,14 @@ def write_table(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Se
         return {m for m, v in vals.items() if finite and np.isfinite(v) and v == max(finite)} if len(vals) > 1 \
             else set()
 
-    lines = ['# Opinion-unaware NR-IQA benchmark', '',
-             'SRCC / PLCC (after the 4-parameter logistic) against the opinion scores, higher is better; the best '
-             'of each row in bold. Lower-is-better metrics are negated before correlating, and DMOS turned to '
-             'higher-is-better, so every positive correlation means agreement with people. AVG_D: mean over the '
-             f'datasets; AVG_W: weighted by their numbers of images. {FIT_MARK}: the logistic fit behind that PLCC '
-             'is decreasing, step-shaped or absent (see the notes).', '', head, rule]
+    fitted = protocol.plcc == 'logistic4'
+    lines = ['# Opinion-unaware NR-IQA benchmark', '', *protocol_lines(protocol, chosen_by),
+             f'SRCC / PLCC ({"after the 4-parameter logistic" if fitted else "on the raw scores"}) against the '
+             'opinion scores, higher is better; the best of each row in bold. Lower-is-better metrics are negated '
+             'before correlating, and DMOS turned to higher-is-better, so every positive correlation means agreement '
+             'with people. AVG_D: mean over the datasets; AVG_W: weighted by their numbers of images.'
+             + (f' {FIT_MARK}: the logistic fit behind that PLCC is decreasing, step-shaped or absent (see the '
+                'notes).' if fitted else ''), '', head, rule]
     for label, res in rows.items():
         b_s, b_p = best(label, 'srcc'), best(label, 'plcc')
         n = next((r.n for r in res.values() if r.n), 0)
@@ -476,8 +527,10 @@ def parse_dataset_dirs(values: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def load_datasets(args: argparse.Namespace) -> tuple[dict[str, dsets.IQADataset], list[str], dict[str, str]]:
-    """(read datasets, names not found, names found but unreadable -> error)."""
+def load_datasets(args: argparse.Namespace, protocol: Optional[BenchProtocol] = None
+                  ) -> tuple[dict[str, dsets.IQADataset], list[str], dict[str, str]]:
+    """(read datasets, names not found, names found but unreadable -> error), read as ``protocol`` (default:
+    ``sfd``) says, each command-line release option overriding its field."""
     overrides = parse_dataset_dirs(args.dataset_dir or [])
     asked = args.datasets if args.datasets is not None else DEFAULT_DATASETS if args.root else ()
     wanted = list(dict.fromkeys([dsets.canonical(d) for d in asked] + list(overrides)))
@@ -489,7 +542,7 @@ def load_datasets(args: argparse.Namespace) -> tuple[dict[str, dsets.IQADataset]
             missing.append(name)
             continue
         preset = name if name in dsets.PRESETS else 'csv'
-        options = dsets.reader_options(preset, args)
+        options = dsets.reader_options(preset, args, protocol)
         try:
             found[name] = dsets.read_dataset(preset, folder, **options)
         except (dsets.DatasetError, OSError) as err:
@@ -506,13 +559,18 @@ def folders_of(name: str) -> list[str]:
 
 def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metrics: Sequence[str],
               caches: dict[tuple[str, str], ScoreCache], missing: Sequence[str], broken: dict[str, str],
-              unavailable: dict[str, str]) -> dict:
-    """Correlations, table.md, results.json, figures and per-image CSVs from the caches."""
-    out = args.out_dir
+              unavailable: dict[str, str], protocol: Optional[BenchProtocol] = None, out: Optional[str] = None,
+              chosen_by: str = '') -> dict:
+    """Correlations, table.md, results.json, figures and per-image CSVs from the caches, into ``out`` (default
+    ``args.out_dir``), under ``protocol`` (default ``sfd``: its PLCC; the datasets were read with its splits)."""
+    protocol = protocol or BENCH_PROTOCOLS[DEFAULT_BENCH_PROTOCOL]
+    out = out or args.out_dir
+    os.makedirs(out, exist_ok=True)
     per_dataset: dict[str, dict[str, MetricResult]] = {}
     report: dict[str, Any] = {'datasets': {}, 'metrics': list(metrics), 'baseline': args.baseline,
                               'bootstrap': args.bootstrap, 'seed': args.seed, 'missing': list(missing),
-                              'unreadable': dict(broken), 'unavailable': dict(unavailable)}
+                              'unreadable': dict(broken), 'unavailable': dict(unavailable),
+                              'protocol': dict(protocol.describe(), chosen_by=chosen_by)}
     notes = []
     for name, ds in found.items():
         scores = {m: caches[name, m].scores for m in metrics}
@@ -521,7 +579,7 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
         mos = ds.mos[keep]
         oriented = {m: corr.oriented(m, np.array([scores[m][ds.names[i]] for i in keep], np.float64)) for m in metrics}
         seed = args.seed + zlib.crc32(name.encode())  # the same resamples for a dataset on every run
-        per_dataset[name] = evaluate_metrics(oriented, mos, args.bootstrap, seed)
+        per_dataset[name] = evaluate_metrics(oriented, mos, args.bootstrap, seed, protocol.plcc)
         absent = ds.absent
         write_scores(osp.join(out, name, 'scores.csv'), ds, metrics, scores, errors)
         if keep:
@@ -550,7 +608,7 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
     if not fig:
         notes.append(f'relative_plcc.png not written: {why}')
     write_table(osp.join(out, 'table.md'), {(_display(k) if k in per_dataset else k): v for k, v in rows.items()},
-                list(metrics), args.bootstrap, notes)
+                list(metrics), args.bootstrap, notes, protocol, chosen_by)
     report['notes'] = notes
     with open(osp.join(out, 'results.json'), 'w') as f:
         json.dump(report, f, indent=1, default=float)
@@ -571,7 +629,7 @@ def dataset_notes(name: str, ds: dsets.IQADataset, failed: int, results: dict[st
     if ds.turned:
         notes.append(f'{title}: {ds.turned}')
     if ds.short_side:
-        notes.append(f'{title}: images resized so the shorter side is {ds.short_side} px')
+        notes.append(f'{title}: images resized so the shorter side is {ds.short_side} px ({ds.resize})')
     notes += [f'{FIT_MARK} {title}, {TITLES.get(m, m)}: logistic fit {r.fit}' for m, r in results.items() if r.fit]
     return notes
 

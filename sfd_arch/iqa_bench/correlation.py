@@ -86,8 +86,11 @@ def fit_flag(pred: np.ndarray, params: Optional[Sequence[float]]) -> str:
     return ', '.join(flags)
 
 
-def correlations(pred: Sequence[float], mos: Sequence[float]) -> Correlations:
-    """SRCC, PLCC after the logistic fit, KRCC of predictions against MOS (NaN with fewer than 3 pairs)."""
+def correlations(pred: Sequence[float], mos: Sequence[float], fit: bool = True) -> Correlations:
+    """SRCC, PLCC after the logistic fit, KRCC of predictions against MOS (NaN with fewer than 3 pairs).
+
+    ``fit=False``: PLCC on the predictions as they are, with no logistic (pyiqa's benchmark, ``calculate_plcc``
+    without ``fit_scale``)."""
     pred, mos = np.asarray(pred, np.float64), np.asarray(mos, np.float64)
     n = len(pred)
     if n < 3 or np.ptp(pred) == 0 or np.ptp(mos) == 0:
@@ -95,6 +98,9 @@ def correlations(pred: Sequence[float], mos: Sequence[float]) -> Correlations:
                             notes=['fewer than 3 scored images, or constant scores'])
     srcc = float(stats.spearmanr(pred, mos)[0])
     krcc = float(stats.kendalltau(pred, mos)[0])
+    if not fit:
+        return Correlations(n, srcc, float(stats.pearsonr(pred, mos)[0]), krcc,
+                            notes=['PLCC on the raw scores (no logistic fit, by protocol)'])
     params = fit_logistic(pred, mos)
     notes = []
     if params is None:

@@ -17,7 +17,8 @@ Presets, each with its score file(s), image folders, and what was done to the pu
   blurnoise/``; DMOS negated.
 - ``mdivl``: a score table beside ``Data_Blur_JPEG/`` and ``Data_Noise_JPEG/``; MOS kept.
 - ``koniq10k``: ``koniq10k_scores_and_distributions.csv`` (``image_name``, ``MOS`` or ``MOS_zscore``);
-  ``1024x768/`` or ``512x384/``; kept.
+  ``1024x768/`` or ``512x384/``; kept. The official split (``split='test'``): the ``set`` column of
+  ``koniq10k_distributions_sets.csv`` (the KonIQ repository's metadata file).
 - ``clive``: ``Data/AllImages_release.mat``, ``Data/AllMOS_release.mat``; ``Images/`` (first 7 left out); MOS kept.
 - ``cid2013``: ``CID2013 data - version 12112014.xlsx`` (``Source_ID``, ``Realigned MOS``); ``IS*/co*/``; kept.
 - ``spaq``: ``Annotations/MOS and Image attribute scores.xlsx`` (``Image name``, ``MOS``); ``TestImage/``; kept.
@@ -36,6 +37,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 import numpy as np
 
 from ..iqa.images import IMAGE_EXTENSIONS
+from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL, BenchProtocol
 from .mos import DatasetError, match_images, norm_column, number, read_csv_columns, read_mos_table
 
 
@@ -55,6 +57,7 @@ class IQADataset:
     mos: np.ndarray
     turned: str = ''             # '' = published scores kept; else what was done (e.g. 'DMOS negated')
     short_side: Optional[int] = None  # resize so the shorter side has this length before scoring (SPAQ protocol)
+    resize: str = 'area'  # how: 'area' (OpenCV) or 'pil-bilinear' (torchvision's Resize on a PIL image, as pyiqa)
     notes: list[str] = field(default_factory=list)
     # the release's alternatives that were chosen (LIVE's DMOS file, KonIQ's resolution and score column):
     # choice -> value, recorded in results.json and table.md, part of the score cache key
@@ -79,6 +82,9 @@ class IQADataset:
         """A short tag of the choices that change the images scored (part of the score cache key): SPAQ's
         resizing, KonIQ's resolution. (Score-file choices change the MOS, not the metric's scores.)"""
         tag = f'short{self.short_side}' if self.short_side else 'asis'
+        if self.short_side and self.resize != 'area':
+            tag += f'-{self.resize}'
+        # the split is not part of it: a split's images are a subset of the whole release's, scored alike
         return f'{tag}-{self.variant["resolution"]}' if 'resolution' in self.variant else tag
 
 
@@ -531,12 +537,39 @@ KONIQ_LAYOUT = ('koniq10k/ with koniq10k_scores_and_distributions.csv (image_nam
                 'or 512x384/')
 KONIQ_RESOLUTIONS = ('1024x768', '512x384')  # each its own zip; the first is taken when both are there
 KONIQ_SCORE_COLUMNS = ('MOS', 'MOS_zscore')
+KONIQ_SPLIT_FILE = 'koniq10k_distributions_sets.csv'
+KONIQ_SPLIT_URL = 'https://github.com/subpic/koniq/blob/master/metadata/koniq10k_distributions_sets.csv'
+# the split argument -> the value of the file's `set` column
+KONIQ_SPLITS = {'all': None, 'train': 'training', 'val': 'validation', 'test': 'test'}
 
 
-def read_koniq10k(folder: str, score_column: str = 'MOS', resolution: Optional[str] = None) -> IQADataset:
-    """KonIQ-10k: 10073 images, scores kept. ``score_column``: ``MOS`` (1..5) or ``MOS_zscore`` (pyiqa's and
-    hyperIQA's choice); ``resolution``: ``1024x768`` or ``512x384`` (pyiqa's default); None takes whichever
-    folder exists (``1024x768`` when both do)."""
+def _koniq_split(base: str, split: str) -> set[str]:
+    """The image names of one official KonIQ-10k split (the ``set`` column of ``koniq10k_distributions_sets.csv``,
+    beside the score file or up to two folders below)."""
+    try:
+        path = _find_file(base, [KONIQ_SPLIT_FILE], KONIQ_LAYOUT)
+    except DatasetError:
+        raise DatasetError(f'{osp.join(base, KONIQ_SPLIT_FILE)}: not found; the official {split} split of KonIQ-10k '
+                           f'is its `set` column; the file is published in the KonIQ repository ({KONIQ_SPLIT_URL})'
+                           f'; put it beside koniq10k_scores_and_distributions.csv') from None
+    rows = read_csv_columns(path, ['image_name', 'set'], f'{KONIQ_SPLIT_FILE} (image_name, ..., set)')
+    wanted = KONIQ_SPLITS[split]
+    found = {r['set'].strip() for r in rows}
+    names = {r['image_name'].strip() for r in rows if r['set'].strip() == wanted}
+    if not names:
+        raise DatasetError(f'{path}: no image has set = {wanted!r} (its set column holds '
+                           f'{", ".join(sorted(found)) or "nothing"})')
+    return names
+
+
+def read_koniq10k(folder: str, score_column: str = 'MOS', resolution: Optional[str] = None,
+                  split: str = 'all') -> IQADataset:
+    """KonIQ-10k: 10073 images, scores kept. ``score_column``: ``MOS`` (1..5) or ``MOS_zscore`` (hyperIQA's
+    choice); ``resolution``: ``1024x768`` or ``512x384`` (pyiqa's default); None takes whichever folder exists
+    (``1024x768`` when both do). ``split``: ``all``, or ``train`` / ``val`` / ``test``, the official split (pyiqa's
+    benchmark scores ``test``: 2015 images), read from ``koniq10k_distributions_sets.csv``."""
+    if split not in KONIQ_SPLITS:
+        raise DatasetError(f'KonIQ-10k split {split!r}: choose one of {", ".join(KONIQ_SPLITS)}')
     if score_column not in KONIQ_SCORE_COLUMNS:
         raise DatasetError(f'KonIQ-10k score column {score_column!r}: choose one of {", ".join(KONIQ_SCORE_COLUMNS)}')
     if resolution is not None and resolution.lower() not in KONIQ_RESOLUTIONS:
@@ -548,12 +581,23 @@ def read_koniq10k(folder: str, score_column: str = 'MOS', resolution: Optional[s
     if image_dir is None:
         looked = ' or '.join(f'{r}/ (koniq10k_{r}.zip)' for r in dirs)
         raise DatasetError(f'{base}: no {looked} up to 2 folders below; expected layout: {KONIQ_LAYOUT}')
-    files = _by_basename(_index_files(image_dir))
+    members = _koniq_split(base, split) if split != 'all' else None  # before indexing 10k files: fail fast
     rows = read_csv_columns(table, ['image_name', score_column], KONIQ_LAYOUT)
-    names = [r['image_name'] for r in rows]
-    scores = [number(r[score_column], table, f'row {i} {score_column}') for i, r in enumerate(rows, start=2)]
-    return _dataset('koniq10k', base, table, names, [files.get(n.lower()) for n in names], scores, negate=False,
-                    variant={'resolution': resolution, 'score_column': score_column})
+    numbered = [(i, r) for i, r in enumerate(rows, start=2) if members is None or r['image_name'].strip() in members]
+    if members is not None and len(numbered) != len(members):
+        absent = sorted(members - {r['image_name'].strip() for _, r in numbered})
+        raise DatasetError(f'{table}: {len(absent)} image(s) of the {split} split of {KONIQ_SPLIT_FILE} have no score '
+                           f'(e.g. {", ".join(absent[:3])})')
+    files = _by_basename(_index_files(image_dir))
+    names = [r['image_name'] for _, r in numbered]
+    scores = [number(r[score_column], table, f'row {i} {score_column}') for i, r in numbered]
+    variant = {'resolution': resolution, 'score_column': score_column}
+    source = table
+    if split != 'all':
+        variant['split'] = f'{split} ({KONIQ_SPLIT_FILE}, set = {KONIQ_SPLITS[split]})'
+        source = f'{table}; {osp.join(base, KONIQ_SPLIT_FILE)}'
+    return _dataset('koniq10k', base, source, names, [files.get(n.lower()) for n in names], scores, negate=False,
+                    variant=variant)
 
 
 CLIVE_LAYOUT = ('ChallengeDB_release/ with Data/AllImages_release.mat (AllImages_release), Data/AllMOS_release.mat '
@@ -610,9 +654,16 @@ SPAQ_LAYOUT = "SPAQ/ with 'Annotations/MOS and Image attribute scores.xlsx' (Ima
 SPAQ_SHORT_SIDE = 512
 
 
-def read_spaq(folder: str, short_side: Optional[int] = None) -> IQADataset:
-    """SPAQ: 11125 smartphone photos, MOS (0..100) kept. ``short_side`` (the usual protocol: 512) resizes each
-    image so that its shorter side has that length before scoring; None scores them as released."""
+SPAQ_RESIZES = ('area', 'pil-bilinear')
+
+
+def read_spaq(folder: str, short_side: Optional[int] = None, resize: str = 'area') -> IQADataset:
+    """SPAQ: 11125 smartphone photos, MOS (0..100) kept. ``short_side`` resizes each image so that its shorter
+    side has that length before scoring (pyiqa's benchmark: 448, ``resize='pil-bilinear'``); None scores them as
+    released. ``resize``: ``area`` (OpenCV's area average when shrinking) or ``pil-bilinear`` (torchvision's
+    ``Resize`` on a PIL image, as pyiqa's loader)."""
+    if resize not in SPAQ_RESIZES:
+        raise DatasetError(f'SPAQ resize {resize!r}: choose one of {", ".join(SPAQ_RESIZES)}')
     xlsx = _find_file(folder, ['Annotations/MOS and Image attribute scores.xlsx'], SPAQ_LAYOUT)
     base = osp.dirname(osp.dirname(xlsx))
     image_dir = _find_dir(base, 'testimage')  # SPAQ/TestImage/ or, as some archives unpack, SPAQ/Dataset/TestImage/
@@ -622,7 +673,7 @@ def read_spaq(folder: str, short_side: Optional[int] = None) -> IQADataset:
     scores = [number(r['MOS'], xlsx, f'row {i} MOS') for i, r in enumerate(rows, start=1) if r['Image name']
               is not None]
     return _dataset('spaq', base, xlsx, names, [files.get(n.lower()) for n in names], scores, negate=False,
-                    short_side=short_side)
+                    short_side=short_side, resize=resize)
 
 
 CSV_LAYOUT = 'a folder with one .csv (columns image, mos; higher is better) and the images it names'
@@ -679,16 +730,21 @@ def canonical(name: str) -> str:
     return key
 
 
-def reader_options(preset: str, args: Any) -> dict[str, Any]:
-    """The reader options of ``preset`` from command-line options (``--live-dmos``, ``--koniq-resolution``,
-    ``--koniq-score``, ``--spaq-short-side``; absent ones take the reader's default)."""
+def reader_options(preset: str, args: Any, protocol: Optional[BenchProtocol] = None) -> dict[str, Any]:
+    """The reader options of ``preset``: the bench protocol's (default: ``sfd``), each overridden by its
+    command-line option where given (``--live-dmos``, ``--koniq-resolution``, ``--koniq-score``,
+    ``--spaq-short-side``)."""
+    protocol = protocol or BENCH_PROTOCOLS[DEFAULT_BENCH_PROTOCOL]
     if preset == 'live':
         return {'dmos_file': getattr(args, 'live_dmos', None) or LIVE_DEFAULT_DMOS}
     if preset == 'koniq10k':
-        return {'score_column': getattr(args, 'koniq_score', None) or 'MOS',
-                'resolution': getattr(args, 'koniq_resolution', None) or None}
+        return {'score_column': getattr(args, 'koniq_score', None) or protocol.koniq_score,
+                'resolution': getattr(args, 'koniq_resolution', None) or protocol.koniq_resolution,
+                'split': protocol.koniq_split}
     if preset == 'spaq':
-        return {'short_side': getattr(args, 'spaq_short_side', None) or None}
+        short = getattr(args, 'spaq_short_side', None)
+        return {'short_side': (protocol.spaq_short_side if short is None else short) or None,
+                'resize': protocol.spaq_resize}
     return {}
 
 
