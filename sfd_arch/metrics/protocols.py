@@ -197,8 +197,9 @@ PROTOCOLS: 'OrderedDict[str, Protocol]' = OrderedDict((p.name, p) for p in (
          MetricSetting('lpips', 'calculate_lpips', 'rgb', SCALE, _SFD_PLAN, backbone='alex'),
          MetricSetting('dists', 'calculate_dists', 'rgb', SCALE, _SFD_PLAN),
          MetricSetting('fid', 'calculate_fid', 'rgb', 0, _SFD_FID)),
-        matches='PSNR/SSIM: the Y-channel tables of most SR papers (EDSR, RCAN, SwinIR). LPIPS/DISTS after a '
-                'border crop and FID on whole images: no published table known to use exactly this mix.'),
+        matches='PSNR/SSIM: the Y-channel, scale-wide-border convention many SR papers state (RCAN, SwinIR). '
+                'LPIPS/DISTS after a border crop and FID on whole images: no published table is known to use exactly '
+                'this mix.'),
     Protocol(
         'basicsr', 'BasicSR\'s option files and metric scripts',
         (MetricSetting('psnr', 'calculate_psnr', 'rgb', SCALE, _BASICSR_OPTIONS),
@@ -302,3 +303,34 @@ def get_bench_protocol(name: str) -> BenchProtocol:
     if name not in BENCH_PROTOCOLS:
         raise ValueError(f'--protocol: unknown bench protocol {name!r}; the presets are {", ".join(BENCH_PROTOCOLS)}')
     return BENCH_PROTOCOLS[name]
+
+
+# -- the tables of the docs (docs/benchmarks.md, docs/iqa.md print these; a test holds them equal) ----------------
+def protocols_markdown() -> str:
+    """One row per metric of every SR-comparison preset: its choices and the file it follows; then, per preset,
+    what it leaves out and which published tables it matches."""
+    lines = ['| protocol | metric | type | colour | crop (px/side) | backbone | source |',
+             '| --- | --- | --- | --- | --- | --- | --- |']
+    for p in PROTOCOLS.values():
+        for m in p.metrics:
+            d = m.describe()
+            crop = 'scale' if m.crop == SCALE else d['crop']
+            lines.append(f'| `{p.name}` | {m.name} | `{m.type}` | {d["colour"]} | {crop} | {d["backbone"]} | '
+                         f'`{m.source}` |')
+    lines.append('')
+    for p in PROTOCOLS.values():
+        omitted = ''.join(f' Not in it: {k}, because {v}.' for k, v in p.omitted)
+        lines.append(f'- `{p.name}`, {p.title}. Matches: {p.matches}{omitted}')
+    return '\n'.join(lines)
+
+
+def bench_protocols_markdown() -> str:
+    """One row per IQA-benchmark preset: its statistics, splits, sizes and the files it follows."""
+    lines = ['| protocol | PLCC | KonIQ-10k | SPAQ | sources | matches |', '| --- | --- | --- | --- | --- | --- |']
+    for p in BENCH_PROTOCOLS.values():
+        d = p.describe()
+        spaq = f'short side {p.spaq_short_side} ({p.spaq_resize})' if p.spaq_short_side else 'as released'
+        lines.append(f'| `{p.name}` | {"after the 4-parameter logistic" if p.plcc == "logistic4" else "raw scores"} | '
+                     f'{p.koniq_split} images, {d["koniq_resolution"]}, {p.koniq_score} | {spaq} | '
+                     + '; '.join(f'`{s}`' for s in p.sources) + f' | {p.matches} |')
+    return '\n'.join(lines)
