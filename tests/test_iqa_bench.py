@@ -399,3 +399,115 @@ def test_flagged_logistic_fits_are_marked_in_the_table_and_on_the_plot(tmp_path,
     bench._scatter(str(tmp_path / 'scatter.png'), 'koniq10k', list(results),
                    {m: x for m, x in zip(results, (-mos, step, sound))}, mos, results)
     assert sorted(bool(t) for t in titles) == [False, True, True] and (tmp_path / 'scatter.png').is_file()
+
+
+# -- protocols ---------------------------------------------------------------------------------------------------
+KONIQ_SETS = ['training'] * 4 + ['validation'] * 2 + ['test'] * 5
+
+
+def make_koniq(root):
+    """A KonIQ-10k release with both image folders and the KonIQ repository's koniq10k_distributions_sets.csv."""
+    koniq = root / 'koniq10k'
+    names = [f'{826373 + 7 * i}.jpg' for i in range(len(KONIQ_SETS))]
+    for folder, size in (('1024x768', (96, 72)), ('512x384', (48, 36))):
+        (koniq / folder).mkdir(parents=True)
+        for i, name in enumerate(names):
+            img = cv2.resize(distorted(i % 6, 300 + i, size=96), size, interpolation=cv2.INTER_AREA)
+            cv2.imwrite(str(koniq / folder / name), img)
+    head = '"image_name","c1","c2","c3","c4","c5","c_total","MOS","SD"'
+    scores = [3.9 - 0.3 * (i % 6) + 0.05 * ((-1) ** i) for i in range(len(names))]
+    (koniq / 'koniq10k_scores_and_distributions.csv').write_text('\n'.join(
+        [head + ',"MOS_zscore"'] + [f'"{n}",0,0,0,0,0,100,{m},0.5,{20 * m}' for n, m in zip(names, scores)]) + '\n')
+    (koniq / 'koniq10k_distributions_sets.csv').write_text('\n'.join(
+        [head + ',"set"'] + [f'"{n}",0,0,0,0,0,100,{m},0.5,"{s}"' for n, m, s in zip(names, scores, KONIQ_SETS)])
+        + '\n')
+    return names
+
+
+def test_bench_pyiqa_protocol_reads_the_koniq_test_split_at_512x384_and_shares_scores(tmp_path, weights, monkeypatch,
+                                                                                      capsys, single_thread):
+    """--protocol sfd pyiqa: KonIQ-10k read twice (all images at 1024x768; the official test split at 512x384),
+    KADID-10k scored once for both; each protocol's statistics equal a hand computation on its split."""
+    root = make_releases(tmp_path / 'IQA')
+    names = make_koniq(tmp_path / 'IQA')
+    test_split = [n for n, s in zip(names, KONIQ_SETS) if s == 'test']
+    scored = []
+    real = bench.iter_sfd_iqa
+
+    def spy(scorer, items, *rest):
+        scored.extend(path for _, path in items)
+        yield from real(scorer, items, *rest)
+
+    monkeypatch.setattr(bench, 'iter_sfd_iqa', spy)
+    out = tmp_path / 'report'
+    argv = ['bench', '--root', str(tmp_path / 'IQA'), '--datasets', 'koniq10k', 'kadid10k', '--metric', 'sfd_iqa',
+            '-w', weights, '-o', str(out), '--bootstrap', '0', '--tile', '0', '--workers', '0', '--no-progress',
+            '--protocol', 'sfd', 'pyiqa']
+    assert cli(argv) == 0
+    koniq_512 = sorted(p for p in scored if '512x384' in p)
+    assert [os.path.basename(p) for p in koniq_512] == sorted(test_split)  # only the test split, only at 512x384
+    assert len([p for p in scored if '1024x768' in p]) == len(names)  # sfd: every image, the larger folder
+    kadid = [p for p in scored if 'kadid10k' in p]
+    assert len(kadid) == len(set(kadid)) == N  # the same images for both protocols: scored once
+
+    results = {p: json.loads((out / p / 'results.json').read_text()) for p in ('sfd', 'pyiqa')}
+    assert results['pyiqa']['protocol']['name'] == 'pyiqa' and results['pyiqa']['protocol']['plcc'] == 'raw'
+    koniq = results['pyiqa']['datasets']['koniq10k']
+    assert koniq['evaluated'] == len(test_split) and koniq['variant']['resolution'] == '512x384'
+    assert 'koniq10k_distributions_sets.csv' in koniq['source'] and 'set = test' in koniq['variant']['split']
+    for protocol, dataset in (('pyiqa', 'koniq10k'), ('pyiqa', 'kadid10k'), ('sfd', 'kadid10k')):
+        rows = list(csv.DictReader((out / protocol / dataset / 'scores.csv').open()))
+        x = np.array([float(r['sfd_iqa']) for r in rows])
+        y = np.array([float(r['mos']) for r in rows])
+        got = results[protocol]['datasets'][dataset]['results']['sfd_iqa']
+        assert got['n'] == len(x) and got['srcc'] == pytest.approx(stats.spearmanr(x, y)[0], abs=1e-12)
+        if protocol == 'pyiqa':  # PLCC on the raw scores, no logistic
+            assert got['logistic'] is None and got['plcc'] == pytest.approx(stats.pearsonr(x, y)[0], abs=1e-12)
+        else:  # after the logistic (its sign kept when the fit decreases, as the bench does)
+            sign = -1 if got['logistic'][0] < got['logistic'][1] else 1
+            assert got['plcc'] == pytest.approx(sign * stats.pearsonr(ev.logistic4(x, *got['logistic']), y)[0],
+                                                abs=1e-9)
+    assert set(r['image'] for r in csv.DictReader((out / 'pyiqa' / 'koniq10k' / 'scores.csv').open())) == \
+        set(test_split)
+    table = (out / 'pyiqa' / 'table.md').read_text()
+    assert '**Protocol: `pyiqa`**' in table and 'PLCC: raw scores, no fit' in table
+    assert 'SRCC / PLCC (on the raw scores)' in table and 'KonIQ-10k: the official test split, 512x384' in table
+    assert '**Protocol: `sfd`**' in (out / 'sfd' / 'table.md').read_text()
+
+    # a second run scores nothing; --koniq-resolution overrides the preset's one field, and the test split at
+    # 1024x768 is a subset of what sfd scored there: nothing to score either
+    scored.clear()
+    assert cli(argv) == 0 and not scored
+    assert cli([*argv[:-3], '--protocol', 'pyiqa', '--koniq-resolution', '1024x768']) == 0 and not scored
+    one = json.loads((out / 'results.json').read_text())  # one protocol: the report in -o itself
+    assert one['protocol']['name'] == 'pyiqa' and one['datasets']['koniq10k']['variant']['resolution'] == '1024x768'
+    assert one['datasets']['koniq10k']['evaluated'] == len(test_split)
+    assert '**Protocol: `pyiqa`**' in (out / 'table.md').read_text()
+
+
+def test_koniq_split_file_missing_or_without_the_split_is_one_line(tmp_path):
+    names = make_koniq(tmp_path)
+    (tmp_path / 'koniq10k' / 'koniq10k_distributions_sets.csv').unlink()
+    with pytest.raises(datasets.DatasetError, match=r'koniq10k_distributions_sets.csv: not found; the official test '
+                                                    r'split .*github\.com/subpic/koniq'):
+        datasets.read_koniq10k(str(tmp_path / 'koniq10k'), split='test')
+    (tmp_path / 'koniq10k' / 'koniq10k_distributions_sets.csv').write_text(
+        '"image_name","set"\n' + ''.join(f'"{n}","training"\n' for n in names))
+    with pytest.raises(datasets.DatasetError, match=r"no image has set = 'test' \(its set column holds training\)"):
+        datasets.read_koniq10k(str(tmp_path / 'koniq10k'), split='test')
+
+
+def test_pyiqa_spaq_resize_is_torchvision_resize_on_a_pil_image():
+    """pyiqa's loader resizes SPAQ with torchvision's ``Resize(448)`` on PIL images; ours is the same, pixel for
+    pixel (the long side truncated, PIL's bilinear filter)."""
+    from PIL import Image
+    from torchvision import transforms
+
+    from sfd_arch.iqa.images import ImageArray
+
+    rng = np.random.default_rng(0)
+    img = cv2.resize(rng.integers(0, 256, (9, 7, 3)).astype(np.uint8), (70, 93), interpolation=cv2.INTER_CUBIC)
+    expected = np.asarray(transforms.Resize(40)(Image.fromarray(img)))
+    got = bench.resize_short_side(ImageArray(img, 1 / 255), 40, 'pil-bilinear').pixels
+    assert got.shape == expected.shape == (int(40 * 93 / 70), 40, 3)
+    assert np.array_equal(got, expected)
