@@ -1,5 +1,6 @@
 """sfd_arch.eval.compare and scripts/compare.py: every output file, its rows and values, re-runs, bad input."""
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -471,3 +472,51 @@ def test_stand_in_marks_reach_the_table_and_the_figures(ws, compare, tmp_path, m
     assert stand_in_note({'type': 'calculate_psnr', 'crop_border': 4}) == ''
     assert stand_in_note({'type': 'calculate_sfd_iqa', 'weights': 'model'}, {'pretrained': None}) == 'random CLIP'
     assert stand_in_note({'type': 'calculate_sfd_iqa', 'weights': 'model'}, {'pretrained': 'openai'}) == ''
+
+
+# -- protocols ---------------------------------------------------------------------------------------------------
+def test_protocol_heads_the_reports_and_is_stored_in_results_json(ws, compare, tmp_path):
+    """The option file's `protocol: pyiqa`, a file block winning over the preset's, and --protocol over the file."""
+    opt = yaml.safe_load((ws / 'test.yml').read_text())
+    opt['protocol'] = 'pyiqa'
+    (tmp_path / 'pyiqa.yml').write_text(yaml.safe_dump(opt, sort_keys=False))
+    out = tmp_path / 'o'
+    result = compare.run_compare(str(tmp_path / 'pyiqa.yml'), {'bicubic': 'bicubic'}, str(out), progress=False,
+                                 visual_per_dataset=0)
+    # pyiqa's lpips and lpips-vgg: the stand-in AlexNet is there, VGG is not (skipped, saying why)
+    assert set(result['metrics']) == {'psnr', 'ssim', 'lpips'} and 'lpips_vgg' in result['skipped_metrics']
+    saved = json.loads((out / 'results.json').read_text())
+    record = saved['protocol']
+    assert record['name'] == 'pyiqa' and record['chosen_by'] == 'the option file'
+    rows = {r['metric']: r for r in record['metrics']}
+    # the file's psnr/ssim (Y, crop 4) win over pyiqa's (RGB/YIQ, whole image); LPIPS is the preset's
+    assert rows['psnr']['from'].startswith("the option file, in place of protocol pyiqa's (type calculate_psnr "
+                                           '(protocol: calculate_psnr_pyiqa), crop_border 4 (protocol: 0)')
+    assert rows['lpips'] == dict(rows['lpips'], colour='rgb', crop=0, backbone='alex',
+                                 source='chaofengc/IQA-PyTorch: pyiqa/archs/lpips_arch.py')
+    assert saved['metrics']['lpips'] == {'type': 'calculate_lpips', 'crop_border': 0, 'net': 'alex'}
+    report = (out / 'report.md').read_text().splitlines()
+    assert report[2].startswith("**Protocol: `pyiqa`**, pyiqa's default settings (IQA-PyTorch) (chosen by the option "
+                                'file).')
+    assert any(line.startswith('| lpips | rgb | 0 | alex |') and 'protocol pyiqa (chaofengc/IQA-PyTorch' in line
+               for line in report[:12])
+    page = (out / 'report.html').read_text()
+    assert page.index('Protocol: <code>pyiqa</code>') < page.index('id="metrics"')
+    assert 'Not in this protocol: <code>niqe</code>' in page
+
+    # --protocol wins over the file; the values of the new settings are computed, the file's kept
+    again = compare.run_compare(str(tmp_path / 'pyiqa.yml'), {'bicubic': 'bicubic'}, str(out), progress=False,
+                                visual_per_dataset=0, protocol='sfd')
+    assert again['protocol']['chosen_by'] == '--protocol' and again['protocol']['name'] == 'sfd'
+    assert again['computed']['values'] == N_IMAGES * len(DATASETS)  # LPIPS after the border crop, nothing else
+    assert '--protocol sfd' in (out / 'report.md').read_text()
+
+
+def test_unknown_protocol_in_the_option_file_fails_before_any_work(ws, compare, tmp_path):
+    opt = yaml.safe_load((ws / 'test.yml').read_text())
+    opt['protocol'] = 'basicsrr'
+    (tmp_path / 'bad.yml').write_text(yaml.safe_dump(opt, sort_keys=False))
+    with pytest.raises(compare.CompareError, match=r"bad.yml: protocol: input should be 'sfd', 'basicsr' or 'pyiqa', "
+                                                   r"got 'basicsrr'"):
+        compare.run_compare(str(tmp_path / 'bad.yml'), {'bicubic': 'bicubic'}, str(tmp_path / 'o'), progress=False)
+    assert not (tmp_path / 'o').exists()
