@@ -182,3 +182,87 @@ def test_real_pyiqa_loads_nothing_of_ours_and_create_metric_equals_the_scorer(we
     assert with_hook['lower_better'] is False and with_hook['listed'] is True
     expected = SFDIQA.from_file(weights_file, device='cpu', tile=TILE).score_file(image).score
     assert with_hook['score'] == pytest.approx(expected, abs=1e-6)
+
+
+# -- the pyiqa protocol (sfd_arch.metrics.protocols) against pyiqa itself --------------------------------------------
+def protocol_pair(seed: int) -> tuple:
+    """An SR/HR pair of uint8 BGR images (smooth content, different noise)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    base = np.kron(rng.integers(0, 256, (6, 8, 3)).astype(np.float32), np.ones((8, 8, 1), np.float32))
+    hr = np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
+    sr = np.clip(base + rng.normal(0, 25, base.shape), 0, 255).astype(np.uint8)
+    return sr, hr
+
+
+def rgb_tensor(img) -> torch.Tensor:
+    import numpy as np
+
+    return torch.from_numpy(np.ascontiguousarray(img[..., ::-1])).permute(2, 0, 1)[None].float() / 255
+
+
+@NEEDS_PYIQA
+@pytest.mark.parametrize('name,ours', [('psnr', {}), ('psnry', {'test_y_channel': True}), ('ssim', {}),
+                                       ('ssimc', {'test_y_channel': False})])
+def test_pyiqa_protocol_psnr_ssim_equal_pyiqa(name, ours, single_thread):
+    """pyiqa's conventions as the `pyiqa` protocol computes them without pyiqa equal pyiqa.create_metric(name)."""
+    import pyiqa
+
+    from sfd_arch.metrics import calculate_psnr_pyiqa, calculate_ssim_pyiqa
+
+    fn = calculate_psnr_pyiqa if name.startswith('psnr') else calculate_ssim_pyiqa
+    metric = pyiqa.create_metric(name, device='cpu')
+    for seed in range(3):
+        sr, hr = protocol_pair(seed)
+        assert fn(sr, hr, **ours) == pytest.approx(float(metric(rgb_tensor(sr), rgb_tensor(hr))), abs=1e-5)
+
+
+@NEEDS_PYIQA
+def test_pyiqa_protocol_lpips_equals_pyiqas_lpips_on_stand_in_weights(tmp_path, monkeypatch, single_thread):
+    """pyiqa's `lpips` / `lpips-vgg` (its LPIPS arch: net alex / vgg, version 0.1, whole images) on the stand-in
+    weights equal the `pyiqa` protocol's lpips / lpips_vgg through the comparison's plan."""
+    from pyiqa.archs import lpips_arch
+    from torchvision import models
+
+    import sfd_arch.metrics as M
+    from sfd_arch.eval.plan import compute_image_metric, plan_metrics
+
+    folder = tmp_path / 'hub' / 'checkpoints'
+    M.write_stand_in_weights(str(folder), ['lpips', 'lpips_vgg'])
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    # pyiqa's trunks always ask torchvision for the ImageNet weights: hand them untrained ones, then the stand-ins
+    for arch in ('alexnet', 'vgg16'):
+        monkeypatch.setattr(lpips_arch.models, arch, lambda *a, _build=getattr(models, arch), **k: _build())
+    sr, hr = protocol_pair(0)
+    for name, net, backbone in (('lpips', 'alex', 'alexnet-owt-7be5be79.pth'),
+                                ('lpips_vgg', 'vgg', 'vgg16-397923af.pth')):
+        reference = lpips_arch.LPIPS(net=net, version='0.1', pnet_rand=True,
+                          pretrained_model_path=str(folder / f'lpips_v0.1_{net}.pth')).eval()
+        features = torch.load(folder / backbone, weights_only=True)
+        state = reference.net.state_dict()
+        # pyiqa's slices keep torchvision's feature indices: slice<k>.<i>.weight <- features.<i>.weight
+        reference.net.load_state_dict({k: features[f'features.{k.split(".")[-2]}.{k.split(".")[-1]}']
+                                       for k in state})
+        plan = plan_metrics({'scale': 4}, 'test.yml', [name], protocol='pyiqa')
+        with torch.no_grad():
+            expected = reference(rgb_tensor(sr), rgb_tensor(hr)).item()
+        assert compute_image_metric(plan.blocks[name], sr, hr) == pytest.approx(expected, abs=1e-5)
+
+
+@NEEDS_PYIQA
+def test_pyiqa_protocol_statistics_equal_pyiqas_correlations():
+    """The bench's `pyiqa` protocol: SRCC / PLCC (no fit) / KRCC equal pyiqa's calculate_srcc / plcc / krcc."""
+    import numpy as np
+    from pyiqa.metrics import calculate_krcc, calculate_plcc, calculate_srcc
+
+    from sfd_arch.iqa_bench.bench import evaluate_metrics
+
+    rng = np.random.default_rng(0)
+    mos = rng.uniform(1, 5, 40)
+    scores = mos ** 2 + rng.normal(0, 3, 40)
+    got = evaluate_metrics({'m': scores}, mos, 0, 0, plcc='raw')['m']
+    assert got.plcc == pytest.approx(calculate_plcc(scores, mos), abs=1e-12)
+    assert got.srcc == pytest.approx(calculate_srcc(scores, mos), abs=1e-12)
+    assert got.krcc == pytest.approx(calculate_krcc(scores, mos), abs=1e-12)
