@@ -428,7 +428,7 @@ def test_bench_pyiqa_protocol_reads_the_koniq_test_split_at_512x384_and_shares_s
                                                                                       capsys, single_thread):
     """--protocol sfd pyiqa: KonIQ-10k read twice (all images at 1024x768; the official test split at 512x384),
     KADID-10k scored once for both; each protocol's statistics equal a hand computation on its split."""
-    root = make_releases(tmp_path / 'IQA')
+    make_releases(tmp_path / 'IQA')
     names = make_koniq(tmp_path / 'IQA')
     test_split = [n for n, s in zip(names, KONIQ_SETS) if s == 'test']
     scored = []

@@ -233,8 +233,9 @@ def test_pyiqa_protocol_lpips_equals_pyiqas_lpips_on_stand_in_weights(tmp_path, 
     monkeypatch.setenv('TORCH_HOME', str(tmp_path))
     monkeypatch.chdir(tmp_path)
     # pyiqa's trunks always ask torchvision for the ImageNet weights: hand them untrained ones, then the stand-ins
-    for arch in ('alexnet', 'vgg16'):
-        monkeypatch.setattr(lpips_arch.models, arch, lambda *a, _build=getattr(models, arch), **k: _build())
+    untrained = {'alexnet': models.alexnet, 'vgg16': models.vgg16}
+    for arch, build in untrained.items():
+        monkeypatch.setattr(lpips_arch.models, arch, lambda *a, _build=build, **k: _build())
     sr, hr = protocol_pair(0)
     for name, net, backbone in (('lpips', 'alex', 'alexnet-owt-7be5be79.pth'),
                                 ('lpips_vgg', 'vgg', 'vgg16-397923af.pth')):
