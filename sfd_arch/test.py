@@ -5,7 +5,11 @@ current directory. Besides BasicSR's log and images, it writes ``results/<name>/
 every image, and one ``*`` row per dataset for the dataset-level metrics FID/KID) and ``results/<name>/summary.md``
 (mean per dataset and metric). The option file is checked first (data paths, metric types, metric weight files),
 so a missing file fails in a second; if a metric fails midway, the values computed so far are still written.
+A top-level ``protocol:`` (``sfd``, ``basicsr``, ``pyiqa``; ``sfd_arch.metrics.protocols``) adds that preset's
+metrics to ``val.metrics`` as ``scripts/compare.py`` does: the file's blocks win, a preset metric without its weight
+files is skipped with a warning.
 """
+import logging
 import os
 import os.path as osp
 import sys
@@ -44,15 +48,54 @@ def _command_line(argv: Optional[list]):
         sys.argv = saved
 
 
+def protocol_metrics(opt: dict, opt_path: str) -> dict:
+    """The metric blocks a file's ``protocol:`` adds to its ``val.metrics`` (none without the key)."""
+    if opt.get('protocol') is None:
+        return {}
+    from sfd_arch.eval.plan import CompareError, plan_metrics
+
+    try:
+        plan = plan_metrics(opt, opt_path)
+    except CompareError as err:
+        raise ValueError(str(err)) from None
+    own = (opt.get('val') or {}).get('metrics') or {}
+    for name, reason in plan.skipped.items():
+        if name not in own:
+            logging.getLogger('basicsr').warning(f'protocol {plan.protocol.name}: {name} skipped: {reason}')
+    return {name: block for name, block in plan.blocks.items() if name not in own}
+
+
+@contextmanager
+def _added_metrics(metrics: dict):
+    """BasicSR's test pipeline parses the option file itself: hand it the protocol's metrics as it does."""
+    import basicsr.test as basicsr_test
+
+    parse = basicsr_test.parse_options
+
+    def parse_with_protocol(root_path, is_train=False):
+        opt, args = parse(root_path, is_train=is_train)
+        if metrics and isinstance(opt.get('val'), dict):
+            opt['val']['metrics'] = {**(opt['val'].get('metrics') or {}), **metrics}
+        return opt, args
+
+    basicsr_test.parse_options = parse_with_protocol
+    try:
+        yield
+    finally:
+        basicsr_test.parse_options = parse
+
+
 def run(argv: Optional[list] = None) -> MetricsRecorder:
     """Run BasicSR's test pipeline (root = current directory) and save the per-image metrics."""
     command_line = list(sys.argv[1:] if argv is None else argv)
     opt_path = option_path(command_line)
+    added = {}
     if opt_path is not None:
-        check_option_file(opt_path, is_train=False, argv=command_line)
+        opt = check_option_file(opt_path, is_train=False, argv=command_line)
+        added = protocol_metrics(opt, opt_path)
     recorder = None
     try:
-        with _command_line(argv), record_test_metrics() as recorder:
+        with _command_line(argv), _added_metrics(added), record_test_metrics() as recorder:
             test_pipeline(os.getcwd())
     except BaseException:
         # keep what was computed before the failure

@@ -211,3 +211,50 @@ def test_every_preset_names_its_files_and_the_docs_print_the_records():
                 assert (REPO / source.path).is_file(), source
     options = (REPO / 'options' / 'test_sfd_x4.yml').read_text()
     assert re.search(r'psnr:\s*\n\s*type: calculate_psnr\s*\n\s*crop_border: 4\s*\n\s*test_y_channel: true', options)
+
+
+def test_sfd_test_adds_the_protocol_metrics_of_its_option_file(hub, tmp_path):
+    """`protocol: pyiqa` in a test option file: sfd_arch/test.py scores the preset's metrics beside the file's own
+    (the file's psnr kept), with the values the preset gives in the comparison."""
+    import csv
+
+    import yaml
+    from basicsr.archs.rrdbnet_arch import RRDBNet
+    from sfd_testutil import make_paired_dataset
+    from test_metrics import TINY_RRDB, sr_and_hr, write_sr_test_options
+
+    import sfd_arch.test as sfd_test
+
+    gt_dir, lq_dir = make_paired_dataset(str(tmp_path / 'data'), n=2, size=64)
+    torch.manual_seed(0)
+    net = RRDBNet(scale=4, **TINY_RRDB).eval()
+    torch.save({'params': net.state_dict()}, tmp_path / 'net_g.pth')
+    path = write_sr_test_options(tmp_path, 'protocol_test', gt_dir, lq_dir,
+                                 {'psnr': {'type': 'calculate_psnr', 'crop_border': 4, 'test_y_channel': True}})
+    opt = yaml.safe_load(open(path))
+    (tmp_path / 'test.yml').write_text(yaml.safe_dump(dict(opt, protocol='pyiqa'), sort_keys=False))
+    sfd_test.run(['-opt', path])
+    with open(tmp_path / 'results' / 'protocol_test' / 'metrics.csv', newline='') as f:
+        rows = list(csv.DictReader(f))
+    by_image = {}
+    for row in rows:
+        by_image.setdefault(row['metric'], {})[row['image']] = float(row['value'])
+    values = {m: [v[img] for img in sorted(v)] for m, v in by_image.items()}  # sr_and_hr's order: sorted names
+    assert set(values) == {'psnr', 'ssim', 'lpips', 'lpips_vgg', 'dists'}
+    srs, hrs = sr_and_hr(net, gt_dir, lq_dir)
+    assert values['psnr'] == pytest.approx([calculate_psnr(s, h, 4, test_y_channel=True) for s, h in zip(srs, hrs)],
+                                           abs=1e-9)
+    assert values['ssim'] == pytest.approx([M.calculate_ssim_pyiqa(s, h) for s, h in zip(srs, hrs)], abs=1e-9)
+    assert values['lpips_vgg'] == pytest.approx([M.calculate_lpips(s, h, net='vgg') for s, h in zip(srs, hrs)],
+                                                abs=1e-6)
+    assert values['dists'] == pytest.approx([M.calculate_dists(s, h) for s, h in zip(srs, hrs)], abs=1e-6)
+
+
+def test_the_protocol_key_is_checked_in_any_option_file():
+    from sfd_arch.options import OptionKeyError, check_option_keys
+
+    for model_type in ('SRModel', 'SFDModel'):
+        check_option_keys({'model_type': model_type, 'protocol': 'basicsr'}, 'x.yml')
+        with pytest.raises(OptionKeyError, match=r"x.yml: protocol: input should be 'sfd', 'basicsr' or 'pyiqa', "
+                                                 r"got 'BasicSR'"):
+            check_option_keys({'model_type': model_type, 'protocol': 'BasicSR'}, 'x.yml')

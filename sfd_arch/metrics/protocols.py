@@ -291,7 +291,11 @@ BENCH_PROTOCOLS: 'OrderedDict[str, BenchProtocol]' = OrderedDict((p.name, p) for
                  Source(PYIQA_REPO, 'pyiqa/default_dataset_configs.yml',
                         'koniq10k: 512x384, split official_split, phase test; spaq: augment resize 448'),
                  Source(PYIQA_REPO, 'scripts/process_koniq10k.py',
-                        'the split is the `set` column of koniq10k_distributions_sets.csv; mos = its MOS column')),
+                        'the split is the `set` column of koniq10k_distributions_sets.csv; mos = its MOS column'),
+                 Source(PYIQA_REPO, 'pyiqa/data/livechallenge_dataset.py',
+                        'CLIVE: the first 7 (training) images removed, as this bench does'),
+                 Source(PYIQA_REPO, 'scripts/process_live.py',
+                        'LIVE: dmos.mat (dmos, orgs), as this bench\'s default')),
         matches='pyiqa\'s NR benchmark table (tests/NR_benchmark_results.csv) and papers that report it.',
         notes=('pyiqa reports |r| (abs of each correlation); this bench keeps the sign (lower-is-better metrics are '
                'negated first), so a metric that disagrees with people shows a negative value',)),
