@@ -211,6 +211,12 @@ def test_every_preset_names_its_files_and_the_docs_print_the_records():
                 assert (REPO / source.path).is_file(), source
     options = (REPO / 'options' / 'test_sfd_x4.yml').read_text()
     assert re.search(r'psnr:\s*\n\s*type: calculate_psnr\s*\n\s*crop_border: 4\s*\n\s*test_y_channel: true', options)
+    # the option file names its protocol and, as every preset, scores FID on whole images (no patch size)
+    import yaml
+
+    opt = yaml.safe_load(options)
+    assert opt['protocol'] == 'sfd' and 'crop_size' not in opt['val']['metrics']['fid']
+    assert all('crop_size' not in m.block(4) for p in protocols.PROTOCOLS.values() for m in p.metrics)
 
 
 def test_sfd_test_adds_the_protocol_metrics_of_its_option_file(hub, tmp_path):
