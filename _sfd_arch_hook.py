@@ -10,9 +10,10 @@ tempfile, typing, ...): the import system only calls its ``find_spec``. ``import
 * ``torchvision.transforms.functional_tensor`` (removed in torchvision 0.17, still imported by
   basicsr 1.4.2): when the real module is missing, a small alias of ``torchvision.transforms.functional``
   is served instead, so ``import basicsr`` works without patching installed files.
-* ``basicsr``: once the real package has finished loading, ``sfd_arch`` is imported, which registers
-  FeatD, PromptLearner, the losses, the models and the metric in BasicSR's registries. That is what
-  makes a BasicSR clone's ``basicsr/train.py`` and ``basicsr/test.py`` resolve ``SFDModel``.
+* ``basicsr``: once the real package has finished loading, ``sfd_arch.registration.on_basicsr_import`` runs:
+  BasicSR's compatibility patches, then FeatD, PromptLearner, the losses, the models and the metrics in
+  BasicSR's registries. That is what makes a BasicSR clone's ``basicsr/train.py`` and ``basicsr/test.py``
+  resolve ``SFDModel``. ``import sfd_arch`` itself registers nothing and imports neither torch nor BasicSR.
 * ``pyiqa`` (optional): once it has loaded, :func:`register_pyiqa` adds SFD-IQA's configuration entry to
   ``pyiqa.DEFAULT_CONFIGS`` and a lazy reference to its network, so ``pyiqa.create_metric('sfd_iqa')`` works
   in any process while ``import pyiqa`` imports nothing of ours (no ``sfd_arch``, no open_clip).
@@ -30,7 +31,7 @@ _ALIAS = 'torchvision.transforms.functional_tensor'
 # pyiqa metric name, network name, where the network class lives, and its DEFAULT_CONFIGS entry
 PYIQA_METRIC = 'sfd_iqa'
 PYIQA_ARCH = 'SFDIQANet'
-PACKAGE = 'sfd_arch'  # imported once basicsr has loaded: it registers the SFD classes
+REGISTER = 'sfd_arch.registration:on_basicsr_import'  # called once basicsr has loaded: registers the SFD classes
 PYIQA_ARCH_PATH = 'sfd_arch.iqa.pyiqa_plugin:SFDIQANet'
 PYIQA_CONFIG = {
     'metric_opts': {'type': PYIQA_ARCH},
@@ -82,8 +83,8 @@ def register_pyiqa() -> bool:
     return True
 
 
-def _import_sfd_arch() -> None:
-    _by_name(PACKAGE)
+def _register_sfd_arch() -> None:
+    _by_name(REGISTER)()
 
 
 def _register_pyiqa_or_warn() -> None:
@@ -99,7 +100,7 @@ def _register_pyiqa_or_warn() -> None:
 
 # top-level package -> what runs once that package has finished importing
 AFTER_IMPORT = {
-    'basicsr': _import_sfd_arch,
+    'basicsr': _register_sfd_arch,
     'pyiqa': _register_pyiqa_or_warn,
 }
 

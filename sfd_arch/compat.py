@@ -6,15 +6,19 @@ lives in the start-up hook module ``_sfd_arch_hook`` (installed beside this pack
 makes ``import sfd_arch`` work where the ``.pth`` hook is not installed (editable installs, a checkout on
 ``PYTHONPATH``) or turned off with ``SFD_ARCH_NO_HOOK=1``.
 """
+import sys
+
 import _sfd_arch_hook
 
 
 def ensure_basicsr_importable() -> None:
-    """Make ``import basicsr`` work on torchvision >= 0.17 without editing installed files."""
+    """Make ``import basicsr`` work on torchvision >= 0.17 without editing installed files (imports neither)."""
     _sfd_arch_hook.install(targets=())
-    try:
-        import distutils  # noqa: F401  (basicsr.utils imports it)
-    except ImportError:  # pragma: no cover - depends on the environment
+    if sys.version_info < (3, 12):
+        return  # distutils is still in the standard library (basicsr.utils imports it)
+    import importlib.util
+
+    if importlib.util.find_spec('distutils') is None:  # pragma: no cover - depends on the environment
         try:
             import setuptools  # noqa: F401  (its import installs the distutils shim)
         except ImportError as err:

@@ -1,20 +1,21 @@
 """Test entry point: ``python sfd_arch/test.py -opt options/test_sfd_x4.yml`` (or ``sfd-test -opt ...``).
 
-BasicSR's own ``test_pipeline`` runs the test, with the SFD classes registered and the results root under the
-current directory. Besides BasicSR's log and images, it writes ``results/<name>/metrics.csv`` (every metric of
-every image, and one ``*`` row per dataset for the dataset-level metrics FID/KID) and ``results/<name>/summary.md``
-(mean per dataset and metric). The option file is checked first (data paths, metric types, metric weight files),
-so a missing file fails in a second; if a metric fails midway, the values computed so far are still written.
-A top-level ``protocol:`` (``sfd``, ``basicsr``, ``pyiqa``; ``sfd_arch.metrics.protocols``) adds that preset's
-metrics to ``val.metrics`` as ``scripts/compare.py`` does: the file's blocks win, a preset metric without its weight
-files is skipped with a warning.
+BasicSR's own ``test_pipeline`` runs the test, with the SFD classes registered (as BasicSR is imported:
+``sfd_arch.registration``) and the results root under the current directory. The command line is parsed first, so
+``--help`` and argument errors answer before torch or BasicSR is imported. Besides BasicSR's log and images, it
+writes ``results/<name>/metrics.csv`` (every metric of every image, and one ``*`` row per dataset for the
+dataset-level metrics FID/KID) and ``results/<name>/summary.md`` (mean per dataset and metric). The option file is
+checked first (data paths, metric types, metric weight files), so a missing file fails in a second; if a metric
+fails midway, the values computed so far are still written. A top-level ``protocol:`` (``sfd``, ``basicsr``,
+``pyiqa``; ``sfd_arch.metrics.protocols``) adds that preset's metrics to ``val.metrics`` as ``scripts/compare.py``
+does: the file's blocks win, a preset metric without its weight files is skipped with a warning.
 """
 import logging
 import os
 import os.path as osp
 import sys
 from contextlib import contextmanager
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 if __package__ in (None, ''):
     # run as a file: Python put sfd_arch/ itself on sys.path; the checkout root is what makes `sfd_arch` importable
@@ -22,16 +23,10 @@ if __package__ in (None, ''):
     sys.path[:] = [p for p in sys.path if osp.abspath(p or '.') != _package_dir]
     sys.path.insert(0, osp.dirname(_package_dir))
 
-from sfd_arch.compat import ensure_basicsr_importable  # noqa: E402
+from sfd_arch.utils.basicsr_cli import wrapper_parser  # noqa: E402  (argparse only)
 
-ensure_basicsr_importable()
-
-from basicsr.test import test_pipeline  # noqa: E402
-
-import sfd_arch  # noqa: E402,F401  (registers the SFD archs, losses, models and metric with BasicSR)
-from sfd_arch.eval.recorder import MetricsRecorder, record_test_metrics  # noqa: E402
-from sfd_arch.metrics import DatasetMetricError  # noqa: E402
-from sfd_arch.options.preflight import check_option_file, option_path  # noqa: E402
+if TYPE_CHECKING:
+    from sfd_arch.eval.recorder import MetricsRecorder
 
 
 @contextmanager
@@ -85,8 +80,13 @@ def _added_metrics(metrics: dict):
         basicsr_test.parse_options = parse
 
 
-def run(argv: Optional[list] = None) -> MetricsRecorder:
+def run(argv: Optional[list] = None) -> 'MetricsRecorder':
     """Run BasicSR's test pipeline (root = current directory) and save the per-image metrics."""
+    from basicsr.test import test_pipeline  # importing basicsr registers the SFD classes (sfd_arch.registration)
+
+    from sfd_arch.eval.recorder import record_test_metrics
+    from sfd_arch.options.preflight import check_option_file, option_path
+
     command_line = list(sys.argv[1:] if argv is None else argv)
     opt_path = option_path(command_line)
     added = {}
@@ -109,6 +109,11 @@ def run(argv: Optional[list] = None) -> MetricsRecorder:
 
 def main(argv: Optional[list] = None) -> None:
     """Console entry (``sfd-test``): returns nothing, so the exit status is 0 on success."""
+    opt_path = wrapper_parser('test').parse_args(sys.argv[1:] if argv is None else argv).opt  # --help, errors
+    if not osp.isfile(opt_path):
+        sys.exit(f'error: option file not found: {opt_path}')
+    from sfd_arch.metrics.fid_metric import DatasetMetricError
+
     try:
         run(argv)
     except (OSError, KeyError, ValueError, FloatingPointError, DatasetMetricError) as err:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import torch
-from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 from torch.nn.utils import spectral_norm
 
@@ -33,7 +32,6 @@ def _head(in_ch: int, num_feat: int, depth: int, kernel_size: int) -> nn.Sequent
     return nn.Sequential(*layers)
 
 
-@ARCH_REGISTRY.register()
 class FeatD(nn.Module):
     """One fully convolutional discriminator head per tapped CLIP layer.
 

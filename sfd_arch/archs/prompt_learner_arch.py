@@ -20,7 +20,6 @@ from typing import Optional
 import open_clip
 import torch
 import torch.nn.functional as F
-from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
 from .clip_arch import CLIPFeatureExtractor, build_clip
@@ -60,7 +59,6 @@ class _TextTower:
         return proj(x) if isinstance(proj, nn.Module) else x @ proj
 
 
-@ARCH_REGISTRY.register()
 class PromptLearner(nn.Module):
     """LPP: ``n_ctx`` learnable context vectors for a positive and a negative prompt; TG-D logits.
 

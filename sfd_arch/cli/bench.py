@@ -8,20 +8,7 @@ import os.path as osp
 import sys
 from typing import Any
 
-from ..eval.html_report import bench_html_data, write_bench_html
-from ..iqa_bench import baselines
-from ..iqa_bench.bench import (
-    DEFAULT_DATASETS,
-    METRICS,
-    TITLES,
-    BenchError,
-    ScoreCache,
-    folders_of,
-    iter_scores,
-    load_datasets,
-    metric_settings,
-    summarize,
-)
+from ..iqa_bench.bench import DEFAULT_DATASETS, METRICS
 from ..iqa_bench.datasets import PRESETS
 from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL
 from .common import EXIT_FAILED, EXIT_OK, UsageError, metric_scorer, progress, release_options, scoring_options
@@ -33,6 +20,19 @@ def run_bench(args: argparse.Namespace) -> int:
     Scores are cached per dataset, image settings (size, resizing) and metric, not per protocol: protocols that
     differ only in their statistics or split (a subset of the same images) share one scoring pass.
     """
+    from ..eval.html_report import bench_html_data, write_bench_html
+    from ..iqa_bench import baselines
+    from ..iqa_bench.bench import (
+        TITLES,
+        BenchError,
+        ScoreCache,
+        folders_of,
+        iter_scores,
+        load_datasets,
+        metric_settings,
+        summarize,
+    )
+
     metrics = list(dict.fromkeys(args.metric))
     protocols = [BENCH_PROTOCOLS[p] for p in dict.fromkeys(args.protocol or [DEFAULT_BENCH_PROTOCOL])]
     chosen_by = '--protocol' if args.protocol else 'the default'

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import os.path as osp
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..iqa.scorer import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_TILE, SFDIQA
-from ..iqa_bench.baselines import build as build_baseline
+from ..iqa.defaults import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_TILE
+
+if TYPE_CHECKING:
+    from ..iqa.scorer import SFDIQA
+
+# The parsers import this module: what needs torch, open_clip or cv2 is imported in the functions that use it,
+# so that --help, argument errors and missing files are reported at once (docs/design.md §2).
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -17,9 +22,16 @@ class UsageError(Exception):
     """A problem with the command line or its files, reported in one line with exit status 2."""
 
 
-def load_scorer(args: argparse.Namespace):
+def check_weights_file(args: argparse.Namespace) -> None:
+    """``--weights`` names a file (checked before anything heavy is imported)."""
     if not osp.isfile(args.weights):
         raise UsageError(f'weights file not found: {args.weights} (make one with `sfd-iqa export`)')
+
+
+def load_scorer(args: argparse.Namespace):
+    check_weights_file(args)
+    from ..iqa.scorer import SFDIQA
+
     try:
         scorer = SFDIQA.from_file(args.weights, clip_weights=args.clip_weights, device=args.device,
                                   alpha=args.alpha, tile=args.tile, batch_size=args.batch_size)
@@ -30,7 +42,7 @@ def load_scorer(args: argparse.Namespace):
     return speed_options(scorer, args)
 
 
-def speed_options(scorer: SFDIQA, args: argparse.Namespace) -> SFDIQA:
+def speed_options(scorer: 'SFDIQA', args: argparse.Namespace) -> 'SFDIQA':
     """--workers, --amp and --compile: how fast, never what score (--amp moves scores by about 1e-3)."""
     import torch
 
@@ -50,6 +62,8 @@ def metric_scorer(metric: str, args: argparse.Namespace) -> Any:
     """The scorer of ``metric`` as the options ask: SFD-IQA (:func:`load_scorer`) or an offline baseline."""
     if metric == 'sfd_iqa':
         return load_scorer(args)
+    from ..iqa_bench.baselines import build as build_baseline
+
     return build_baseline(metric, args.device)
 
 

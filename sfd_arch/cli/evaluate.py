@@ -10,13 +10,14 @@ import argparse
 import os
 import os.path as osp
 import sys
+from typing import TYPE_CHECKING
 
-from ..iqa_bench import correlation as corr
-from ..iqa_bench import datasets as dsets
-from ..iqa_bench.bench import oriented_scores, score_dataset, write_scores
-from ..iqa_bench.datasets import ALIASES, PRESETS, DatasetError, IQADataset, mos_table_dataset, read_dataset
+from ..iqa_bench.datasets import ALIASES, PRESETS
 from ..iqa_bench.mos import MOS_COLUMNS
 from .common import EXIT_FAILED, EXIT_OK, UsageError, metric_scorer, progress, release_options, scoring_options
+
+if TYPE_CHECKING:
+    from ..iqa_bench.datasets import IQADataset
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +46,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def table_dataset(args: argparse.Namespace) -> tuple[IQADataset, dict]:
     """``--mos TABLE FOLDER``: the table's entries that have an image in FOLDER, and the summary's first keys."""
+    from ..iqa_bench.datasets import mos_table_dataset
+
     columns = MOS_COLUMNS.get(args.preset, {}) if args.preset else {}
     image_col = args.image_col or columns.get('image_col', 'image')
     score_col = args.score_col or columns.get('score_col', 'mos')
@@ -68,6 +71,9 @@ def table_dataset(args: argparse.Namespace) -> tuple[IQADataset, dict]:
 
 def release_dataset(args: argparse.Namespace) -> tuple[IQADataset, dict]:
     """``--preset NAME FOLDER`` without ``--mos``: the release read by its preset's reader."""
+    from ..iqa_bench import datasets as dsets
+    from ..iqa_bench.datasets import DatasetError, read_dataset
+
     if not args.preset:
         raise UsageError('eval needs --mos (a CSV), or --preset naming the released layout of FOLDER')
     try:
@@ -81,6 +87,9 @@ def release_dataset(args: argparse.Namespace) -> tuple[IQADataset, dict]:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score the dataset with each ``--metric``, correlate with its MOS, write the three outputs."""
+    from ..iqa_bench import correlation as corr
+    from ..iqa_bench.bench import oriented_scores, score_dataset, write_scores
+
     ds, summary = table_dataset(args) if args.mos else release_dataset(args)
     outputs = {k: osp.join(args.out_dir, f) for k, f in (('scores', 'scores.csv'), ('summary', 'summary.json'),
                                                           ('plot', 'scatter.png'))}

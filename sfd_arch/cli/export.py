@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..iqa.export import ExportError, describe_payload, export_experiment, export_files
 from .common import EXIT_OK, UsageError
 
 
@@ -34,6 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from ..iqa.export import ExportError, describe_payload, export_experiment, export_files
+
     explicit = [args.featd, args.lpp, args.opt]
     iteration = args.iter
     if iteration not in (None, 'latest'):

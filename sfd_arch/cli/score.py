@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..iqa.images import find_images
-from ..iqa.scorer import IQAResult
-from .common import UsageError, load_scorer, scoring_options
-from .distributed import DistEnv, score_sharded
+from .common import UsageError, check_weights_file, load_scorer, scoring_options
 from .rows import SCORE_COLUMNS, RowWriter, finish_score, score_into, windows
 
 
@@ -39,6 +36,11 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise UsageError('--overwrite and --resume exclude each other')
     mode = 'overwrite' if args.overwrite else 'resume' if args.resume else 'refuse'
     RowWriter.check(args.csv, args.json, mode)
+    check_weights_file(args)
+    from ..iqa.images import find_images
+    from ..iqa.scorer import IQAResult
+    from .distributed import DistEnv, score_sharded
+
     found = find_images(args.paths, recursive=not args.no_recursive)
     try:
         env = DistEnv.from_env()

@@ -13,11 +13,15 @@ from __future__ import annotations
 import os
 import os.path as osp
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-import cv2
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
+
+# cv2 and torch are imported where they are used: the command-line parsers read IMAGE_EXTENSIONS, and
+# `sfd-iqa --help` must not wait for them
 
 IMAGE_EXTENSIONS = ('.bmp', '.dib', '.jpeg', '.jpg', '.jpe', '.jp2', '.png', '.pbm', '.pgm', '.ppm', '.pnm',
                     '.tif', '.tiff', '.webp')
@@ -50,6 +54,8 @@ class ImageArray:
             patch = patch / np.float32(self.scale)
         else:
             patch = np.clip(patch, 0.0, 1.0)
+        import torch
+
         tensor = torch.from_numpy(np.ascontiguousarray(patch))
         if tensor.dim() == 2:
             return tensor.unsqueeze(0).expand(3, -1, -1).contiguous()
@@ -95,6 +101,8 @@ def read_image(path: str) -> ImageArray:
     Opinion scores were collected on images as displayed, and viewers apply the tag; ``IMREAD_UNCHANGED`` does
     not, so the tag is read separately (Pillow parses the header only) and applied as a view (no copy).
     """
+    import cv2
+
     if not osp.isfile(path):
         raise ImageReadError(f'{path}: no such file')
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)

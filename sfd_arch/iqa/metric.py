@@ -18,7 +18,6 @@ from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 import torch
-from basicsr.utils.registry import METRIC_REGISTRY
 
 from .images import as_rgb
 from .scorer import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_TILE, SFDIQA, default_device
@@ -61,7 +60,6 @@ def get_scorer(weights: str, clip_weights: Optional[str] = None, device: Union[s
     return _SCORERS[key]
 
 
-@METRIC_REGISTRY.register()
 def calculate_sfd_iqa(img: Union[np.ndarray, torch.Tensor], img2: Any = None, weights: Optional[str] = None,
                       clip_weights: Optional[str] = None, alpha: float = DEFAULT_ALPHA,
                       device: Optional[str] = None, tile: Optional[int] = DEFAULT_TILE,

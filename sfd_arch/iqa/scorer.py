@@ -33,16 +33,11 @@ import torch.nn.functional as F
 from ..archs.clip_arch import MIN_SIZE, CLIPFeatureExtractor, CLIPWeightsError, build_clip
 from ..archs.featd_arch import FeatD
 from ..archs.prompt_learner_arch import PromptLearner
+from .defaults import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_TILE  # noqa: F401  (public names here too)
 from .export import load_weights, make_payload, save_weights
 from .images import ImageArray, as_rgb, read_image
 from .tiles import Box, check_size, tile_boxes  # noqa: F401  (Box, tile_boxes: public names of this module too)
 
-# Tiles bound memory, they are not part of the score's definition: the taps are fully convolutional and the
-# positional embeddings are interpolated, so any size works. Up to 512 px an image is scored whole, in one CLIP
-# pass (a 512x384 image costs one forward pass, not six overlapping 224 px crops).
-DEFAULT_TILE = 512
-DEFAULT_BATCH_SIZE = 16
-DEFAULT_ALPHA = 0.5
 
 @dataclass
 class IQAResult:

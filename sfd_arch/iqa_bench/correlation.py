@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
-from scipy import optimize, stats
 
 from ..utils.directions import LOWER_IS_BETTER, lower_is_better, oriented  # noqa: F401  (re-exported)
 
@@ -45,6 +44,8 @@ def _logistic4_jac(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) ->
 
 def fit_logistic(pred: np.ndarray, mos: np.ndarray) -> Optional[np.ndarray]:
     """Least-squares logistic parameters, or None when the fit does not converge."""
+    from scipy import optimize, stats  # here, not at module level: the `sfd-iqa` parsers import this package
+
     pred, mos = np.asarray(pred, np.float64), np.asarray(mos, np.float64)
     p0 = [mos.max(), mos.min(), float(np.mean(pred)), float(np.std(pred)) or 1.0]
     if stats.pearsonr(pred, mos)[0] < 0:  # a decreasing relation: start from the decreasing logistic
@@ -91,6 +92,8 @@ def correlations(pred: Sequence[float], mos: Sequence[float], fit: bool = True) 
 
     ``fit=False``: PLCC on the predictions as they are, with no logistic (pyiqa's benchmark, ``calculate_plcc``
     without ``fit_scale``)."""
+    from scipy import stats
+
     pred, mos = np.asarray(pred, np.float64), np.asarray(mos, np.float64)
     n = len(pred)
     if n < 3 or np.ptp(pred) == 0 or np.ptp(mos) == 0:

@@ -6,11 +6,9 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 from basicsr.losses.gan_loss import GANLoss
-from basicsr.utils.registry import LOSS_REGISTRY
 from torch import nn
 
 
-@LOSS_REGISTRY.register()
 class FeatureGANLoss(nn.Module):
     """GAN loss over a list of Feat-D logit maps ``list[(B, 1, h_i, w_i)]``: a decision at every position.
 
@@ -46,7 +44,6 @@ class FeatureGANLoss(nn.Module):
         return loss if is_disc else loss * self.loss_weight
 
 
-@LOSS_REGISTRY.register()
 class TextGuidedGANLoss(nn.Module):
     """Cross-entropy over TG-D's prompt pair. ``logits``: (B, 2) for [positive, negative] prompts.
 

@@ -1,23 +1,27 @@
 """SR metrics beyond BasicSR's: LPIPS, DISTS, FID/KID per dataset, and pyiqa's, all offline.
 
-Registered in BasicSR's METRIC registry on import (so ``val.metrics`` of any option file can use them):
+Registered in BasicSR's METRIC registry when BasicSR is imported (:mod:`sfd_arch.registration`; so ``val.metrics`` of any option file can use them):
 ``calculate_lpips``, ``calculate_dists``, ``calculate_fid``, ``calculate_kid``, ``calculate_pyiqa``, and pyiqa's
 PSNR/SSIM conventions without pyiqa (``calculate_psnr_pyiqa``, ``calculate_ssim_pyiqa``). Each is called like
 BasicSR's ``calculate_psnr(img, img2, crop_border, input_order='HWC', **kwargs)`` with uint8 BGR images; FID and KID
 are dataset-level (``dataset.py``). Weight files: ``weights.py``. Evaluation protocols (named presets of metric
 settings, each naming the file it follows): ``protocols.py``.
 """
-from .base import MetricInputError, clear_metric_cache
-from .dataset import compute_dataset_metric, dataset_metrics
-from .dists_metric import calculate_dists
-from .fid_metric import DatasetMetricError, calculate_fid, calculate_kid, frechet_distance, inception_features
-from .lpips_metric import calculate_lpips
-from .protocols import BENCH_PROTOCOLS, PROTOCOLS, BenchProtocol, Protocol, get_bench_protocol, get_protocol
-from .pyiqa_conventions import calculate_psnr_pyiqa, calculate_ssim_pyiqa
-from .pyiqa_metric import calculate_pyiqa
-from .registry import is_dataset_metric, known_metrics, metric_direction, metric_type_of
-from .standins import write_stand_in_weights
-from .weights import MissingWeightsError, check_metric_weights, weight_report
+from ..utils.lazy import lazy_names
+
+# imported from their modules when first used: the protocols and the registry helpers need neither torch nor BasicSR
+__getattr__, __dir__ = lazy_names(__name__, {
+    'MetricInputError': '.base', 'clear_metric_cache': '.base', 'compute_dataset_metric': '.dataset',
+    'dataset_metrics': '.dataset', 'calculate_dists': '.dists_metric', 'DatasetMetricError': '.fid_metric',
+    'calculate_fid': '.fid_metric', 'calculate_kid': '.fid_metric', 'frechet_distance': '.fid_metric',
+    'inception_features': '.fid_metric', 'calculate_lpips': '.lpips_metric', 'BENCH_PROTOCOLS': '.protocols',
+    'PROTOCOLS': '.protocols', 'BenchProtocol': '.protocols', 'Protocol': '.protocols',
+    'get_bench_protocol': '.protocols', 'get_protocol': '.protocols', 'calculate_psnr_pyiqa': '.pyiqa_conventions',
+    'calculate_ssim_pyiqa': '.pyiqa_conventions', 'calculate_pyiqa': '.pyiqa_metric',
+    'is_dataset_metric': '.registry', 'known_metrics': '.registry', 'metric_direction': '.registry',
+    'metric_type_of': '.registry', 'write_stand_in_weights': '.standins', 'MissingWeightsError': '.weights',
+    'check_metric_weights': '.weights', 'weight_report': '.weights',
+})
 
 __all__ = [
     'BENCH_PROTOCOLS', 'PROTOCOLS', 'BenchProtocol', 'DatasetMetricError', 'MetricInputError', 'MissingWeightsError',

@@ -15,7 +15,6 @@ from typing import Any, Optional
 import numpy as np
 import torch
 import torch.nn.functional as F
-from basicsr.utils.registry import METRIC_REGISTRY
 from torch import nn
 
 from .backbones import load_features, vgg16_features
@@ -104,7 +103,6 @@ def dists_network(backbone_path: Optional[str] = None, alpha_beta_path: Optional
     return cached_network(('dists', backbone, alpha_beta, str(dev)), lambda: DISTSNet(backbone, alpha_beta).to(dev))
 
 
-@METRIC_REGISTRY.register()
 def calculate_dists(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, input_order: str = 'HWC',
                     backbone_path: Optional[str] = None, alpha_beta_path: Optional[str] = None,
                     device: Optional[str] = None, **kwargs: Any) -> float:

@@ -26,7 +26,6 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
-from basicsr.utils.registry import METRIC_REGISTRY
 
 from .base import cached_network, check_keys, finite, paired_images, resolve_device, to_rgb_tensor
 from .inception import FIDInception
@@ -228,7 +227,6 @@ def fid_weights(opt: dict[str, Any]) -> list[tuple[WeightFile, Optional[str]]]:
     return [(FID_INCEPTION, opt.get('inception_path'))]
 
 
-@METRIC_REGISTRY.register()
 def calculate_fid(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, input_order: str = 'HWC',
                   **kwargs: Any) -> float:
     """FID between the SR and HR images of a dataset (lower is better); see the module docstring for the keys.
@@ -240,7 +238,6 @@ def calculate_fid(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, input
                                                         **kwargs})
 
 
-@METRIC_REGISTRY.register()
 def calculate_kid(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, input_order: str = 'HWC',
                   **kwargs: Any) -> float:
     """KID between the SR and HR images of a dataset (lower is better); a dataset-level metric like FID."""

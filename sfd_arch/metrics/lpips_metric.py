@@ -15,7 +15,6 @@ from typing import Any, Optional
 import numpy as np
 import torch
 import torch.nn.functional as F
-from basicsr.utils.registry import METRIC_REGISTRY
 from torch import nn
 
 from .backbones import alexnet_features, load_features, vgg16_features
@@ -91,7 +90,6 @@ def lpips_network(net: str = 'alex', backbone_path: Optional[str] = None, head_p
     return cached_network(('lpips', net, backbone, head, str(dev)), lambda: LPIPSNet(net, backbone, head).to(dev))
 
 
-@METRIC_REGISTRY.register()
 def calculate_lpips(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, input_order: str = 'HWC',
                     net: str = 'alex', version: str = '0.1', backbone_path: Optional[str] = None,
                     head_path: Optional[str] = None, device: Optional[str] = None, **kwargs: Any) -> float:

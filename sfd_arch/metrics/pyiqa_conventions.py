@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from basicsr.utils.registry import METRIC_REGISTRY
 
 from .base import check_keys, finite, paired_images, to_rgb_tensor
 
@@ -48,7 +47,6 @@ def _pair(img: np.ndarray, img2: np.ndarray, crop_border: int, input_order: str,
     return to_rgb_tensor(sr, cpu), to_rgb_tensor(hr, cpu)
 
 
-@METRIC_REGISTRY.register()
 def calculate_psnr_pyiqa(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, input_order: str = 'HWC',
                          test_y_channel: bool = False, color_space: str = 'yiq', **kwargs: Any) -> float:
     """PSNR of SR ``img`` against HR ``img2`` (uint8 BGR) as pyiqa's ``psnr`` (``test_y_channel=False``) or
@@ -71,7 +69,6 @@ def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     return torch.from_numpy(h).float()[None, None]
 
 
-@METRIC_REGISTRY.register()
 def calculate_ssim_pyiqa(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, input_order: str = 'HWC',
                          test_y_channel: bool = True, color_space: str = 'yiq', **kwargs: Any) -> float:
     """SSIM of SR ``img`` against HR ``img2`` (uint8 BGR) as pyiqa's ``ssim`` (``test_y_channel=True``) or

@@ -21,7 +21,6 @@ from urllib.parse import urlparse
 
 import numpy as np
 import torch
-from basicsr.utils.registry import METRIC_REGISTRY
 
 from .base import cached_network, crop, finite, paired_images, resolve_device, to_hwc, to_rgb_tensor
 from .weights import MissingWeightsError, WeightFile, register_weight_needs, search_dirs
@@ -104,7 +103,6 @@ def pyiqa_network(metric: str, device: Optional[str] = None, pretrained_model_pa
     return cached_network(('pyiqa', metric, str(dev), pretrained_model_path), build)
 
 
-@METRIC_REGISTRY.register()
 def calculate_pyiqa(img: np.ndarray, img2: Optional[np.ndarray] = None, metric: str = 'musiq', crop_border: int = 0,
                     input_order: str = 'HWC', device: Optional[str] = None, pretrained_model_path: Optional[str] = None,
                     better: Optional[str] = None, **kwargs: Any) -> float:

@@ -20,7 +20,7 @@ def metric_type_of(metric_opt: dict[str, Any]) -> str:
     if not isinstance(metric_opt, dict) or 'type' not in metric_opt:
         raise KeyError(f'a metric block needs a `type` key (one of {", ".join(known_metrics())}); got {metric_opt!r}')
     metric_type = metric_opt['type']
-    if metric_type not in METRIC_REGISTRY._obj_map:
+    if metric_type not in METRIC_REGISTRY:
         raise KeyError(f'unknown metric type {metric_type!r}; known: {", ".join(known_metrics())}')
     return metric_type
 

@@ -1,4 +1,4 @@
-"""SFD models; importing registers SFDModel and RealSFDModel in MODEL_REGISTRY."""
+"""SFD models; SFDModel and RealSFDModel are in MODEL_REGISTRY once BasicSR is imported (sfd_arch.registration)."""
 from .realsfd_model import RealSFDModel
 from .sfd_model import SFDMixin, SFDModel
 

@@ -6,12 +6,10 @@ from basicsr.models.realesrgan_model import RealESRGANModel
 from basicsr.models.sr_model import SRModel
 from basicsr.utils.diffjpeg import DiffJPEG
 from basicsr.utils.img_process_util import USMSharp
-from basicsr.utils.registry import MODEL_REGISTRY
 
 from .sfd_model import SFDMixin
 
 
-@MODEL_REGISTRY.register()
 class RealSFDModel(SFDMixin, RealESRGANModel):
     """Real-world SISR with SFD. Data synthesis (blur, resize, noise, JPEG twice, sinc; the training pair
     queue; USM-sharpened targets) is basicsr's ``RealESRGANModel``; the adversarial step is SFD's.

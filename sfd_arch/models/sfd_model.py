@@ -45,7 +45,6 @@ from basicsr.losses import build_loss
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import master_only
-from basicsr.utils.registry import MODEL_REGISTRY
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 from ..archs.clip_arch import build_clip, normalize_clip_opt
@@ -600,7 +599,6 @@ class SFDMixin:
         return net.module if isinstance(net, (DataParallel, DistributedDataParallel)) else net
 
 
-@MODEL_REGISTRY.register()
 class SFDModel(SFDMixin, SRModel):
     """Classical SISR with SFD: ESRGAN's recipe (paired data) where Feat-D and TG-D judge the SR output.
 

@@ -118,5 +118,8 @@ def registered(registry: Any, name: Any) -> Optional[Any]:
     """``registry``'s object called ``name`` (BasicSR also registers some with a ``_basicsr`` suffix), quietly."""
     if not isinstance(name, str):
         return None
-    objects = registry._obj_map
-    return objects.get(name) or objects.get(f'{name}_basicsr')
+    # `in` first: BasicSR's own lookup completes a pending registration of the SFD names (sfd_arch.registration)
+    for key in (name, f'{name}_basicsr'):
+        if key in registry:
+            return registry._obj_map[key]
+    return None

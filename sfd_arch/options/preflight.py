@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 import yaml
 
 from ..archs.clip_arch import normalize_clip_opt
+from ..utils.basicsr_cli import add_basicsr_arguments
 from ..utils.force_yml import apply_force_yml
 from .walk import check_metric_blocks, check_option_keys
 
@@ -100,12 +101,7 @@ def option_path(argv: list[str]) -> str | None:
 def _basicsr_parser() -> argparse.ArgumentParser:
     # the arguments of basicsr/utils/options.py's parse_options (1.4.2)
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument('-opt', type=str)
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
-    parser.add_argument('--auto_resume', action='store_true')
-    parser.add_argument('--debug', action='store_true')
-    parser.add_argument('--local_rank', type=int, default=0)
-    parser.add_argument('--force_yml', nargs='+', default=None)
+    add_basicsr_arguments(parser, opt_required=False)
     return parser
 
 

@@ -1,0 +1,53 @@
+"""The command lines of ``sfd-train`` and ``sfd-test``: BasicSR's own arguments, and what the SFD wrappers add.
+
+Pure argparse, so that ``--help`` and argument errors answer before torch or BasicSR is imported. The arguments
+are those of ``parse_options`` in ``basicsr/utils/options.py`` (1.4.2), which then parses the same command line
+itself (``tests/test_startup.py`` compares the two).
+"""
+from __future__ import annotations
+
+import argparse
+
+WRAPPER = {
+    'train': ('sfd-train', 'BasicSR\'s training pipeline (basicsr/train.py) with the SFD classes registered',
+              'moves an existing experiment folder aside'),
+    'test': ('sfd-test', 'BasicSR\'s test pipeline (basicsr/test.py) with the SFD classes registered',
+             'loads any network'),
+}
+
+
+def add_basicsr_arguments(parser: argparse.ArgumentParser, opt_required: bool = True) -> None:
+    """BasicSR 1.4.2's arguments, with its help texts."""
+    parser.add_argument('-opt', type=str, required=opt_required, help='Path to option YAML file.')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher')
+    parser.add_argument('--auto_resume', action='store_true')
+    parser.add_argument('--debug', action='store_true')
+    parser.add_argument('--local_rank', type=int, default=0)
+    parser.add_argument('--force_yml', nargs='+', default=None,
+                        help='Force to update yml files. Examples: train:ema_decay=0.999')
+
+
+def wrapper_parser(kind: str, prog: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``sfd-train`` (``kind='train'``) or ``sfd-test`` (``'test'``): what the wrapper does before
+    BasicSR starts, then BasicSR's arguments."""
+    command, pipeline, before = WRAPPER[kind]
+    extra = ('It also writes results/<name>/metrics.csv (every metric of every image) and summary.md, and a '
+             'top-level `protocol:` (sfd, basicsr, pyiqa) adds that preset\'s metrics to val.metrics. '
+             if kind == 'test' else '')
+    parser = argparse.ArgumentParser(
+        prog=prog, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f'{command}: {pipeline}, run from the current directory (experiments/, results/, tb_logger/).\n\n'
+                    'What the SFD wrapper adds before BasicSR starts: the option file is checked, so that a mistake '
+                    f'fails in a second, before BasicSR {before}:\n'
+                    '  - every key against the schema (a typo is named with the closest known key); keys your own '
+                    'code reads\n    are declared in a top-level `extra_keys:` list of dotted paths, e.g.\n'
+                    '    extra_keys: [train.my_weight, datasets.train.my_flag]\n'
+                    '  - data paths, the clip: block (model, pretrained weights, taps), metric weight files and the '
+                    'SFD switches\n  - with --force_yml, --debug, --auto_resume and --launcher applied first, as '
+                    f'BasicSR applies them.\n{extra}\n'
+                    'Docs: README "Train and test", "Option keys", "CLIP weights"; docs/tutorial.md; '
+                    'docs/design.md.\n\nBasicSR\'s own arguments follow; BasicSR parses them again itself.',
+        epilog='Exit status: 0 ok; 2 for an argument error; 1 with a one-line `error:` naming the file (and the key) '
+               'when the option file is wrong.')
+    add_basicsr_arguments(parser)
+    return parser
