@@ -37,13 +37,12 @@ import sys
 from typing import Any, Optional
 
 try:
-    import sfd_arch  # noqa: F401  (registers the SFD metrics in BasicSR's registry)
+    import sfd_arch  # noqa: F401  (light: the SFD metrics reach BasicSR's registry when BasicSR is imported)
 except ImportError:  # a checkout that is not installed: the package sits next to scripts/
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import sfd_arch  # noqa: F401
 
-from sfd_arch.eval.compare import CompareError, parse_models, run_compare  # noqa: E402
-from sfd_arch.metrics.protocols import PROTOCOLS  # noqa: E402
+from sfd_arch.metrics.protocols import PROTOCOLS  # noqa: E402  (plain data: no torch, no BasicSR)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,6 +79,8 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     """Command-line entry; exits non-zero with a one-line message on bad input."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    from sfd_arch.eval.compare import CompareError, parse_models, run_compare  # after --help and argument errors
+
     try:
         models = parse_models(args.model)
         result = run_compare(args.opt, models, args.output, device=args.device, metrics=args.metrics,

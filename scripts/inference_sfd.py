@@ -18,25 +18,10 @@ import os.path as osp
 import sys
 from typing import Optional
 
-import cv2
-import numpy as np
-import torch
-
 try:
     import sfd_arch  # noqa: F401
 except ImportError:  # a checkout that is not installed: the package sits next to scripts/
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from sfd_arch.utils.upsampler import (  # noqa: E402  (the generator reader and the tiled upsampler)
-    RRDBUpsampler,
-    build_generator,
-    list_inputs,
-    output_extension,
-    pick_device,
-)
-
-# isort: split
-from basicsr.utils import imwrite  # noqa: E402  (importable once sfd_arch.utils.upsampler has run compat)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[list[str]] = None) -> list[str]:
     """Upscale every input; returns the written paths. Exits non-zero if any input could not be read."""
     args = build_parser().parse_args(argv)
+    # after the arguments: --help and argument errors answer before torch and BasicSR are imported
+    import cv2
+    import numpy as np
+    import torch
+
+    from sfd_arch.utils.upsampler import (  # the generator reader and the tiled upsampler
+        RRDBUpsampler,
+        build_generator,
+        list_inputs,
+        output_extension,
+        pick_device,
+    )
+
+    # isort: split
+    from basicsr.utils import imwrite  # importable once sfd_arch.utils.upsampler has run compat
+
     try:
         inputs = list_inputs(args.input)
         net, scale = build_generator(args.model_path, args.scale, args.num_feat, args.num_block)

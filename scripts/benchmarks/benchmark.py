@@ -41,22 +41,30 @@ from typing import Any, Callable, Optional
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # its modules, also when run through scripts/benchmark.py
 
-import torch  # noqa: E402
-from cost_common import (  # noqa: E402  (puts the checkout's package on the path first)
-    AMP_DTYPES,
-    IQA_IMAGES,
-    IQA_SIZE,
-    PRESETS,
-    T0,
-    VGG_FILE,
-    log,
-    machine_info,
-    write_random_vgg19,
-)
-from cost_iqa import run_files, run_iqa  # noqa: E402
-from cost_train import run_training  # noqa: E402
+from cost_presets import PRESETS  # noqa: E402  (plain data)
 
-from sfd_arch.tools.cost_targets import _load, exit_status, growth, markdown, targets  # noqa: E402
+
+def _import_the_work() -> None:
+    """torch, BasicSR and the cost modules, imported once the command line is parsed: ``--help`` and argument
+    errors answer at once. The names are this module's globals, as top-level imports would make them."""
+    global torch, AMP_DTYPES, IQA_IMAGES, IQA_SIZE, T0, VGG_FILE, log, machine_info, write_random_vgg19
+    global run_files, run_iqa, run_training, _load, exit_status, growth, markdown, targets
+    import torch
+    from cost_common import (  # puts the checkout's package on the path first
+        AMP_DTYPES,
+        IQA_IMAGES,
+        IQA_SIZE,
+        T0,
+        VGG_FILE,
+        log,
+        machine_info,
+        write_random_vgg19,
+    )
+    from cost_iqa import run_files, run_iqa
+    from cost_train import run_training
+
+    from sfd_arch.tools.cost_targets import _load, exit_status, growth, markdown, targets
+
 
 # ------------------------------------------------------------------------------------------------------------
 
@@ -154,6 +162,7 @@ def run_parts(args: argparse.Namespace, preset: dict, config: dict, device: torc
 
 def main(argv: Optional[list[str]] = None) -> dict:
     args = parse_args(argv)
+    _import_the_work()
     device, preset, config = resolve(args)
     config['argv'] = sys.argv[1:] if argv is None else argv
     if args.threads:

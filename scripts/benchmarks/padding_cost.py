@@ -13,6 +13,8 @@ Three ways over the same PNG files (smooth content plus grain, written to a temp
 
 The verdict line gives score / unpadded for crops and seconds (target: at most 1.2x).
 """
+from __future__ import annotations
+
 import argparse
 import os
 import os.path as osp
@@ -23,14 +25,19 @@ import time
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from sfd_arch import FeatD, PromptLearner, build_clip  # noqa: E402
-from sfd_arch.iqa import SFDIQA, tile_boxes  # noqa: E402
-
 TARGET = 1.2
+
+
+def _import_the_work() -> None:
+    """torch and the package, imported once the command line is parsed: ``--help`` and argument errors
+    answer at once. The names are this module's globals, as top-level imports would make them."""
+    global cv2, np, torch, FeatD, PromptLearner, build_clip, SFDIQA, tile_boxes
+    import cv2
+    import numpy as np
+    import torch
+
+    from sfd_arch import FeatD, PromptLearner, build_clip
+    from sfd_arch.iqa import SFDIQA, tile_boxes
 
 
 def mixed_sizes(n_images: int, n_sizes: int, seed: int = 0) -> list[tuple[int, int]]:
@@ -96,6 +103,7 @@ def main() -> None:
     p.add_argument('--threads', type=int, default=0, help="torch CPU threads (default: torch's choice)")
     p.add_argument('--repeats', type=int, default=2, help='timed runs of each way (the fastest is reported)')
     args = p.parse_args()
+    _import_the_work()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -5,6 +5,8 @@
 
 Both metrics score the same synthetic images (smooth content plus mild noise) in one run.
 """
+from __future__ import annotations
+
 import argparse
 import os
 import os.path as osp
@@ -14,12 +16,17 @@ import time
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
-from sfd_arch import FeatD, PromptLearner, build_clip  # noqa: E402
-from sfd_arch.iqa import SFDIQA, tile_boxes  # noqa: E402
+def _import_the_work() -> None:
+    """torch and the package, imported once the command line is parsed: ``--help`` and argument errors
+    answer at once. The names are this module's globals, as top-level imports would make them."""
+    global cv2, np, torch, FeatD, PromptLearner, build_clip, SFDIQA, tile_boxes
+    import cv2
+    import numpy as np
+    import torch
+
+    from sfd_arch import FeatD, PromptLearner, build_clip
+    from sfd_arch.iqa import SFDIQA, tile_boxes
 
 
 def synthetic_images(n: int, width: int, height: int, seed: int = 0) -> list:
@@ -44,6 +51,7 @@ def main() -> None:
     p.add_argument('--threads', type=int, default=0, help='torch CPU threads (default: torch\'s choice)')
     p.add_argument('--skip-niqe', action='store_true')
     args = p.parse_args()
+    _import_the_work()
     if args.threads:
         torch.set_num_threads(args.threads)
     width, height = (int(v) for v in args.size.lower().split('x'))

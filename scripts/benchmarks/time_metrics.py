@@ -6,7 +6,8 @@
 Random stand-in weights under the published names are written to a temporary folder (the speed does not depend
 on the weights), so this runs anywhere, offline. Each metric's network is built once, in the warm-up call, as in
 a test run. The Fréchet distance is timed once: it is computed once per dataset, not per image. NIQE (BasicSR's,
-CPU only) is timed as ``import sfd_arch`` leaves it (its gamma table built once) and with BasicSR's own AGGD fit.
+CPU only) is timed as the package leaves it once BasicSR is imported (its gamma table built once) and with
+BasicSR's own AGGD fit.
 """
 from __future__ import annotations
 
@@ -20,9 +21,6 @@ from typing import Callable
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 
 def seconds_per_call(fn: Callable[[], object], repeats: int) -> float:
@@ -41,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--threads', type=int, default=None, help='torch intra-op threads (default: torch default)')
     parser.add_argument('--dims', type=int, default=2048, help='Inception feature size of the Fréchet distance')
     args = parser.parse_args(argv)
+    import numpy as np  # after --help and argument errors
+    import torch
+
     if args.threads:
         torch.set_num_threads(args.threads)
 

@@ -12,7 +12,7 @@ try:
 except ImportError:  # a checkout that is not installed: the package sits two folders up
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from sfd_arch.tools.prepare_data import DEFAULTS, PrepareError, prepare  # noqa: E402
+from sfd_arch.tools.prepare_data import DEFAULTS, PrepareError, prepare  # noqa: E402  (cv2, BasicSR: when used)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,6 @@ try:
 except ImportError:  # a checkout that is not installed: the package sits two folders up
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from sfd_arch.tools.convert_rrdb_keys import ConversionError, convert_file, network_g_yaml  # noqa: E402
 
 
 def main(argv: Optional[list[str]] = None) -> dict:
@@ -20,6 +19,8 @@ def main(argv: Optional[list[str]] = None) -> dict:
     p.add_argument('input', help='ESRGAN / KAIR / BasicSR RRDB checkpoint (.pth)')
     p.add_argument('-o', '--output', default=None, help='output .pth (default: <input>_basicsr.pth)')
     args = p.parse_args(argv)
+    from sfd_arch.tools.convert_rrdb_keys import ConversionError, convert_file, network_g_yaml  # torch, BasicSR
+
     output = args.output or osp.splitext(args.input)[0] + '_basicsr.pth'
     try:
         opts = convert_file(args.input, output)

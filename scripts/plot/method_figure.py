@@ -7,18 +7,14 @@ from __future__ import annotations
 
 import argparse
 
-import matplotlib
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
-
 FROZEN, TRAINED, DATA, LOSS = '#dde6f2', '#f9dcc4', '#eeeeee', '#e3f1dc'
 
 
 def _box(ax, x: float, y: float, w: float, h: float, text: str, color: str, size: float = 7.5,
          dashed: bool = False) -> tuple[float, float, float, float]:
     """A rounded box centred on (x, y); returns its (left, right, bottom, top) for arrows."""
+    from matplotlib.patches import FancyBboxPatch
+
     ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle='round,pad=0.02,rounding_size=0.08',
                                 fc=color, ec='#333333', lw=0.8, ls='--' if dashed else '-'))
     ax.text(x, y, text, ha='center', va='center', fontsize=size)
@@ -27,12 +23,20 @@ def _box(ax, x: float, y: float, w: float, h: float, text: str, color: str, size
 
 def _arrow(ax, start: tuple[float, float], end: tuple[float, float], color: str = '#333333',
            style: str = '-|>') -> None:
+    from matplotlib.patches import FancyArrowPatch
+
     ax.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=8, lw=0.8, color=color,
                                  shrinkA=0, shrinkB=0))
 
 
 def draw(path: str) -> str:
     """SFD in one figure, 9 x 4.6 in (a full-width figure); returns ``path``."""
+    import matplotlib  # here: `--help` answers without it
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
     fig, ax = plt.subplots(figsize=(9.0, 4.6))
     ax.set_xlim(0, 14)
     ax.set_ylim(0, 7.2)

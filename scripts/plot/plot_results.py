@@ -12,9 +12,6 @@ try:
 except ImportError:  # a checkout that is not installed: the package sits two folders up
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-import matplotlib.pyplot as plt  # noqa: E402
-
-from sfd_arch.eval.plots import plot_curves, plot_pd  # noqa: E402  (sets the Agg backend)
 
 
 def main(argv: Optional[list[str]] = None):
@@ -35,6 +32,10 @@ def main(argv: Optional[list[str]] = None):
                          'both named in the legend')
     cu.add_argument('-o', '--output', default='training_curves.png')
     args = p.parse_args(argv)
+    import matplotlib.pyplot as plt  # after --help and argument errors
+
+    from sfd_arch.eval.plots import plot_curves, plot_pd  # sets the Agg backend
+
     try:
         if args.command == 'pd':
             fig, data = plot_pd(args.csv, args.metric, args.x_metric, args.labels, args.datasets, args.average,

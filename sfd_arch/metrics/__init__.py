@@ -1,15 +1,15 @@
 """SR metrics beyond BasicSR's: LPIPS, DISTS, FID/KID per dataset, and pyiqa's, all offline.
 
-Registered in BasicSR's METRIC registry when BasicSR is imported (:mod:`sfd_arch.registration`; so ``val.metrics`` of any option file can use them):
-``calculate_lpips``, ``calculate_dists``, ``calculate_fid``, ``calculate_kid``, ``calculate_pyiqa``, and pyiqa's
-PSNR/SSIM conventions without pyiqa (``calculate_psnr_pyiqa``, ``calculate_ssim_pyiqa``). Each is called like
-BasicSR's ``calculate_psnr(img, img2, crop_border, input_order='HWC', **kwargs)`` with uint8 BGR images; FID and KID
-are dataset-level (``dataset.py``). Weight files: ``weights.py``. Evaluation protocols (named presets of metric
-settings, each naming the file it follows): ``protocols.py``.
+Registered in BasicSR's METRIC registry when BasicSR is imported (:mod:`sfd_arch.registration`; so ``val.metrics``
+of any option file can use them): ``calculate_lpips``, ``calculate_dists``, ``calculate_fid``, ``calculate_kid``,
+``calculate_pyiqa``, and pyiqa's PSNR/SSIM conventions without pyiqa (``calculate_psnr_pyiqa``,
+``calculate_ssim_pyiqa``). Each is called like BasicSR's ``calculate_psnr(img, img2, crop_border, input_order='HWC',
+**kwargs)`` with uint8 BGR images; FID and KID are dataset-level (``dataset.py``). Weight files: ``weights.py``.
+Evaluation protocols (named presets of metric settings, each naming the file it follows): ``protocols.py``.
 """
 from ..utils.lazy import lazy_names
 
-# imported from their modules when first used: the protocols and the registry helpers need neither torch nor BasicSR
+# imported from their modules when first used: the protocols (plain data) are read by command-line parsers
 __getattr__, __dir__ = lazy_names(__name__, {
     'MetricInputError': '.base', 'clear_metric_cache': '.base', 'compute_dataset_metric': '.dataset',
     'dataset_metrics': '.dataset', 'calculate_dists': '.dists_metric', 'DatasetMetricError': '.fid_metric',

@@ -19,7 +19,6 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 OPT = osp.join('options', 'demo', 'train_sfd_demo.yml')
@@ -177,6 +176,8 @@ def bicubic_up(lr: np.ndarray) -> np.ndarray:
 
 def build_dataset(root: str, crop: int = 128, step: int = 96) -> tuple[int, int]:
     """HR sub-images + bicubic LR for training, whole photos (cropped to a multiple of 4) for validation."""
+    import cv2
+
     counts = []
     for split, photos in (('train', TRAIN_PHOTOS), ('val', VAL_PHOTOS)):
         hr_dir, lr_dir = osp.join(root, split, 'HR'), osp.join(root, split, f'LR_bicubic_X{SCALE}')
@@ -214,6 +215,8 @@ LADDERS: dict[str, tuple[str, str, tuple[float, ...]]] = {
 
 def distort(hr: np.ndarray, kind: str, level: float, seed: int = 0) -> np.ndarray:
     """uint8 BGR (H, W, 3) -> the same image distorted at one ladder level (uint8 BGR, same size)."""
+    import cv2
+
     if kind == 'blur':
         return cv2.GaussianBlur(hr, (0, 0), sigmaX=float(level), borderType=cv2.BORDER_REFLECT)
     if kind == 'noise':
@@ -254,6 +257,8 @@ def sr_image(exp_dir: str, photo: str) -> str:
 
 def build_ladder(data_root: str, exp_dir: str, out_dir: str, photos: 'tuple[str, ...]' = LADDER_PHOTOS) -> list[Rung]:
     """Write every ladder image of each of ``photos`` (held-out photos) under ``out_dir/<photo>/`` and list them."""
+    import cv2
+
     rungs = []
     for n, photo in enumerate(photos):
         folder = osp.join(out_dir, photo)
@@ -277,6 +282,7 @@ def build_ladder(data_root: str, exp_dir: str, out_dir: str, photos: 'tuple[str,
 
 def score_ladder(rungs: list[Rung], weights: str) -> None:
     """SFD-IQA (the exported file, in this process) and BasicSR's NIQE of every rung, in place."""
+    import cv2
     from basicsr.metrics.niqe import calculate_niqe
     from tqdm import tqdm
 
@@ -331,6 +337,8 @@ def agreement(rungs: list[Rung], photo: str, kind: str, field: str) -> float:
 
 def hf_energy(path: str) -> float:
     """Mean absolute Laplacian of the gray image: how much fine detail (or noise) an image holds."""
+    import cv2
+
     gray = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2GRAY).astype(np.float64)
     return float(np.abs(cv2.Laplacian(gray, cv2.CV_64F)).mean())
 
@@ -446,6 +454,8 @@ def _crop_box(img_shape: tuple[int, ...], size: int) -> tuple[int, int]:
 
 def plot_ladder_images(rungs: list[Rung], photo: str, path: str, crop: int = 96) -> str:
     """The ladder of one photo as centred crops, each titled with its SFD-IQA (S) and NIQE (N)."""
+    import cv2
+
     plt = _pyplot()
     rows = [('x4 upscaling', [('hr', 0), ('sr', 0), ('bicubic', 0)])]
     rows += [(title, [('hr', 0)] + [(kind, i) for i in range(1, len(levels) + 1)])

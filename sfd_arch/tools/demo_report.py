@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
 # the demo's `make demo` budget on a quiet 2-core machine (README: "within 3 minutes")
@@ -58,6 +57,8 @@ def channel_shift(sr_paths: Sequence[str], hr_paths: Sequence[str]) -> float:
 
     A colour cast (a sepia grey image, halved saturation) moves channel means apart; a sharper or softer image
     does not."""
+    import cv2
+
     worst = 0.0
     for sr_path, hr_path in zip(sr_paths, hr_paths, strict=True):
         sr, hr = cv2.imread(sr_path), cv2.imread(hr_path)

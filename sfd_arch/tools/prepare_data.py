@@ -38,16 +38,12 @@ from functools import partial, reduce
 from multiprocessing import Pool
 from typing import Any, Optional
 
-import cv2
 import numpy as np
-from tqdm import tqdm
 
 from ..compat import ensure_basicsr_importable
 
-ensure_basicsr_importable()
-
-from basicsr.utils.lmdb_util import make_lmdb_from_imgs  # noqa: E402
-from basicsr.utils.matlab_functions import imresize  # noqa: E402
+# cv2, tqdm and BasicSR are imported in the functions that use them: the script's parser reads DEFAULTS, and
+# `prepare_data.py --help` must answer before they load
 
 IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 STATE_FILE = 'prepare_data_state.jsonl'
@@ -96,12 +92,17 @@ def safe_stem(path: str) -> str:
 
 def bicubic_downscale(img: np.ndarray, scale: int) -> np.ndarray:
     """MATLAB ``imresize(img, 1/scale, 'bicubic')`` with BasicSR's implementation, same dtype as the input."""
+    ensure_basicsr_importable()
+    from basicsr.utils.matlab_functions import imresize
+
     max_value = float(np.iinfo(img.dtype).max)
     lr = imresize(img.astype(np.float32) / max_value, 1 / scale)
     return np.clip(np.round(lr * max_value), 0, max_value).astype(img.dtype)
 
 
 def _write_png(img: np.ndarray, path: str, compression: int) -> None:
+    import cv2
+
     # encode first and rename into place, so an interrupted run never leaves a truncated image behind
     ok, buf = cv2.imencode('.png', img, [cv2.IMWRITE_PNG_COMPRESSION, compression])
     if not ok:
@@ -114,6 +115,8 @@ def _write_png(img: np.ndarray, path: str, compression: int) -> None:
 
 def read_source(path: str) -> tuple[Optional[np.ndarray], str]:
     """The image as stored (8/16 bit, gray/BGR/BGRA), or ``(None, reason)``."""
+    import cv2
+
     try:
         if osp.getsize(path) == 0:
             return None, 'empty file'
@@ -207,6 +210,9 @@ def build_lmdb(folder: str, lmdb_path: str, names: list[str], shapes: list[tuple
     Skipped when the LMDB already holds exactly these images. Built under a temporary name and renamed at the
     end, so an interrupted run leaves no half-filled LMDB that BasicSR would read without complaint.
     """
+    ensure_basicsr_importable()
+    from basicsr.utils.lmdb_util import make_lmdb_from_imgs
+
     if _lmdb_keys(lmdb_path) == names:
         print(f'LMDB up to date, skipped: {lmdb_path}')
         return lmdb_path
@@ -243,6 +249,8 @@ def list_images(folders: list[str]) -> list[str]:
 
 def prepare(args: argparse.Namespace) -> dict:
     """Run the whole preparation. Returns counts and paths (``processed``, ``skipped``, ``failed``, ``lmdb``...)."""
+    from tqdm import tqdm
+
     scales = sorted(set(args.scales))
     crop = args.crop_size > 0
     for s in scales:
