@@ -63,12 +63,14 @@ def test_hook_turned_off_installs_no_finder_but_compat_alias_still_works(tmp_pat
 
 
 def test_after_import_runs_once_the_package_has_loaded_and_hands_back_its_loader(tmp_path):
-    """A stand-in ``basicsr``: importing it imports ``sfd_arch`` right after basicsr's own code ran; the module
-    keeps its real loader (importlib.resources, pkgutil see a normal package)."""
+    """A stand-in ``basicsr``: importing it runs ``sfd_arch.registration.on_basicsr_import`` right after basicsr's
+    own code ran; the module keeps its real loader (importlib.resources, pkgutil see a normal package)."""
     (tmp_path / 'basicsr').mkdir()
     (tmp_path / 'basicsr' / '__init__.py').write_text('LOADED = True\n')
     (tmp_path / 'sfd_arch').mkdir()
-    (tmp_path / 'sfd_arch' / '__init__.py').write_text('import basicsr\nbasicsr.SEEN_FULLY_LOADED = basicsr.LOADED\n')
+    (tmp_path / 'sfd_arch' / '__init__.py').write_text('')
+    (tmp_path / 'sfd_arch' / 'registration.py').write_text(
+        'def on_basicsr_import():\n    import basicsr\n    basicsr.SEEN_FULLY_LOADED = basicsr.LOADED\n')
     code = (f'import sys; sys.path[:0] = [{str(tmp_path)!r}, {REPO!r}]\n'
             'import _sfd_arch_hook\n'
             'print("importlib.util" in sys.modules, "sfd_arch" in sys.modules)\n'

@@ -7,6 +7,7 @@ itself (``tests/test_startup.py`` compares the two).
 from __future__ import annotations
 
 import argparse
+import sys
 
 WRAPPER = {
     'train': ('sfd-train', 'BasicSR\'s training pipeline (basicsr/train.py) with the SFD classes registered',
@@ -31,23 +32,27 @@ def wrapper_parser(kind: str, prog: str | None = None) -> argparse.ArgumentParse
     """The parser of ``sfd-train`` (``kind='train'``) or ``sfd-test`` (``'test'``): what the wrapper does before
     BasicSR starts, then BasicSR's arguments."""
     command, pipeline, before = WRAPPER[kind]
-    extra = ('It also writes results/<name>/metrics.csv (every metric of every image) and summary.md, and a '
-             'top-level `protocol:` (sfd, basicsr, pyiqa) adds that preset\'s metrics to val.metrics. '
+    checks = ('  - data paths, the clip: block (model, pretrained weights, taps), metric weight files and the\n'
+              '    SFD switches,\n   ' if kind == 'train' else '  - data paths, metric types and their weight files,\n   ')
+    extra = ('\nIt also writes results/<name>/metrics.csv (every metric of every image) and summary.md; a\n'
+             'top-level `protocol:` (sfd, basicsr, pyiqa) adds that preset\'s metrics to val.metrics.\n'
              if kind == 'test' else '')
     parser = argparse.ArgumentParser(
-        prog=prog, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=f'{command}: {pipeline}, run from the current directory (experiments/, results/, tb_logger/).\n\n'
-                    'What the SFD wrapper adds before BasicSR starts: the option file is checked, so that a mistake '
+        prog=prog or (command if sys.argv[0] in ('', '-c') else None),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f'{command}: {pipeline},\nrun from the current directory (experiments/, results/, tb_logger/).\n\n'
+                    'What the SFD wrapper adds: before BasicSR starts, the option file is checked, so that a mistake\n'
                     f'fails in a second, before BasicSR {before}:\n'
-                    '  - every key against the schema (a typo is named with the closest known key); keys your own '
-                    'code reads\n    are declared in a top-level `extra_keys:` list of dotted paths, e.g.\n'
-                    '    extra_keys: [train.my_weight, datasets.train.my_flag]\n'
-                    '  - data paths, the clip: block (model, pretrained weights, taps), metric weight files and the '
-                    'SFD switches\n  - with --force_yml, --debug, --auto_resume and --launcher applied first, as '
-                    f'BasicSR applies them.\n{extra}\n'
-                    'Docs: README "Train and test", "Option keys", "CLIP weights"; docs/tutorial.md; '
-                    'docs/design.md.\n\nBasicSR\'s own arguments follow; BasicSR parses them again itself.',
-        epilog='Exit status: 0 ok; 2 for an argument error; 1 with a one-line `error:` naming the file (and the key) '
+                    '  - every key against the schema (a typo is named with the closest known key); keys your own\n'
+                    '    code reads are declared in a top-level `extra_keys:` list of dotted paths, e.g.\n'
+                    '      extra_keys: [train.my_weight, datasets.train.my_flag]\n'
+                    f'{checks} with --force_yml, --debug, --auto_resume and --launcher applied first, as BasicSR\n'
+                    '    applies them.\n'
+                    f'{extra}\n'
+                    'Docs: README "Train and test" and README "Option keys"; docs/tutorial.md (a first run, step by\n'
+                    'step); docs/design.md (how the code is laid out).\n\n'
+                    'BasicSR\'s own arguments follow; BasicSR parses them again itself.',
+        epilog='Exit status: 0 ok; 2 for an argument error; 1 with a one-line `error:` naming the file (and the key)\n'
                'when the option file is wrong.')
     add_basicsr_arguments(parser)
     return parser
