@@ -33,7 +33,9 @@ def wrapper_parser(kind: str, prog: str | None = None) -> argparse.ArgumentParse
     BasicSR starts, then BasicSR's arguments."""
     command, pipeline, before = WRAPPER[kind]
     checks = ('  - data paths, the clip: block (model, pretrained weights, taps), metric weight files and the\n'
-              '    SFD switches,\n   ' if kind == 'train' else '  - data paths, metric types and their weight files,\n   ')
+              '    SFD switches,\n   ')
+    if kind == 'test':
+        checks = '  - data paths, metric types and their weight files,\n   '
     extra = ('\nIt also writes results/<name>/metrics.csv (every metric of every image) and summary.md; a\n'
              'top-level `protocol:` (sfd, basicsr, pyiqa) adds that preset\'s metrics to val.metrics.\n'
              if kind == 'test' else '')
