@@ -136,12 +136,11 @@ def watch_basicsr() -> None:
     ``PYTHONPATH``) named the package instead, whose import no longer registers anything.
     """
     _sfd_arch_hook.AFTER_IMPORT['basicsr'] = on_basicsr_import
-    if 'basicsr' in sys.modules:  # loaded, or (from the hook's own call) run to its end
-        on_basicsr_import()
-        return
     from .compat import ensure_basicsr_importable
 
     ensure_basicsr_importable()
     _sfd_arch_hook.install()
     if 'pyiqa' in sys.modules:
         _sfd_arch_hook.register_pyiqa()
+    if 'basicsr' in sys.modules:  # loaded, or (from the hook's own call) run to its end
+        on_basicsr_import()

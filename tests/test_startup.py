@@ -30,7 +30,7 @@ SCRIPTS = sorted(os.path.relpath(p, REPO) for p in glob.glob(os.path.join(REPO, 
 
 def _env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'SFD_ARCH_NO_HOOK')}
-    env.update(PYTHONPATH=REPO, HF_HUB_OFFLINE='1', **extra)
+    env.update({'PYTHONPATH': REPO, 'HF_HUB_OFFLINE': '1', **extra})
     return env
 
 
@@ -203,3 +203,26 @@ def test_basicsr_entry_point_registers_at_once_with_the_hook(tmp_path):
                          timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ['at', 'once', 'True', 'ok']
+
+
+def test_import_without_hook_adds_sfd_iqa_to_pyiqa_before_or_after(tmp_path):
+    """No start-up hook: ``import sfd_arch`` adds ``sfd_iqa`` to a pyiqa imported before it at once, and to one
+    imported after it as soon as that has loaded (a stand-in pyiqa: its config dict and a lazy ARCH registry)."""
+    pkg = tmp_path / 'pyiqa'
+    (pkg / 'utils').mkdir(parents=True)
+    (pkg / '__init__.py').write_text('from . import default_model_configs, utils\n')
+    (pkg / 'default_model_configs.py').write_text('DEFAULT_CONFIGS = {}\n')
+    (pkg / 'utils' / '__init__.py').write_text('from . import registry\n')
+    (pkg / 'utils' / 'registry.py').write_text(
+        'class Registry:\n    _obj_map, _lazy_map = {}, {}\n'
+        '    def register_lazy(self, name, path):\n        self._lazy_map[name] = path\n'
+        'ARCH_REGISTRY = Registry()\n')
+    check = ('from pyiqa.default_model_configs import DEFAULT_CONFIGS\n'
+             'from pyiqa.utils.registry import ARCH_REGISTRY\n'
+             'print("sfd_iqa" in DEFAULT_CONFIGS, ARCH_REGISTRY._lazy_map.get("SFDIQANet"), "torch" in sys.modules)\n')
+    env = _env(SFD_ARCH_NO_HOOK='1', PYTHONPATH=f'{tmp_path}{os.pathsep}{REPO}')
+    for first, second in (('pyiqa', 'sfd_arch'), ('sfd_arch', 'pyiqa')):
+        out = subprocess.run([sys.executable, '-c', f'import sys\nimport {first}\nimport {second}\n' + check],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert out.stdout.split() == ['True', 'sfd_arch.iqa.pyiqa_plugin:SFDIQANet', 'False'], (first, out.stdout)
