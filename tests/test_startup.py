@@ -71,6 +71,17 @@ def test_help_imports_no_heavy_module(args, expect, tmp_path):
     assert not names & HEAVY, f'{" ".join(args[-2:])} imported {sorted(names & HEAVY)}'
 
 
+@pytest.mark.parametrize('args', [['--help'], ['score', '--help'], ['export', '--help']], ids=' '.join)
+def test_sfd_iqa_lists_every_command_without_numpy(args, tmp_path):
+    """``eval`` and ``bench`` read their choices from the dataset modules (numpy): ``sfd-iqa --help`` lists them by
+    their help line and the other commands do not build them."""
+    out, names = imported(['-c', CLI, *args], tmp_path)
+    assert out.returncode == 0 and 'numpy' not in names, out.stderr[-2000:]
+    if args == ['--help']:
+        text = ' '.join(out.stdout.split())
+        assert 'eval correlate scores of a folder with a MOS table' in text and 'bench the OU NR-IQA table' in text
+
+
 @pytest.mark.parametrize('case, args, expect', [
     ('no command', ['-c', CLI], 'the following arguments are required'),
     ('no path', ['-c', CLI, 'score', '-w', 'w.pth'], 'the following arguments are required: PATH'),

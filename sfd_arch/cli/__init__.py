@@ -22,8 +22,14 @@ __all__ = ['EXIT_FAILED', 'EXIT_INTERRUPTED', 'EXIT_OK', 'EXIT_USAGE', 'SCORE_CO
            'build_parser', 'main']
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``sfd-iqa`` parser with its four subcommands."""
+def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
+    """The ``sfd-iqa`` parser with its four subcommands.
+
+    With ``argv``, ``eval`` and ``bench`` get their options only when ``argv`` runs them (their choices come from
+    the dataset modules, which import numpy); otherwise they are listed by name and help line, so that
+    ``sfd-iqa --help`` and ``sfd-iqa score ...`` answer without those imports.
+    """
+    chosen = None if argv is None else next((a for a in argv if not a.startswith('-')), '')
     parser = argparse.ArgumentParser(
         prog='sfd-iqa',
         description='SFD-IQA: opinion-unaware no-reference image quality from the Feat-D and LPP trained by SFD '
@@ -32,13 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest='command', metavar='{score,export,eval,bench}')
     sub.required = True
     for command in (score, export, evaluate, bench):
-        command.add_parser(sub)
+        listing = getattr(command, 'LISTING', None)
+        if listing is None or chosen is None or chosen == listing[0]:
+            command.add_parser(sub)
+        else:
+            sub.add_parser(listing[0], help=listing[1])
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``sfd-iqa``; returns (and, run as a script, exits with) the exit status."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command == 'eval' and 'sfd_iqa' in args.metric and not args.weights:
         parser.error('eval --metric sfd_iqa needs --weights')

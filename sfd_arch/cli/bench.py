@@ -8,8 +8,6 @@ import os.path as osp
 import sys
 from typing import Any
 
-from ..iqa_bench.bench import DEFAULT_DATASETS, METRICS
-from ..iqa_bench.datasets import PRESETS
 from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL
 from .common import EXIT_FAILED, EXIT_OK, UsageError, metric_scorer, progress, release_options, scoring_options
 
@@ -133,11 +131,18 @@ def run_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# the listing of `sfd-iqa --help`, which builds this subcommand's options only when it runs (they import numpy)
+LISTING = ('bench', 'the OU NR-IQA table over the released datasets (SRCC/PLCC/KRCC, intervals, figures)')
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """The ``bench`` subcommand's options."""
+    from ..iqa_bench.bench import DEFAULT_DATASETS, METRICS
+    from ..iqa_bench.datasets import PRESETS
+
     presets = sorted(set(PRESETS) - {'csv'})
     p = sub.add_parser(
-        'bench', help='the OU NR-IQA table over the released datasets (SRCC/PLCC/KRCC, intervals, figures)',
+        LISTING[0], help=LISTING[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description='Score every dataset found with SFD-IQA and the offline baselines, and write the table of the '
                     'opinion-unaware NR-IQA literature. Datasets are read as released (see docs/iqa.md for each '

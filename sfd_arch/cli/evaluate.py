@@ -12,17 +12,22 @@ import os.path as osp
 import sys
 from typing import TYPE_CHECKING
 
-from ..iqa_bench.datasets import ALIASES, PRESETS
-from ..iqa_bench.mos import MOS_COLUMNS
 from .common import EXIT_FAILED, EXIT_OK, UsageError, metric_scorer, progress, release_options, scoring_options
 
 if TYPE_CHECKING:
     from ..iqa_bench.datasets import IQADataset
 
 
+# the listing of `sfd-iqa --help`, which builds this subcommand's options only when it runs (they import numpy)
+LISTING = ('eval', 'correlate scores of a folder with a MOS table (SRCC, PLCC, KRCC)')
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """The ``eval`` subcommand's options."""
-    p = sub.add_parser('eval', help='correlate scores of a folder with a MOS table (SRCC, PLCC, KRCC)',
+    from ..iqa_bench.datasets import ALIASES, PRESETS
+    from ..iqa_bench.mos import MOS_COLUMNS
+
+    p = sub.add_parser(LISTING[0], help=LISTING[1],
                        description='Score a folder and correlate with mean opinion scores: SRCC, PLCC after the '
                                    '4-parameter logistic fit (VQEG), KRCC. Writes scores.csv, summary.json and '
                                    'scatter.png into --out-dir. NIQE is lower-is-better and is negated.')
@@ -47,6 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def table_dataset(args: argparse.Namespace) -> tuple[IQADataset, dict]:
     """``--mos TABLE FOLDER``: the table's entries that have an image in FOLDER, and the summary's first keys."""
     from ..iqa_bench.datasets import mos_table_dataset
+    from ..iqa_bench.mos import MOS_COLUMNS
 
     columns = MOS_COLUMNS.get(args.preset, {}) if args.preset else {}
     image_col = args.image_col or columns.get('image_col', 'image')
