@@ -237,3 +237,18 @@ def test_import_without_hook_adds_sfd_iqa_to_pyiqa_before_or_after(tmp_path):
                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stderr[-3000:]
         assert out.stdout.split() == ['True', 'sfd_arch.iqa.pyiqa_plugin:SFDIQANet', 'False'], (first, out.stdout)
+
+
+@pytest.mark.slow
+def test_command_startup_benchmark_reports_and_enforces_its_targets(tmp_path):
+    """scripts/benchmarks/command_startup.py: a row per case against python -c pass, exit 1 when a case is above
+    its limit."""
+    script = os.path.join(REPO, 'scripts', 'benchmarks', 'command_startup.py')
+    out = subprocess.run([sys.executable, script, '--runs', '1', '--only', 'usage', '--help-limit', '1000'],
+                         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    assert 'median of 1 run(s) each; python -c pass:' in out.stdout
+    assert 'sfd-iqa score: output exists' in out.stdout and '0 case(s) missed' in out.stdout
+    out = subprocess.run([sys.executable, script, '--runs', '1', '--only', 'usage', '--help-limit', '-1000'],
+                         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=900)
+    assert out.returncode == 1 and 'SLOWER THAN THE TARGET' in out.stdout
