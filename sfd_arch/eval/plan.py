@@ -15,13 +15,21 @@ import numpy as np
 import sfd_arch.metrics as metrics_lib
 
 LABELS = {'psnr': 'PSNR', 'ssim': 'SSIM', 'lpips': 'LPIPS', 'dists': 'DISTS', 'fid': 'FID', 'niqe': 'NIQE',
-          'musiq': 'MUSIQ', 'sfd_iqa': 'SFD-IQA'}
+          'musiq': 'MUSIQ', 'sfd_iqa': 'SFD-IQA', 'piqe': 'PIQE', 'maniqa': 'MANIQA', 'clipiqa': 'CLIP-IQA'}
 # the metrics added when their weights are present, unless the option file has a metric of the same type
 DEFAULT_METRICS = OrderedDict([
     ('lpips', {'type': 'calculate_lpips', 'net': 'alex'}),
     ('dists', {'type': 'calculate_dists'}),
     ('fid', {'type': 'calculate_fid'}),
 ])
+
+# the no-reference metrics added when a dataset has no ground truth (real-world photos): NIQE and PIQE need no
+# weights; pyiqa's are added where pyiqa is installed and their weight files are present
+DEFAULT_NR_METRICS = OrderedDict([
+    ('niqe', {'type': 'calculate_niqe'}),
+    ('piqe', {'type': 'calculate_piqe'}),
+])
+DEFAULT_PYIQA_NR_METRICS = ('musiq', 'maniqa', 'clipiqa')
 
 
 class CompareError(ValueError):
@@ -62,6 +70,11 @@ class MetricPlan:
     blocks: 'OrderedDict[str, dict]'
     directions: dict[str, str]
     skipped: dict[str, str] = field(default_factory=dict)
+    no_reference: set[str] = field(default_factory=set)  # metrics of the SR image alone: for LQ-only datasets too
+
+    def applies(self, name: str, paired: bool) -> bool:
+        """Whether metric ``name`` can score a dataset: every metric a paired one, only no-reference ones else."""
+        return paired or name in self.no_reference
 
     def per_image(self) -> list[str]:
         """Names of the metrics computed on each SR image."""
@@ -72,12 +85,32 @@ class MetricPlan:
         return [n for n, b in self.blocks.items() if is_dataset_metric(b)]
 
 
+def _pyiqa_nr_defaults(blocks: dict, skipped: dict[str, str], wanted: Optional[Sequence[str]]) -> None:
+    """pyiqa's common no-reference metrics, each added where pyiqa builds it from local weights, else skipped."""
+    from sfd_arch.metrics.pyiqa_metric import pyiqa_network
+
+    for name in DEFAULT_PYIQA_NR_METRICS:
+        if name in blocks or (wanted and name not in wanted):
+            continue
+        try:
+            pyiqa_network(name, None, None)  # cached under the key calculate_pyiqa uses: the scores reuse it
+        except ImportError:
+            skipped[name] = 'pyiqa is not installed (optional: pip install sfd_arch[pyiqa])'
+            continue
+        except Exception as err:  # MissingWeightsError names the file; anything else is why it cannot be built
+            skipped[name] = f'weights missing: {str(err).splitlines()[0]}'
+            continue
+        blocks[name] = {'type': 'calculate_pyiqa', 'metric': name}
+
+
 def plan_metrics(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = None,
-                 default_metrics: bool = True) -> MetricPlan:
+                 default_metrics: bool = True, lq_only: bool = False) -> MetricPlan:
     """The option file's ``val.metrics`` plus LPIPS, DISTS and FID where their weights are present.
 
     A metric of the option file whose type is not registered, or whose weights are missing, is an error; a
     default metric without weights is skipped with the reason. ``wanted`` keeps only the named metrics.
+    ``lq_only``: a dataset has no ground truth, so the no-reference defaults are added too (NIQE, PIQE, and
+    pyiqa's MUSIQ, MANIQA and CLIP-IQA where their weights are present).
     """
     scale = int(opt.get('scale', 4))
     blocks: OrderedDict[str, dict] = OrderedDict(
@@ -115,6 +148,11 @@ def plan_metrics(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = Non
                 skipped[name] = f'weights missing: {err}'
                 continue
             blocks[name] = block
+        if lq_only:
+            for name, block in DEFAULT_NR_METRICS.items():
+                if name not in blocks and block['type'] not in {b['type'] for b in blocks.values()}:
+                    blocks[name] = dict(block, crop_border=scale)  # the border the full-reference numbers crop
+            _pyiqa_nr_defaults(blocks, skipped, wanted)
     if wanted:
         for w in wanted:
             if w in skipped:
@@ -125,4 +163,5 @@ def plan_metrics(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = Non
                                f'{", ".join(blocks) or "none"}')
         blocks = OrderedDict((n, blocks[n]) for n in wanted)
     directions = {name: metrics_lib.metric_direction(block) for name, block in blocks.items()}
-    return MetricPlan(blocks, directions, skipped)
+    no_reference = {name for name, block in blocks.items() if metrics_lib.is_no_reference(block)}
+    return MetricPlan(blocks, directions, skipped, no_reference)

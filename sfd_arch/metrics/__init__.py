@@ -1,7 +1,7 @@
 """SR metrics beyond BasicSR's: LPIPS, DISTS, FID/KID per dataset, and pyiqa's, all offline.
 
 Registered in BasicSR's METRIC registry on import (so ``val.metrics`` of any option file can use them):
-``calculate_lpips``, ``calculate_dists``, ``calculate_fid``, ``calculate_kid``, ``calculate_pyiqa``. Each is called
+``calculate_lpips``, ``calculate_dists``, ``calculate_fid``, ``calculate_kid``, ``calculate_pyiqa``, ``calculate_piqe``. Each is called
 like BasicSR's ``calculate_psnr(img, img2, crop_border, input_order='HWC', **kwargs)`` with uint8 BGR images;
 FID and KID are dataset-level (``dataset.py``). Weight files: ``weights.py``.
 """
@@ -10,14 +10,16 @@ from .dataset import compute_dataset_metric, dataset_metrics
 from .dists_metric import calculate_dists
 from .fid_metric import DatasetMetricError, calculate_fid, calculate_kid, frechet_distance, inception_features
 from .lpips_metric import calculate_lpips
+from .piqe_metric import calculate_piqe
 from .pyiqa_metric import calculate_pyiqa
-from .registry import is_dataset_metric, known_metrics, metric_direction, metric_type_of
+from .registry import is_dataset_metric, is_no_reference, known_metrics, metric_direction, metric_type_of
 from .standins import write_stand_in_weights
 from .weights import MissingWeightsError, check_metric_weights, weight_report
 
 __all__ = [
     'DatasetMetricError', 'MetricInputError', 'MissingWeightsError', 'calculate_dists', 'calculate_fid',
-    'calculate_kid', 'calculate_lpips', 'calculate_pyiqa', 'check_metric_weights', 'clear_metric_cache',
-    'compute_dataset_metric', 'dataset_metrics', 'frechet_distance', 'inception_features', 'is_dataset_metric',
-    'known_metrics', 'metric_direction', 'metric_type_of', 'weight_report', 'write_stand_in_weights',
+    'calculate_kid', 'calculate_lpips', 'calculate_piqe', 'calculate_pyiqa', 'check_metric_weights',
+    'clear_metric_cache', 'compute_dataset_metric', 'dataset_metrics', 'frechet_distance', 'inception_features',
+    'is_dataset_metric', 'is_no_reference', 'known_metrics', 'metric_direction', 'metric_type_of', 'weight_report',
+    'write_stand_in_weights',
 ]
