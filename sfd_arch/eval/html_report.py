@@ -273,7 +273,7 @@ def write_compare_html(out_dir: str, data: Mapping[str, Any], name: str = 'repor
         body += ['<h2 id="scores">Scores per model (no ground truth)</h2>', '<figure class="pd">',
                  f'<img src="{image_link(data["scores_png"], out_dir, ("figures",))}" alt="scores per model">',
                  '<figcaption class="note">Datasets without ground truth have no perception-distortion plane: each '
-                 'panel is one no-reference metric, one bar per model.</figcaption></figure>']
+                 'panel is one no-reference metric, one point per model.</figcaption></figure>']
     per_image = _per_image(rows)
     image_metrics = [m for m in metrics if any(m in v for d in per_image.values() for v in d.values())]
     viewers = [_viewer(e, models, per_image.get((e['dataset'], e['image']), {}), image_metrics, data, standin,

@@ -299,13 +299,15 @@ def plot_scores(means: dict, models: Sequence[str], datasets: Sequence[str], met
                 output: Optional[str] = None, ncols: int = 2):
     """Each model's score per no-reference metric, for datasets without ground truth (no PD plane to draw).
 
-    One panel per metric (two per row, 3.5 in wide in all): a bar per model, grouped by dataset, with the model
-    colours of ``plot_pd``; the panel title carries ↑ or ↓. Returns the figure.
+    One panel per metric (two per row, 3.5 in wide in all): datasets along x, one point per model in the colour and
+    marker ``plot_pd`` gives it, its value beside it; the title carries ↑ or ↓. Points, not bars: the axis fits
+    the values (NIQE 8 against 11), and a bar cut off above zero would overstate the difference. Returns the figure.
     """
     import matplotlib
 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     directions, labels = directions or {}, labels or {}
     metrics = [m for m in metrics if any(m in means.get(d, {}).get(model, {}) for d in datasets for model in models)]
@@ -314,33 +316,38 @@ def plot_scores(means: dict, models: Sequence[str], datasets: Sequence[str], met
     ncols = max(1, min(ncols, len(metrics)))
     nrows = math.ceil(len(metrics) / ncols)
     colors = [f'C{i % 10}' for i in range(len(models))]
-    width = 0.8 / max(1, len(models))
+    markers = 'osD^vP*X<>'
+    step = 0.6 / max(1, len(models))
     legend_cols = min(len(models), 4)
     legend_h = 0.13 * math.ceil(len(models) / legend_cols) + 0.02
     with plt.rc_context(_paper_style()):
         height = 1.5 * nrows + 0.15 + legend_h
         fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH_IN, height), squeeze=False)
         for ax, metric in zip(axes.flat, metrics):
-            values = []
+            digits = column_digits(means.get(d, {}).get(model, {}).get(metric, float('nan')) for d in datasets
+                                   for model in models)  # one precision per panel, as per table column
             for i, model in enumerate(models):
-                xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(datasets))]
-                ys = [means.get(d, {}).get(model, {}).get(metric, float('nan')) for d in datasets]
-                ax.bar(xs, ys, width=width * 0.9, color=colors[i], edgecolor='black', linewidth=0.3)
-                values += [y for y in ys if math.isfinite(y)]
+                for j, d in enumerate(datasets):
+                    y = means.get(d, {}).get(model, {}).get(metric)
+                    if y is None or not math.isfinite(y):
+                        continue
+                    x = j + (i - (len(models) - 1) / 2) * step
+                    ax.scatter([x], [y], s=14, color=colors[i], marker=markers[i % len(markers)], zorder=3,
+                               edgecolors='black', linewidths=0.3)
+                    ax.annotate(format_value(y, digits), (x, y), textcoords='offset points',
+                                xytext=(0, 4), ha='center', va='bottom', fontsize=FONT_PT - 2)
             ax.set_xticks(range(len(datasets)))
             ax.set_xticklabels(datasets)
-            if values:  # bars start at the axis: a zoom on the range shows the differences, the numbers stay true
-                lo, hi = min(values), max(values)
-                pad = 0.15 * (hi - lo) or 0.05 * abs(hi) or 0.05
-                ax.set_ylim(lo - pad if lo - pad > 0 or lo < 0 else 0, hi + pad)
+            ax.set_xlim(-0.5, len(datasets) - 0.5)
+            ax.margins(y=0.3)  # room for the value labels
             ax.set_title(f'{labels.get(metric, metric)} {ARROWS.get(directions.get(metric, "higher"), "")}', pad=2)
             ax.grid(True, axis='y', alpha=0.3, linewidth=0.4)
             ax.tick_params(pad=1.5, length=2)
+            ax.locator_params(axis='y', nbins=4)
         for ax in list(axes.flat)[len(metrics):]:
             ax.axis('off')
-        from matplotlib.patches import Patch
-
-        handles = [Patch(facecolor=colors[i], edgecolor='black', linewidth=0.3) for i in range(len(models))]
+        handles = [Line2D([], [], linestyle='', marker=markers[i % len(markers)], color=colors[i], markersize=4,
+                          markeredgecolor='black', markeredgewidth=0.3) for i in range(len(models))]
         fig.legend(handles, list(models), loc='lower center', ncol=legend_cols, frameon=False, handletextpad=0.3,
                    columnspacing=1.0, bbox_to_anchor=(0.5, 0.0))
         fig.tight_layout(pad=0.3, h_pad=0.5, w_pad=0.5, rect=(0, legend_h / height, 1, 1))
@@ -496,7 +503,7 @@ def report_markdown(command: str, table: str, pd_png: Optional[str], visual_pngs
     if scores_png:
         lines += ['## Scores per model (no ground truth)', '', f'![scores per model]({scores_png})', '',
                   'Datasets without ground truth have no perception-distortion plane: each panel is one '
-                  'no-reference metric, one bar per model.', '']
+                  'no-reference metric, one point per model.', '']
     if visual_pngs:
         lines += ['## Visual comparison', '']
         lines += [f'![{osp.splitext(osp.basename(p))[0]}]({p})' for p in visual_pngs]
