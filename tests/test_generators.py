@@ -333,3 +333,46 @@ def test_sfd_test_runs_the_demo_generator_by_block_and_by_folder(tmp_path, monke
     assert dict(values[0])['0000'] == pytest.approx(calculate_psnr(sr, hr, 4), abs=1e-6)
     with pytest.raises(ValueError, match='describe the generator of --model'):
         sfd_test.run(['-opt', 'test.yml', '--iter', '5'])
+
+
+@NEEDS_SPANDREL
+def test_the_authors_layout_in_sfd_test_by_detection_and_as_a_training_start(tmp_path, monkeypatch):
+    """sfd_arch/test.py --model on a KAIR-layout file (SpandrelNet inside BasicSR's pipeline) scores what
+    KAIRRRDBNet makes; the converted file loads into KAIRRRDBNet as BasicSR loads path.pretrain_network_g."""
+    from types import SimpleNamespace
+
+    from basicsr.archs import build_network
+    from basicsr.metrics import calculate_psnr
+    from basicsr.models.base_model import BaseModel
+    from sfd_testutil import make_paired_dataset
+
+    from sfd_arch import test as sfd_test
+    from sfd_arch.tools import convert_rrdb_keys as conv
+
+    state = kair_state(4, seed=3)
+    torch.save(state, tmp_path / 'SFD_x4.pth')
+    make_paired_dataset(str(tmp_path / 'data'), n=1, size=32, seed=1)
+    opt = {'name': 'authors', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0,
+           'datasets': {'test_1': {'name': 'Tiny', 'type': 'PairedImageDataset', 'dataroot_gt': str(tmp_path / 'data'
+                                   / 'gt'), 'dataroot_lq': str(tmp_path / 'data' / 'lq'), 'io_backend': {'type': 'disk'}}},
+           'network_g': {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3}, 'path': {'pretrain_network_g': None},
+           'val': {'save_img': False, 'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 4}}}}
+    (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt))
+    monkeypatch.chdir(tmp_path)
+    recorder = sfd_test.run(['-opt', 'test.yml', '--model', 'SFD_x4.pth'])
+    value = next(r.value for r in recorder.records if r.metric == 'psnr')
+    ours = KAIRRRDBNet(**kair_rrdb_options(state)).eval()
+    ours.load_state_dict(state)
+    lq, hr = cv2.imread('data/lq/0000.png'), cv2.imread('data/gt/0000.png')
+    with torch.no_grad():
+        x = torch.from_numpy(lq[..., ::-1].astype(np.float32) / 255).permute(2, 0, 1)[None]
+        y = ours(x).clamp(0, 1)[0].permute(1, 2, 0).numpy()[..., ::-1]
+    assert value == pytest.approx(calculate_psnr(np.round(y * 255).astype(np.uint8), hr, 4), abs=1e-6)
+
+    x2 = kair_state(2, seed=4)  # an x4 file converts to BasicSR's RRDBNet; x2 has only KAIRRRDBNet
+    torch.save(x2, tmp_path / 'SFD_x2.pth')
+    opts = conv.convert_file('SFD_x2.pth', 'SFD_x2_kair.pth')
+    net = build_network(yaml.safe_load(conv.network_g_yaml(opts))['network_g'])
+    model = SimpleNamespace(get_bare_model=lambda n: n, _print_different_keys_loading=lambda *a: None)
+    BaseModel.load_network(model, net, 'SFD_x2_kair.pth', True, 'params_ema')  # as SFDModel loads its start
+    assert type(net).__name__ == 'KAIRRRDBNet' and all(torch.equal(net.state_dict()[k], x2[k]) for k in x2)
