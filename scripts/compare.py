@@ -30,7 +30,8 @@ shows each output beside the LQ input.
 
 Written into ``-o DIR``: ``metrics.csv`` (``model,dataset,image,metric,value``; FID rows have the image
 ``*``), ``table.md``, ``pd.png``, ``scores.png``, ``visual/<dataset>_<image>.png``, ``report.md``,
-``report.html`` and the SR images under ``sr/<model>/<dataset>/``. Rows are appended as they are computed, so an interrupted or failed run keeps
+``report.html`` and the SR images under ``sr/<model>/<dataset>/``. Rows are appended as they are computed,
+so an interrupted or failed run keeps
 what it did; re-running skips every value already there and redoes a model whose checkpoint changed
 (SHA-256), a dataset whose files changed, or a metric whose settings changed.
 """
@@ -85,7 +86,8 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     try:
         models = parse_models(args.model)
         network_g = parse_network_args(args.network_g, models)
-        result = run_compare(args.opt, models, args.output, network_g=network_g, device=args.device, metrics=args.metrics,
+        result = run_compare(args.opt, models, args.output, network_g=network_g, device=args.device,
+                             metrics=args.metrics,
                              default_metrics=not args.no_default_metrics, datasets=args.datasets, pd_metric=args.pd,
                              x_metric=args.pd_x, visual_per_dataset=args.visual, crops=args.crop,
                              bicubic=args.bicubic, tile=args.tile, half=args.half, progress=not args.no_progress,

@@ -2,7 +2,8 @@
 
 Importing this package makes stock basicsr 1.4.2 importable on today's torchvision, then registers the SFD
 pieces in BasicSR's registries, once: ARCH ``FeatD``, ``PromptLearner``, ``KAIRRRDBNet``, ``SpandrelNet``;
-DATASET ``SuffixPairedImageDataset``; LOSS ``FeatureGANLoss``, ``TextGuidedGANLoss``; MODEL ``SFDModel``, ``RealSFDModel``; METRIC ``calculate_sfd_iqa``, ``calculate_lpips``,
+DATASET ``SuffixPairedImageDataset``; LOSS ``FeatureGANLoss``, ``TextGuidedGANLoss``; MODEL ``SFDModel``,
+``RealSFDModel``; METRIC ``calculate_sfd_iqa``, ``calculate_lpips``,
 ``calculate_dists``, ``calculate_fid``, ``calculate_kid``, ``calculate_pyiqa``, ``calculate_piqe`` (see
 ``sfd_arch.metrics``).
 """

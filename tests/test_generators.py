@@ -281,8 +281,9 @@ def test_compare_takes_the_demo_generator_by_block_and_by_folder(tmp_path, monke
     exp = write_experiment(tmp_path)
     make_paired_dataset(str(tmp_path / 'data'), n=2, size=32, seed=0)
     opt = {'name': 'c', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0,
-           'datasets': {'test_1': {'name': 'Tiny', 'type': 'PairedImageDataset', 'dataroot_gt': str(tmp_path / 'data'
-                                   / 'gt'), 'dataroot_lq': str(tmp_path / 'data' / 'lq'), 'io_backend': {'type': 'disk'}}},
+           'datasets': {'test_1': {'name': 'Tiny', 'type': 'PairedImageDataset',
+                                   'dataroot_gt': str(tmp_path / 'data' / 'gt'),
+                                   'dataroot_lq': str(tmp_path / 'data' / 'lq'), 'io_backend': {'type': 'disk'}}},
            'val': {'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 4}}}}
     (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt))
     monkeypatch.chdir(tmp_path)
@@ -309,8 +310,9 @@ def test_sfd_test_runs_the_demo_generator_by_block_and_by_folder(tmp_path, monke
     exp = write_experiment(tmp_path)
     make_paired_dataset(str(tmp_path / 'data'), n=2, size=32, seed=0)
     opt = {'name': 'bring_your_own', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0,
-           'datasets': {'test_1': {'name': 'Tiny', 'type': 'PairedImageDataset', 'dataroot_gt': str(tmp_path / 'data'
-                                   / 'gt'), 'dataroot_lq': str(tmp_path / 'data' / 'lq'), 'io_backend': {'type': 'disk'}}},
+           'datasets': {'test_1': {'name': 'Tiny', 'type': 'PairedImageDataset',
+                                   'dataroot_gt': str(tmp_path / 'data' / 'gt'),
+                                   'dataroot_lq': str(tmp_path / 'data' / 'lq'), 'io_backend': {'type': 'disk'}}},
            'network_g': {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3},  # replaced by --model
            'path': {'pretrain_network_g': None},
            'val': {'save_img': False, 'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 4}}}}
@@ -353,8 +355,9 @@ def test_the_authors_layout_in_sfd_test_by_detection_and_as_a_training_start(tmp
     torch.save(state, tmp_path / 'SFD_x4.pth')
     make_paired_dataset(str(tmp_path / 'data'), n=1, size=32, seed=1)
     opt = {'name': 'authors', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0,
-           'datasets': {'test_1': {'name': 'Tiny', 'type': 'PairedImageDataset', 'dataroot_gt': str(tmp_path / 'data'
-                                   / 'gt'), 'dataroot_lq': str(tmp_path / 'data' / 'lq'), 'io_backend': {'type': 'disk'}}},
+           'datasets': {'test_1': {'name': 'Tiny', 'type': 'PairedImageDataset',
+                                   'dataroot_gt': str(tmp_path / 'data' / 'gt'),
+                                   'dataroot_lq': str(tmp_path / 'data' / 'lq'), 'io_backend': {'type': 'disk'}}},
            'network_g': {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3}, 'path': {'pretrain_network_g': None},
            'val': {'save_img': False, 'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 4}}}}
     (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt))
@@ -376,3 +379,33 @@ def test_the_authors_layout_in_sfd_test_by_detection_and_as_a_training_start(tmp
     model = SimpleNamespace(get_bare_model=lambda n: n, _print_different_keys_loading=lambda *a: None)
     BaseModel.load_network(model, net, 'SFD_x2_kair.pth', True, 'params_ema')  # as SFDModel loads its start
     assert type(net).__name__ == 'KAIRRRDBNet' and all(torch.equal(net.state_dict()[k], x2[k]) for k in x2)
+
+
+@NEEDS_SPANDREL
+@pytest.mark.slow  # about 30 s: the README's three command lines, each a run of the script
+def test_readme_shows_the_three_ways_in_three_lines_that_run(tmp_path):
+    import re
+    import shlex
+
+    from basicsr.archs.srresnet_arch import MSRResNet
+
+    text = (REPO / 'README.md').read_text()
+    block = text.split('### Upscale your own images')[1].split('```bash\n')[1].split('```')[0]
+    lines = [line.split('  #')[0].strip() for line in block.strip().splitlines()]
+    assert len(lines) == 3 and all(line.startswith('python scripts/inference_sfd.py') for line in lines)
+    # the files the three lines name, made here: a KAIR x4 file, an MSRResNet of the block given, an experiment
+    torch.save(kair_state(4, seed=2), tmp_path / '4x_any_model.pth')
+    net_g = yaml.safe_load(re.search(r'--network_g "([^"]+)"', lines[1]).group(1))
+    torch.save({'params': MSRResNet(**{k: v for k, v in net_g.items() if k != 'type'}).state_dict()},
+               tmp_path / 'net_g.pth')
+    exp = write_experiment(tmp_path, 'sfd_demo_x4')
+    os.rename(exp / 'models' / 'net_g_5.pth', exp / 'models' / 'net_g_5000.pth')
+    (tmp_path / 'photos').mkdir()
+    cv2.imwrite(str(tmp_path / 'photos' / 'p.png'), smooth(1, 12, 10))
+    ways = ['model: spandrel: ESRGAN x4', 'model: network_g MSRResNet (the command line)',
+            'model: experiment folder experiments/sfd_demo_x4: network_g MSRResNet']
+    for line, way in zip(lines, ways):
+        run = run_inference(shlex.split(line)[2:] + ['--device', 'cpu'], tmp_path)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.startswith(way), run.stdout
+        assert cv2.imread(str(tmp_path / 'out' / 'p_out.png')).shape == (48, 40, 3)

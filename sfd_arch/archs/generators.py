@@ -285,8 +285,8 @@ def experiment_checkpoint(root: str, iteration: Optional[Union[int, str]] = None
     if iteration is not None:
         if str(iteration) not in saved:
             numbers = sorted(int(t) for t in saved if t != 'latest')
-            raise GeneratorError(f'{models}: no net_g_{iteration}.pth (saved: '
-                                 f'{", ".join(map(str, numbers)) + (", latest" if "latest" in saved else "") or "none"})')
+            listed = ', '.join(map(str, numbers)) + (', latest' if 'latest' in saved else '')
+            raise GeneratorError(f'{models}: no net_g_{iteration}.pth (saved: {listed.strip(", ") or "none"})')
         return saved[str(iteration)]
     if 'latest' in saved:
         return saved['latest']

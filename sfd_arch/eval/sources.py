@@ -22,7 +22,6 @@ import cv2
 import numpy as np
 
 from ..archs import generators
-from ..utils import upsampler as inference
 from ..utils.files import file_sha256
 from .plan import CompareError
 

@@ -16,8 +16,8 @@ PYIQA_NO_REFERENCE = frozenset({
     'musiq-spaq', 'maniqa', 'maniqa-kadid', 'maniqa-koniq', 'maniqa-pipal', 'clipiqa', 'clipiqa+', 'clipiqa+_rn50_512',
     'clipiqa+_vitL14_512', 'topiq_nr', 'topiq_nr-flive', 'topiq_nr-spaq', 'topiq_iaa', 'hyperiqa', 'dbcnn',
     'paq2piq', 'nima', 'nima-vgg16-ava', 'cnniqa', 'liqe', 'liqe_mix', 'arniqa', 'qalign', 'qualiclip', 'unique',
-    'tres', 'wadiqam_nr', 'laion_aes', 'uranker', 'entropy', 'brisque_matlab', 'niqe_matlab', 'ilniqe',
-    'musiq_lower', 'nrqm_lower', 'ma_lower',
+    'tres', 'wadiqam_nr', 'laion_aes', 'uranker', 'entropy', 'brisque_matlab', 'niqe_matlab', 'musiq_lower',
+    'nrqm_lower', 'ma_lower',
 })
 
 
