@@ -2,8 +2,8 @@
 
 Registered in BasicSR's METRIC registry on import (so ``val.metrics`` of any option file can use them):
 ``calculate_lpips``, ``calculate_dists``, ``calculate_fid``, ``calculate_kid``, ``calculate_pyiqa``,
-``calculate_piqe``. Each is called like BasicSR's ``calculate_psnr(img, img2, crop_border, input_order='HWC', **kwargs)`` with uint8 BGR images;
-FID and KID are dataset-level (``dataset.py``). Weight files: ``weights.py``.
+``calculate_piqe``. Each is called like BasicSR's ``calculate_psnr(img, img2, crop_border, input_order='HWC',
+**kwargs)`` with uint8 BGR images; FID and KID are dataset-level (``dataset.py``). Weight files: ``weights.py``.
 """
 from .base import MetricInputError, clear_metric_cache
 from .dataset import compute_dataset_metric, dataset_metrics
