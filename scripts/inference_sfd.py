@@ -1,17 +1,25 @@
-"""Upscale your own images with a trained SFD generator (BasicSR's RRDBNet), in the style of Real-ESRGAN.
+"""Upscale your own images with any SR generator (an SFD checkpoint or another), in the style of Real-ESRGAN.
 
 Examples::
 
     python scripts/inference_sfd.py -i inputs -o results/sfd --model_path experiments/pretrained_models/net_g.pth
     python scripts/inference_sfd.py -i photo.png --model_path net_g.pth --tile 256 --suffix sfd --ext png
 
-The generator's shape (scale, num_feat, num_block, num_grow_ch) is read from the checkpoint; the flags only
-have to be given to check it. Weights are taken from ``params_ema`` if present, else ``params``, else the file
-is taken as a raw state dict (use ``scripts/model_conversion/convert_rrdb_keys.py`` for ESRGAN/KAIR checkpoints first).
+The generator is found three ways (``sfd_arch.archs.generators``), and the first line printed says which:
+
+- a bare ``.pth`` / ``.safetensors``: a BasicSR RRDBNet read from its weights, any other architecture detected by
+  spandrel (``pip install sfd_arch[models]``);
+- ``--network_g "{type: MSRResNet, num_feat: 64, upscale: 4}"`` (or a YAML file holding the block or a
+  ``network_g:`` key): any registered BasicSR architecture;
+- an experiment folder as ``--model_path`` (``experiments/<name>``): its option file names the network, the
+  checkpoint is ``net_g_latest.pth``, else the highest iteration, or ``--iter N``.
+
+Weights are taken from ``params_ema`` if present, else ``params``, else the file is a raw state dict. ``-s``,
+``--num_feat`` and ``--num_block`` only check the generator found.
 
 Images keep what they are: 8 or 16 bit stay 8 or 16 bit; gray stays gray; RGBA keeps its alpha channel,
 upscaled separately (by the network, as Real-ESRGAN does, or by plain interpolation). Half precision is used on
-CUDA unless ``--fp32``; the CPU always runs float32.
+CUDA unless ``--fp32`` (or the architecture does not support it); the CPU always runs float32.
 """
 import argparse
 import os.path as osp
@@ -27,13 +35,8 @@ try:
 except ImportError:  # a checkout that is not installed: the package sits next to scripts/
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from sfd_arch.utils.upsampler import (  # noqa: E402  (the generator reader and the tiled upsampler)
-    RRDBUpsampler,
-    build_generator,
-    list_inputs,
-    output_extension,
-    pick_device,
-)
+from sfd_arch.archs.generators import GeneratorError, load_generator  # noqa: E402  (the generator reader)
+from sfd_arch.utils.upsampler import list_inputs, output_extension, pick_device  # noqa: E402  (the tiled upsampler)
 
 # isort: split
 from basicsr.utils import imwrite  # noqa: E402  (importable once sfd_arch.utils.upsampler has run compat)
@@ -44,11 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('-i', '--input', default='inputs', help='input image or folder')
     p.add_argument('-o', '--output', default='results', help='output folder')
-    p.add_argument('--model_path', required=True, help='generator checkpoint (.pth)')
-    p.add_argument('-s', '--scale', type=int, default=None, choices=[1, 2, 4],
-                   help='network scale (default: read from the checkpoint)')
-    p.add_argument('--num_block', type=int, default=None, help='RRDB blocks (default: read from the checkpoint)')
-    p.add_argument('--num_feat', type=int, default=None, help='feature channels (default: from the checkpoint)')
+    p.add_argument('--model_path', required=True,
+                   help='generator checkpoint (.pth, .safetensors) or experiment folder (experiments/<name>)')
+    p.add_argument('--network_g', default=None, metavar='BLOCK|YAML',
+                   help='BasicSR network_g block of the checkpoint, inline ("{type: MSRResNet, upscale: 4}") or a '
+                        'YAML file (default: detected from the weights)')
+    p.add_argument('--iter', type=int, default=None, metavar='N',
+                   help='with an experiment folder: models/net_g_N.pth (default: the latest)')
+    p.add_argument('-s', '--scale', type=int, default=None, choices=[1, 2, 3, 4, 8],
+                   help='network scale (default: read from the generator; given, it is checked)')
+    p.add_argument('--num_block', type=int, default=None, help='blocks (checked against the generator when given)')
+    p.add_argument('--num_feat', type=int, default=None, help='feature channels (checked when given)')
     p.add_argument('--outscale', type=float, default=None,
                    help='final scale, if it differs from the network scale (Lanczos resize of the result)')
     p.add_argument('--suffix', default='out', help='output name suffix: <name>_<suffix>.<ext> ("" for none)')
@@ -63,18 +72,35 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_flags(generator, args: argparse.Namespace) -> None:
+    """``-s``, ``--num_feat`` and ``--num_block`` are checks: a generator that differs is an error naming both."""
+    found = dict(generator.network_g or {}, scale=generator.scale)
+    for flag, given in (('scale', args.scale), ('num_feat', args.num_feat), ('num_block', args.num_block)):
+        if given is None:
+            continue
+        if flag not in found:
+            raise ValueError(f'--{flag} {given}: the generator of {args.model_path} ({generator.how}) has no {flag}')
+        if int(found[flag]) != given:
+            raise ValueError(f'{args.model_path} holds a generator with {flag}={found[flag]}, but --{flag} {given} '
+                             'was given')
+
+
 def main(argv: Optional[list[str]] = None) -> list[str]:
     """Upscale every input; returns the written paths. Exits non-zero if any input could not be read."""
     args = build_parser().parse_args(argv)
     try:
         inputs = list_inputs(args.input)
-        net, scale = build_generator(args.model_path, args.scale, args.num_feat, args.num_block)
+        generator = load_generator(args.model_path, args.network_g, args.iter)
+        check_flags(generator, args)
         device = pick_device(args.device)
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
+    except (FileNotFoundError, GeneratorError, ValueError, RuntimeError) as err:
         raise SystemExit(f'inference_sfd: error: {err}') from None
-    upsampler = RRDBUpsampler(net, scale, args.tile, args.tile_pad, args.pre_pad, half=not args.fp32, device=device)
+    scale = generator.scale
+    upsampler = generator.upsampler(args.tile, args.tile_pad, args.pre_pad, half=not args.fp32, device=device)
+    print(f'model: {generator.how}')
     print(f'{len(inputs)} image(s), x{scale}, {device}, {"float16" if upsampler.half else "float32"}'
-          + (f', tiles of {upsampler.tile}' if upsampler.tile else ''))
+          + (f', tiles of {upsampler.tile}' if upsampler.tile else '')
+          + (f', sides padded to multiples of {upsampler.mod}' if upsampler.mod > 1 else ''))
 
     written, failed = [], []
     for idx, path in enumerate(inputs):

@@ -244,3 +244,59 @@ def test_bench_page_table_and_scatter(tmp_path, browser):
     page.screenshot(path=str(tmp_path / 'bench_page.png'), full_page=True)
     assert not page.js_errors, page.js_errors
     assert not page.outside, page.outside
+
+
+def test_lq_only_folder_through_compare_into_report_html(tmp_path, browser, monkeypatch, single_thread):
+    """Real-world photos without ground truth (a plain folder, SingleImageDataset): no-reference metrics only, the
+    full-reference column n/a, a score-per-model plot instead of the PD plane, and each output beside its LQ input."""
+    import torch
+    import yaml
+
+    from sfd_arch.eval import compare
+
+    lq_dir = tmp_path / 'photos'
+    lq_dir.mkdir()
+    for i, box in enumerate(((0, 0), (40, 16))):  # NIQE needs SR images of 2 x 2 of its 96-pixel blocks at least
+        crop = _photo((160, 120))[box[1]:box[1] + 64, box[0]:box[0] + 64]
+        cv2.imwrite(str(lq_dir / f'phone_{i}.png'), crop)
+    opt = {'name': 'lq', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0,
+           'datasets': {'test_1': {'name': 'Phone', 'type': 'SingleImageDataset', 'dataroot_lq': str(lq_dir),
+                                   'io_backend': {'type': 'disk'}}},
+           'val': {'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 4}}}}
+    (tmp_path / 'lq.yml').write_text(yaml.safe_dump(opt))
+    torch.manual_seed(0)
+    from basicsr.archs.srresnet_arch import MSRResNet
+
+    torch.save({'params': MSRResNet(num_feat=8, num_block=1, upscale=4).state_dict()}, tmp_path / 'msr.pth')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    result = compare.run_compare('lq.yml', {'bicubic': 'bicubic', 'MSR': 'msr.pth'}, 'cmp', progress=False,
+                                 network_g={'MSR': '{type: MSRResNet, num_feat: 8, num_block: 1, upscale: 4}'})
+    assert result['pd_png'] is None and osp.isfile(result['scores_png']) and result['visual'] == []
+    assert {'psnr', 'niqe', 'piqe'} <= set(result['metrics'])
+    with open(result['metrics_csv']) as f:
+        metrics = {line.split(',')[3] for line in f.read().splitlines()[1:]}
+    assert metrics == {'niqe', 'piqe'}  # no PSNR row: there is no HR to compare with
+    table = open(result['table_md']).read()
+    assert '| Phone | bicubic | n/a |' in table and table.count('n/a') == 2
+    report = open(result['report_md']).read()
+    assert '![scores per model](scores.png)' in report and 'Phone: LQ images without ground truth' in report
+    lq_copy = cv2.imread(str(tmp_path / 'cmp' / 'lq' / 'Phone' / 'phone_1.png'))
+    assert np.array_equal(lq_copy, cv2.resize(cv2.imread(str(lq_dir / 'phone_1.png')), (256, 256),
+                                              interpolation=cv2.INTER_NEAREST))
+
+    page = open_page(browser, result['report_html'])
+    assert page.locator('#table-Phone td.na').count() == 2
+    assert page.locator('#table-Phone td.na').first.text_content() == 'n/a'
+    assert page.locator('a[href="#scores"]').count() == 1 and page.locator('#scores').count() == 1
+    viewer = page.locator('.viewer').first
+    assert page.locator('.viewer').count() == 2
+    assert viewer.locator('select.pick-a option').all_text_contents() == ['LQ', 'bicubic', 'MSR']
+    viewer.scroll_into_view_if_needed()
+    page.wait_for_function('Array.from(document.querySelectorAll(".viewer")[0].querySelectorAll("img"))'
+                           '.every(i => i.complete && i.naturalWidth > 0)')
+    assert viewer.locator('.tag.left').text_content() == 'LQ'
+    assert viewer.locator('.tag.right').text_content() == 'MSR'
+    page.screenshot(path=str(tmp_path / 'lq_page.png'), full_page=True)
+    assert not page.js_errors, page.js_errors
+    assert not page.outside, page.outside

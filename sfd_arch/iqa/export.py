@@ -265,6 +265,13 @@ def save_weights(payload: dict, output: str, overwrite: bool = False) -> str:
     return output
 
 
+# what a file from elsewhere is told: the authors link "OU NR-IQA" weights from their repository but have not
+# published the format (their training and testing code is not public), so no reader of it can be written
+FOREIGN_WEIGHTS = ('{path} is not an SFD-IQA weights file written by `sfd-iqa export`: weights from elsewhere, such '
+                   "as the SFD authors' released OU NR-IQA weights (GuangluDong0728/SFD), are in a format they have "
+                   'not published, so sfd-iqa cannot read them.')
+
+
 def load_weights(path: str) -> dict:
     """Read and check an SFD-IQA weights file; errors name the file and what is wrong."""
     if not osp.isfile(path):
@@ -276,11 +283,11 @@ def load_weights(path: str) -> dict:
                          f'writes from an SFD experiment, but torch cannot read it ({type(err).__name__}: {err})'
                          ) from err
     if not isinstance(payload, dict) or payload.get('format') != WEIGHTS_FORMAT:
-        hint = ''
         if isinstance(payload, dict) and 'params' in payload:
-            hint = (' It looks like a BasicSR network checkpoint; turn net_featd_<iter>.pth + net_lpp_<iter>.pth '
-                    'into an SFD-IQA file with `sfd-iqa export`.')
-        raise ValueError(f'{path} is not an SFD-IQA weights file.{hint}')
+            raise ValueError(f'{path} is not an SFD-IQA weights file: it looks like a BasicSR network checkpoint; '
+                             'turn net_featd_<iter>.pth + net_lpp_<iter>.pth into an SFD-IQA file with '
+                             '`sfd-iqa export`.')
+        raise ValueError(FOREIGN_WEIGHTS.format(path=path))
     if int(payload.get('version', 0)) > WEIGHTS_VERSION:
         raise ValueError(f'{path} has SFD-IQA weights format version {payload["version"]}; this sfd_arch reads up '
                          f'to version {WEIGHTS_VERSION}: upgrade sfd_arch')

@@ -1,29 +1,30 @@
-"""SR metrics beyond BasicSR's: LPIPS, DISTS, FID/KID per dataset, and pyiqa's, all offline.
+"""SR metrics beyond BasicSR's: LPIPS, DISTS, FID/KID per dataset, PIQE, and pyiqa's, all offline.
 
 Registered in BasicSR's METRIC registry on import (so ``val.metrics`` of any option file can use them):
-``calculate_lpips``, ``calculate_dists``, ``calculate_fid``, ``calculate_kid``, ``calculate_pyiqa``, and pyiqa's
-PSNR/SSIM conventions without pyiqa (``calculate_psnr_pyiqa``, ``calculate_ssim_pyiqa``). Each is called like
-BasicSR's ``calculate_psnr(img, img2, crop_border, input_order='HWC', **kwargs)`` with uint8 BGR images; FID and KID
-are dataset-level (``dataset.py``). Weight files: ``weights.py``. Evaluation protocols (named presets of metric
-settings, each naming the file it follows): ``protocols.py``.
+``calculate_lpips``, ``calculate_dists``, ``calculate_fid``, ``calculate_kid``, ``calculate_pyiqa``,
+``calculate_piqe``, and pyiqa's PSNR/SSIM conventions without pyiqa (``calculate_psnr_pyiqa``,
+``calculate_ssim_pyiqa``). Each is called like BasicSR's ``calculate_psnr(img, img2, crop_border, input_order='HWC',
+**kwargs)`` with uint8 BGR images; FID and KID are dataset-level (``dataset.py``). Weight files: ``weights.py``.
+Evaluation protocols (named presets of metric settings, each naming the file it follows): ``protocols.py``.
 """
 from .base import MetricInputError, clear_metric_cache
 from .dataset import compute_dataset_metric, dataset_metrics
 from .dists_metric import calculate_dists
 from .fid_metric import DatasetMetricError, calculate_fid, calculate_kid, frechet_distance, inception_features
 from .lpips_metric import calculate_lpips
+from .piqe_metric import calculate_piqe
 from .protocols import BENCH_PROTOCOLS, PROTOCOLS, BenchProtocol, Protocol, get_bench_protocol, get_protocol
 from .pyiqa_conventions import calculate_psnr_pyiqa, calculate_ssim_pyiqa
 from .pyiqa_metric import calculate_pyiqa
-from .registry import is_dataset_metric, known_metrics, metric_direction, metric_type_of
+from .registry import is_dataset_metric, is_no_reference, known_metrics, metric_direction, metric_type_of
 from .standins import write_stand_in_weights
 from .weights import MissingWeightsError, check_metric_weights, weight_report
 
 __all__ = [
-    'BENCH_PROTOCOLS', 'PROTOCOLS', 'BenchProtocol', 'DatasetMetricError', 'MetricInputError', 'MissingWeightsError',
-    'Protocol', 'calculate_dists', 'calculate_fid', 'calculate_kid', 'calculate_lpips', 'calculate_psnr_pyiqa',
-    'calculate_pyiqa', 'calculate_ssim_pyiqa', 'check_metric_weights', 'clear_metric_cache', 'compute_dataset_metric',
-    'dataset_metrics', 'frechet_distance', 'get_bench_protocol', 'get_protocol', 'inception_features',
-    'is_dataset_metric', 'known_metrics', 'metric_direction', 'metric_type_of', 'weight_report',
-    'write_stand_in_weights',
+    'BENCH_PROTOCOLS', 'BenchProtocol', 'DatasetMetricError', 'MetricInputError', 'MissingWeightsError',
+    'PROTOCOLS', 'Protocol', 'calculate_dists', 'calculate_fid', 'calculate_kid', 'calculate_lpips',
+    'calculate_piqe', 'calculate_psnr_pyiqa', 'calculate_pyiqa', 'calculate_ssim_pyiqa', 'check_metric_weights',
+    'clear_metric_cache', 'compute_dataset_metric', 'dataset_metrics', 'frechet_distance', 'get_bench_protocol',
+    'get_protocol', 'inception_features', 'is_dataset_metric', 'is_no_reference', 'known_metrics',
+    'metric_direction', 'metric_type_of', 'weight_report', 'write_stand_in_weights',
 ]

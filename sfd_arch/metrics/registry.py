@@ -8,6 +8,17 @@ from basicsr.utils.registry import METRIC_REGISTRY
 from ..utils.directions import direction
 
 DATASET_METRICS = ('calculate_fid', 'calculate_kid')
+# metrics that score the SR image alone, so they apply to real-world images without ground truth
+NO_REFERENCE_METRICS = ('calculate_niqe', 'calculate_piqe', 'calculate_sfd_iqa')
+# pyiqa's no-reference metrics by name, for when pyiqa itself is not there to say (its ``metric_mode``)
+PYIQA_NO_REFERENCE = frozenset({
+    'niqe', 'ilniqe', 'brisque', 'piqe', 'nrqm', 'pi', 'musiq', 'musiq-ava', 'musiq-koniq', 'musiq-paq2piq',
+    'musiq-spaq', 'maniqa', 'maniqa-kadid', 'maniqa-koniq', 'maniqa-pipal', 'clipiqa', 'clipiqa+', 'clipiqa+_rn50_512',
+    'clipiqa+_vitL14_512', 'topiq_nr', 'topiq_nr-flive', 'topiq_nr-spaq', 'topiq_iaa', 'hyperiqa', 'dbcnn',
+    'paq2piq', 'nima', 'nima-vgg16-ava', 'cnniqa', 'liqe', 'liqe_mix', 'arniqa', 'qalign', 'qualiclip', 'unique',
+    'tres', 'wadiqam_nr', 'laion_aes', 'uranker', 'entropy', 'brisque_matlab', 'niqe_matlab', 'musiq_lower',
+    'nrqm_lower', 'ma_lower',
+})
 
 
 def known_metrics() -> list[str]:
@@ -57,3 +68,25 @@ def pyiqa_direction(metric: str) -> str:
     except ImportError:
         pass
     return direction(metric)
+
+
+def is_no_reference(metric_opt: dict[str, Any]) -> bool:
+    """True for a metric of the SR image alone (NIQE, PIQE, SFD-IQA, pyiqa's no-reference metrics): the only kind
+    that applies to a dataset without ground truth. A pyiqa metric's mode comes from pyiqa where it is installed."""
+    metric_type = metric_type_of(metric_opt)
+    if metric_type in NO_REFERENCE_METRICS:
+        return True
+    if metric_type != 'calculate_pyiqa':
+        return False
+    name = str(metric_opt.get('metric', 'musiq'))
+    try:
+        import pyiqa
+
+        configs = getattr(pyiqa, 'DEFAULT_CONFIGS', None)
+        if configs is None:
+            from pyiqa.default_model_configs import DEFAULT_CONFIGS as configs
+        if name in configs:
+            return configs[name].get('metric_mode') == 'NR'
+    except ImportError:
+        pass
+    return name.lower() in PYIQA_NO_REFERENCE
