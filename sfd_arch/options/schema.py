@@ -25,7 +25,7 @@ BASICSR_TOP: dict[str, Any] = {
 }
 SFD_TOP: dict[str, Any] = {
     'keep_image_d': bool, 'clip': Optional[dict], 'network_featd': Optional[dict], 'network_lpp': Optional[dict],
-    'extra_keys': list[str],
+    'extra_keys': list[str], 'deterministic': bool,
 }
 # RealESRGANModel (BasicSR 1.4.2 and Real-ESRGAN): the on-the-fly degradations, read from the top level
 REAL_DEGRADATION_TOP: dict[str, Any] = {
