@@ -235,9 +235,9 @@ class _Draws(torch.utils.data.Dataset):
         return {'index': index, 'draws': torch.tensor([random.random(), np.random.rand(), torch.rand(()).item()])}
 
 
-def _epoch(sampler, dataset, epoch: int) -> list[dict]:
-    loader = exact_resume.build_dataloader(dataset, {'phase': 'train', 'batch_size_per_gpu': 2,
-                                                     'num_worker_per_gpu': 0}, num_gpu=0, sampler=sampler, seed=7)
+def _epoch(sampler, dataset, epoch: int, **loader_opt) -> list[dict]:
+    loader_opt = {'phase': 'train', 'batch_size_per_gpu': 2, 'num_worker_per_gpu': 0, **loader_opt}
+    loader = exact_resume.build_dataloader(dataset, loader_opt, num_gpu=0, sampler=sampler, seed=7)
     sampler.set_epoch(epoch)
     return list(loader)
 
@@ -271,6 +271,22 @@ def test_resumed_sampler_skips_without_loading_and_samples_are_keyed():
     assert _differences(exact_resume.rng_state(), before) == []
     # the next epoch is whole again
     assert len(_epoch(resumed_sampler, dataset, epoch=4)) == 10
+    # two workers load the same samples (each sample's draws are its key's, whichever process loads it)
+    assert _differences(_epoch(exact_resume.KeyedSampler(dataset, 1, 0, ratio=2), dataset, 3, num_worker_per_gpu=2),
+                        full) == []
+
+
+def test_prefetch_thread_without_workers_is_warned_about():
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger('basicsr').addHandler(handler)
+    try:
+        _epoch(exact_resume.KeyedSampler(_Draws(4), 1, 0), _Draws(4), 0, prefetch_mode='cpu')
+    finally:
+        logging.getLogger('basicsr').removeHandler(handler)
+    assert any('prefetch_mode: cpu with num_worker_per_gpu: 0' in r.getMessage() and 'not bit-exact' in r.getMessage()
+               for r in records)
 
 
 def test_random_states_round_trip_weights_only(tmp_path):
@@ -322,6 +338,93 @@ def test_a_state_of_an_older_version_resumes_with_a_warning(tmp_path, monkeypatc
     warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
     assert any('saved by an older version of sfd_arch' in w and 'the continuation will not be bit-exact' in w
                for w in warnings), warnings
+
+
+def test_resumed_model_restores_the_random_states_at_its_first_batch(tmp_path, monkeypatch, single_thread):
+    """Draws of training itself (a network with dropout, say) continue where the saved run stood, whatever set-up
+    drew; the batch's own draws (feed_data) leave that stream alone."""
+    from test_training import build_model
+
+    monkeypatch.chdir(tmp_path)
+    opt = dict(_sfd_options(tmp_path, save_tiny_clip(str(tmp_path / 'clip.pt'))), name='rng', num_gpu=0)
+    (tmp_path / 'rng.yml').write_text(yaml.safe_dump(opt, sort_keys=False))
+
+    def batch(epoch, first):
+        g = torch.Generator().manual_seed(first)
+        return {'lq': torch.rand(2, 3, 16, 16, generator=g), 'gt': torch.rand(2, 3, 64, 64, generator=g),
+                exact_resume.SAMPLE_KEY: torch.tensor([[epoch, first], [epoch, first + 1]])}
+
+    def draws():
+        return torch.rand(4), random.random(), np.random.rand()
+
+    model, _ = build_model('rng.yml', str(tmp_path))
+    model.feed_data(batch(0, 0))
+    model.optimize_parameters(1)
+    draws()  # training drew from the stream
+    model.save(0, 1)
+    expected = draws()
+
+    resumed, _ = build_model('rng.yml', str(tmp_path), auto_resume=True)
+    torch.rand(7), random.random(), np.random.rand(3)  # set-up drew something else
+    assert resumed.data_progress.state() == {'epoch': 0, 'samples': 2, 'batches': 1}
+    resumed.feed_data(batch(0, 2))
+    got = draws()
+    assert torch.equal(got[0], expected[0]) and got[1:] == expected[1:]
+    assert resumed.data_progress.state() == {'epoch': 0, 'samples': 4, 'batches': 2}
+
+
+def test_resume_on_another_process_count_or_seed_warns(tmp_path, monkeypatch, single_thread):
+    from test_training import build_model
+
+    monkeypatch.chdir(tmp_path)
+    opt = dict(_sfd_options(tmp_path, save_tiny_clip(str(tmp_path / 'clip.pt'))), name='moved', num_gpu=0)
+    (tmp_path / 'moved.yml').write_text(yaml.safe_dump(opt, sort_keys=False))
+    model, _ = build_model('moved.yml', str(tmp_path))
+    model.save(0, 2)
+    state_file = tmp_path / 'experiments' / 'moved' / 'training_states' / '2.state'
+    state = torch.load(state_file, weights_only=True)
+    exact = state[exact_resume.STATE_KEY]
+    exact['ranks'] = exact['ranks'] * 2  # as two processes save it
+    exact['world_size'] = 2
+    torch.save(state, state_file)
+    (tmp_path / 'moved.yml').write_text(yaml.safe_dump(dict(opt, manual_seed=5), sort_keys=False))
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger('basicsr').addHandler(handler)
+    try:
+        resumed, _ = build_model('moved.yml', str(tmp_path), auto_resume=True)
+    finally:
+        logging.getLogger('basicsr').removeHandler(handler)
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert resumed.opt['manual_seed'] == 0
+    assert any('keeps the seed it started with (manual_seed: 0; the option file now gives 5)' in w for w in warnings)
+    assert any('saved by 2 process(es) and resumes on 1: the continuation will not be bit-exact' in w
+               for w in warnings), warnings
+
+
+def test_validation_leaves_the_training_random_states_alone(tmp_path, monkeypatch, single_thread):
+    from test_training import build_model
+
+    monkeypatch.chdir(tmp_path)
+    opt = dict(_sfd_options(tmp_path, save_tiny_clip(str(tmp_path / 'clip.pt'))), name='val', num_gpu=0)
+    (tmp_path / 'val.yml').write_text(yaml.safe_dump(opt, sort_keys=False))
+    model, _ = build_model('val.yml', str(tmp_path))
+    drawn = []
+    monkeypatch.setattr(model, 'nondist_validation',  # a validation that draws (random crops, a sampled metric)
+                        lambda *a: drawn.append((torch.rand(2), random.random(), np.random.rand())))
+    before = exact_resume.rng_state()
+    model.validation(None, 1, None, False)
+    assert len(drawn) == 1 and _differences(exact_resume.rng_state(), before) == []
+
+
+def test_queue_cost_at_real_esrgan_settings():
+    """docs/design.md: 37.6 MB per process at Real-ESRGAN's settings, as uint8 (8-bit data), 150 MB as float32."""
+    opt = yaml.safe_load(open(os.path.join(REPO, 'options', 'train_realsfd_x4plus.yml')))
+    n, gt = opt['queue_size'], opt['gt_size']
+    elements = n * 3 * (gt * gt + (gt // opt['scale']) ** 2)
+    assert exact_resume.pack_images(torch.zeros(2, 3, 4, 4))['uint8'].element_size() == 1
+    assert round(elements / 1e6, 1) == 37.6 and round(elements * 4 / 1e6) == 150
 
 
 def test_resume_keeps_the_seed_the_run_started_with():
