@@ -279,6 +279,10 @@ class DataProgress:
         self.samples += int(keys.shape[0])
         self.batches += 1
 
+    def batch_size(self) -> Optional[int]:
+        """Samples per batch of this process so far in the epoch (None before a batch)."""
+        return self.samples // self.batches if self.batches else None
+
     def state(self) -> Optional[dict[str, int]]:
         if self.epoch is None:
             return None

@@ -373,7 +373,7 @@ def test_resumed_model_restores_the_random_states_at_its_first_batch(tmp_path, m
     assert resumed.data_progress.state() == {'epoch': 0, 'samples': 4, 'batches': 2}
 
 
-def test_resume_on_another_process_count_or_seed_warns(tmp_path, monkeypatch, single_thread):
+def test_resume_on_another_process_count_batch_or_seed_warns(tmp_path, monkeypatch, single_thread):
     from test_training import build_model
 
     monkeypatch.chdir(tmp_path)
@@ -386,6 +386,7 @@ def test_resume_on_another_process_count_or_seed_warns(tmp_path, monkeypatch, si
     exact = state[exact_resume.STATE_KEY]
     exact['ranks'] = exact['ranks'] * 2  # as two processes save it
     exact['world_size'] = 2
+    exact['data'] = {'epoch': 0, 'samples': 4, 'batches': 2}  # in batches of 2
     torch.save(state, state_file)
     (tmp_path / 'moved.yml').write_text(yaml.safe_dump(dict(opt, manual_seed=5), sort_keys=False))
     records = []
@@ -394,10 +395,14 @@ def test_resume_on_another_process_count_or_seed_warns(tmp_path, monkeypatch, si
     logging.getLogger('basicsr').addHandler(handler)
     try:
         resumed, _ = build_model('moved.yml', str(tmp_path), auto_resume=True)
+        resumed.feed_data({'lq': torch.rand(3, 3, 16, 16), 'gt': torch.rand(3, 3, 64, 64),
+                           exact_resume.SAMPLE_KEY: torch.tensor([[0, 4], [0, 5], [0, 6]])})
     finally:
         logging.getLogger('basicsr').removeHandler(handler)
     warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
     assert resumed.opt['manual_seed'] == 0
+    assert any('trained with batches of 2 per process, it resumes with 3: the continuation will not be bit-exact'
+               in w for w in warnings), warnings
     assert any('keeps the seed it started with (manual_seed: 0; the option file now gives 5)' in w for w in warnings)
     assert any('saved by 2 process(es) and resumes on 1: the continuation will not be bit-exact' in w
                for w in warnings), warnings
@@ -445,7 +450,8 @@ def test_deterministic_option_turns_on_what_gpus_need(tmp_path, monkeypatch):
         assert torch.backends.cudnn.benchmark and 'CUBLAS_WORKSPACE_CONFIG' not in os.environ
         assert exact_resume.apply_determinism({'deterministic': True})
         assert not torch.backends.cudnn.benchmark and torch.backends.cudnn.deterministic
-        assert torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.are_deterministic_algorithms_enabled()
+        assert not torch.is_deterministic_algorithms_warn_only_enabled()
         assert os.environ['CUBLAS_WORKSPACE_CONFIG'] == ':4096:8'
     finally:
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = flags[:2]

@@ -314,11 +314,14 @@ class SFDMixin:
         if self._resumed_rng is not None:
             # the training's random states as they were after the saved iteration, restored now that set-up
             # (networks built from the seed, data iterators) is over
-            missing = exact_resume.set_rng_state(self._resumed_rng)
+            problems = [f'{what} could not be restored' for what in exact_resume.set_rng_state(self._resumed_rng)]
             self._resumed_rng = None
-            if missing:
-                get_root_logger().warning(f'resume: {"; ".join(missing)} could not be restored: the continuation '
-                                          'is not bit-exact')
+            saved = self.data_progress.batch_size()
+            if saved is not None and saved != keys.shape[0]:
+                problems.append(f'the run was trained with batches of {saved} per process, it resumes with '
+                                f'{keys.shape[0]}')
+            if problems:
+                get_root_logger().warning(f'resume: {"; ".join(problems)}: the continuation will not be bit-exact')
         self.data_progress.observe(keys)
         with exact_resume.keyed_rng(exact_resume.batch_words(self.opt['manual_seed'], keys), self.device):
             super().feed_data(data)
