@@ -114,7 +114,7 @@ def set_rng_state(state: dict[str, Any]) -> list[str]:
     """Restore what ``rng_state`` saved; returns what could not be restored (CUDA states for another GPU count)."""
     py, npy = state['python'], state['numpy']
     random.setstate((py['version'], tuple(int(w) for w in py['state'].tolist()), py['gauss']))
-    np.random.set_state((npy['name'], npy['keys'].numpy().astype(np.uint32), npy['pos'], npy['has_gauss'],
+    np.random.set_state((npy['name'], npy['keys'].cpu().numpy().astype(np.uint32), npy['pos'], npy['has_gauss'],
                          npy['cached_gaussian']))
     torch.set_rng_state(state['torch'].cpu())
     cuda = state.get('cuda') or []

@@ -647,9 +647,10 @@ class SFDMixin:
             logger.warning(note)
         exact = resume_state.get(exact_resume.STATE_KEY)
         if not isinstance(exact, dict):
-            logger.warning(f'{where} was saved by an older version of sfd_arch: it holds no random states, no position '
-                           'in the epoch (the interrupted epoch restarts from its first batch) and no training-pair '
-                           'queue, so the continuation will not be bit-exact')
+            queue = ' and no training-pair queue' if hasattr(self, 'queue_size') else ''
+            logger.warning(f'{where} was saved by an older version of sfd_arch: it holds no random states and no '
+                           f'position in the epoch (the interrupted epoch restarts from its first batch){queue}, so '
+                           'the continuation will not be bit-exact')
             return
         data = exact.get('data')
         if data:
