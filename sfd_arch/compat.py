@@ -31,6 +31,8 @@ def patch_basicsr_for_cpu() -> None:
     * ``filter2D`` (used by the Real-ESRGAN degradations) calls ``.view`` on the JPEG simulator's output,
       which is not contiguous on CPU; the wrapper passes a contiguous tensor (same values, any device).
     The first two are no-ops for CUDA users.
+    * ``sfd_arch.exact_resume.install`` wraps the training sampler, loader and resume-state loader so that
+      ``--auto_resume`` continues the interrupted run bit for bit.
     """
     import importlib
     import os.path as osp
@@ -87,6 +89,10 @@ def patch_basicsr_for_cpu() -> None:
         return original_filter2d(img.contiguous(), kernel)
 
     realesrgan_model.filter2D = filter2D
+
+    from . import exact_resume  # the same layer: a resumed run continues bit for bit (docs/design.md)
+
+    exact_resume.install()
 
 
 def cache_niqe_gamma_table() -> None:
