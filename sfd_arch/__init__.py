@@ -11,6 +11,10 @@ ensure_basicsr_importable()
 patch_basicsr_for_cpu()
 cache_niqe_gamma_table()
 
+from .utils.basicsr_safety import patch_basicsr_loading  # noqa: E402
+
+patch_basicsr_loading()  # option files, --force_yml values and checkpoints read as data (docs/security.md)
+
 from .archs import CLIPFeatureExtractor, FeatD, PromptLearner, build_clip  # noqa: E402
 from .iqa import SFDIQA, calculate_sfd_iqa  # noqa: E402
 from .losses import FeatureGANLoss, TextGuidedGANLoss  # noqa: E402

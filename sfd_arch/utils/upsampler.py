@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from sfd_arch.compat import ensure_basicsr_importable
+from sfd_arch.utils.checkpoints import load_checkpoint
 
 ensure_basicsr_importable()
 
@@ -42,7 +43,7 @@ def load_generator_state(model_path: str) -> dict:
     """State dict from ``params_ema``, then ``params``, then the file itself; a ``module.`` prefix is dropped."""
     if not osp.isfile(model_path):
         raise FileNotFoundError(f'model file not found: {model_path}')
-    ckpt = torch.load(model_path, map_location='cpu', weights_only=True)
+    ckpt = load_checkpoint(model_path, 'generator checkpoint')  # weights-only, or .safetensors
     if not isinstance(ckpt, dict):
         raise ValueError(f'{model_path}: expected a state dict or a dict with "params_ema"/"params"')
     for key in ('params_ema', 'params'):
