@@ -8,7 +8,7 @@ import os.path as osp
 import sys
 from typing import Any
 
-from ..eval.html_report import bench_html_data, write_bench_html
+from ..eval.html_report import COPY_DIR, bench_html_data, write_bench_html
 from ..iqa_bench import baselines
 from ..iqa_bench.bench import (
     DEFAULT_DATASETS,
@@ -23,7 +23,32 @@ from ..iqa_bench.bench import (
     summarize,
 )
 from ..iqa_bench.datasets import PRESETS
-from .common import EXIT_FAILED, EXIT_OK, UsageError, metric_scorer, progress, release_options, scoring_options
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    metric_scorer,
+    progress,
+    refuse_outputs_over_inputs,
+    release_options,
+    scoring_inputs,
+    scoring_options,
+)
+
+
+def bench_outputs(out: str, found: dict) -> list[str]:
+    """What a bench writes into (folders whose files it replaces or adds) and the files it replaces."""
+    folders = ['cache', 'scatter', COPY_DIR, *found]
+    files = ['table.md', 'results.json', 'report.html', 'relative_plcc.png']
+    return [osp.join(out, name) for name in (*folders, *files)]
+
+
+def bench_inputs(found: dict, args: argparse.Namespace) -> list[str]:
+    """Every file a bench reads: images, score files, weights."""
+    inputs = scoring_inputs(args)
+    for ds in found.values():
+        inputs += [p for p in ds.paths if p is not None] + [p for p in ds.source.split('; ') if p]
+    return inputs
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -57,6 +82,8 @@ def run_bench(args: argparse.Namespace) -> int:
     settings = {m: metric_settings(m, args) for m in runnable}
 
     out = args.out_dir
+    refuse_outputs_over_inputs([('output', p) for p in bench_outputs(out, found)], bench_inputs(found, args),
+                               nested=True)
     os.makedirs(out, exist_ok=True)
     caches: dict[tuple[str, str], ScoreCache] = {}
     try:  # open every cache first: a settings mismatch stops the run before any work

@@ -48,36 +48,42 @@ def is_inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _identity(path: str) -> set:
-    keys: set = {osp.realpath(path)}
+def _inode(path: str) -> Optional[tuple[int, int]]:
     try:
         stat = os.stat(path)
-        keys.add((stat.st_dev, stat.st_ino))  # a hard link is the same file under another name
     except OSError:
-        pass
-    return keys
+        return None
+    return stat.st_dev, stat.st_ino  # a hard link is the same file under another name
 
 
-def find_clash(outputs: Iterable[str], inputs: Iterable[str]) -> Optional[tuple[str, str]]:
-    """The first ``(output, input)`` naming the same file or folder (symbolic and hard links followed), or None."""
-    seen: dict = {}
-    for path in inputs:
-        for key in _identity(path):
-            seen.setdefault(key, path)
+def find_clash(outputs: Iterable[str], inputs: Iterable[str], nested: bool = True) -> Optional[tuple[str, str]]:
+    """The first ``(output, input)`` where the output is the input (symbolic and hard links followed) or, with
+    ``nested``, the output is a folder the input lies in (a folder that will be written into or cleared)."""
+    inputs = list(inputs)
+    real_inputs = [(osp.realpath(p), p) for p in inputs]
+    inodes = {key: p for p in inputs if (key := _inode(p)) is not None}
     for out in outputs:
-        for key in _identity(out):
-            if key in seen:
-                return out, seen[key]
+        real = osp.realpath(out)
+        inside = real.rstrip(os.sep) + os.sep
+        for real_input, given in real_inputs:
+            if real_input == real or (nested and real_input.startswith(inside)):
+                return out, given
+        key = _inode(out)
+        if key is not None and key in inodes:
+            return out, inodes[key]
     return None
 
 
-def refuse_output_over_input(outputs: Iterable[str], inputs: Iterable[str], what: str = 'output') -> None:
-    """Raise ``UnsafePathError`` when an output would be written over (or is) one of the inputs."""
-    clash = find_clash(outputs, inputs)
+def refuse_output_over_input(outputs: Iterable[str], inputs: Iterable[str], what: str = 'output',
+                             nested: bool = True) -> None:
+    """Raise ``UnsafePathError`` when an output is one of the inputs or (``nested``) would hold one (see
+    :func:`find_clash`)."""
+    clash = find_clash(outputs, inputs, nested)
     if clash is not None:
         out, given = clash
-        alias = '' if out == given else f' ({given})'
-        raise UnsafePathError(f'{what} {out} is one of the inputs{alias}: writing it would replace what is read; '
+        where = 'is' if osp.realpath(out) == osp.realpath(given) or _inode(out) == _inode(given) else 'holds'
+        alias = '' if out == given else f' {given}'
+        raise UnsafePathError(f'{what} {out} {where} the input{alias}: writing it would replace what is read; '
                               'choose another output path')
 
 
