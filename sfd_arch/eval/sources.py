@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from ..utils import upsampler as inference
+from ..utils.checkpoints import CheckpointError
 from ..utils.files import file_sha256
 from .plan import CompareError
 
@@ -33,6 +34,8 @@ def load_generator(path: str, opt: dict) -> tuple[Any, int]:
         return inference.build_generator(path)
     except FileNotFoundError:
         raise CompareError(f'checkpoint not found: {path}') from None
+    except CheckpointError as err:  # needs more than the weights-only loader, or not a checkpoint at all
+        raise CompareError(str(err)) from None
     except ValueError as rrdb_err:
         network_g = opt.get('network_g')
         if not network_g or network_g.get('type') == 'RRDBNet':

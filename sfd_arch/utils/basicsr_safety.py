@@ -42,8 +42,8 @@ def check_path_names(opt: dict, source: str) -> None:
     if 'name' in opt:
         check_name(opt['name'], f'{source}: name')
     for phase, block in (opt.get('datasets') or {}).items():
-        if isinstance(block, dict) and 'name' in block:
-            check_name(block['name'], f'{source}: datasets.{phase}.name')
+        if isinstance(block, dict):  # a block without a name goes by its key (the comparison's fallback)
+            check_name(block.get('name', phase), f'{source}: datasets.{phase}' + ('.name' if 'name' in block else ''))
 
 
 def check_force_yml_keys(argv: list[str]) -> None:
