@@ -167,7 +167,7 @@ def patch_basicsr_loading() -> None:
 
     @functools.wraps(vgg_init)
     def vgg_weights_only(self, *args, **kwargs):
-        with weights_only_loads('VGG weights'):
+        with weights_only_loads('VGG weights file'):
             vgg_init(self, *args, **kwargs)
 
     vgg_arch.VGGFeatureExtractor.__init__ = vgg_weights_only

@@ -69,7 +69,8 @@ def load_checkpoint(path: str, what: str = 'checkpoint', map_location: Any = 'cp
     try:
         with warnings.catch_warnings():  # a plain pickle's protocol warning would only add noise to the sentence
             warnings.filterwarnings('ignore', message='Detected pickle protocol', category=UserWarning)
-            return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+            # torch.serialization.load is torch.load, and stays itself inside weights_only_loads()
+            return torch.serialization.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as err:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, KeyError, EOFError...
         raise CheckpointError(describe_load_error(path, what, err)) from None
 
