@@ -271,9 +271,12 @@ def load_weights(path: str) -> dict:
     if not osp.isfile(path):
         raise FileNotFoundError(f'SFD-IQA weights file not found: {path} (make one with `sfd-iqa export`)')
     try:
-        payload = load_checkpoint(path, 'SFD-IQA weights file (the .pth file `sfd-iqa export` writes)')
+        payload = load_checkpoint(path, 'SFD-IQA weights file')
     except CheckpointError as err:
-        raise ValueError(str(err)) from None
+        if err.refused:  # the weights-only loader's refusal, in its own sentence
+            raise ValueError(str(err)) from None
+        raise ValueError(f'{path} is not an SFD-IQA weights file: expected the .pth file that `sfd-iqa export` '
+                         f'writes from an SFD experiment, but torch cannot read it ({err.reason})') from None
     if not isinstance(payload, dict) or payload.get('format') != WEIGHTS_FORMAT:
         hint = ''
         if isinstance(payload, dict) and 'params' in payload:

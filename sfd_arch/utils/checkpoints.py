@@ -26,7 +26,13 @@ SAFETENSORS_SUFFIX = '.safetensors'
 
 
 class CheckpointError(ValueError):
-    """A file that cannot be read as weights, said in one sentence naming the file."""
+    """A file that cannot be read as weights, said in one sentence naming the file. ``refused`` names the Python
+    object the weights-only loader refused to build (None: the file is no checkpoint at all); ``reason`` is torch's
+    own short reason."""
+
+    def __init__(self, message: str, refused: Optional[str] = None, reason: str = ''):
+        super().__init__(message)
+        self.refused, self.reason = refused, reason
 
 
 def _refused_global(err: Exception) -> Optional[str]:
@@ -34,19 +40,20 @@ def _refused_global(err: Exception) -> Optional[str]:
     return (match.group(1) or match.group(2)) if match else None
 
 
-def describe_load_error(path: str, what: str, err: Exception) -> str:
-    """The one sentence for a file torch's weights-only loader could not read."""
+def load_error(path: str, what: str, err: Exception) -> CheckpointError:
+    """The one-sentence error for a file torch's weights-only loader could not read."""
     name = _refused_global(err)
     if 'Weights only load failed' in str(err) and name:
-        return (f'{path}: this {what} holds a Python object ({name}) that only a full unpickling would build, and a '
-                'full unpickling can run code, so it is not loaded; if you trust where it came from, save its tensors '
-                f'again as a state dict (torch.save(state_dict)) or as {SAFETENSORS_SUFFIX}')
+        return CheckpointError(
+            f'{path}: this {what} holds a Python object ({name}) that only a full unpickling would build, and a full '
+            'unpickling can run code, so it is not loaded; if you trust where it came from, save its tensors again as '
+            f'a state dict (torch.save(state_dict)) or as {SAFETENSORS_SUFFIX}', refused=name)
     text = str(err)
     detail = text.split('WeightsUnpickler error:', 1)[1] if 'WeightsUnpickler error:' in text else text
     lines = [line.strip() for line in detail.splitlines() if line.strip()]
-    reason = lines[0] if lines else type(err).__name__
-    return (f'{path} is not a {what} that can be read as weights (a .pth/.pt file written by torch.save, or '
-            f'{SAFETENSORS_SUFFIX}): torch cannot read it ({type(err).__name__}: {reason})')
+    reason = f'{type(err).__name__}: {lines[0] if lines else type(err).__name__}'
+    return CheckpointError(f'{path} is not a {what} that can be read as weights (a .pth/.pt file written by '
+                           f'torch.save, or {SAFETENSORS_SUFFIX}): torch cannot read it ({reason})', reason=reason)
 
 
 def load_checkpoint(path: str, what: str = 'checkpoint', map_location: Any = 'cpu', mmap: bool = False) -> Any:
@@ -65,14 +72,15 @@ def load_checkpoint(path: str, what: str = 'checkpoint', map_location: Any = 'cp
         try:
             return load_file(path, device=str(device))
         except Exception as err:  # noqa: BLE001 - safetensors raises its own error types for a bad header
-            raise CheckpointError(f'{path} is not a {SAFETENSORS_SUFFIX} file that can be read: {err}') from None
+            raise CheckpointError(f'{path} is not a {SAFETENSORS_SUFFIX} file that can be read: {err}',
+                                  reason=str(err)) from None
     try:
         with warnings.catch_warnings():  # a plain pickle's protocol warning would only add noise to the sentence
             warnings.filterwarnings('ignore', message='Detected pickle protocol', category=UserWarning)
             # torch.serialization.load is torch.load, and stays itself inside weights_only_loads()
             return torch.serialization.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as err:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, KeyError, EOFError...
-        raise CheckpointError(describe_load_error(path, what, err)) from None
+        raise load_error(path, what, err) from None
 
 
 def state_dict_of(ckpt: Any, path: str, param_key: Optional[str] = 'params') -> dict:
