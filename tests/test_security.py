@@ -73,7 +73,7 @@ def show_live_yaml(text: str, marker: Path) -> None:
 
 
 # -- option files --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize('folder', ['tests/upstream_options', 'options', 'options/demo'])
+@pytest.mark.parametrize('folder', ['tests/upstream_options', 'options', 'options/demo', 'options/ablation'])
 def test_safe_loader_reads_every_option_file_as_basicsr_does(folder):
     """Same values, same types, same order (OrderedDict) as BasicSR's loader, for the upstream-shaped files and ours."""
     files = sorted((REPO / folder).glob('*.yml'))
@@ -236,8 +236,12 @@ def test_hostile_checkpoints_are_refused_wherever_weights_are_read(hostile_pth, 
     from basicsr.archs.vgg_arch import VGGFeatureExtractor
     from basicsr.models.sr_model import SRModel
 
+    from sfd_arch.archs.clip_arch import CLIPWeightsError, load_clip_state_dict
+    from sfd_arch.eval.plan import CompareError
+    from sfd_arch.eval.sources import load_generator
     from sfd_arch.iqa import SFDIQA
     from sfd_arch.iqa.export import ExportError, load_params
+    from sfd_arch.metrics.backbones import load_features, vgg16_features
 
     opt = {'auto_resume': False, 'name': 'run', 'path': {'resume_state': str(hostile_pth)}}
     with pytest.raises(CheckpointError, match='this training state ' + REFUSED):
@@ -250,10 +254,23 @@ def test_hostile_checkpoints_are_refused_wherever_weights_are_read(hostile_pth, 
     vgg.write_bytes(hostile_pth.read_bytes())
     with pytest.raises(CheckpointError, match='this VGG weights file ' + REFUSED):
         VGGFeatureExtractor(['conv1_1'], vgg_type='vgg11')
+    vgg.unlink()  # no file there: torchvision's cached download is read instead, weights-only too
+    cached = tmp_path / 'torch_home' / 'hub' / 'checkpoints' / 'vgg11-8a719046.pth'
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(hostile_pth.read_bytes())
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    with pytest.raises(CheckpointError, match='this VGG weights file ' + REFUSED):
+        VGGFeatureExtractor(['conv1_1'], vgg_type='vgg11')
     with pytest.raises(ValueError, match=REFUSED):
         SFDIQA.from_file(str(hostile_pth))
     with pytest.raises(ExportError, match=REFUSED):
         load_params(str(hostile_pth))
+    with pytest.raises(CompareError, match='this generator checkpoint ' + REFUSED):
+        load_generator(str(hostile_pth), {})
+    with pytest.raises(CLIPWeightsError):
+        load_clip_state_dict(str(hostile_pth))
+    with pytest.raises(RuntimeError, match='cannot read weight file'):
+        load_features(vgg16_features(), str(hostile_pth))
     assert not marker.exists()
 
 
@@ -270,6 +287,17 @@ def test_safetensors_and_plain_checkpoints_load_through_basicsr(tmp_path):
     for name in ('net_g.pth', 'net_g.safetensors'):
         loaded = SRModel(tiny_sr_options(str(tmp_path / name))).net_g.state_dict()
         assert all(torch.equal(loaded[k], v) for k, v in net.state_dict().items()), name
+    # the generator reader of --model_path and the comparison, and export's --featd/--lpp, read it as a state dict
+    from basicsr.archs.rrdbnet_arch import RRDBNet
+
+    from sfd_arch.iqa.export import load_params
+    from sfd_arch.utils.upsampler import build_generator
+
+    rrdb = RRDBNet(num_in_ch=3, num_out_ch=3, num_feat=8, num_block=1, num_grow_ch=4)
+    save_file(rrdb.state_dict(), str(tmp_path / 'g.safetensors'))
+    generator, scale = build_generator(str(tmp_path / 'g.safetensors'))
+    assert scale == 4 and all(torch.equal(generator.state_dict()[k], v) for k, v in rrdb.state_dict().items())
+    assert set(load_params(str(tmp_path / 'g.safetensors'))) == set(rrdb.state_dict())
     png = tmp_path / 'photo.png'
     cv2.imwrite(str(png), np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(CheckpointError, match=r'photo.png is not a network checkpoint that can be read as weights'):
@@ -554,3 +582,81 @@ def test_two_concurrent_resumed_runs_leave_one_row_per_image(weights_and_images,
         assert any('is being written by another process' in err for _, err in results)
     paths = rows_of(out)
     assert len(paths) == len(set(paths)) == 24
+
+
+def test_setup_declares_what_safe_loading_needs():
+    """torch >= 2.4 (Counter in the weights-only defaults), safetensors and filelock are install requirements."""
+    text = (REPO / 'setup.py').read_text()
+    for requirement in ("'torch>=2.4'", "'safetensors'", "'filelock>=3.0'"):
+        assert requirement in text
+
+
+def test_under_torchrun_rank_0_holds_the_lock(monkeypatch, tmp_path):
+    """The ranks write their own part files; rank 0, which merges into the output, holds the output's lock."""
+    import sfd_arch.cli.score as score
+
+    out = str(tmp_path / 'scores.csv')
+    seen = {}
+
+    def sharded(args, found, env, mode):
+        try:
+            with single_writer(out):
+                seen[env.rank] = 'free'
+        except OutputBusyError:
+            seen[env.rank] = 'held'
+        return 0
+
+    monkeypatch.setattr(score, 'score_sharded', sharded)
+    weights = tmp_path / 'w.pth'
+    weights.write_bytes(b'')
+    for rank in (0, 1):
+        monkeypatch.setenv('RANK', str(rank))
+        monkeypatch.setenv('WORLD_SIZE', '2')
+        assert cli(['score', str(tmp_path / 'nothing.png'), '-w', str(weights), '--csv', out]) == 0
+    assert seen == {0: 'held', 1: 'free'}
+
+
+def test_our_entry_points_say_a_refused_checkpoint_in_one_line(hostile_pth, marker, paired, monkeypatch):
+    """sfd_arch/train.py with a hostile resume_state, sfd_arch/test.py with a hostile pretrain_network_g: one line."""
+    from sfd_testutil import esrgan_style_options
+
+    import sfd_arch.test
+    import sfd_arch.train
+
+    root = paired
+    monkeypatch.chdir(root)
+    train = yaml.safe_load(esrgan_style_options('run', 'data/gt', 'data/lq'))
+    train['path']['resume_state'] = str(hostile_pth)
+    (root / 'train.yml').write_text(yaml.safe_dump(train))
+    monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', 'train.yml'])
+    with pytest.raises(SystemExit, match='^error: .*net_g_1000.pth: this training state ' + REFUSED):
+        sfd_arch.train.main()
+    test = {**tiny_sr_options(str(hostile_pth)), 'name': 'run', 'model_type': 'SRModel',
+            'datasets': {'test_1': {'name': 'set', 'type': 'PairedImageDataset', 'dataroot_gt': 'data/gt',
+                                    'dataroot_lq': 'data/lq', 'io_backend': {'type': 'disk'}}}}
+    for key in ('is_train', 'dist'):
+        del test[key]
+    (root / 'test.yml').write_text(yaml.safe_dump(test))
+    with pytest.raises(SystemExit, match='^error: .*net_g_1000.pth: this network checkpoint ' + REFUSED):
+        sfd_arch.test.main(['-opt', 'test.yml'])
+    assert not marker.exists() and not (root / 'experiments').exists()
+
+
+@pytest.mark.slow  # about 20 s: BasicSR's training script in a fresh process
+def test_basicsr_train_as_main_reads_the_resume_state_weights_only(hostile_pth, marker, tmp_path):
+    """`python -m basicsr.train` runs BasicSR's file as __main__, with its own copy of load_resume_state: replaced
+    too, so a hostile resume_state ends in the sentence, with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 set."""
+    (tmp_path / 'train.yml').write_text(yaml.safe_dump(
+        {'name': 'run', 'model_type': 'SRModel', 'num_gpu': 0, 'manual_seed': 0, 'datasets': {},
+         'path': {'resume_state': str(hostile_pth)}}))
+    run = subprocess.run([sys.executable, '-m', 'basicsr.train', '-opt', 'train.yml'], cwd=tmp_path,
+                         env=_env(TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1'), capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1
+    assert re.search('CheckpointError: .*net_g_1000.pth: this training state ' + REFUSED,
+                     run.stderr.strip().splitlines()[-1]), run.stderr[-2000:]
+    assert not marker.exists()
+
+
+def test_readme_links_this_page():
+    assert '[docs/security.md](docs/security.md)' in (REPO / 'README.md').read_text()
+    assert (REPO / 'docs' / 'security.md').is_file()
