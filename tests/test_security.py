@@ -326,6 +326,8 @@ def test_a_real_training_state_needs_nothing_beyond_weights_only(tmp_path):
 
 
 def test_inference_script_refuses_a_hostile_model_path_in_one_line(hostile_pth, marker, tmp_path):
+    """`scripts/inference_sfd.py --model_path` on the hostile file, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 set: one line
+    (before: a full unpickling, so the command ran), no marker, no output folder."""
     photos = tmp_path / 'photos'
     photos.mkdir()
     cv2.imwrite(str(photos / 'a.png'), np.zeros((8, 8, 3), np.uint8))
