@@ -426,9 +426,9 @@ def test_option_names_cannot_put_files_outside_their_folders(paired, monkeypatch
     assert not (root.parent / 'escape').exists() and not (root.parent / 'x').exists()
 
 
-def test_basicsr_force_yml_keys_must_be_names(tmp_path, marker, monkeypatch):
+def test_basicsr_force_yml_keys_must_be_names_and_values_literals(tmp_path, marker, monkeypatch):
     """BasicSR exec()s `opt["<key>"]=value` for every --force_yml entry (live: its parse_options runs the command);
-    through the patched one a key that is not a name stops first."""
+    through the patched one a key that is not a name, or a list value that is not a literal, stops first."""
     import basicsr.train
     from basicsr.utils.options import parse_options
 
@@ -439,6 +439,11 @@ def test_basicsr_force_yml_keys_must_be_names(tmp_path, marker, monkeypatch):
     assert marker.exists(), 'the fixture must be live'
     marker.unlink()
     with pytest.raises(SystemExit, match='keys are names joined by ":"'):
+        basicsr.train.train_pipeline(str(tmp_path))
+    hostile = f"[__import__('os').system('touch {marker}')]"
+    monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', str(tmp_path / 'train.yml'), '--force_yml',
+                                      f'name={hostile}'])
+    with pytest.raises(SystemExit, match=r'--force_yml name=\[__import__.*: the value is not a literal'):
         basicsr.train.train_pipeline(str(tmp_path))
     assert not marker.exists() and sorted(os.listdir(tmp_path)) == ['train.yml']
 

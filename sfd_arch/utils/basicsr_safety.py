@@ -12,7 +12,8 @@ result:
   as ``._basicsr``.
 * ``parse_options`` (in ``basicsr.utils.options``, ``basicsr.train`` and ``basicsr.test``) stops with one line on
   an option file that must not be read, on a ``--force_yml`` key that is not a plain name (BasicSR ``exec``s the
-  keys), and on an experiment or dataset name that would leave ``experiments/``, ``results/`` or ``tb_logger/``.
+  keys) or a list value that is not a literal, and on an experiment or dataset name that would leave
+  ``experiments/``, ``results/`` or ``tb_logger/``.
 * ``load_resume_state`` (``basicsr.train``, and ``__main__`` when that is BasicSR's ``train.py``) reads the state
   weights-only and keeps it on the CPU where there is no CUDA; ``BaseModel.load_network`` reads
   ``pretrain_network_*`` weights-only or from ``.safetensors``; ``VGGFeatureExtractor`` reads its VGG file
@@ -46,16 +47,28 @@ def check_path_names(opt: dict, source: str) -> None:
             check_name(block.get('name', phase), f'{source}: datasets.{phase}' + ('.name' if 'name' in block else ''))
 
 
-def check_force_yml_keys(argv: list[str]) -> None:
-    """Every ``--force_yml`` entry's keys are plain names (``train:total_iter``), since BasicSR runs them as code."""
+class ForceYmlError(ValueError):
+    """A ``--force_yml`` entry BasicSR would run as code; the message names the entry."""
+
+
+def check_force_yml(argv: list[str]) -> None:
+    """Every ``--force_yml`` entry of a BasicSR command line: keys that are plain names (``train:total_iter``),
+    since BasicSR runs them as code, and a value :func:`yml_value` reads (a list must be a literal)."""
     inside = False
     for token in argv:
         if token == '--force_yml':
             inside = True
         elif token.startswith('-'):
             inside = False
-        elif inside and '=' in token and not _FORCE_KEYS.fullmatch(token.split('=', 1)[0].strip()):
-            raise UnsafePathError(f'--force_yml {token}: keys are names joined by ":" (letters, digits, _ . -)')
+        elif inside and '=' in token:
+            keys, value = token.split('=', 1)
+            if not _FORCE_KEYS.fullmatch(keys.strip()):
+                raise ForceYmlError(f'--force_yml {token}: keys are names joined by ":" (letters, digits, _ . -)')
+            try:
+                yml_value(value.strip())
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
+                raise ForceYmlError(f'--force_yml {token}: the value is not a literal ({type(err).__name__}: {err})'
+                                    ) from None
 
 
 def load_resume_state(opt: dict) -> Any:
@@ -121,13 +134,11 @@ def _safe_parse_options(original: Callable) -> Callable:
     @functools.wraps(original)
     def parse_options(root_path, is_train=True):
         try:
-            check_force_yml_keys(sys.argv[1:])
+            check_force_yml(sys.argv[1:])
             opt, args = original(root_path, is_train)
             check_path_names(opt, args.opt)
-        except (OptionFileError, UnsafePathError) as err:
+        except (OptionFileError, UnsafePathError, ForceYmlError) as err:
             raise SystemExit(f'error: {err}') from None
-        except (ValueError, SyntaxError) as err:  # a --force_yml value that is not a literal
-            raise SystemExit(f'error: --force_yml: a value is not a literal ({type(err).__name__}: {err})') from None
         _guard_main_resume()
         return opt, args
 
@@ -173,5 +184,5 @@ def patch_basicsr_loading() -> None:
     vgg_arch.VGGFeatureExtractor.__init__ = vgg_weights_only
 
 
-__all__ = ['check_force_yml_keys', 'check_path_names', 'load_network', 'load_resume_state',
+__all__ = ['ForceYmlError', 'check_force_yml', 'check_path_names', 'load_network', 'load_resume_state',
            'patch_basicsr_loading']
