@@ -43,13 +43,15 @@ setup(
     cmdclass={'build_py': BuildPyWithHook},
     install_requires=[
         'basicsr>=1.4.2',
-        'torch',
+        'torch>=2.4',  # weights-only loads of training states: collections.Counter allowed by default since 2.4
         'torchvision',
         'open_clip_torch>=2.20',
         'opencv-python',
         'lmdb',
         'pyyaml',
         'pydantic>=2',  # the option-file schema (sfd_arch.options)
+        'safetensors',  # .safetensors weights, read without unpickling (sfd_arch.utils.checkpoints)
+        'filelock>=3.0',  # one writer per sfd-iqa score output (sfd_arch.utils.files.single_writer)
         'setuptools',
         'scipy',
         'tqdm',

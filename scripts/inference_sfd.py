@@ -36,7 +36,13 @@ except ImportError:  # a checkout that is not installed: the package sits next t
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from sfd_arch.archs.generators import GeneratorError, load_generator  # noqa: E402  (the generator reader)
-from sfd_arch.utils.upsampler import list_inputs, output_extension, pick_device  # noqa: E402  (the tiled upsampler)
+from sfd_arch.utils.upsampler import (  # noqa: E402  (the tiled upsampler)
+    list_inputs,
+    output_extension,
+    output_path,
+    pick_device,
+    refuse_outputs_over_inputs,
+)
 
 # isort: split
 from basicsr.utils import imwrite  # noqa: E402  (importable once sfd_arch.utils.upsampler has run compat)
@@ -90,6 +96,7 @@ def main(argv: Optional[list[str]] = None) -> list[str]:
     args = build_parser().parse_args(argv)
     try:
         inputs = list_inputs(args.input)
+        refuse_outputs_over_inputs(inputs, args.output, args.suffix, args.ext)  # before any work
         generator = load_generator(args.model_path, args.network_g, args.iter)
         check_flags(generator, args)
         device = pick_device(args.device)
@@ -104,7 +111,6 @@ def main(argv: Optional[list[str]] = None) -> list[str]:
 
     written, failed = [], []
     for idx, path in enumerate(inputs):
-        name = osp.splitext(osp.basename(path))[0]
         img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
         if img is None or img.dtype not in (np.uint8, np.uint16):
             failed.append(path)
@@ -121,7 +127,7 @@ def main(argv: Optional[list[str]] = None) -> list[str]:
             out = cv2.resize(out, size, interpolation=cv2.INTER_LANCZOS4)
         has_alpha = img.ndim == 3 and img.shape[2] == 4
         ext = output_extension(path, args.ext, has_alpha, img.dtype == np.uint16)
-        save_path = osp.join(args.output, f'{name}_{args.suffix}.{ext}' if args.suffix else f'{name}.{ext}')
+        save_path = output_path(args.output, path, args.suffix, ext)
         imwrite(out, save_path)
         written.append(save_path)
     if failed:

@@ -10,6 +10,11 @@ DATASET ``SuffixPairedImageDataset``; LOSS ``FeatureGANLoss``, ``TextGuidedGANLo
 from .compat import cache_niqe_gamma_table, ensure_basicsr_importable, patch_basicsr_for_cpu
 
 ensure_basicsr_importable()
+from .utils.basicsr_safety import patch_basicsr_loading  # noqa: E402
+
+# option files, --force_yml values and checkpoints read as data (docs/security.md); first, because the exact resume
+# of patch_basicsr_for_cpu wraps the weights-only resume-state loader this puts in place
+patch_basicsr_loading()
 patch_basicsr_for_cpu()
 cache_niqe_gamma_table()
 

@@ -19,6 +19,7 @@ if __package__ in (None, ''):
 import sfd_arch  # noqa: E402,F401  (first: makes basicsr importable, registers the SFD classes)
 from basicsr.train import train_pipeline  # noqa: E402
 from sfd_arch.options.preflight import check_option_file, option_path  # noqa: E402
+from sfd_arch.utils.checkpoints import CheckpointError  # noqa: E402
 # isort: on
 
 
@@ -29,7 +30,10 @@ def main() -> None:
             check_option_file(opt_path, is_train=True, argv=sys.argv[1:])
         except (OSError, KeyError, ValueError) as err:
             sys.exit(f'error: {err.args[0] if isinstance(err, KeyError) else err}')
-    train_pipeline(os.getcwd())
+    try:
+        train_pipeline(os.getcwd())
+    except CheckpointError as err:  # a resume state or pretrained network that needs more than weights-only
+        sys.exit(f'error: {err}')
 
 
 if __name__ == '__main__':

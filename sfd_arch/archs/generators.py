@@ -32,7 +32,9 @@ import yaml
 from torch import nn
 
 from ..utils import upsampler as tiler
+from ..utils.checkpoints import CheckpointError
 from ..utils.force_yml import apply_force_yml, recorded_overrides
+from ..utils.safe_yaml import OptionFileError, load_yaml
 from .kair_rrdbnet_arch import is_kair_rrdb_state, kair_rrdb_options
 
 MODELS_EXTRA = 'pip install sfd_arch[models] (or pip install spandrel)'
@@ -80,6 +82,8 @@ def read_state(path: str) -> tuple[dict, Optional[str]]:
         raise FileNotFoundError(f'model file not found: {path}')
     try:
         ckpt = tiler.read_weights(path)
+    except CheckpointError as err:  # refused by the weights-only loader, or not a checkpoint: its one sentence
+        raise GeneratorError(str(err)) from None
     except Exception as err:  # noqa: BLE001 - pickle, zip, weights_only and safetensors errors all mean "unreadable"
         raise GeneratorError(f'{path}: cannot read it as a PyTorch or safetensors checkpoint '
                              f'({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ""})') from None
@@ -105,8 +109,8 @@ def parse_network_g(spec: Union[str, dict], source: str = '--network_g') -> dict
             with open(spec, encoding='utf-8') as f:
                 text = f.read()
         try:
-            block = yaml.safe_load(text)
-        except yaml.YAMLError as err:
+            block = load_yaml(text, where)
+        except (yaml.YAMLError, OptionFileError) as err:
             raise GeneratorError(f'{where}: not valid YAML ({str(err).splitlines()[0]})') from None
         if isinstance(block, str) and not osp.isfile(spec):
             raise GeneratorError(f'{source} {spec!r}: neither a YAML file nor a mapping such as '
@@ -264,8 +268,8 @@ def experiment_block(root: str) -> tuple[dict, str, dict]:
     with open(opt_path, encoding='utf-8') as f:
         text = f.read()
     try:
-        opt = yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
+        opt = load_yaml(text, opt_path) or {}
+    except (yaml.YAMLError, OptionFileError) as err:
         raise GeneratorError(f'{opt_path}: not valid YAML ({str(err).splitlines()[0]})') from None
     if not isinstance(opt, dict) or not isinstance(opt.get('network_g'), dict):
         raise GeneratorError(f'{opt_path}: no network_g block')

@@ -8,7 +8,7 @@ import os.path as osp
 import sys
 from typing import Any
 
-from ..eval.html_report import bench_html_data, write_bench_html
+from ..eval.html_report import COPY_DIR, bench_html_data, write_bench_html
 from ..iqa_bench import baselines
 from ..iqa_bench.bench import (
     DEFAULT_DATASETS,
@@ -24,7 +24,32 @@ from ..iqa_bench.bench import (
 )
 from ..iqa_bench.datasets import PRESETS
 from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL
-from .common import EXIT_FAILED, EXIT_OK, UsageError, metric_scorer, progress, release_options, scoring_options
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    metric_scorer,
+    progress,
+    refuse_outputs_over_inputs,
+    release_options,
+    scoring_inputs,
+    scoring_options,
+)
+
+
+def bench_outputs(out: str, found: dict) -> list[str]:
+    """What a bench writes into (folders whose files it replaces or adds) and the files it replaces."""
+    folders = ['cache', 'scatter', COPY_DIR, *found]
+    files = ['table.md', 'results.json', 'report.html', 'relative_plcc.png']
+    return [osp.join(out, name) for name in (*folders, *files)]
+
+
+def bench_inputs(found: dict, args: argparse.Namespace) -> list[str]:
+    """Every file a bench reads: images, score files, weights."""
+    inputs = scoring_inputs(args)
+    for ds in found.values():
+        inputs += [p for p in ds.paths if p is not None] + [p for p in ds.source.split('; ') if p]
+    return inputs
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -74,6 +99,11 @@ def run_bench(args: argparse.Namespace) -> int:
     settings = {m: metric_settings(m, args) for m in runnable}
 
     out = args.out_dir
+    every_found = {n: ds for found, _, _ in loaded.values() for n, ds in found.items()}
+    # one protocol reports into the output folder, several into one folder each (below)
+    report_dirs = [out] if len(protocols) == 1 else [osp.join(out, p.name) for p in protocols]
+    refuse_outputs_over_inputs([('output', p) for d in report_dirs for p in bench_outputs(d, every_found)]
+                               + [('output', osp.join(out, 'cache'))], bench_inputs(every_found, args), nested=True)
     os.makedirs(out, exist_ok=True)
     by_path: dict[str, ScoreCache] = {}  # one cache per file: protocols scoring the same images share it
     caches: dict[tuple[str, str, str], ScoreCache] = {}

@@ -16,7 +16,17 @@ from ..iqa_bench import datasets as dsets
 from ..iqa_bench.bench import oriented_scores, score_dataset, write_scores
 from ..iqa_bench.datasets import ALIASES, PRESETS, DatasetError, IQADataset, mos_table_dataset, read_dataset
 from ..iqa_bench.mos import MOS_COLUMNS
-from .common import EXIT_FAILED, EXIT_OK, UsageError, metric_scorer, progress, release_options, scoring_options
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    metric_scorer,
+    progress,
+    refuse_outputs_over_inputs,
+    release_options,
+    scoring_inputs,
+    scoring_options,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -84,6 +94,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     ds, summary = table_dataset(args) if args.mos else release_dataset(args)
     outputs = {k: osp.join(args.out_dir, f) for k, f in (('scores', 'scores.csv'), ('summary', 'summary.json'),
                                                           ('plot', 'scatter.png'))}
+    listed = [p for p in ds.paths if p is not None]
+    refuse_outputs_over_inputs([('output', p) for p in outputs.values()],
+                               [*listed, *(p for p in (args.mos, *ds.source.split('; ')) if p), *scoring_inputs(args)])
     existing = [p for p in outputs.values() if osp.exists(p)]
     if existing and not args.overwrite:
         raise UsageError(f'output exists: {", ".join(existing)} (pass --overwrite or another --out-dir)')

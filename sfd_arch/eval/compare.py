@@ -27,8 +27,9 @@ import numpy as np
 import sfd_arch.metrics as metrics_lib
 
 from ..utils import upsampler as inference
+from ..utils.files import UnsafePathError, check_name, refuse_output_over_input
 from ..utils.results import marked
-from .html_report import write_compare_html
+from .html_report import COPY_DIR, write_compare_html
 from .plan import (
     DEFAULT_METRICS,
     LABELS,
@@ -542,6 +543,30 @@ def command_line(opt_path: str, models: 'dict[str, str]', out_dir: str, *, devic
     return 'python scripts/compare.py ' + shlex.join(argv)
 
 
+def refuse_outputs_over_inputs(out_dir: str, opt_path: str, models: list[Model], datasets: list[Dataset]) -> None:
+    """Before anything is written: ``out_dir`` is none of the input folders, and no input (option file, checkpoint,
+    SR folder, LQ or GT image) lies in what the comparison writes or clears (``sr/``, ``visual/``, the reports)."""
+    files = [opt_path]
+    for ds in datasets:
+        paths = getattr(ds.dataset, 'paths', None) or []
+        files += [p[key] for p in paths for key in ('lq_path', 'gt_path') if key in p]
+    folders = sorted({osp.dirname(f) for f in files[1:]})
+    for model in models:
+        if model.kind == 'folder':
+            folders.append(model.path)
+            files += list(model.folder_files.values())
+        elif model.path:
+            files.append(model.path)
+    written = [osp.join(out_dir, 'sr', model.label) for model in models]  # cleared when a model changes
+    written += [osp.join(out_dir, name) for name in ('visual', COPY_DIR, 'metrics.csv', STATE_FILE, 'table.md',
+                                                     'pd.png', 'report.md', 'report.html')]
+    try:
+        refuse_output_over_input([out_dir], folders, '-o', nested=False)
+        refuse_output_over_input(written, [*folders, *files], 'output', nested=True)
+    except UnsafePathError as err:
+        raise CompareError(str(err)) from None
+
+
 def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device: str = 'auto',
                 metrics: Optional[Sequence[str]] = None, default_metrics: bool = True,
                 datasets: Optional[Sequence[str]] = None, pd_metric: str = 'lpips', x_metric: str = 'psnr',
@@ -565,6 +590,11 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
 
     if not models:
         raise CompareError('no models to compare: give at least one --model')
+    for label in models:
+        try:  # a model's name becomes sr/<name>/: `..` would put its images beside the report
+            check_name(label, '--model')
+        except UnsafePathError as err:
+            raise CompareError(str(err)) from None
     try:
         opt = check_option_file(opt_path, is_train=False)
     except (FileNotFoundError, ValueError, KeyError) as err:
@@ -597,6 +627,7 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
             find_folder_outputs(model, dsets)
         elif model.how:
             print(f'compare: {model.label}: {model.how}', file=sys.stderr)
+    refuse_outputs_over_inputs(out_dir, opt_path, built, dsets)
 
     os.makedirs(out_dir, exist_ok=True)
     kept, rewrite, state = reconcile(out_dir, built, dsets, plan)

@@ -33,7 +33,7 @@ import numpy as np
 from ..iqa.images import ImageArray, ImageReadError, read_image
 from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL, BenchProtocol
 from ..utils.directions import lower_is_better
-from ..utils.files import file_sha256
+from ..utils.files import check_name, file_sha256
 from . import correlation as corr
 from . import datasets as dsets
 from .baselines import BASELINES
@@ -519,6 +519,10 @@ def parse_dataset_dirs(values: Sequence[str]) -> dict[str, str]:
         try:
             key = dsets.canonical(name)
         except ValueError:
+            try:  # the name becomes <out>/<name>/scores.csv and cache/<name>/: a plain name only
+                check_name(name, '--dataset-dir')
+            except ValueError as err:
+                raise BenchError(str(err)) from None
             if not path.lower().endswith('.csv'):
                 raise BenchError(f'--dataset-dir {value}: {name!r} is not a preset ({", ".join(sorted(dsets.PRESETS))})'
                                  '; a dataset of another name must be a CSV file (columns image, mos)') from None

@@ -50,6 +50,7 @@ from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 from .. import exact_resume
 from ..archs.clip_arch import build_clip, normalize_clip_opt
+from ..utils.checkpoints import load_checkpoint
 from ..utils.results import RANDOM_CLIP, STAND_IN_WEIGHTS, marked_metric_log
 from ..utils.switches import SFDSwitches, sfd_switches  # noqa: F401  (re-exported: the one reading of the switches)
 
@@ -184,7 +185,7 @@ class SFDMixin:
         if self._clip_checked:
             # before any network is built: a changed `clip.layers` would otherwise surface as a shape mismatch
             # while loading Feat-D, not as what it is
-            self._check_resumed_clip(torch.load(resume_path, map_location='cpu', mmap=True), resume_path)
+            self._check_resumed_clip(load_checkpoint(resume_path, 'training state', mmap=True), resume_path)
         self.clip = None
         if self.sfd.uses_clip:
             self.clip = build_clip(self.clip_opt).to(self.device)

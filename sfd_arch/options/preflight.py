@@ -10,28 +10,18 @@ import argparse
 import os
 from typing import Any, Optional, Sequence
 
-import yaml
-
 from ..archs.clip_arch import normalize_clip_opt
+from ..utils.basicsr_safety import check_path_names
 from ..utils.force_yml import apply_force_yml
+from ..utils.safe_yaml import load_option_file
 from .walk import check_metric_blocks, check_option_keys
 
 _PATH_KEYS = ('dataroot_gt', 'dataroot_lq', 'meta_info', 'meta_info_file')
 
 
 def _load(path: str) -> dict[str, Any]:
-    from basicsr.utils.options import ordered_yaml
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'option file not found: {path}')
-    with open(path) as f:
-        try:
-            opt = yaml.load(f, Loader=ordered_yaml()[0])
-        except yaml.YAMLError as err:
-            raise ValueError(f'{path} is not valid YAML: {err}') from err
-    if not isinstance(opt, dict):
-        raise ValueError(f'{path} does not hold a mapping of options')
-    return opt
+    # the safe loader: a Python tag or a key written twice is an error naming the file and line(s), before anything
+    return load_option_file(path)
 
 
 def check_option_file(path: str, is_train: bool = True, check_metrics: bool = True,
@@ -45,6 +35,7 @@ def check_option_file(path: str, is_train: bool = True, check_metrics: bool = Tr
     """
     opt = _load(path)
     forced = apply_command_line(opt, argv, is_train) if argv is not None else []
+    check_path_names(opt, path)  # `name: ../x` would put experiments/, results/ or tb_logger/ files elsewhere
     sfd_training = opt.get('model_type') in ('SFDModel', 'RealSFDModel') and is_train
     if sfd_training:  # the clip block's own check first: it names the open_clip keys with their meaning
         _check_clip(opt, path)

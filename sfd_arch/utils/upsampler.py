@@ -22,6 +22,8 @@ import numpy as np
 import torch
 
 from sfd_arch.compat import ensure_basicsr_importable
+from sfd_arch.utils.checkpoints import load_checkpoint
+from sfd_arch.utils.files import check_name, refuse_output_over_input
 
 ensure_basicsr_importable()
 
@@ -31,7 +33,7 @@ from basicsr.utils import img2tensor, tensor2img  # noqa: E402
 __all__ = [
     'ALPHA_EXTENSIONS', 'HIGH_DEPTH_EXTENSIONS', 'IMG_EXTENSIONS', 'RRDBUpsampler', 'TiledUpsampler',
     'build_generator', 'list_inputs', 'load_generator_state', 'output_extension', 'pick_device', 'read_weights',
-    'rrdb_options_from_state', 'rrdb_size_multiple',
+    'output_path', 'refuse_outputs_over_inputs', 'rrdb_options_from_state', 'rrdb_size_multiple',
 ]
 
 IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
@@ -47,11 +49,7 @@ def read_weights(model_path: str) -> object:
     weights-only (a pickle that would run code is refused, never executed)."""
     if not osp.isfile(model_path):
         raise FileNotFoundError(f'model file not found: {model_path}')
-    if model_path.lower().endswith('.safetensors'):
-        from safetensors.torch import load_file
-
-        return load_file(model_path, device='cpu')
-    return torch.load(model_path, map_location='cpu', weights_only=True)
+    return load_checkpoint(model_path, 'generator checkpoint')  # weights-only, or .safetensors
 
 
 def load_generator_state(model_path: str) -> dict:
@@ -263,3 +261,22 @@ def pick_device(name: str) -> torch.device:
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise RuntimeError('--device cuda was given, but CUDA is not available here (use --device cpu)')
     return device
+
+
+def output_path(output: str, input_path: str, suffix: str, ext: str) -> str:
+    """Where ``scripts/inference_sfd.py`` writes the result of ``input_path``: ``<output>/<name>_<suffix>.<ext>``
+    (``<name>.<ext>`` for an empty suffix). The file name must stay one name inside ``output``."""
+    name = osp.splitext(osp.basename(input_path))[0]
+    filename = f'{name}_{suffix}.{ext}' if suffix else f'{name}.{ext}'
+    return osp.join(output, check_name(filename, '--suffix / --ext'))
+
+
+def refuse_outputs_over_inputs(inputs: list[str], output: str, suffix: str, ext: str) -> None:
+    """Before any image is read: no result may be written over an input (``-o`` the input folder with
+    ``--suffix ""``, say). Every extension a result may get is tried (the requested one, or png for alpha and
+    16 bits), so the check does not depend on the image content."""
+    planned = []
+    for path in inputs:
+        chosen = osp.splitext(path)[1][1:].lower() if ext == 'auto' else ext.lower().lstrip('.')
+        planned += [output_path(output, path, suffix, e) for e in dict.fromkeys((chosen, 'png'))]
+    refuse_output_over_input(planned, inputs, 'output', nested=False)
