@@ -173,7 +173,7 @@ def test_the_training_script_refuses_before_basicsr_starts(tmp_path):
     (lambda o: o.update(clip={'layer': [1]}), 'clip.layer: unknown key (did you mean `layers`?)'),
     (lambda o: o.update(keep_image_dd=True), 'keep_image_dd: unknown key (did you mean `keep_image_d`?)'),
     (lambda o: o.update(resize_prob=[0.2, 0.7, 0.1]), 'resize_prob: unknown key'),  # RealSFDModel's, not SFDModel's
-    (lambda o: o.update(keep_image_d='maybe'), "keep_image_d: input should be a valid boolean"),
+    (lambda o: o.update(keep_image_d='maybe'), "keep_image_d: expected true or false, got 'maybe'"),
 ])
 def test_each_level_names_the_key_where_it_is_and_the_closest(edit, line):
     opt = sfd_opt()
