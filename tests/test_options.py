@@ -19,6 +19,7 @@ import yaml
 import sfd_arch  # noqa: F401  (registers the SFD archs, losses and metrics)
 from sfd_arch.options import OptionKeyError, check_metric_blocks, check_option_file, check_option_keys
 from sfd_arch.tools.switch import switch_text
+from sfd_testutil import write_pairs
 
 ROOT = Path(__file__).resolve().parent.parent
 UPSTREAM = Path(__file__).resolve().parent / 'upstream_options'
@@ -209,12 +210,12 @@ def test_extra_keys_declares_keys_of_ones_own_code():
 
 # -- the command line BasicSR will parse --------------------------------------------------------------------------
 def write_runnable(tmp_path: Path) -> Path:
+    """A runnable file but for its training GT folder, which is not there (``real_gt``: the one that is)."""
     opt = sfd_opt()
     for phase in ('train', 'val'):
-        for key in ('dataroot_gt', 'dataroot_lq'):
-            folder = tmp_path / phase / key
-            folder.mkdir(parents=True)
-            opt['datasets'][phase][key] = str(folder)
+        write_pairs(str(tmp_path / phase / 'gt'), str(tmp_path / phase / 'lq'))
+        opt['datasets'][phase].update(dataroot_gt=str(tmp_path / phase / 'gt'), dataroot_lq=str(tmp_path / phase / 'lq'))
+    write_pairs(str(tmp_path / 'real_gt'), str(tmp_path / 'unused_lq'))
     opt['datasets']['train']['dataroot_gt'] = str(tmp_path / 'not_here')
     opt['path']['pretrain_network_g'] = None
     path = tmp_path / 'train.yml'
@@ -227,9 +228,9 @@ def test_force_yml_is_applied_before_the_check(tmp_path):
     with pytest.raises(FileNotFoundError, match='dataroot_gt: not found:'):
         check_option_file(str(path), argv=['-opt', str(path)])
     real = tmp_path / 'real_gt'
-    real.mkdir()
     opt = check_option_file(str(path), argv=['-opt', str(path), '--auto_resume', '--debug', '--force_yml',
-                                             f'datasets:train:dataroot_gt={real}', 'train:ema_decay=0.99'])
+                                             f'datasets:train:dataroot_gt={real}', 'train:ema_decay=0.99'],
+                            check_weights=False)
     assert opt['datasets']['train']['dataroot_gt'] == str(real)
     assert opt['train']['ema_decay'] == 0.99 and opt['auto_resume'] is True
     assert opt['name'].startswith('debug_')
@@ -238,7 +239,6 @@ def test_force_yml_is_applied_before_the_check(tmp_path):
 def test_a_misspelt_force_yml_key_fails_naming_it(tmp_path):
     path = write_runnable(tmp_path)
     real = tmp_path / 'real_gt'
-    real.mkdir()
     argv = ['-opt', str(path), '--force_yml', f'datasets:train:dataroot_gt={real}', 'train:ema_decy=0.99']
     with pytest.raises(OptionKeyError, match=r'train\.ema_decy: unknown key \(did you mean .ema_decay.\?\) '
                                              r'\(set by --force_yml\)'):

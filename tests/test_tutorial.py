@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO, TINY_RN_CFG
-from sfd_testutil import write_random_vgg19
+from sfd_testutil import write_pairs, write_random_vgg19
 
 TUTORIAL = REPO / 'docs' / 'tutorial.md'
 PSNR_OPT, SFD_OPT = REPO / 'options' / 'train_rrdbnet_psnr_x4.yml', REPO / 'options' / 'train_sfd_x4.yml'
@@ -61,19 +61,25 @@ def test_force_yml_lmdb_switch_passes_the_check_and_a_misspelt_key_fails(opt, tm
 
     monkeypatch.chdir(tmp_path)
     overrides = lmdb_overrides()
-    for folder in [o.split('=')[1] for o in overrides if 'dataroot' in o] + [
-            f'datasets/{name}/{sub}' for name in ('Set5', 'Set14') for sub in ('GTmod12', 'LRbicx4')]:
+    for folder in [o.split('=')[1] for o in overrides if 'dataroot' in o]:  # LMDBs as prepare_data.py writes
         os.makedirs(folder)
+        size = 480 if 'HR' in folder else 120
+        (tmp_path / folder / 'data.mdb').write_bytes(b'')
+        (tmp_path / folder / 'meta_info.txt').write_text(''.join(f'{i:04d}_s001.png ({size},{size},3) 1\n'
+                                                                 for i in range(16)))
+    for name in ('Set5', 'Set14'):
+        write_pairs(f'datasets/{name}/GTmod12', f'datasets/{name}/LRbicx4')
     argv = ['-opt', str(opt), '--force_yml', *overrides]
     with pytest.raises(FileNotFoundError, match='datasets.train.dataroot_gt: not found: datasets/DF2K/'
                                                 'DF2K_train_HR_sub$'):
-        check_option_file(str(opt), argv=['-opt', str(opt)], check_metrics=False)
-    forced = check_option_file(str(opt), argv=argv, check_metrics=False)
+        check_option_file(str(opt), argv=['-opt', str(opt)], check_metrics=False, check_weights=False)
+    forced = check_option_file(str(opt), argv=argv, check_metrics=False, check_weights=False)
     assert forced['datasets']['train']['dataroot_gt'] == 'datasets/DF2K/DF2K_train_HR_sub.lmdb'
     assert forced['datasets']['train']['io_backend']['type'] == 'lmdb'
     with pytest.raises(OptionKeyError, match=r'datasets\.train\.dataroot_gtt: unknown key .*dataroot_gt.*'
                                              r'\(set by --force_yml\)'):
-        check_option_file(str(opt), argv=[*argv, 'datasets:train:dataroot_gtt=x'], check_metrics=False)
+        check_option_file(str(opt), argv=[*argv, 'datasets:train:dataroot_gtt=x'], check_metrics=False,
+                          check_weights=False)
 
 
 TRAIN_PHOTOS = {'datasets/DIV2K/DIV2K_train_HR': {'0001': 'coffee', '0002': 'rocket'},
