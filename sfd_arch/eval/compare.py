@@ -18,7 +18,7 @@ import shlex
 import shutil
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import cv2
@@ -34,6 +34,7 @@ from .plan import (
     LABELS,
     CompareError,
     MetricPlan,
+    cannot_measure,
     compute_dataset_metric,
     compute_image_metric,
     plan_metrics,
@@ -173,6 +174,8 @@ class Run:
     bicubic_kernel: str
     computed_sr: int = 0
     computed_values: int = 0
+    # (dataset, image, metric) -> why the metric cannot measure that image's SR (from the LQ header x scale)
+    unmeasurable: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     def sr_path(self, model: Model, ds: Dataset, image: str) -> str:
         if model.kind == 'folder':
@@ -222,6 +225,28 @@ class Run:
         return value
 
 
+def unmeasurable_images(datasets: list[Dataset], plan: MetricPlan, scale: int) -> dict[tuple[str, str, str], str]:
+    """Per image and metric, why a per-image metric cannot measure it (NIQE on fewer than two 96 px blocks),
+    from the LQ image's header (the SR image is LQ x scale): known before any SR image is made."""
+    from ..utils.imagefiles import ImageFileError, image_size
+
+    checks = {n: b for n, b in plan.blocks.items() if n in plan.per_image() and cannot_measure(b, 1, 1)}
+    out: dict[tuple[str, str, str], str] = {}
+    if not checks:
+        return out
+    for ds in datasets:
+        for image, lq_path in zip(ds.images, ds.lq_paths):
+            try:
+                width, height = image_size(lq_path)
+            except ImageFileError as err:
+                raise CompareError(str(err)) from None
+            for name, block in checks.items():
+                reason = cannot_measure(block, width * scale, height * scale)
+                if reason:
+                    out[(ds.name, image, name)] = reason
+    return out
+
+
 def _progress(total: int, enabled: bool):
     from tqdm import tqdm
 
@@ -243,8 +268,8 @@ def compute_all(run: Run, rows: list[CompareRow], writer: MetricsCsv, progress: 
         for ds in run.datasets:
             bar.set_postfix_str(ds.name)
             for index, image in enumerate(ds.images):
-                todo = {m.label: [n for n in per_image if (m.label, ds.name, image, n) not in done]
-                        for m in run.models}
+                todo = {m.label: [n for n in per_image if (m.label, ds.name, image, n) not in done
+                                  and (ds.name, image, n) not in run.unmeasurable] for m in run.models}
                 if not any(todo.values()):
                     bar.update(len(run.models))
                     continue
@@ -381,6 +406,10 @@ def metric_labels(blocks: dict[str, dict]) -> dict[str, str]:
     return dict(LABELS, **{n: marked(LABELS.get(n, n), notes.get(n)) for n in blocks})
 
 
+def labels_of(name: str) -> str:
+    return LABELS.get(name, name)
+
+
 def _pick_pd_metric(plan: MetricPlan, wanted: str, x_metric: str) -> tuple[Optional[str], str]:
     """The PD y metric: the wanted one if computed, else the first other per-image metric (and a note why)."""
     if wanted in plan.blocks:
@@ -411,6 +440,10 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
     notes = [f'{m.label}: {kernel} upscaling of the LQ images, x{run.scale}.' for m in run.models if m.kind == BICUBIC]
     notes += [f'{m.label}: {m.describe()}.' for m in run.models if m.kind != BICUBIC]
     notes.append(f'Datasets: {", ".join(f"{d.name} ({len(d.images)} images)" for d in run.datasets)}.')
+    for name in dict.fromkeys(n for _, _, n in run.unmeasurable):
+        cases = [f'{d}/{i} ({reason})' for (d, i, n), reason in run.unmeasurable.items() if n == name]
+        notes.append(f'{labels_of(name)} is left out of the means on {len(cases)} image(s) it cannot measure: '
+                     f'{"; ".join(cases[:5])}{" ..." if len(cases) > 5 else ""}.')
     y_metric, pd_note = _pick_pd_metric(run.plan, pd_metric, x_metric)
     pd_png = None
     if y_metric and x_metric in run.plan.blocks:
@@ -498,7 +531,7 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
     if not models:
         raise CompareError('no models to compare: give at least one --model')
     try:
-        opt = check_option_file(opt_path, is_train=False)
+        opt = check_option_file(opt_path, is_train=False, check_weights=False)  # it loads its own models
     except (FileNotFoundError, ValueError, KeyError) as err:
         raise CompareError(str(err.args[0]) if err.args else str(err)) from None
     scale = int(opt.get('scale', 4))
@@ -523,9 +556,12 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
     kept, rewrite, state = reconcile(out_dir, built, dsets, plan)
     writer = MetricsCsv(osp.join(out_dir, 'metrics.csv'), kept, rewrite)
     _write_json(osp.join(out_dir, STATE_FILE), state)
-    run = Run(out_dir, built, dsets, plan, scale, bicubic)
+    run = Run(out_dir, built, dsets, plan, scale, bicubic, unmeasurable=unmeasurable_images(dsets, plan, scale))
     for name, reason in plan.skipped.items():
         print(f'compare: skipping {name}: {reason}', file=sys.stderr)
+    for (dataset, image, name), reason in run.unmeasurable.items():
+        print(f'compare: {name} cannot measure {dataset}/{image}: {reason}; its other metrics are computed',
+              file=sys.stderr)
     try:
         rows = compute_all(run, kept, writer, progress)
     finally:

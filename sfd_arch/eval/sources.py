@@ -21,6 +21,7 @@ import numpy as np
 
 from ..utils import upsampler as inference
 from ..utils.files import file_sha256
+from ..utils.imagefiles import file_incomplete
 from .plan import CompareError
 
 BICUBIC = 'bicubic'
@@ -149,6 +150,7 @@ class Dataset:
     hr_paths: list[str]
     fingerprint: str
     order: list[int]  # dataset index of each image: images are sorted by name, BasicSR's scan is not
+    lq_paths: list[str] = field(default_factory=list)
 
     def pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """``(lq, hr)`` uint8 BGR of the ``index``-th image, HR cropped to LQ x scale as BasicSR's test does."""
@@ -196,9 +198,15 @@ def load_datasets(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = No
         images = [osp.splitext(osp.basename(p['lq_path']))[0] for p in paths]
         if not images:
             raise CompareError(f'{opt_path}: datasets.{key} ({name}): no images in {block["dataroot_lq"]}')
+        cut = [problem for p in paths for problem in (file_incomplete(p['lq_path']), file_incomplete(p['gt_path']))
+               if problem]
+        if cut:  # OpenCV would decode a cut JPEG as a partly gray image, and score it
+            more = f' (and {len(cut) - 3} more)' if len(cut) > 3 else ''
+            raise CompareError(f'{opt_path}: datasets.{key} ({name}): {"; ".join(cut[:3])}{more}')
         listing = [[p['lq_path'], *file_stat(p['lq_path']), p['gt_path'], *file_stat(p['gt_path'])] for p in paths]
         fingerprint = hashlib.sha256(json.dumps([block, listing], sort_keys=True, default=str).encode()).hexdigest()
-        out.append(Dataset(name, dataset, images, [p['gt_path'] for p in paths], fingerprint, order))
+        out.append(Dataset(name, dataset, images, [p['gt_path'] for p in paths], fingerprint, order,
+                           [p['lq_path'] for p in paths]))
     if wanted:
         absent = [w for w in wanted if w not in {d.name for d in out}]
         if absent:

@@ -220,9 +220,10 @@ def _check_pair_sizes(where: str, listing: Listing, scale: int, train: bool) -> 
         if not fits:
             bad.append(f'{gt_file} is {gt[0]}x{gt[1]} but {lq_file} is {lq[0]}x{lq[1]}')
     if bad:
-        need = 'exactly' if train else 'LQ x scale, cropped down to'
-        raise DatasetFileError(f'{where}: {len(bad)} GT/LQ pair(s) are not x{scale} apart (GT must be {need} '
-                               f'{scale} x LQ, width x height): {_some(bad, 2)}')
+        need = (f'exactly {scale} x LQ for training' if train else
+                f'{scale} x LQ, or up to {scale - 1} px more that BasicSR crops off')
+        raise DatasetFileError(f'{where}: {len(bad)} GT/LQ pair(s) are not x{scale} apart (GT must be {need}; '
+                               f'width x height): {_some(bad, 2)}')
 
 
 def check_dataset(where: str, block: dict[str, Any], scale: int, train: bool) -> Optional[Listing]:

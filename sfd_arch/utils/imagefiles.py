@@ -8,7 +8,8 @@ file's structure, never by decoding:
   own end marker sit inside a segment and are skipped), then an end-of-image marker (``FF D9``) after it, searched
   backwards from the end of the file (inside scan data a ``FF`` byte is always followed by ``00`` or a restart
   marker, so ``FF D9`` there is the end);
-- PNG: the chunks from the signature on, each inside the file, up to the ``IEND`` chunk.
+- PNG: the chunks from the signature on, each inside the file, up to the ``IEND`` chunk (a file whose chunks
+  are garbage is corrupt rather than cut, and left to the decoder).
 
 Both read each segment or chunk header only (a few dozen for a photo), so the check costs microseconds per image
 on top of reading the file, which the decoder does anyway (``scripts/benchmarks/option_check.py`` prints it).
@@ -75,6 +76,8 @@ def _png_incomplete(data: bytes, name: str) -> Optional[str]:
     pos, size = 8, len(data)
     while pos + 8 <= size:
         length, kind = struct.unpack('>I4s', data[pos:pos + 8])
+        if not kind.isalpha() or (pos == 8 and kind != b'IHDR'):
+            return None  # not a PNG's chunks (corrupt, not cut): the decoder says it cannot read it
         end = pos + 12 + length  # length, type, data, CRC
         if end > size:
             return f'{name}: truncated PNG (the file ends inside its {kind.decode("latin-1")} chunk: {size} bytes)'
