@@ -16,13 +16,16 @@ import os
 import os.path as osp
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
+
+import numpy as np
 
 from ..utils.imagefiles import ImageFileError, image_size
 
 # datasets whose pairs and sizes are checked here; any other registered type gets its paths checked only
 PAIRED = ('PairedImageDataset', 'RealESRGANPairedDataset')
-_SHAPE = re.compile(r'\((\d+),\s*(\d+)(?:,\s*\d+)?\)')
+# a meta_info.txt line: the key (up to the first dot), then the (h,w[,c]) shape where recorded
+_META_LINE = re.compile(r'^(?=\S)([^.\n]*)[^\n(]*(?:\((\d+),\s*(\d+)[^)\n]*\))?[^\n]*$', re.M)
 
 
 class DatasetFileError(ValueError):
@@ -31,12 +34,14 @@ class DatasetFileError(ValueError):
 
 @dataclass
 class Listing:
-    """What a dataset block will read: ``items`` (one name per sample) and, where known, each sample's sizes
-    ``(gt (w, h), lq (w, h))`` and the file each size came from."""
+    """What a dataset block will read: ``items`` (one name per sample) and, where known, the sizes of each
+    sample's GT and LQ images as ``(N, 2)`` arrays of (width, height), and ``files(i)``: the two names of sample
+    ``i`` for messages."""
 
     items: list[str] = field(default_factory=list)
-    sizes: list[tuple[Optional[tuple[int, int]], Optional[tuple[int, int]]]] = field(default_factory=list)
-    files: list[tuple[str, str]] = field(default_factory=list)
+    gt_wh: Optional[np.ndarray] = None
+    lq_wh: Optional[np.ndarray] = None
+    files: Callable[[int], tuple[str, str]] = lambda i: ('', '')
 
 
 def _files_in(folder: str) -> list[str]:
@@ -56,26 +61,27 @@ def _folder(where: str, key: str, folder: Any) -> str:
     return folder
 
 
-def _lmdb_meta(where: str, key: str, folder: str) -> dict[str, Optional[tuple[int, int]]]:
-    """An LMDB's keys -> (w, h), from its ``meta_info.txt`` (``name.png (h,w,c) compression`` per line)."""
+def _lmdb_meta(where: str, key: str, folder: str) -> tuple[list[str], np.ndarray]:
+    """An LMDB's keys and their (width, height) from its ``meta_info.txt`` (``name.png (h,w,c) compression`` per
+    line; BasicSR's key is the text before the first dot). One regular expression over the whole file: 140,000
+    lines take a fraction of a second, a loop over lines several times that."""
     if not folder.endswith('.lmdb'):
         raise DatasetFileError(f'{where}.{key}: {folder} is not an LMDB (io_backend type lmdb needs a folder named '
                                '*.lmdb, as scripts/data_preparation/prepare_data.py --lmdb writes)')
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'{where}.{key}: not found: {folder}')
     for name in ('data.mdb', 'meta_info.txt'):
         if not osp.isfile(osp.join(folder, name)):
             raise DatasetFileError(f'{where}.{key}: {folder} has no {name}: not an LMDB written by BasicSR\'s '
                                    'tools (scripts/data_preparation/prepare_data.py --lmdb)')
-    meta: dict[str, Optional[tuple[int, int]]] = {}
     with open(osp.join(folder, 'meta_info.txt')) as f:
-        for line in f:
-            if not line.strip():
-                continue
-            shape = _SHAPE.search(line)
-            # BasicSR's key: the text before the first dot of the line
-            meta[line.split('.')[0]] = (int(shape.group(2)), int(shape.group(1))) if shape else None
-    if not meta:
+        lines = _META_LINE.findall(f.read())
+    if not lines:
         raise DatasetFileError(f'{where}.{key}: no images in {folder} (its meta_info.txt lists none)')
-    return meta
+    keys = [line[0] for line in lines]
+    # (h, w) as recorded; -1 where a line has no shape
+    hw = np.array([(line[1] or -1, line[2] or -1) for line in lines], dtype=np.int64)
+    return keys, hw[:, ::-1].copy()
 
 
 def _meta_names(where: str, key: str, path: Any) -> list[str]:
@@ -109,14 +115,15 @@ def _some(items: list[str], count: int = 3) -> str:
     return ', '.join(items[:count]) + more
 
 
-def _headers(files: list[tuple[str, str]]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    sizes = []
-    for gt, lq in files:
+def _headers(files: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+    gt, lq = [], []
+    for gt_file, lq_file in files:
         try:
-            sizes.append((image_size(gt), image_size(lq)))
+            gt.append(image_size(gt_file))
+            lq.append(image_size(lq_file))
         except ImageFileError as err:
             raise DatasetFileError(str(err)) from None
-    return sizes
+    return np.array(gt, dtype=np.int64).reshape(-1, 2), np.array(lq, dtype=np.int64).reshape(-1, 2)
 
 
 def paired_listing(where: str, block: dict[str, Any]) -> Listing:
@@ -124,15 +131,18 @@ def paired_listing(where: str, block: dict[str, Any]) -> Listing:
     backend = (block.get('io_backend') or {}).get('type', 'disk')
     tmpl = block.get('filename_tmpl', '{}')
     if backend == 'lmdb':
-        gt_meta = _lmdb_meta(where, 'dataroot_gt', str(block.get('dataroot_gt') or ''))
-        lq_meta = _lmdb_meta(where, 'dataroot_lq', str(block.get('dataroot_lq') or ''))
-        if set(gt_meta) != set(lq_meta):
-            only_gt, only_lq = sorted(set(gt_meta) - set(lq_meta)), sorted(set(lq_meta) - set(gt_meta))
+        gt_root, lq_root = str(block.get('dataroot_gt') or ''), str(block.get('dataroot_lq') or '')
+        gt_keys, gt_wh = _lmdb_meta(where, 'dataroot_gt', gt_root)
+        lq_keys, lq_wh = _lmdb_meta(where, 'dataroot_lq', lq_root)
+        lq_index = dict(zip(lq_keys, range(len(lq_keys))))
+        if len(lq_index) != len(gt_keys) or not all(k in lq_index for k in gt_keys):
+            gt_set, lq_set = set(gt_keys), set(lq_index)
             raise DatasetFileError(f'{where}: the LMDBs hold different images: only in dataroot_gt: '
-                                   f'{_some(only_gt) or "none"}; only in dataroot_lq: {_some(only_lq) or "none"}')
-        keys = sorted(gt_meta)
-        return Listing(keys, [(gt_meta[k], lq_meta[k]) for k in keys],
-                       [(f'{block["dataroot_gt"]}:{k}', f'{block["dataroot_lq"]}:{k}') for k in keys])
+                                   f'{_some(sorted(gt_set - lq_set)) or "none"}; only in dataroot_lq: '
+                                   f'{_some(sorted(lq_set - gt_set)) or "none"}')
+        lq_wh = lq_wh[[lq_index[k] for k in gt_keys]]
+        return Listing(gt_keys, gt_wh, lq_wh,
+                       lambda i: (f'{gt_root} image {gt_keys[i]}', f'{lq_root} image {gt_keys[i]}'))
     gt_dir = _folder(where, 'dataroot_gt', block.get('dataroot_gt'))
     lq_dir = _folder(where, 'dataroot_lq', block.get('dataroot_lq'))
     meta_key = 'meta_info' if block.get('type') == 'RealESRGANPairedDataset' else 'meta_info_file'
@@ -171,15 +181,15 @@ def paired_listing(where: str, block: dict[str, Any]) -> Listing:
                 f'{where}: dataroot_gt and dataroot_lq do not pair up ({len(gt_files)} and {len(lq_files)} files, '
                 f"filename_tmpl {tmpl!r}): GT without LQ: {_some(unmatched) or 'none'}; LQ without GT: "
                 f"{_some(extra) or 'none'}")
-    return Listing([gt for gt, _ in files], _headers(files), files)
+    gt_wh, lq_wh = _headers(files)
+    return Listing([gt for gt, _ in files], gt_wh, lq_wh, files.__getitem__)
 
 
 def single_listing(where: str, block: dict[str, Any]) -> Listing:
     """SingleImageDataset: the LQ images alone."""
     backend = (block.get('io_backend') or {}).get('type', 'disk')
     if backend == 'lmdb':
-        meta = _lmdb_meta(where, 'dataroot_lq', str(block.get('dataroot_lq') or ''))
-        return Listing(sorted(meta))
+        return Listing(_lmdb_meta(where, 'dataroot_lq', str(block.get('dataroot_lq') or ''))[0])
     folder = _folder(where, 'dataroot_lq', block.get('dataroot_lq'))
     if block.get('meta_info_file'):
         names = [osp.join(folder, line.split(' ')[0]) for line in
@@ -199,7 +209,7 @@ def realesrgan_listing(where: str, block: dict[str, Any]) -> Listing:
     """RealESRGANDataset: the GT images named by ``meta_info`` (or an LMDB's meta_info.txt)."""
     backend = (block.get('io_backend') or {}).get('type', 'disk')
     if backend == 'lmdb':
-        return Listing(sorted(_lmdb_meta(where, 'dataroot_gt', str(block.get('dataroot_gt') or ''))))
+        return Listing(_lmdb_meta(where, 'dataroot_gt', str(block.get('dataroot_gt') or ''))[0])
     folder = _folder(where, 'dataroot_gt', block.get('dataroot_gt'))
     names = [osp.join(folder, line.split(' ')[0]) for line in _meta_names(where, 'meta_info', block.get('meta_info'))]
     missing = _missing_files(names)
@@ -211,19 +221,23 @@ def realesrgan_listing(where: str, block: dict[str, Any]) -> Listing:
 
 def _check_pair_sizes(where: str, listing: Listing, scale: int, train: bool) -> None:
     """Training crops need GT = LQ x scale exactly; validation crops GT to LQ x scale, so GT may exceed it by less
-    than ``scale`` pixels (DIV2K's HR beside its bicubic LR)."""
-    bad = []
-    for (gt, lq), (gt_file, lq_file) in zip(listing.sizes, listing.files):
-        if gt is None or lq is None:
-            continue
-        fits = all((g == q * scale) if train else (q * scale <= g < (q + 1) * scale) for g, q in zip(gt, lq))
-        if not fits:
-            bad.append(f'{gt_file} is {gt[0]}x{gt[1]} but {lq_file} is {lq[0]}x{lq[1]}')
-    if bad:
+    than ``scale`` pixels (DIV2K's HR beside its bicubic LR). Entries without a recorded size are skipped."""
+    gt, lq = listing.gt_wh, listing.lq_wh
+    if gt is None or lq is None or not len(gt):
+        return
+    known = (gt >= 0).all(1) & (lq >= 0).all(1)
+    fits = (gt == lq * scale) if train else ((lq * scale <= gt) & (gt < (lq + 1) * scale))
+    bad = np.flatnonzero(known & ~fits.all(1))
+    if len(bad):
+        cases = []
+        for i in bad[:2]:
+            gt_file, lq_file = listing.files(int(i))
+            cases.append(f'{gt_file} is {gt[i, 0]}x{gt[i, 1]} but {lq_file} is {lq[i, 0]}x{lq[i, 1]}')
+        more = f' and {len(bad) - 2} more' if len(bad) > 2 else ''
         need = (f'exactly {scale} x LQ for training' if train else
                 f'{scale} x LQ, or up to {scale - 1} px more that BasicSR crops off')
         raise DatasetFileError(f'{where}: {len(bad)} GT/LQ pair(s) are not x{scale} apart (GT must be {need}; '
-                               f'width x height): {_some(bad, 2)}')
+                               f'width x height): {", ".join(cases)}{more}')
 
 
 def check_dataset(where: str, block: dict[str, Any], scale: int, train: bool) -> Optional[Listing]:
@@ -257,14 +271,16 @@ def _check_crop(where: str, block: dict[str, Any], listing: Listing, scale: int)
     if gt_size is None:
         raise DatasetFileError(f'{where}.gt_size: missing (the size of the GT patches training crops)')
     lq_patch = int(gt_size) // scale
-    known = [(min(lq), gt, files) for (gt, lq), files in zip(listing.sizes, listing.files) if gt and lq]
-    if not known:
+    if listing.lq_wh is None or not len(listing.lq_wh):
         return
-    smallest, gt, (gt_file, _) = min(known, key=lambda t: t[0])
-    if smallest < lq_patch:
+    short = np.where((listing.lq_wh >= 0).all(1), listing.lq_wh.min(1), np.iinfo(np.int64).max)
+    i = int(short.argmin())
+    if short[i] < lq_patch:
+        gt_file = listing.files(i)[0]
+        w, h = listing.gt_wh[i]
         raise DatasetFileError(f'{where}.gt_size: {gt_size} is larger than the smallest training image, {gt_file} '
-                               f'({gt[0]}x{gt[1]}, its LQ {smallest} px on the short side < {lq_patch}): set gt_size '
-                               f'to at most {smallest * scale}, or drop the small images')
+                               f'({w}x{h}, its LQ {short[i]} px on the short side < {lq_patch}): set gt_size '
+                               f'to at most {short[i] * scale}, or drop the small images')
 
 
 def _check_batch(where: str, block: dict[str, Any], count: int) -> None:

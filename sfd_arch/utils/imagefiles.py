@@ -7,7 +7,7 @@ file's structure, never by decoding:
 - JPEG: the marker segments from the start of the file up to the first start-of-scan (an EXIF thumbnail and its
   own end marker sit inside a segment and are skipped), then an end-of-image marker (``FF D9``) after it, searched
   backwards from the end of the file (inside scan data a ``FF`` byte is always followed by ``00`` or a restart
-  marker, so ``FF D9`` there is the end);
+  marker, so ``FF D9`` there is the end). A file cut inside its headers is left to the decoder, which refuses it;
 - PNG: the chunks from the signature on, each inside the file, up to the ``IEND`` chunk (a file whose chunks
   are garbage is corrupt rather than cut, and left to the decoder).
 
@@ -46,22 +46,23 @@ def incomplete(data: Union[bytes, memoryview], name: str = 'image') -> Optional[
 
 
 def _jpeg_incomplete(data: bytes, name: str) -> Optional[str]:
+    # Only a file whose headers are whole and whose image data is cut is judged here: that is the case OpenCV
+    # decodes without an error. A file that ends (or turns to garbage) inside its headers is left to the decoder,
+    # which refuses it.
     pos, size = 2, len(data)
     while True:
         while pos < size and data[pos] != 0xFF:  # fill bytes between segments are tolerated, as decoders do
             pos += 1
         while pos < size and data[pos] == 0xFF:
             pos += 1
-        if pos >= size:
-            return f'{name}: truncated JPEG (the file ends before its image data: {size} bytes)'
+        if pos + 2 >= size:
+            return None
         marker = data[pos]
         pos += 1
         if marker in _STANDALONE:
             if marker == 0xD9:
-                return f'{name}: truncated JPEG (it ends before any image data)'
+                return None
             continue
-        if pos + 2 > size:
-            return f'{name}: truncated JPEG (the file ends inside a header: {size} bytes)'
         length = struct.unpack('>H', data[pos:pos + 2])[0]
         if marker == 0xDA:  # start of scan: the entropy-coded data follows; the last thing must be the end marker
             if data.rfind(b'\xff\xd9', pos + length) < 0:
@@ -69,7 +70,7 @@ def _jpeg_incomplete(data: bytes, name: str) -> Optional[str]:
             return None
         pos += length
         if pos > size:
-            return f'{name}: truncated JPEG (the file ends inside a header: {size} bytes)'
+            return None
 
 
 def _png_incomplete(data: bytes, name: str) -> Optional[str]:
