@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sfd_testutil import write_pairs
 
 import sfd_arch  # noqa: F401  (registers the SFD archs, losses and metrics)
 from sfd_arch.options import OptionKeyError, check_metric_blocks, check_option_file, check_option_keys
 from sfd_arch.tools.switch import switch_text
-from sfd_testutil import write_pairs
 
 ROOT = Path(__file__).resolve().parent.parent
 UPSTREAM = Path(__file__).resolve().parent / 'upstream_options'
@@ -214,7 +214,8 @@ def write_runnable(tmp_path: Path) -> Path:
     opt = sfd_opt()
     for phase in ('train', 'val'):
         write_pairs(str(tmp_path / phase / 'gt'), str(tmp_path / phase / 'lq'))
-        opt['datasets'][phase].update(dataroot_gt=str(tmp_path / phase / 'gt'), dataroot_lq=str(tmp_path / phase / 'lq'))
+        opt['datasets'][phase].update(dataroot_gt=str(tmp_path / phase / 'gt'),
+                                      dataroot_lq=str(tmp_path / phase / 'lq'))
     write_pairs(str(tmp_path / 'real_gt'), str(tmp_path / 'unused_lq'))
     opt['datasets']['train']['dataroot_gt'] = str(tmp_path / 'not_here')
     opt['path']['pretrain_network_g'] = None

@@ -90,8 +90,8 @@ def per_image_costs() -> list[str]:
     lines = []
     for ext in ('.jpg', '.png'):
         data = cv2.imencode(ext, img)[1].tobytes()
-        check = _median_us(lambda: incomplete(data), 200)
-        decode = _median_us(lambda: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), 20)
+        check = _median_us(lambda data=data: incomplete(data), 200)
+        decode = _median_us(lambda data=data: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), 20)
         lines.append(f'truncation check of a 512x384 {ext[1:].upper()} ({len(data) // 1024} KiB): {check:.1f} us '
                      f'per image (decoding it: {decode:.0f} us)')
     with tempfile.TemporaryDirectory() as folder:
