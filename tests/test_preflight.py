@@ -234,3 +234,53 @@ def test_the_training_script_stops_on_a_yaml_string_lr_and_moves_nothing(run_roo
 def test_the_training_script_stops_on_every_mistake_and_moves_nothing(run_root, row):
     root, text = run_root
     _script_refuses(root, text, row)
+
+
+# -- more values that cannot run together, and datasets on disk ------------------------------------------------------
+def _lmdb(folder: Path, names: list, size: int) -> str:
+    folder.mkdir(parents=True)
+    (folder / 'data.mdb').write_bytes(b'')
+    (folder / 'meta_info.txt').write_text(''.join(f'{n}.png ({size},{size},3) 1\n' for n in names))
+    return str(folder)
+
+
+def _lmdb_edit(gt_names, lq_names, lq_size=16):
+    def change(opt, root):
+        suffix = f'{len(gt_names)}_{len(lq_names)}_{lq_size}'
+        train = opt['datasets']['train']
+        train.update(dataroot_gt=_lmdb(root / f'gt_{suffix}.lmdb', gt_names, 64), io_backend={'type': 'lmdb'},
+                     dataroot_lq=_lmdb(root / f'lq_{suffix}.lmdb', lq_names, lq_size))
+    return _yaml_edit(change)
+
+
+@pytest.mark.parametrize('edit, message', [
+    (_yaml_edit(lambda o, r: o['train']['scheduler'].update(milestones=[1, 5])),
+     'train.scheduler.milestones: [5] after the last iteration (total_iter 2): the rate never drops there'),
+    (_yaml_edit(lambda o, r: o['train'].update(warmup_iter=2)),
+     'train.warmup_iter: 2 is not shorter than the run (total_iter 2): the learning rate would never reach its '
+     'value'),
+    (_yaml_edit(lambda o, r: o['train'].update(scheduler={'type': 'CosineAnnealingRestartLR', 'periods': [1],
+                                                          'restart_weights': [1]})),
+     'train.scheduler.periods: they add up to 1, fewer than total_iter 2 (BasicSR fails at the first iteration '
+     'past them)'),
+    (_yaml_edit(lambda o, r: o['datasets']['train'].update(batch_size_per_gpu=8)),
+     'datasets.train.batch_size_per_gpu: 8 is more than the 4 training image(s) x dataset_enlarge_ratio 1 give per '
+     'epoch (BasicSR drops the incomplete batch, so no iteration would run): lower it, or raise '
+     'dataset_enlarge_ratio'),
+    (_lmdb_edit(['a', 'b'], ['a', 'c']),
+     'datasets.train: the LMDBs hold different images: only in dataroot_gt: b; only in dataroot_lq: c'),
+    (_lmdb_edit(['a', 'b'], ['a', 'b'], lq_size=15),
+     'datasets.train: 2 GT/LQ pair(s) are not x4 apart (GT must be exactly 4 x LQ for training; width x height): '
+     '{root}/gt_2_2_15.lmdb image a is 64x64 but {root}/lq_2_2_15.lmdb image a is 15x15, {root}/gt_2_2_15.lmdb '
+     'image b is 64x64 but {root}/lq_2_2_15.lmdb image b is 15x15'),
+    (_lmdb_edit([], []), 'datasets.train.dataroot_gt: no images in {root}/gt_0_0_16.lmdb (its meta_info.txt lists '
+                         'none)'),
+], ids=['milestone_late', 'warmup_long', 'periods_short', 'batch_too_big', 'lmdb_keys', 'lmdb_sizes', 'lmdb_empty'])
+def test_values_together_and_datasets_on_disk(run_root, monkeypatch, edit, message):
+    root, text = run_root
+    monkeypatch.chdir(root)
+    path = write_row(root, text, edit)
+    with pytest.raises(ValueError) as info:
+        check_option_file(str(path), argv=['-opt', str(path)])
+    assert info.value.args[0] == f'{path}: ' + message.format(root=root)
+    assert nothing_written(root)
