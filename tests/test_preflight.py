@@ -284,3 +284,26 @@ def test_values_together_and_datasets_on_disk(run_root, monkeypatch, edit, messa
         check_option_file(str(path), argv=['-opt', str(path)])
     assert info.value.args[0] == f'{path}: ' + message.format(root=root)
     assert nothing_written(root)
+
+
+def test_an_unreachable_hub_fails_at_once_not_after_the_retries(monkeypatch, tmp_path):
+    """Without HF_HUB_OFFLINE, an uncached tag used to go to huggingface_hub, whose five retries of 1-8 s for each
+    of two file names took about 46 s on a machine without network; one connection attempt decides now."""
+    import socket
+
+    from sfd_arch.archs.clip_arch import CLIPWeightsError, resolve_pretrained
+
+    def refuse(address, *args, **kwargs):
+        raise OSError(101, 'Network is unreachable')
+
+    monkeypatch.chdir(tmp_path)
+    for name in ('HF_HUB_OFFLINE', 'SFD_OFFLINE', 'TRANSFORMERS_OFFLINE'):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(socket, 'create_connection', refuse)
+    start = time.perf_counter()
+    with pytest.raises(CLIPWeightsError, match=r"CLIP weights for 'RN50' \(pretrained: openai\) are not on this "
+                                               r'machine and huggingface\.co cannot be reached \(Network is '
+                                               r'unreachable\)\. .*put it at experiments/pretrained_models/clip/'
+                                               r'RN50\.pt'):
+        resolve_pretrained('RN50', 'openai', cache_dir=str(tmp_path / 'cache'))
+    assert time.perf_counter() - start < 5
