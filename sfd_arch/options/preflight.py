@@ -1,8 +1,11 @@
-"""Checks an option file before BasicSR starts, so a typo fails in a second with the key named.
+"""Checks an option file before BasicSR starts, so a mistake fails in a second with the file, key and value named.
 
 BasicSR renames an existing ``experiments/<name>`` folder and builds the data loaders before it builds the
-model; a missing dataroot then surfaces as a bare ``os.scandir`` error after the folder was moved aside. A missing
-metric weight file would surface only at the first validation, hours into training.
+model; a missing dataroot then surfaces as a bare ``os.scandir`` error after the folder was moved aside, a value
+of the wrong kind as a traceback from torch, a pair of validation images of the wrong sizes at the first
+validation. A missing metric weight file would surface only at the first validation, hours into training. The
+check reads nothing but folder listings, ``meta_info`` files, image headers and tensor headers, and writes
+nothing (``scripts/benchmarks/option_check.py`` times it on a DF2K-sized LMDB).
 """
 from __future__ import annotations
 
