@@ -74,18 +74,21 @@ def _jpeg_incomplete(data: bytes, name: str) -> Optional[str]:
 
 
 def _png_incomplete(data: bytes, name: str) -> Optional[str]:
-    pos, size = 8, len(data)
+    # as for JPEG: judged only once the IHDR header chunk is whole; a file cut before it is left to the decoder
+    pos, size, header = 8, len(data), False
     while pos + 8 <= size:
         length, kind = struct.unpack('>I4s', data[pos:pos + 8])
         if not kind.isalpha() or (pos == 8 and kind != b'IHDR'):
             return None  # not a PNG's chunks (corrupt, not cut): the decoder says it cannot read it
         end = pos + 12 + length  # length, type, data, CRC
         if end > size:
+            if not header:
+                return None
             return f'{name}: truncated PNG (the file ends inside its {kind.decode("latin-1")} chunk: {size} bytes)'
         if kind == b'IEND':
             return None
-        pos = end
-    return f'{name}: truncated PNG (no IEND chunk: the file ends after {size} bytes)'
+        header, pos = True, end
+    return f'{name}: truncated PNG (no IEND chunk: the file ends after {size} bytes)' if header else None
 
 
 def file_incomplete(path: str) -> Optional[str]:
