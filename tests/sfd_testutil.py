@@ -28,6 +28,18 @@ def make_paired_dataset(root: str, n: int = 4, size: int = 64, scale: int = 4, s
     return gt_dir, lq_dir
 
 
+def write_pairs(gt_dir: str, lq_dir: str, n: int = 1, size: int = 128, scale: int = 4, lq_size=None,
+                start: int = 0) -> None:
+    """``n`` flat GT images of ``size`` px and LQ images of ``size // scale`` px (or ``lq_size``): only their
+    names and sizes matter to the option check, which reads headers."""
+    os.makedirs(gt_dir, exist_ok=True)
+    os.makedirs(lq_dir, exist_ok=True)
+    lq = lq_size or size // scale
+    for i in range(start, start + n):
+        cv2.imwrite(os.path.join(gt_dir, f'{i:04d}.png'), np.full((size, size, 3), i % 255, np.uint8))
+        cv2.imwrite(os.path.join(lq_dir, f'{i:04d}.png'), np.full((lq, lq, 3), i % 255, np.uint8))
+
+
 def esrgan_style_options(name: str, gt_dir: str, lq_dir: str, perceptual: bool = False, total_iter: int = 2) -> str:
     """A tiny ESRGAN x4 option file (ESRGANModel, image D, EMA), as YAML text in BasicSR's layout."""
     opt = {

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO, TINY_RN_CFG
-from sfd_testutil import write_random_vgg19
+from sfd_testutil import write_pairs, write_random_vgg19
 
 TUTORIAL = REPO / 'docs' / 'tutorial.md'
 PSNR_OPT, SFD_OPT = REPO / 'options' / 'train_rrdbnet_psnr_x4.yml', REPO / 'options' / 'train_sfd_x4.yml'
@@ -61,19 +61,74 @@ def test_force_yml_lmdb_switch_passes_the_check_and_a_misspelt_key_fails(opt, tm
 
     monkeypatch.chdir(tmp_path)
     overrides = lmdb_overrides()
-    for folder in [o.split('=')[1] for o in overrides if 'dataroot' in o] + [
-            f'datasets/{name}/{sub}' for name in ('Set5', 'Set14') for sub in ('GTmod12', 'LRbicx4')]:
+    for folder in [o.split('=')[1] for o in overrides if 'dataroot' in o]:  # LMDBs as prepare_data.py writes
         os.makedirs(folder)
+        size = 480 if 'HR' in folder else 120
+        (tmp_path / folder / 'data.mdb').write_bytes(b'')
+        (tmp_path / folder / 'meta_info.txt').write_text(''.join(f'{i:04d}_s001.png ({size},{size},3) 1\n'
+                                                                 for i in range(16)))
+    for name in ('Set5', 'Set14'):
+        write_pairs(f'datasets/{name}/GTmod12', f'datasets/{name}/LRbicx4')
     argv = ['-opt', str(opt), '--force_yml', *overrides]
     with pytest.raises(FileNotFoundError, match='datasets.train.dataroot_gt: not found: datasets/DF2K/'
                                                 'DF2K_train_HR_sub$'):
-        check_option_file(str(opt), argv=['-opt', str(opt)], check_metrics=False)
-    forced = check_option_file(str(opt), argv=argv, check_metrics=False)
+        check_option_file(str(opt), argv=['-opt', str(opt)], check_metrics=False, check_weights=False)
+    forced = check_option_file(str(opt), argv=argv, check_metrics=False, check_weights=False)
     assert forced['datasets']['train']['dataroot_gt'] == 'datasets/DF2K/DF2K_train_HR_sub.lmdb'
     assert forced['datasets']['train']['io_backend']['type'] == 'lmdb'
     with pytest.raises(OptionKeyError, match=r'datasets\.train\.dataroot_gtt: unknown key .*dataroot_gt.*'
                                              r'\(set by --force_yml\)'):
-        check_option_file(str(opt), argv=[*argv, 'datasets:train:dataroot_gtt=x'], check_metrics=False)
+        check_option_file(str(opt), argv=[*argv, 'datasets:train:dataroot_gtt=x'], check_metrics=False,
+                          check_weights=False)
+
+
+def step0_weights() -> list[str]:
+    """The weight files step 0 says nothing downloads, as it names them (under experiments/pretrained_models/)."""
+    section = TUTORIAL.read_text().split('## 0. Set up')[1].split('## 1.')[0]
+    return re.findall(r'`([\w./-]+\.pth?)`', section)
+
+
+def test_step0_names_the_weight_files_the_check_needs():
+    assert step0_weights() == ['clip/RN50.pt', 'vgg19-dcbb9e9d.pth', 'alexnet-owt-7be5be79.pth', 'lpips_v0.1_alex.pth']
+
+
+@pytest.mark.parametrize('missing', ['clip/RN50.pt', 'vgg19-dcbb9e9d.pth', 'alexnet-owt-7be5be79.pth',
+                                     'lpips_v0.1_alex.pth'])
+def test_step0_a_missing_weight_file_stops_training_before_basicsr_naming_it_and_where(missing, tmp_path,
+                                                                                      monkeypatch):
+    """Step 0 as written: train_sfd_x4.yml in a work folder with its data and every weight file of step 0 but
+    one (an empty torch hub, no package copies): the check names that file and the folder to put it in, and
+    nothing of the run is written. The network is shrunk as in the dry run, so its checkpoint is small."""
+    import torch
+    from basicsr.archs.rrdbnet_arch import RRDBNet
+
+    import sfd_arch.metrics.weights as weights
+    from sfd_arch.metrics import write_stand_in_weights
+    from sfd_arch.options.preflight import check_option_file
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    monkeypatch.setattr(weights, '_package_copy', lambda spec: None)
+    folder = tmp_path / 'experiments' / 'pretrained_models'
+    write_stand_in_weights(str(folder), ['lpips'])
+    (folder / 'clip').mkdir()
+    for name in ('clip/RN50.pt', 'vgg19-dcbb9e9d.pth'):
+        (folder / name).write_bytes(b'')  # the check looks for the files; BasicSR and open_clip read them
+    (folder / missing).unlink()
+    write_pairs('datasets/DF2K/DF2K_train_HR_sub', 'datasets/DF2K/DF2K_train_LR_bicubic/X4_sub')
+    for name in ('Set5', 'Set14'):
+        write_pairs(f'datasets/{name}/GTmod12', f'datasets/{name}/LRbicx4')
+    psnr = tmp_path / 'net_g_psnr.pth'
+    torch.save({'params': RRDBNet(3, 3, num_feat=8, num_block=1, num_grow_ch=4).state_dict()}, psnr)
+    argv = ['-opt', str(SFD_OPT), '--force_yml', 'network_g:num_feat=8', 'network_g:num_block=1',
+            'network_g:num_grow_ch=4', f'path:pretrain_network_g={psnr}']
+    with pytest.raises(FileNotFoundError) as info:
+        check_option_file(str(SFD_OPT), argv=argv)
+    message = info.value.args[0]
+    assert message.startswith(f'{SFD_OPT}: ') and os.path.basename(missing) in message
+    assert os.path.join('experiments', 'pretrained_models', missing) in message  # where to put it
+    assert sorted(p.name for p in (tmp_path / 'experiments').iterdir()) == ['pretrained_models']
+    assert not (tmp_path / 'tb_logger').exists()
 
 
 TRAIN_PHOTOS = {'datasets/DIV2K/DIV2K_train_HR': {'0001': 'coffee', '0002': 'rocket'},

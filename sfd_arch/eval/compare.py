@@ -18,7 +18,7 @@ import shlex
 import shutil
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import cv2
@@ -35,6 +35,7 @@ from .plan import (
     LABELS,
     CompareError,
     MetricPlan,
+    cannot_measure,
     compute_dataset_metric,
     compute_image_metric,
     plan_metrics,
@@ -181,6 +182,8 @@ class Run:
     bicubic_kernel: str
     computed_sr: int = 0
     computed_values: int = 0
+    # (dataset, image, metric) -> why the metric cannot measure that image's SR (from the LQ header x scale)
+    unmeasurable: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     def sr_path(self, model: Model, ds: Dataset, image: str) -> str:
         if model.kind == 'folder':
@@ -248,6 +251,28 @@ class Run:
         return value
 
 
+def unmeasurable_images(datasets: list[Dataset], plan: MetricPlan, scale: int) -> dict[tuple[str, str, str], str]:
+    """Per image and metric, why a per-image metric cannot measure it (NIQE on fewer than two 96 px blocks),
+    from the LQ image's header (the SR image is LQ x scale): known before any SR image is made."""
+    from ..utils.imagefiles import ImageFileError, image_size
+
+    checks = {n: b for n, b in plan.blocks.items() if n in plan.per_image() and cannot_measure(b, 1, 1)}
+    out: dict[tuple[str, str, str], str] = {}
+    if not checks:
+        return out
+    for ds in datasets:
+        for image, lq_path in zip(ds.images, ds.lq_paths):
+            try:
+                width, height = image_size(lq_path)
+            except ImageFileError as err:
+                raise CompareError(str(err)) from None
+            for name, block in checks.items():
+                reason = cannot_measure(block, width * scale, height * scale)
+                if reason:
+                    out[(ds.name, image, name)] = reason
+    return out
+
+
 def _progress(total: int, enabled: bool):
     from tqdm import tqdm
 
@@ -270,7 +295,8 @@ def compute_all(run: Run, rows: list[CompareRow], writer: MetricsCsv, progress: 
             bar.set_postfix_str(ds.name)
             for index, image in enumerate(ds.images):
                 todo = {m.label: [n for n in per_image if (m.label, ds.name, image, n) not in done
-                                  and run.plan.applies(n, ds.paired)] for m in run.models}
+                                  and run.plan.applies(n, ds.paired)
+                                  and (ds.name, image, n) not in run.unmeasurable] for m in run.models}
                 if not any(todo.values()):
                     bar.update(len(run.models))
                     continue
@@ -413,6 +439,10 @@ def metric_labels(blocks: dict[str, dict]) -> dict[str, str]:
     return dict(LABELS, **{n: marked(LABELS.get(n, n), notes.get(n)) for n in blocks})
 
 
+def labels_of(name: str) -> str:
+    return LABELS.get(name, name)
+
+
 def _pick_pd_metric(plan: MetricPlan, wanted: str, x_metric: str) -> tuple[Optional[str], str]:
     """The PD y metric: the wanted one if computed, else the first other per-image metric (and a note why)."""
     if wanted in plan.blocks:
@@ -458,6 +488,10 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
         scores_png = osp.join(run.out_dir, 'scores.png')
         fig = plot_scores(means, labels, lq_only, nr_metrics, run.plan.directions, names, scores_png)
         plt.close(fig)
+    for name in dict.fromkeys(n for _, _, n in run.unmeasurable):
+        cases = [f'{d}/{i} ({reason})' for (d, i, n), reason in run.unmeasurable.items() if n == name]
+        notes.append(f'{labels_of(name)} is left out of the means on {len(cases)} image(s) it cannot measure: '
+                     f'{"; ".join(cases[:5])}{" ..." if len(cases) > 5 else ""}.')
     y_metric, pd_note = _pick_pd_metric(run.plan, pd_metric, x_metric)
     pd_png = None
     if not any(d.paired for d in run.datasets):  # nothing to put on the perception-distortion plane
@@ -596,7 +630,7 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
         except UnsafePathError as err:
             raise CompareError(str(err)) from None
     try:
-        opt = check_option_file(opt_path, is_train=False)
+        opt = check_option_file(opt_path, is_train=False, check_weights=False)  # it loads its own models
     except (FileNotFoundError, ValueError, KeyError) as err:
         raise CompareError(str(err.args[0]) if err.args else str(err)) from None
     scale = int(opt.get('scale', 4))
@@ -633,9 +667,12 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
     kept, rewrite, state = reconcile(out_dir, built, dsets, plan)
     writer = MetricsCsv(osp.join(out_dir, 'metrics.csv'), kept, rewrite)
     _write_json(osp.join(out_dir, STATE_FILE), state)
-    run = Run(out_dir, built, dsets, plan, scale, bicubic)
+    run = Run(out_dir, built, dsets, plan, scale, bicubic, unmeasurable=unmeasurable_images(dsets, plan, scale))
     for name, reason in plan.skipped.items():
         print(f'compare: skipping {name}: {reason}', file=sys.stderr)
+    for (dataset, image, name), reason in run.unmeasurable.items():
+        print(f'compare: {name} cannot measure {dataset}/{image}: {reason}; its other metrics are computed',
+              file=sys.stderr)
     try:
         rows = compute_all(run, kept, writer, progress)
     finally:

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..archs import generators
 from ..utils.files import file_sha256
+from ..utils.imagefiles import file_incomplete
 from .plan import CompareError
 
 BICUBIC = 'bicubic'
@@ -240,6 +241,11 @@ def load_datasets(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = No
         if len(set(images)) != len(images):
             twice = sorted({i for i in images if images.count(i) > 1})[:5]
             raise CompareError(f'{opt_path}: datasets.{key} ({name}): several LQ files share a name: {twice}')
+        cut = [problem for p in paths for problem in (file_incomplete(p['lq_path']),
+                                                      None if lq_only else file_incomplete(p['gt_path'])) if problem]
+        if cut:  # OpenCV would decode a cut JPEG as a partly gray image, and score it
+            more = f' (and {len(cut) - 3} more)' if len(cut) > 3 else ''
+            raise CompareError(f'{opt_path}: datasets.{key} ({name}): {"; ".join(cut[:3])}{more}')
         listing = [[p['lq_path'], *file_stat(p['lq_path'])] + ([] if lq_only else [p['gt_path'],
                                                                                     *file_stat(p['gt_path'])])
                    for p in paths]
