@@ -10,7 +10,6 @@ nothing (``scripts/benchmarks/option_check.py`` times it on a DF2K-sized LMDB).
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any, Optional, Sequence
 
 from ..archs.clip_arch import normalize_clip_opt
