@@ -634,6 +634,7 @@ def test_our_entry_points_say_a_refused_checkpoint_in_one_line(hostile_pth, mark
     monkeypatch.chdir(root)
     train = yaml.safe_load(esrgan_style_options('run', 'data/gt', 'data/lq'))
     train['path']['resume_state'] = str(hostile_pth)
+    train['datasets']['train']['gt_size'] = 32  # the images of `paired`
     (root / 'train.yml').write_text(yaml.safe_dump(train))
     monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', 'train.yml'])
     with pytest.raises(SystemExit, match='^error: .*net_g_1000.pth: this training state ' + REFUSED):

@@ -28,14 +28,14 @@ class WeightFileError(ValueError):
     """A weight file of an option file that cannot be loaded into its network; the message names key and file."""
 
 
-def load_checkpoint(path: str) -> Any:
+def load_checkpoint(path: str, what: str = 'weights file') -> Any:
     """A checkpoint's contents without running code from it (tensors memory-mapped where the format allows)."""
     try:
-        return checkpoints.load_checkpoint(path, 'weights file', mmap=True)
+        return checkpoints.load_checkpoint(path, what, mmap=True)
     except checkpoints.CheckpointError as err:
         if 'mmap' not in str(err.reason):
             raise
-        return checkpoints.load_checkpoint(path, 'weights file')  # the legacy (pre-1.6) format
+        return checkpoints.load_checkpoint(path, what)  # the legacy (pre-1.6) format
 
 
 @contextlib.contextmanager
@@ -110,7 +110,7 @@ def _compare(where: str, path: str, state: dict[str, Any], shapes: dict[str, tup
                               'the parts that fit')
 
 
-def _load(where: str, path: Any) -> Any:
+def _load(where: str, path: Any, what: str = 'network checkpoint') -> Any:
     if not isinstance(path, str) or not path:
         raise WeightFileError(f'{where}: expected a file path, got {path!r}')
     if not osp.exists(path):
@@ -118,7 +118,7 @@ def _load(where: str, path: Any) -> Any:
     if not osp.isfile(path):
         raise WeightFileError(f'{where}: {path} is a folder, not a weights file')
     try:
-        return load_checkpoint(path)
+        return load_checkpoint(path, what)
     except checkpoints.CheckpointError as err:  # pickled code the weights-only loader refuses, or not a checkpoint
         raise WeightFileError(f'{where}: {err}') from None
     except Exception as err:  # noqa: BLE001 - truncated, not a checkpoint, or pickled code weights_only refuses
@@ -155,7 +155,7 @@ def check_resume_state(opt: dict[str, Any]) -> None:
     path = paths.get('resume_state')
     if not path or opt.get('auto_resume'):
         return
-    state = _load('path.resume_state', path)
+    state = _load('path.resume_state', path, 'training state')
     if not isinstance(state, dict) or 'iter' not in state:
         raise WeightFileError(f'path.resume_state: {path} is not a training state (no `iter`): give a '
                               'training_states/<iter>.state file')
