@@ -56,16 +56,14 @@ from sfd_arch.tools.demo import (  # noqa: E402
     Training,
     build_dataset,
     build_ladder,
-    check_export,
     correlation_table,
     default_threads,
+    export_step,
     finish_training,
-    logged_validation,
     plot_ladder_images,
     plot_ladder_scores,
     previous_outputs,
     score_ladder,
-    sr_sfd_iqa,
     stage_option,
     start_training,
     stop_on_exit,
@@ -293,13 +291,10 @@ def ladder_steps(data_root: str, stamp) -> list[str]:
     Returns the figures made."""
     exp_dir, figures, ladder_dir = osp.join('experiments', NAME), osp.join(OUT, 'figures'), osp.join(OUT, 'ladder')
     os.makedirs(figures, exist_ok=True)
-    print(f'[4/7] Exporting SFD-IQA from the run: sfd-iqa export {exp_dir} -o {WEIGHTS}', flush=True)
-    from sfd_arch.iqa.export import export_experiment
-
-    payload = export_experiment(exp_dir, WEIGHTS, overwrite=True)
-    clip = payload['clip']
-    print(f"      CLIP recorded in the file: {clip['model']}, pretrained={clip['pretrained']}, seed={clip['seed']}, "
-          f"taps {clip['layers']} (iteration {payload['source'].get('iteration')})", flush=True)
+    print(f'[4/7] Exporting SFD-IQA from the run and checking it against its training log: sfd-iqa export {exp_dir} '
+          f'-o {WEIGHTS}', flush=True)
+    for line in export_step(exp_dir, WEIGHTS):
+        print(f'      {line}', flush=True)
 
     print(f'[5/7] Scoring the quality ladder of {" and ".join(LADDER_PHOTOS)} ({ladder_dir}) with SFD-IQA and NIQE',
           flush=True)
@@ -307,9 +302,7 @@ def ladder_steps(data_root: str, stamp) -> list[str]:
     rungs = build_ladder(data_root, exp_dir, ladder_dir)
     score_ladder(rungs, WEIGHTS)
     write_csv(rungs, osp.join(OUT, 'ladder_scores.csv'))
-    logged = logged_validation(exp_dir)
     print(f'      {len(rungs)} images scored  {stamp()}', flush=True)
-    print(f'      {check_export(sr_sfd_iqa(exp_dir, WEIGHTS), logged)}', flush=True)
 
     print('[6/7] Does SFD-IQA follow the distortion level?', flush=True)
     table, means = correlation_table(rungs)
