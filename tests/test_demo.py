@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from sfd_arch.tools import demo
+from sfd_arch.tools import demo, demo_steps
 from sfd_arch.tools.demo_report import (
     Stage,
     channel_shift,
@@ -223,14 +223,15 @@ def sfd_demo_run(tmp_path, single_thread):
     return exp, live
 
 
-def test_export_step_compares_the_logged_and_the_exported_sfd_iqa(sfd_demo_run, tmp_path):
+def test_export_step_prints_the_logged_and_the_exported_sfd_iqa(sfd_demo_run, tmp_path, capsys):
     exp, live = sfd_demo_run
     log = next(exp.glob('train_*.log')).read_text()
     assert f'# sfd_iqa (random CLIP): {live:.4f}' in log  # the mark the comparison must see through
-    lines = demo.export_step(str(exp), str(tmp_path / 'sfd_iqa.pth'))
-    assert 'pretrained=None' in lines[0]
-    compared = re.search(r'SFD-IQA \(random CLIP\) (\d\.\d{4}) logged by the training process, (\d\.\d{6}) from '
-                         'the exported file here', lines[1])
+    demo_steps.export_and_check(str(exp), str(tmp_path / 'sfd_iqa.pth'))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith('[4/7] Exporting SFD-IQA') and 'pretrained=None' in lines[1]
+    compared = re.search(r'^      SR validation images: SFD-IQA \(random CLIP\) (\d\.\d{4}) logged by the training '
+                         r'process, (\d\.\d{6}) from the exported file here', lines[2])
     assert compared, lines
     assert float(compared.group(1)) == round(live, 4)
     assert float(compared.group(2)) == pytest.approx(live, abs=1e-6)
@@ -257,3 +258,35 @@ def test_logged_metrics_read_back_what_the_marked_log_wrote():
     assert values['sfd_iqa'].value == 0.5015 and values['sfd_iqa'].note == RANDOM_CLIP
     assert values['psnr'].value == 27.1826 and values['psnr'].note == ''
     assert np.isnan(values['niqe'].value)
+
+
+def test_a_training_stage_prints_to_its_console_file_and_a_failure_shows_its_end(tmp_path, monkeypatch, capsys):
+    """The demo's console has the step's lines; the training process's output goes to the file it names, and when
+    the run fails the end of that file (its error) is printed. The process is a stand-in that prints like a failing
+    train.py (a real one starting: test_training_runs_side_by_side_report_exit_code_cpu_time_and_console)."""
+    import subprocess
+    import sys
+    import time
+
+    def fake_training(opt_path, threads, repo, console):
+        os.makedirs(osp.dirname(console), exist_ok=True)
+        with open(console, 'w') as out:
+            script = ('print("Network [MSRResNet] is created."); print("option dump " * 50); '
+                      f'raise SystemExit("option file not found: {opt_path}")')
+            process = subprocess.Popen([sys.executable, '-c', script], stdout=out, stderr=subprocess.STDOUT)
+        return demo.Training(opt_path, process, time.time(), console)
+
+    monkeypatch.setattr(demo_steps, 'LOGS', str(tmp_path / 'logs'))
+    monkeypatch.setattr(demo_steps, 'PSNR_OPT', str(tmp_path / 'missing_stage1.yml'))
+    monkeypatch.setattr(demo_steps, 'start_training', fake_training)
+    stages = []
+    code = demo_steps.train_stage1(None, 1, str(REPO), stages, lambda: '[0 s]')
+    out, err = capsys.readouterr()
+    console = tmp_path / 'logs' / f'{demo.PSNR_NAME}.console.txt'
+    assert code != 0 and stages == []
+    assert out.splitlines() == [
+        f'[2/7] Training stage 1 (SRModel, MSRResNet, L1 loss only) on CPU, 1 thread(s): python sfd_arch/train.py '
+        f'-opt {tmp_path / "missing_stage1.yml"}', f'      its console (options, network, progress): {console}']
+    assert 'option dump' in console.read_text() and 'option dump' not in out
+    assert err.startswith(f'error: stage 1 failed (exit {code}); the end of its console ({console})')
+    assert f'option file not found: {tmp_path / "missing_stage1.yml"}' in err
