@@ -2,7 +2,7 @@
 
 A JavaScript error (console error or uncaught exception) or a request leaving the folder fails the test. The
 checks are on what the browser renders: the table order after a header click, the pixels on either side of the
-viewer's divider, the view after a wheel zoom and a drag. Screenshots go to pytest's tmp folder.
+viewer's divider, the view after a wheel zoom and a drag. Screenshots go to the test's tmp_path (kept when it fails).
 """
 import os
 import os.path as osp
