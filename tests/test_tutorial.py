@@ -95,6 +95,7 @@ def test_toy_work_folder_never_replaces_a_file(tmp_path):
     assert sorted(p.name for p in tmp_path.rglob('*') if p.is_file()) == ['vgg19-dcbb9e9d.pth']
 
 
+@pytest.mark.slow  # the training tests with a perceptual loss (test_training.py) load this file through BasicSR too
 def test_random_vgg19_loads_into_basicsrs_perceptual_network(tmp_path, monkeypatch):
     """The toy VGG19 (classifier stored as one expanded zero) is a full state dict BasicSR loads strictly."""
     import basicsr.archs.vgg_arch as vgg_arch
