@@ -36,6 +36,7 @@ except ImportError:  # a checkout that is not installed: the package sits next t
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from sfd_arch.archs.generators import GeneratorError, load_generator  # noqa: E402  (the generator reader)
+from sfd_arch.utils.help_format import DefaultsHelpFormatter  # noqa: E402
 from sfd_arch.utils.upsampler import (  # noqa: E402  (the tiled upsampler)
     list_inputs,
     output_extension,
@@ -50,7 +51,7 @@ from basicsr.utils import imwrite  # noqa: E402  (importable once sfd_arch.utils
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=DefaultsHelpFormatter)
     p.add_argument('-i', '--input', default='inputs', help='input image or folder')
     p.add_argument('-o', '--output', default='results', help='output folder')
     p.add_argument('--model_path', required=True,

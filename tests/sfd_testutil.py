@@ -104,13 +104,11 @@ def tiny_clip_from_file(folder) -> tuple:
 
 
 def write_random_vgg19(path: str = VGG_PATH) -> None:
-    """BasicSR's PerceptualLoss loads this file when present (no download); random fp16 weights suffice."""
-    import torchvision
+    """BasicSR's PerceptualLoss loads this file when present (no download); random weights suffice (the toy work
+    folder's writer: 40 MB, the unused classifier stored as expanded zeros)."""
+    from sfd_arch.tools.toy_data import write_random_vgg19 as write
 
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    torch.manual_seed(0)
-    state = {k: v.half() for k, v in torchvision.models.vgg19().state_dict().items()}
-    torch.save(state, path)
+    write(path)
 
 
 def train_discriminators(clip, featd, lpp, batches, lr: float = 2e-3) -> None:

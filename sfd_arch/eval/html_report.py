@@ -143,7 +143,8 @@ def metrics_table(values: Mapping[str, Mapping[str, float]], rows: Sequence[str]
     ranks = {m: _ranks({r: values[r][m] for r in rows if m in values.get(r, {})},
                        data['directions'].get(m, 'higher'), digits[m]) for m in metrics}
     ident = f' id="{_e(table_id)}"' if table_id else ''
-    out = [f'<table class="metrics sortable"{ident}>', '<thead><tr>', f'<th data-dir="text">{_e(first)}</th>',
+    out = ['<div class="table-box">', f'<table class="metrics sortable"{ident}>', '<thead><tr>',
+           f'<th data-dir="text">{_e(first)}</th>',
            *(_metric_head(m, data, standin) for m in metrics), '</tr></thead>', '<tbody>']
     for name in rows:
         cells = [f'<td data-v="{_e(name)}">{_e(name)}</td>']
@@ -159,7 +160,7 @@ def metrics_table(values: Mapping[str, Mapping[str, float]], rows: Sequence[str]
             attr = f' class="{cls}"' if cls else ''
             cells.append(f'<td{attr} data-v="{value!r}">{format_value(value, digits[m])}</td>')
         out.append(f'<tr data-source="{_e(name)}">' + ''.join(cells) + '</tr>')
-    out += ['</tbody>', '</table>']
+    out += ['</tbody>', '</table>', '</div>']
     return '\n'.join(out)
 
 
@@ -207,12 +208,12 @@ def _weights_section(data: Mapping[str, Any]) -> list[str]:
     if not weights:
         out.append('<p>No metric of this comparison uses network weights.</p>')
     else:
-        out += ['<table class="metrics weights"><thead><tr><th>metric</th><th>weight file</th><th>loaded from</th>'
-                '<th>weights</th></tr></thead><tbody>']
+        out += ['<div class="table-box"><table class="metrics weights"><thead><tr><th>metric</th><th>weight file</th>'
+                '<th>loaded from</th><th>weights</th></tr></thead><tbody>']
         out += [f'<tr><td>{_e(w.get("metric", ""))}</td><td>{_e(w.get("name", ""))}</td>'
                 f'<td><code>{_e(w.get("path", ""))}</code></td><td class="status-{_e(w.get("status", ""))}">'
                 f'{_e(WEIGHT_MEANING.get(w.get("status", ""), w.get("status", "")))}</td></tr>' for w in weights]
-        out.append('</tbody></table>')
+        out.append('</tbody></table></div>')
     skipped = data.get('skipped') or {}
     if skipped:
         out.append('<p>Skipped metrics:</p><ul>' + ''.join(f'<li><code>{_e(k)}</code>: {_e(v)}</li>'
@@ -334,7 +335,8 @@ def _bench_table(data: Mapping[str, Any]) -> str:
     head = ['<th data-dir="text">Dataset</th>', '<th data-dir="higher">n</th>']
     head += [f'<th data-dir="higher" data-metric="{_e(m)}">{_e(titles.get(m, m))} {c.upper()} &uarr;</th>'
              for m, c in columns]
-    out = ['<table class="metrics sortable" id="bench-table">', '<thead><tr>', *head, '</tr></thead>', '<tbody>']
+    out = ['<div class="table-box">', '<table class="metrics sortable" id="bench-table">', '<thead><tr>', *head,
+           '</tr></thead>', '<tbody>']
     for label, results in data['rows'].items():
         best = {}  # compared as displayed (4 decimals), so equal-looking cells are both bold
         for c in ('srcc', 'plcc'):
@@ -350,7 +352,7 @@ def _bench_table(data: Mapping[str, Any]) -> str:
             cls = ' class="best"' if best[c] is not None and round(v, 4) == best[c] else ''
             cells.append(f'<td{cls} data-v="{v!r}">{v:.4f}</td>')
         out.append('<tr>' + ''.join(cells) + '</tr>')
-    out += ['</tbody>', '</table>']
+    out += ['</tbody>', '</table>', '</div>']
     return '\n'.join(out)
 
 
