@@ -237,6 +237,6 @@ def test_help_states_a_default_once_and_none_for_a_required_option(script):
     assert text.count('(default:') == len(re.findall(r'\(default: [^)]*\)', text))
     assert not re.search(r'\(default: [^)]*\) \(default:', text)  # never two in a row
     if script == 'inference_sfd.py':
-        assert 'generator checkpoint (.pth) -s' in text  # required: nothing after its help
-        assert 'RRDB blocks (default: read from the checkpoint) --num_feat' in text
+        assert 'or experiment folder (experiments/<name>) --network_g' in text  # required: nothing after its help
+        assert 'blocks (checked against the generator when given) --num_feat' in text
         assert 'context around each tile (default: 10)' in text and 'no tiling (default: 0)' in text

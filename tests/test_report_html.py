@@ -277,8 +277,8 @@ def test_lq_only_folder_through_compare_into_report_html(tmp_path, browser, monk
     with open(result['metrics_csv']) as f:
         metrics = {line.split(',')[3] for line in f.read().splitlines()[1:]}
     assert metrics == {'niqe', 'piqe'}  # no PSNR row: there is no HR to compare with
-    table = open(result['table_md']).read()
-    assert '| Phone | bicubic | n/a |' in table and table.count('n/a') == 2
+    table = open(result['table_md']).read()  # n/a: PSNR (the file's) and SSIM (the protocol's)
+    assert '| Phone | bicubic | n/a |' in table and table.count('n/a') == 4
     report = open(result['report_md']).read()
     assert '![scores per model](scores.png)' in report and 'Phone: LQ images without ground truth' in report
     lq_copy = cv2.imread(str(tmp_path / 'cmp' / 'lq' / 'Phone' / 'phone_1.png'))
@@ -286,7 +286,7 @@ def test_lq_only_folder_through_compare_into_report_html(tmp_path, browser, monk
                                               interpolation=cv2.INTER_NEAREST))
 
     page = open_page(browser, result['report_html'])
-    assert page.locator('#table-Phone td.na').count() == 2
+    assert page.locator('#table-Phone td.na').count() == 4
     assert page.locator('#table-Phone td.na').first.text_content() == 'n/a'
     assert page.locator('a[href="#scores"]').count() == 1 and page.locator('#scores').count() == 1
     viewer = page.locator('.viewer').first
