@@ -22,7 +22,7 @@ import pytest
 import torch
 import yaml
 from conftest import REPO
-from sfd_testutil import esrgan_style_options, make_paired_dataset, save_tiny_clip, tiny_clip_line
+from sfd_testutil import esrgan_style_options, make_paired_dataset, save_tiny_clip, tiny_clip_line, write_pairs
 
 import sfd_arch  # noqa: F401  (registration and the BasicSR patches)
 from sfd_arch import exact_resume
@@ -459,7 +459,8 @@ def test_deterministic_option_turns_on_what_gpus_need(tmp_path, monkeypatch):
 
     from sfd_arch.options.preflight import check_option_file
 
-    opt = yaml.safe_load(switch_text(esrgan_style_options('x', str(tmp_path), str(tmp_path)),
+    write_pairs(str(tmp_path / 'gt'), str(tmp_path / 'lq'), n=2)  # data folders hold images only (the option check)
+    opt = yaml.safe_load(switch_text(esrgan_style_options('x', str(tmp_path / 'gt'), str(tmp_path / 'lq')),
                                      clip_weights=save_tiny_clip(str(tmp_path / 'clip.pt'))))
     for value, ok in ((True, True), ('maybe', False)):
         path = tmp_path / 'det.yml'
