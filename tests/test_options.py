@@ -100,7 +100,7 @@ def test_misspelt_ablation_switch_and_amp_name_the_key_and_the_closest():
     opt = sfd_opt()
     opt['train']['tgd_optt'] = None
     assert message_of(opt) == ('my.yml: train.tgd_optt: unknown key (did you mean `tgd_opt`?); declare a key your '
-                               'own code reads in the top-level `extra_keys:` list (README "Option keys")')
+                               'own code reads in the top-level `extra_keys:` list (docs/training.md "Option keys")')
     opt = sfd_opt()
     opt['train']['ampp'] = 'bf16'
     assert 'train.ampp: unknown key (did you mean `amp`?)' in message_of(opt)

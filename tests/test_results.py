@@ -301,7 +301,7 @@ def test_perception_distortion_plane_plots_the_csv_means(tmp_path):
             box = text.get_window_extent()
             assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
     assert fig.axes[0].get_ylabel() == 'LPIPS ↓' and fig.axes[2].get_xlabel().startswith('PSNR (dB)')
-    assert fig.get_size_inches()[0] == pytest.approx(3.5)  # a paper column, as the README documents
+    assert fig.get_size_inches()[0] == pytest.approx(3.5)  # a paper column, as docs/evaluation.md documents
     assert_png(tmp_path / 'pd.png')
 
     _, data = plot.plot_pd([esrgan, sfd], metric='LPIPS', labels=['A', 'B'], average=True,

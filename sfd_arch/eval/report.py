@@ -226,7 +226,7 @@ def plot_pd(means: dict, models: Sequence[str], datasets: Sequence[str], output:
     """The perception-distortion plane for a paper column; returns ``(figure, panels)`` (see ``pd_panels``).
 
     One panel per dataset and one for the mean over them (a single dataset gets one panel; ``mean_only``
-    keeps the mean alone), two panels per row, 3.5 in wide in all, as the README documents; each model is one
+    keeps the mean alone), two panels per row, 3.5 in wide in all, as docs/evaluation.md documents; each model is one
     point with its own colour and marker in every panel, labelled inside the frame (``_place_labels``).
     ``labels`` name the axes: a metric on stand-in weights comes with its mark (``LPIPS (stand-in weights)``).
     """

@@ -696,8 +696,8 @@ class SFDModel(SFDMixin, SRModel):
     """Classical SISR with SFD: ESRGAN's recipe (paired data) where Feat-D and TG-D judge the SR output.
 
     Switch an ESRGAN option file with ``model_type: SFDModel`` (and drop ``network_d``; keeping it trains
-    the hybrid). See docs/design.md, "1 The method", and the README's option keys; defaults apply where the
-    SFD blocks are absent.
+    the hybrid). See docs/design.md, "1 The method", and docs/training.md, "Option keys"; defaults apply
+    where the SFD blocks are absent.
     """
 
     def init_training_settings(self) -> None:

@@ -2,7 +2,8 @@
 
 The tables are in ``schema.py``; each level is checked by a pydantic model built from its table with
 ``extra='forbid'`` (pydantic: well kept, precise error locations, type coercion as lax as YAML needs). Keys the
-user's own code reads are declared in a top-level ``extra_keys:`` list of dotted paths (README "Option keys").
+user's own code reads are declared in a top-level ``extra_keys:`` list of dotted paths
+(docs/training.md "Option keys").
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from .values import ARGUMENTS, Expect, from_default
 
 _MODELS: dict[tuple, Any] = {}
 EXTRA_KEYS_HINT = ('declare a key your own code reads in the top-level `extra_keys:` list '
-                   '(README "Option keys")')
+                   '(docs/training.md "Option keys")')
 
 
 class OptionKeyError(KeyError, ValueError):

@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-# the demo's `make demo` budget on a quiet 2-core machine (README: "within 3 minutes")
+# the demo's `make demo` budget on a quiet 2-core machine (README, "What `make demo` prints": its targets)
 TIME_BUDGET_S = 180.0
 # a colour cast shows as a shift of a channel's mean; 2/255 is below what the eye sees on a photo
 CHANNEL_TOLERANCE = 2.0
