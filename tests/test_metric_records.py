@@ -1,5 +1,6 @@
 """One record per metric (sfd_arch/metrics/records.py): every table is read from it, and a new metric is one record
 and one registered function that reaches the comparison, its report and ``sfd-iqa bench``."""
+import ast
 import csv
 import json
 from pathlib import Path
@@ -8,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from basicsr.utils.registry import METRIC_REGISTRY
+from conftest import REPO
 from sfd_testutil import make_paired_dataset
 
 from sfd_arch.metrics import records
@@ -16,17 +18,26 @@ from sfd_arch.metrics.records import BenchEntry, Metric
 pytestmark = pytest.mark.usefixtures('single_thread')
 
 
-def calculate_toy_blur(img: np.ndarray, crop_border: int = 0, input_order: str = 'HWC', **kwargs) -> float:
-    """A toy no-reference metric: 1 / (1 + the mean absolute horizontal gradient), lower (sharper) is better."""
-    gray = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_BGR2GRAY).astype(np.float64)
-    if crop_border:
-        gray = gray[crop_border:-crop_border, crop_border:-crop_border]
-    return float(1.0 / (1.0 + np.abs(np.diff(gray, axis=1)).mean()))
+def worked_example() -> tuple:
+    """The function and the record of docs/design.md's worked example, run as the document shows them."""
+    text = (REPO / 'docs' / 'design.md').read_text()
+    section = text[text.index('### One record per metric'):]
+    start = section.index('```python\n') + len('```python\n')
+    code = section[start:section.index('\n```', start)]
+    registered = {}
+
+    class Registry:  # BasicSR's registry as the example uses it; the test fixture below adds the function for real
+        def register(self):
+            return lambda fn: registered.setdefault(fn.__name__, fn)
+
+    namespace = {'METRIC_REGISTRY': Registry(), 'Metric': Metric, 'BenchEntry': BenchEntry, 'cv2': cv2, 'np': np}
+    tree = ast.parse(code)
+    exec(compile(ast.Module(tree.body[:-1], []), 'docs/design.md', 'exec'), namespace)
+    (record,) = eval(compile(ast.Expression(tree.body[-1].value), 'docs/design.md', 'eval'), namespace)
+    return registered[record.type], record
 
 
-# the worked example of docs/design.md, "One record per metric"
-TOY = Metric('toy_blur', 'calculate_toy_blur', 'Toy-Blur', lower_better=True, no_reference=True,
-             bench=BenchEntry('the toy blur of docs/design.md'))
+calculate_toy_blur, TOY = worked_example()
 
 
 @pytest.fixture
