@@ -66,6 +66,15 @@ def test_the_tables_are_read_from_the_records():
         M.weight_report({'type': 'calculate_lpips', 'net': 'squeeze'})
 
 
+def test_every_preset_metric_has_a_record():
+    """The protocol presets keep their settings; their metrics' labels and directions are the records'."""
+    from sfd_arch.metrics.protocols import PROTOCOLS
+
+    names = {m.name for p in PROTOCOLS.values() for m in p.metrics}
+    assert names >= {'psnr', 'ssim', 'lpips', 'dists', 'fid', 'niqe'}
+    assert not [n for n in names if records.named(n) is None]
+
+
 def test_every_record_of_a_function_says_the_same_of_its_weights_and_kind():
     """The weight files, the per-dataset kind and the stand-in mark are facts of the function (``type``): records
     that share a function (lpips and lpips_vgg, pyiqa's metrics) must agree on them."""
