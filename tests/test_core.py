@@ -295,13 +295,14 @@ def test_tag_found_in_the_weights_folder_is_used_offline(tmp_path, monkeypatch):
 
 
 def test_one_direction_table_for_metric_types_pyiqa_names_and_baselines():
-    from sfd_arch.iqa_bench.baselines import BASELINES
-    from sfd_arch.utils.directions import direction, lower_is_better, oriented
+    from sfd_arch.iqa_bench.baselines import baselines
+    from sfd_arch.metrics.records import direction, lower_is_better, oriented
 
     assert direction('calculate_lpips') == direction('LPIPS') == direction('lpips-vgg') == 'lower'
+    assert direction('lpips_vgg') == 'lower'  # the comparison's name of LPIPS on VGG, the same record
     assert direction('calculate_sfd_iqa') == direction('calculate_psnr') == direction('musiq') == 'higher'
     assert lower_is_better('musiq_lower') and not lower_is_better('p_pos')
-    assert [b for b in BASELINES if BASELINES[b].lower_better] == ['niqe', 'piqe', 'brisque', 'ilniqe']
+    assert [b for b, record in baselines().items() if record.lower_better] == ['niqe', 'piqe', 'brisque', 'ilniqe']
     assert oriented('niqe', 3.0) == -3.0 and oriented('sfd_iqa', 0.25) == 0.25
 
 

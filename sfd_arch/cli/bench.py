@@ -12,15 +12,15 @@ from ..eval.html_report import COPY_DIR, bench_html_data, write_bench_html
 from ..iqa_bench import baselines
 from ..iqa_bench.bench import (
     DEFAULT_DATASETS,
-    METRICS,
-    TITLES,
     BenchError,
     ScoreCache,
     folders_of,
     iter_scores,
     load_datasets,
+    metric_names,
     metric_settings,
     summarize,
+    titles,
 )
 from ..iqa_bench.datasets import PRESETS
 from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL
@@ -147,7 +147,7 @@ def run_bench(args: argparse.Namespace) -> int:
         report = summarize(args, found, runnable, {(n, m): caches[protocol.name, n, m] for n in found
                                                    for m in runnable},
                            missing_here, broken_here, unavailable, protocol, folder, chosen_by)
-        write_bench_html(folder, bench_html_data(folder, TITLES))
+        write_bench_html(folder, bench_html_data(folder, titles()))
         failed += sum(d['failed'] + d['absent'] for d in report['datasets'].values())
         with open(osp.join(folder, 'table.md')) as f:
             print(f.read().split('\n## KRCC')[0].rstrip())  # the protocol and the SRCC / PLCC table
@@ -186,10 +186,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--dataset-dir', action='append', metavar='NAME=PATH',
                    help='the folder of one dataset (repeatable); NAME a preset, or any name for a CSV file with '
                         'columns image, mos and the images beside it')
-    p.add_argument('--metric', nargs='+', choices=METRICS, default=['sfd_iqa', 'niqe', 'piqe'],
+    p.add_argument('--metric', nargs='+', choices=metric_names(), default=['sfd_iqa', 'niqe', 'piqe'],
                    help='methods (columns of the table); unavailable baselines are listed in the report '
                         '(default: sfd_iqa niqe piqe)')
-    p.add_argument('--baseline', default='niqe', choices=METRICS,
+    p.add_argument('--baseline', default='niqe', choices=metric_names(),
                    help='method the relative-PLCC figure divides by (default %(default)s)')
     p.add_argument('--protocol', nargs='+', choices=list(BENCH_PROTOCOLS), metavar='NAME',
                    help=f'the evaluation protocol(s): {", ".join(BENCH_PROTOCOLS)} (docs/iqa.md, "Protocols"). '

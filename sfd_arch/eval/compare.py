@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 import sfd_arch.metrics as metrics_lib
+from sfd_arch.metrics import records
 
 from ..utils import upsampler as inference
 from ..utils.files import UnsafePathError, check_name, refuse_output_over_input
@@ -32,7 +33,6 @@ from ..utils.results import marked
 from .html_report import COPY_DIR, write_compare_html
 from .plan import (
     DEFAULT_METRICS,
-    LABELS,
     CompareError,
     MetricPlan,
     cannot_measure,
@@ -75,7 +75,7 @@ from .standins import stand_in_notes
 STATE_FILE = 'compare_state.json'
 
 __all__ = [
-    'BICUBIC', 'DEFAULT_METRICS', 'LABELS', 'STATE_FILE', 'CompareError', 'Dataset', 'MetricPlan', 'MetricsCsv',
+    'BICUBIC', 'DEFAULT_METRICS', 'STATE_FILE', 'CompareError', 'Dataset', 'MetricPlan', 'MetricsCsv',
     'Model', 'Run', 'bicubic_upscale', 'command_line', 'compute_all', 'parse_model_arg', 'parse_models',
     'plan_metrics', 'reconcile', 'run_compare', 'write_outputs',
 ]
@@ -393,7 +393,7 @@ def draw_visual(run: Run, dataset: str, image: str, box: Optional[tuple[int, int
     """One visual comparison figure: crops of bicubic, the models and HR with their crop metrics beneath.
 
     ``labels`` name the metrics in the HR panel's key (with the stand-in marks of ``metric_labels``)."""
-    labels = labels or LABELS
+    labels = labels or records.labels()
     import matplotlib.pyplot as plt
 
     ds = next(d for d in run.datasets if d.name == dataset)
@@ -436,11 +436,11 @@ def metric_labels(blocks: dict[str, dict]) -> dict[str, str]:
     """Display names of the metrics (``LPIPS``), marked where their network runs on stand-in weights or a random
     CLIP (``LPIPS (stand-in weights)``): the table headers, the PD axes and the visual captions all use them."""
     notes = stand_in_notes(blocks)
-    return dict(LABELS, **{n: marked(LABELS.get(n, n), notes.get(n)) for n in blocks})
+    return dict(records.labels(), **{n: marked(records.label(n), notes.get(n)) for n in blocks})
 
 
 def labels_of(name: str) -> str:
-    return LABELS.get(name, name)
+    return records.label(name)
 
 
 def _pick_pd_metric(plan: MetricPlan, wanted: str, x_metric: str) -> tuple[Optional[str], str]:

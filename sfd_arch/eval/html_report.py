@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional
 from urllib.parse import quote
 
-from ..utils.directions import lower_is_better
+from ..metrics.records import lower_is_better
 from .report import (
     ARROWS,
     DATASET_LEVEL,

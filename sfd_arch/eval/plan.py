@@ -19,9 +19,6 @@ import numpy as np
 import sfd_arch.metrics as metrics_lib
 from sfd_arch.metrics import protocols
 
-LABELS = {'psnr': 'PSNR', 'ssim': 'SSIM', 'lpips': 'LPIPS', 'lpips_vgg': 'LPIPS-VGG', 'dists': 'DISTS', 'fid': 'FID',
-          'niqe': 'NIQE', 'musiq': 'MUSIQ', 'sfd_iqa': 'SFD-IQA', 'piqe': 'PIQE', 'maniqa': 'MANIQA',
-          'clipiqa': 'CLIP-IQA'}
 # the default protocol's metrics at x4 (kept for callers that list the defaults)
 DEFAULT_METRICS = protocols.PROTOCOLS[protocols.DEFAULT_PROTOCOL].blocks(4)
 

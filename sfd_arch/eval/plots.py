@@ -26,9 +26,9 @@ matplotlib.use('Agg')  # files only; no display is needed or expected
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..utils.directions import lower_is_better
+from ..metrics.records import label as metric_label
+from ..metrics.records import lower_is_better
 from ..utils.results import dataset_means, marked, metric_notes, read_metrics_csv
-from .plan import LABELS
 from .report import MEAN_PANEL, pd_panels
 from .report import plot_pd as draw_pd
 
@@ -106,7 +106,7 @@ def plot_pd(csv_paths: list[str], metric: str, x_metric: str = 'psnr', labels: O
     means, models, notes = _model_means(csv_paths, metric, x_metric, labels)
     _, shown = _panels(means, models, metric, x_metric, datasets, average)
     directions = {m: 'lower' if lower_is_better(m) else 'higher' for m in (x_metric, metric)}
-    axis_labels = {m: marked(LABELS.get(m.lower(), m.upper()) + (' (dB)' if m.lower() == 'psnr' else ''),
+    axis_labels = {m: marked(metric_label(m, m.upper()) + (' (dB)' if m.lower() == 'psnr' else ''),
                              notes.get(m)) for m in (x_metric, metric)}
     fig, drawn = draw_pd(means, models, shown, output, x_metric, metric, directions, axis_labels,
                          mean_only=average)

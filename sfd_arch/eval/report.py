@@ -23,8 +23,9 @@ from typing import Any, Optional
 import numpy as np
 import yaml
 
+from ..utils.results import DATASET_LEVEL  # noqa: F401  (re-exported: the image field of a dataset-level value)
+
 CSV_COLUMNS = ('model', 'dataset', 'image', 'metric', 'value')
-DATASET_LEVEL = '*'  # the image field of a value computed over a whole dataset (FID)
 MEAN_PANEL = 'Mean'
 ARROWS = {'higher': '↑', 'lower': '↓'}
 # paper-column figures: 3.5 in wide, 7-8 pt text after scaling to the column
