@@ -43,13 +43,15 @@ setup(
     cmdclass={'build_py': BuildPyWithHook},
     install_requires=[
         'basicsr>=1.4.2',
-        'torch',
+        'torch>=2.4',  # weights-only loads of training states: collections.Counter allowed by default since 2.4
         'torchvision',
         'open_clip_torch>=2.20',
         'opencv-python',
         'lmdb',
         'pyyaml',
         'pydantic>=2',  # the option-file schema (sfd_arch.options)
+        'safetensors',  # .safetensors weights, read without unpickling (sfd_arch.utils.checkpoints)
+        'filelock>=3.0',  # one writer per sfd-iqa score output (sfd_arch.utils.files.single_writer)
         'setuptools',
         'scipy',
         'tqdm',
@@ -60,10 +62,15 @@ setup(
     extras_require={
         # lpips, DISTS_pytorch, pytorch-fid, torch-fidelity (KID): the reference implementations the metric tests
         # compare against
-        'test': ['pytest', 'ruff', 'import-linter>=2.1', 'lpips', 'dists-pytorch', 'pytorch-fid', 'torch-fidelity'],
+        # spandrel: the tests of reading any generator file (sfd_arch.archs.generators) run in CI too
+        'test': ['pytest', 'ruff', 'import-linter>=2.1', 'lpips', 'dists-pytorch', 'pytorch-fid', 'torch-fidelity',
+                 'spandrel>=0.4'],
         # ships the published LPIPS linear heads and DISTS alpha/beta, which sfd_arch.metrics finds there
         'metrics': ['lpips', 'dists-pytorch'],
         'pyiqa': ['pyiqa>=0.1.16'],
+        # any generator file by its keys (ESRGAN, Real-ESRGAN compact, SwinIR, HAT, DAT, SPAN, ...): spandrel (MIT),
+        # the loader chaiNNer and ComfyUI use; without it BasicSR RRDBNets and network_g blocks still load
+        'models': ['spandrel>=0.4'],
     },
     entry_points={
         'console_scripts': [

@@ -4,7 +4,7 @@
         --model ESRGAN=experiments/pretrained_models/ESRGAN_x4.pth \\
         --model SFD=experiments/SFD_x4/models/net_g_latest.pth -o reports/x4
 
-Every paired dataset of the option file (its ``datasets:`` blocks, read with BasicSR's dataset classes, GT
+Every dataset of the option file (its ``datasets:`` blocks, read with BasicSR's dataset classes, GT
 cropped to LQ x scale as BasicSR's test does) is upscaled by every model, and every SR image is scored with
 the option file's ``val.metrics`` plus the metrics of a named protocol, ``--protocol`` (or the file's
 ``protocol:``): ``sfd`` (default: PSNR/SSIM on Y and LPIPS-alex/DISTS after a border crop of ``scale`` px, FID on
@@ -16,16 +16,25 @@ is stored in ``results.json`` (docs/benchmarks.md, "Evaluation protocols"). A mo
 - ``bicubic``: the interpolation baseline, ``--bicubic matlab`` (default: BasicSR's MATLAB-like ``imresize``,
   the kernel BasicSR's and ``scripts/data_preparation/prepare_data.py``'s LR images are made with) or ``cv2``
   (``cv2.INTER_CUBIC``);
-- ``NAME=CHECKPOINT``: a generator checkpoint, read as ``scripts/inference_sfd.py`` reads it (``params_ema``,
-  then ``params``, then a raw state dict; the RRDBNet's shape comes from the weights); a checkpoint of another
-  architecture is loaded into the option file's ``network_g``;
+- ``NAME=CHECKPOINT``: a generator checkpoint (``.pth`` or ``.safetensors``), read as ``scripts/inference_sfd.py``
+  reads it (``params_ema``, then ``params``, then a raw state dict): a BasicSR RRDBNet from its weights; another
+  architecture with ``--network_g NAME=BLOCK|YAML``, else the option file's ``network_g`` when the weights fit it,
+  else detected by spandrel (``pip install sfd_arch[models]``); the report says which;
+- ``NAME=EXPERIMENT``: a training run's folder (``experiments/<name>``, with ``models/net_g_*``): its option
+  file names the network, the checkpoint is ``net_g_latest.pth`` or the highest iteration (a checkpoint file of
+  that folder picks another);
 - ``NAME=FOLDER``: SR images made elsewhere, ``FOLDER/<dataset>/<image>[_suffix].png`` or ``FOLDER/<image>...``
   (BasicSR's ``results/<name>/visualization`` works as it is);
 - ``NAME``: the option file's ``network_g`` with ``path.pretrain_network_g``.
 
+A dataset without ground truth (``type: SingleImageDataset``: real-world photos) is scored with the
+no-reference metrics only (NIQE and PIQE are added; pyiqa's MUSIQ, MANIQA and CLIP-IQA where their weights are
+present); its full-reference columns read n/a, ``scores.png`` stands in for the PD plot, and ``report.html``
+shows each output beside the LQ input.
+
 Written into ``-o DIR``: ``metrics.csv`` (``model,dataset,image,metric,value``; FID rows have the image
-``*``), ``table.md``, ``pd.png``, ``visual/<dataset>_<image>.png``, ``report.md``, ``report.html``,
-``results.json`` (the protocol, the metric blocks and the means) and the SR images under
+``*``), ``table.md``, ``pd.png``, ``scores.png``, ``visual/<dataset>_<image>.png``, ``report.md``,
+``report.html``, ``results.json`` (the protocol, the metric blocks and the means) and the SR images under
 ``sr/<model>/<dataset>/``. Rows are appended as they are computed, so an interrupted or failed run keeps
 what it did; re-running skips every value already there and redoes a model whose checkpoint changed
 (SHA-256), a dataset whose files changed, or a metric whose settings changed.
@@ -51,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('-opt', '--opt', required=True, help='test option file: its datasets and val.metrics')
     p.add_argument('--model', action='append', required=True, metavar='NAME=CKPT|NAME=FOLDER|NAME|bicubic',
                    help='a model to compare; repeat for each (see above)')
+    p.add_argument('--network_g', action='append', default=[], metavar='NAME=BLOCK|YAML',
+                   help='the BasicSR network_g block of model NAME\'s checkpoint, inline or a YAML file; repeatable')
     p.add_argument('-o', '--output', required=True, help='output folder (re-running in it skips finished work)')
     p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N (generators; metrics choose their own)')
     p.add_argument('--metrics', nargs='+', default=None, metavar='NAME',
@@ -79,11 +90,14 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     """Command-line entry; exits non-zero with a one-line message on bad input."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    from sfd_arch.eval.compare import CompareError, parse_models, run_compare  # after --help and argument errors
+    # after --help and argument errors
+    from sfd_arch.eval.compare import CompareError, parse_models, parse_network_args, run_compare
 
     try:
         models = parse_models(args.model)
-        result = run_compare(args.opt, models, args.output, device=args.device, metrics=args.metrics,
+        network_g = parse_network_args(args.network_g, models)
+        result = run_compare(args.opt, models, args.output, network_g=network_g, device=args.device,
+                             metrics=args.metrics,
                              default_metrics=not args.no_default_metrics, datasets=args.datasets, pd_metric=args.pd,
                              x_metric=args.pd_x, visual_per_dataset=args.visual, crops=args.crop,
                              bicubic=args.bicubic, tile=args.tile, half=args.half, progress=not args.no_progress,

@@ -22,15 +22,16 @@
    the demo's targets with a verdict.
 
 Training runs in child processes, one thread each by default (``--threads``), as ``sfd_arch/train.py`` is run
-by hand. The CLIP here is a tiny random stand-in for RN50: the numbers show that the pipeline works and that the
-discriminators learn something, not what SFD achieves with real CLIP weights.
+by hand; each prints to ``demo_output/logs/<run name>.console.txt``, so the demo's console shows its steps, tables
+and targets (the steps are in ``sfd_arch.tools.demo_steps``). The CLIP here is a tiny random stand-in for RN50:
+the numbers show that the pipeline works and that the discriminators learn something, not what SFD achieves
+with real CLIP weights.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import os.path as osp
-import shutil
 import sys
 import time
 
@@ -41,176 +42,29 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')  # before anything imports huggingf
 
 from sfd_arch.tools.demo import (  # noqa: E402
     ESRGAN_NAME,
-    ESRGAN_OPT,
-    LADDER_PHOTOS,
     NAME,
-    OPT,
     OUT,
     PSNR_NAME,
-    PSNR_OPT,
     STAND_IN,
-    TEST_OPT,
     TRAIN_PHOTOS,
     VAL_PHOTOS,
-    WEIGHTS,
     Training,
     build_dataset,
-    build_ladder,
-    check_export,
-    correlation_table,
     default_threads,
-    finish_training,
-    logged_validation,
-    plot_ladder_images,
-    plot_ladder_scores,
-    previous_outputs,
-    score_ladder,
-    sr_sfd_iqa,
-    stage_option,
-    start_training,
     stop_on_exit,
-    write_csv,
 )
-from sfd_arch.tools.demo_report import (  # noqa: E402
-    HEADERS,
-    Stage,
-    channel_shift,
-    longest_path_cpu,
-    quality_targets,
-    results_table,
-    sr_paths,
-    stage_lines,
-    stand_in_metrics,
-    targets_text,
-    time_target,
+from sfd_arch.tools.demo_report import Stage  # noqa: E402
+from sfd_arch.tools.demo_steps import (  # noqa: E402
+    clear_previous,
+    final_comparison,
+    finish_stage2,
+    ladder_steps,
+    results,
+    spent,
+    start_stage2,
+    train_stage1,
+    where,
 )
-
-LABELS = {'bicubic': 'bicubic', 'stage1': 'PSNR_stage1', 'sfd': 'SFD_demo', 'esrgan': 'ESRGAN_demo'}
-
-
-def final_comparison(checkpoints: dict[str, str]) -> dict:
-    """Step 7: the compare engine's report (table, PD plot, visual comparison, report.html) of bicubic, the stage-1
-    model, SFD and (when trained) ESRGAN on the held-out photos.
-
-    LPIPS runs on a random stand-in AlexNet and random heads written under the published names in
-    ``demo_output/pretrained_models`` (the option file points there, so a user's real files are never shadowed);
-    the report marks them as stand-ins."""
-    from sfd_arch.eval.compare import run_compare
-    from sfd_arch.metrics.standins import write_stand_in_weights
-
-    write_stand_in_weights(osp.join(OUT, 'pretrained_models'), ['lpips'])
-    models = {LABELS['bicubic']: 'bicubic'}
-    models.update((LABELS[key], path) for key, path in checkpoints.items() if osp.isfile(path))
-    return run_compare(TEST_OPT, models, osp.join(OUT, 'compare'), device='cpu', pd_metric='sfd_iqa')
-
-
-def results(out: dict, data_root: str, stages: list[Stage]) -> str:
-    """The printed table of the comparison, the time of each stage and the demo's targets with their verdicts."""
-    means = out['means']['demo_val']
-    models = [m for m in LABELS.values() if m in means]
-    metrics = [m for m in out['metrics'] if m in HEADERS]
-    table = results_table(means, models, metrics, stand_in_metrics(out['weights']))
-    hr = [osp.join(data_root, 'val', 'HR', f'{p}.png') for p in VAL_PHOTOS]
-    compare_dir = osp.join(OUT, 'compare')
-    shifts = {m: channel_shift(sr_paths(compare_dir, m, 'demo_val', VAL_PHOTOS), hr) for m in models}
-    targets = quality_targets(means, LABELS['bicubic'], LABELS['stage1'], LABELS['sfd'], shifts)
-    if any(s.name == 'stage 1' for s in stages):  # a --keep run trains nothing: its time says nothing of make demo
-        # the stages hold all CPU time: this process's from its start, and each training process's own
-        cpu = sum(s.cpu for s in stages)
-        targets.append(time_target(time.time() - STARTED, cpu, longest_path_cpu(stages)))
-    esrgan = (f'\n{LABELS["esrgan"]}: ESRGAN from stage 1 (U-Net image discriminator), the same data, iterations and '
-              'loss weights.\nWith a random CLIP, SFD against ESRGAN shows both pipelines running, not which '
-              'discriminator is better.' if LABELS['esrgan'] in means else '')
-    return (f'Held-out photos ({", ".join(VAL_PHOTOS)}), mean over the {len(VAL_PHOTOS)} photos; PSNR and SSIM '
-            f'on Y, border 4.\n{LABELS["stage1"]}: stage 1 (L1 only); {LABELS["sfd"]}: SFD from it.{esrgan}\n'
-            'LPIPS [stand-in]: random AlexNet and heads. SFD-IQA [random CLIP]: this run\'s Feat-D and LPP on the '
-            f'random CLIP.\n\n{table}\n\nTime of each stage (this machine; CPU = user + system of all threads):\n'
-            f'{stage_lines(stages)}\n\nTargets:\n{targets_text(targets)}')
-
-
-def clear_previous() -> None:
-    """A second `make demo` replaces the first: say what goes before it goes."""
-    old = previous_outputs()
-    if old:
-        print('Replacing the previous demo run; removing:', flush=True)
-    for path in old:
-        print(f'  {path}', flush=True)
-        shutil.rmtree(path)
-
-
-def train_stage1(args: argparse.Namespace, stages: list[Stage], stamp) -> int:
-    """Stage 1: the PSNR-oriented generator, pixel loss only."""
-    opt_path = stage_option(PSNR_OPT, OUT, args.psnr_iters)
-    print(f'[2/7] Training stage 1 (SRModel, MSRResNet, L1 loss only) on CPU, {args.threads} thread(s): '
-          f'python sfd_arch/train.py -opt {opt_path}', flush=True)
-    code, wall, cpu = finish_training(start_training(opt_path, args.threads, REPO))
-    if code != 0:
-        print(f'error: stage 1 failed (exit {code}); the log is in experiments/{PSNR_NAME}', file=sys.stderr)
-        return code
-    stages.append(Stage('stage 1', wall, cpu))
-    print(f'      stage 1 done: {wall:.0f} s wall, {cpu:.0f} s CPU  {stamp()}', flush=True)
-    return 0
-
-
-def start_stage2(args: argparse.Namespace) -> dict[str, Training]:
-    """Stage 2 from stage 1's net_g: SFD and, on the other core, ESRGAN with the same recipe and an image
-    discriminator (its console goes to a file; BasicSR's log of both is under experiments/)."""
-    # side by side, the two runs share the threads (one each at least): more threads than cores make OpenMP's
-    # threads wait on each other (docs/benchmarks.md, "Machine load matters more than usual here")
-    threads = {'SFD': max(1, (args.threads + 1) // 2) if args.esrgan else args.threads,
-               'ESRGAN': max(1, args.threads // 2)}
-    runs = {'SFD': start_training(stage_option(OPT, OUT, args.iters), threads['SFD'], REPO)}
-    what = f"SFDModel from stage 1's net_g, {threads['SFD']} thread(s)"
-    if args.esrgan:
-        console = osp.join(OUT, 'logs', f'{ESRGAN_NAME}.console.txt')
-        runs['ESRGAN'] = start_training(stage_option(ESRGAN_OPT, OUT, args.iters), threads['ESRGAN'], REPO, console)
-        what += (f"; beside it ESRGANModel from the same start, {threads['ESRGAN']} thread(s), its console in "
-                 f'{console}; it goes on beside the export and the ladder')
-    print(f'[3/7] Training stage 2 ({what}): '
-          + ', '.join(f'python sfd_arch/train.py -opt {run.opt_path}' for run in runs.values()), flush=True)
-    return runs
-
-
-def finish_stage2(key: str, run: Training, stamp) -> 'Stage | None':
-    """Waits for one stage-2 run; None (and the error printed) when it failed."""
-    waited = time.time()
-    code, wall, cpu = finish_training(run)
-    name = ESRGAN_NAME if key == 'ESRGAN' else NAME
-    if code != 0:
-        print(f'error: stage 2 {key} failed (exit {code}); the log is in experiments/{name}'
-              + (f' and {run.console}' if run.console else ''), file=sys.stderr)
-        return None
-    print(f'      stage 2 {key} done: {wall:.0f} s wall, {cpu:.0f} s CPU  {stamp()}', flush=True)
-    if key == 'SFD':
-        return Stage('stage 2: SFD', wall, cpu)
-    return Stage('stage 2: ESRGAN', time.time() - waited, cpu, f'{wall:.0f} s on the other core beside SFD, the '
-                 'export and the ladder; wall: the wait for it', beside=('stage 2: SFD', 'export + ladder'))
-
-
-def where(made: list[str], data_root: str) -> str:
-    """Where the demo put its outputs, and what its numbers can and cannot say."""
-    exp_dir, ladder_dir = osp.join('experiments', NAME), osp.join(OUT, 'ladder')
-    figures = '\n'.join(('' if i == 0 else ' ' * 20) + p for i, p in enumerate(made))
-    return f'''Where everything is
-  data:             {data_root}
-  checkpoints:      experiments/{PSNR_NAME}/models (stage 1); {exp_dir}/models (stage 2: net_g, net_featd,
-                    net_lpp; no CLIP weights inside); experiments/{ESRGAN_NAME}/models (ESRGAN beside it)
-  training log:     {exp_dir}/train_{NAME}_*.log   (acc_featd_*, p_pos_*: the discriminators learning)
-  tensorboard:      {osp.join('tb_logger', NAME)}
-  SFD-IQA weights:  {WEIGHTS}   (sfd-iqa score {ladder_dir} -w {WEIGHTS} --csv scores.csv)
-  ladder scores:    {OUT}/ladder_scores.csv
-  figures:          {figures}
-
-Note: the CLIP in this demo is a {STAND_IN}.
-Feat-D and LPP learn to tell HR from the generator's smooth output on its random features, so SFD-IQA ranks
-blur well but calls noise "detail"; it has never seen noise or JPEG. The generator is a small MSRResNet, not
-the paper's RRDBNet (a tiny RRDBNet from random weights stays below bicubic with a colour cast in this budget).
-For real training put OpenAI's RN50.pt in experiments/pretrained_models/clip/ and use options/train_sfd_x4.yml.'''
-
-
-def _spent(name: str, wall0: float, cpu0: float) -> Stage:
-    """The time this process spent since ``wall0`` / ``cpu0`` (``time.process_time``)."""
-    return Stage(name, time.time() - wall0, time.process_time() - cpu0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,10 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f'      {n_train} training pairs (128 px HR crops of {len(TRAIN_PHOTOS)} photos), {n_val} held-out '
               f'photos ({", ".join(VAL_PHOTOS)})  {stamp()}', flush=True)
         stages.append(Stage('start + data', time.time() - STARTED, time.process_time()))
-        code = train_stage1(args, stages, stamp)
+        code = train_stage1(args.psnr_iters, args.threads, REPO, stages, stamp)
         if code != 0:
             return code
-        runs = start_stage2(args)
+        runs = start_stage2(args.iters, args.threads, args.esrgan, REPO)
     with stop_on_exit(runs):  # ESRGAN goes on beside the ladder; nothing is left running if the demo stops
         if 'SFD' in runs:
             sfd = finish_stage2('SFD', runs['SFD'], stamp)
@@ -270,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             stages.append(sfd)
         wall0, cpu0 = time.time(), time.process_time()
         made = ladder_steps(data_root, stamp)
-        stages.append(_spent('export + ladder', wall0, cpu0))
+        stages.append(spent('export + ladder', wall0, cpu0))
         for key in [k for k in runs if k != 'SFD']:
             stage = finish_stage2(key, runs[key], stamp)
             if stage is None:
@@ -278,44 +132,12 @@ def main(argv: list[str] | None = None) -> int:
             stages.append(stage)
 
     wall0, cpu0 = time.time(), time.process_time()
-    shown = ' vs '.join(['bicubic', 'stage 1', 'SFD'] + ['ESRGAN'] * osp.isfile(checkpoints.get('esrgan', '')))
-    print(f'[7/7] {shown} vs HR on the held-out photos (the compare engine)', flush=True)
     out = final_comparison(checkpoints)
     made += [str(out[k]) for k in ('table_md', 'pd_png', 'report_md') if out.get(k)] + [str(p) for p in out['visual']]
-    stages.append(_spent('comparison', wall0, cpu0))
-    print(f'\n{where(made, data_root)}\n\n{results(out, data_root, stages)}', flush=True)
+    stages.append(spent('comparison', wall0, cpu0))
+    print(f'\n{where(made, data_root)}\n\n{results(out, data_root, stages, time.time() - STARTED)}', flush=True)
     print(f"\nReport: {osp.abspath(out['report_html'])}", flush=True)
     return 0
-
-
-def ladder_steps(data_root: str, stamp) -> list[str]:
-    """Steps 4 to 6: export SFD-IQA from the SFD run and check it, score the quality ladder, correlate and plot.
-    Returns the figures made."""
-    exp_dir, figures, ladder_dir = osp.join('experiments', NAME), osp.join(OUT, 'figures'), osp.join(OUT, 'ladder')
-    os.makedirs(figures, exist_ok=True)
-    print(f'[4/7] Exporting SFD-IQA from the run: sfd-iqa export {exp_dir} -o {WEIGHTS}', flush=True)
-    from sfd_arch.iqa.export import export_experiment
-
-    payload = export_experiment(exp_dir, WEIGHTS, overwrite=True)
-    clip = payload['clip']
-    print(f"      CLIP recorded in the file: {clip['model']}, pretrained={clip['pretrained']}, seed={clip['seed']}, "
-          f"taps {clip['layers']} (iteration {payload['source'].get('iteration')})", flush=True)
-
-    print(f'[5/7] Scoring the quality ladder of {" and ".join(LADDER_PHOTOS)} ({ladder_dir}) with SFD-IQA and NIQE',
-          flush=True)
-    shutil.rmtree(ladder_dir, ignore_errors=True)
-    rungs = build_ladder(data_root, exp_dir, ladder_dir)
-    score_ladder(rungs, WEIGHTS)
-    write_csv(rungs, osp.join(OUT, 'ladder_scores.csv'))
-    logged = logged_validation(exp_dir)
-    print(f'      {len(rungs)} images scored  {stamp()}', flush=True)
-    print(f'      {check_export(sr_sfd_iqa(exp_dir, WEIGHTS), logged)}', flush=True)
-
-    print('[6/7] Does SFD-IQA follow the distortion level?', flush=True)
-    table, means = correlation_table(rungs)
-    print('\n' + table + '\n', flush=True)
-    return [plot_ladder_scores(rungs, means, osp.join(figures, 'ladder_scores.png')),
-            plot_ladder_images(rungs, LADDER_PHOTOS[0], osp.join(figures, f'ladder_{LADDER_PHOTOS[0]}.png'))]
 
 
 if __name__ == '__main__':

@@ -26,54 +26,25 @@ def ensure_basicsr_importable() -> None:
 
 
 def patch_basicsr_for_cpu() -> None:
-    """Two places where basicsr 1.4.2 assumes CUDA although the rest of its pipeline runs on CPU.
+    """Places where basicsr 1.4.2 assumes CUDA although the rest of its pipeline runs on CPU.
 
-    * ``basicsr.train.load_resume_state`` maps the resume state onto ``torch.cuda.current_device()``,
-      so ``--auto_resume`` crashes on a CPU-only machine. The replacement keeps the tensors on the CPU
-      (models move optimiser state to their own device when they load it) and checks the file first.
     * ``--launcher pytorch`` always picks NCCL and ``torch.cuda.set_device``; without CUDA it now uses gloo.
     * ``filter2D`` (used by the Real-ESRGAN degradations) calls ``.view`` on the JPEG simulator's output,
       which is not contiguous on CPU; the wrapper passes a contiguous tensor (same values, any device).
-    The first two are no-ops for CUDA users.
+    * ``sfd_arch.exact_resume.install`` wraps the training sampler, loader and resume-state loader so that
+      ``--auto_resume`` continues the interrupted run bit for bit; it wraps whatever loader is in place, so
+      ``sfd_arch`` applies the weights-only loads first.
+    The first is a no-op for CUDA users. BasicSR's ``load_resume_state``, which maps the state onto
+    ``torch.cuda.current_device()``, is replaced with the weights-only loads (``sfd_arch.utils.basicsr_safety``),
+    and keeps the tensors on the CPU there.
     """
     import importlib
-    import os.path as osp
 
     import torch
+    from basicsr.utils import dist_util
 
-    basicsr_train = importlib.import_module('basicsr.train')
-    from basicsr.utils import dist_util, scandir
-    from basicsr.utils.misc import check_resume
-
-    if getattr(basicsr_train.load_resume_state, '_sfd_patched', False):
+    if getattr(dist_util._init_dist_pytorch, '_sfd_patched', False):
         return
-
-    def load_resume_state(opt):
-        resume_state_path = None
-        if opt['auto_resume']:
-            state_path = osp.join('experiments', opt['name'], 'training_states')
-            if osp.isdir(state_path):
-                states = [v for v in scandir(state_path, suffix='state', recursive=False, full_path=False)]
-                if states:
-                    latest = max(float(v.split('.state')[0]) for v in states)
-                    resume_state_path = osp.join(state_path, f'{latest:.0f}.state')
-                    opt['path']['resume_state'] = resume_state_path
-        elif opt['path'].get('resume_state'):
-            resume_state_path = opt['path']['resume_state']
-        if resume_state_path is None:
-            return None
-        if not osp.isfile(resume_state_path):
-            raise FileNotFoundError(f'path.resume_state: training state not found: {resume_state_path}')
-        if torch.cuda.is_available():
-            device_id = torch.cuda.current_device()
-            resume_state = torch.load(resume_state_path, map_location=lambda s, loc: s.cuda(device_id))
-        else:
-            resume_state = torch.load(resume_state_path, map_location='cpu')
-        check_resume(opt, resume_state['iter'])
-        return resume_state
-
-    load_resume_state._sfd_patched = True
-    basicsr_train.load_resume_state = load_resume_state
 
     original_init = dist_util._init_dist_pytorch
 
@@ -82,6 +53,7 @@ def patch_basicsr_for_cpu() -> None:
             return original_init(backend, **kwargs)
         torch.distributed.init_process_group(backend='gloo', **kwargs)
 
+    _init_dist_pytorch._sfd_patched = True
     dist_util._init_dist_pytorch = _init_dist_pytorch
 
     realesrgan_model = importlib.import_module('basicsr.models.realesrgan_model')
@@ -91,6 +63,10 @@ def patch_basicsr_for_cpu() -> None:
         return original_filter2d(img.contiguous(), kernel)
 
     realesrgan_model.filter2D = filter2D
+
+    from . import exact_resume  # the same layer: a resumed run continues bit for bit (docs/design.md)
+
+    exact_resume.install()
 
 
 def cache_niqe_gamma_table() -> None:

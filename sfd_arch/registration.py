@@ -5,8 +5,11 @@
 ``basicsr`` package has finished importing: the start-up hook (``_sfd_arch_hook``, ``AFTER_IMPORT``) calls it, and
 so does ``import sfd_arch`` where the hook is absent or turned off (:func:`watch_basicsr`). It
 
-1. applies the compatibility patches of :mod:`sfd_arch.compat` (resume and ``--launcher pytorch`` without CUDA,
-   ``filter2D`` on CPU, NIQE's cached gamma table), so they hold in every process that imports BasicSR;
+1. applies BasicSR's patches, in this order, so they hold in every process that imports BasicSR: the safe loading
+   of :mod:`sfd_arch.utils.basicsr_safety` (option files and ``--force_yml`` values read as data, weights-only
+   checkpoint loads; docs/security.md), then the compatibility patches of :mod:`sfd_arch.compat` (``--launcher
+   pytorch`` without CUDA, ``filter2D`` on CPU, and :mod:`sfd_arch.exact_resume`, which wraps the weights-only
+   resume-state loader the first put in place), then NIQE's cached gamma table;
 2. makes BasicSR's ``Registry`` lookups (``get``, ``in``, iteration, ``keys``) complete the registration first,
    should it still be pending;
 3. registers every name of :data:`SFD_NAMES` (:func:`register`), unless a module of the package is being imported
@@ -14,8 +17,8 @@ so does ``import sfd_arch`` where the hook is absent or turned off (:func:`watch
    half-initialised module's siblings, so registration waits for the first lookup instead. Either way a name is
    in the registry before BasicSR (or anyone) looks for it.
 
-The modules that define the classes do not register them themselves, so the SFD-IQA scorer, ``FeatD`` and
-``PromptLearner`` import without BasicSR (``sfd-iqa score`` needs torch and open_clip only).
+The modules that define the classes do not register them themselves, so the SFD-IQA scorer, ``FeatD``,
+``PromptLearner`` and ``KAIRRRDBNet`` import without BasicSR (``sfd-iqa score`` needs torch and open_clip only).
 """
 from __future__ import annotations
 
@@ -29,6 +32,11 @@ SFD_NAMES: dict[str, dict[str, str]] = {
     'ARCH_REGISTRY': {
         'FeatD': 'sfd_arch.archs.featd_arch',
         'PromptLearner': 'sfd_arch.archs.prompt_learner_arch',
+        'KAIRRRDBNet': 'sfd_arch.archs.kair_rrdbnet_arch',
+        'SpandrelNet': 'sfd_arch.archs.spandrel_arch',
+    },
+    'DATASET_REGISTRY': {
+        'SuffixPairedImageDataset': 'sfd_arch.data.suffix_paired_dataset',
     },
     'LOSS_REGISTRY': {
         'FeatureGANLoss': 'sfd_arch.losses.sfd_loss',
@@ -47,6 +55,7 @@ SFD_NAMES: dict[str, dict[str, str]] = {
         'calculate_pyiqa': 'sfd_arch.metrics.pyiqa_metric',
         'calculate_psnr_pyiqa': 'sfd_arch.metrics.pyiqa_conventions',
         'calculate_ssim_pyiqa': 'sfd_arch.metrics.pyiqa_conventions',
+        'calculate_piqe': 'sfd_arch.metrics.piqe_metric',
     },
 }
 _LOOKUPS = ('get', '__contains__', '__iter__', 'keys')
@@ -117,8 +126,12 @@ def on_basicsr_import() -> None:
     if _State.seen_basicsr:
         return
     _State.seen_basicsr = True
-    from .compat import cache_niqe_gamma_table, patch_basicsr_for_cpu
+    from .compat import cache_niqe_gamma_table, ensure_basicsr_importable, patch_basicsr_for_cpu
+    from .utils.basicsr_safety import patch_basicsr_loading
 
+    ensure_basicsr_importable()
+    # first: the exact resume that patch_basicsr_for_cpu installs wraps the weights-only resume-state loader
+    patch_basicsr_loading()
     patch_basicsr_for_cpu()
     cache_niqe_gamma_table()
     _complete_registration_on_lookup()

@@ -1,5 +1,12 @@
 """Test entry point: ``python sfd_arch/test.py -opt options/test_sfd_x4.yml`` (or ``sfd-test -opt ...``).
 
+Any generator instead of the option file's ``network_g`` and ``path.pretrain_network_g``, found as
+``scripts/inference_sfd.py`` finds it (``sfd_arch.archs.generators``; the log's first line says which way)::
+
+    python sfd_arch/test.py -opt options/test_realsr_lq.yml --model 4x_model.pth            # detected (spandrel)
+    python sfd_arch/test.py -opt test.yml --model net_g.pth --network_g "{type: MSRResNet, upscale: 4}"
+    python sfd_arch/test.py -opt test.yml --model experiments/sfd_demo_x4 --iter 5000      # experiment folder
+
 BasicSR's own ``test_pipeline`` runs the test, with the SFD classes registered (as BasicSR is imported:
 ``sfd_arch.registration``) and the results root under the current directory. The command line is parsed first, so
 ``--help`` and argument errors answer before torch or BasicSR is imported. Besides BasicSR's log and images, it
@@ -10,12 +17,13 @@ fails midway, the values computed so far are still written. A top-level ``protoc
 ``pyiqa``; ``sfd_arch.metrics.protocols``) adds that preset's metrics to ``val.metrics`` as ``scripts/compare.py``
 does: the file's blocks win, a preset metric without its weight files is skipped with a warning.
 """
+import argparse
 import logging
 import os
 import os.path as osp
 import sys
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 if __package__ in (None, ''):
     # run as a file: Python put sfd_arch/ itself on sys.path; the checkout root is what makes `sfd_arch` importable
@@ -23,7 +31,7 @@ if __package__ in (None, ''):
     sys.path[:] = [p for p in sys.path if osp.abspath(p or '.') != _package_dir]
     sys.path.insert(0, osp.dirname(_package_dir))
 
-from sfd_arch.utils.basicsr_cli import wrapper_parser  # noqa: E402  (argparse only)
+from sfd_arch.utils.basicsr_cli import add_generator_arguments, wrapper_parser  # noqa: E402  (argparse only)
 
 if TYPE_CHECKING:
     from sfd_arch.eval.recorder import MetricsRecorder
@@ -60,24 +68,56 @@ def protocol_metrics(opt: dict, opt_path: str) -> dict:
     return {name: block for name, block in plan.blocks.items() if name not in own}
 
 
+def _generator_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    add_generator_arguments(p)
+    return p
+
+
+def generator_override(args: argparse.Namespace, opt: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """``{'network_g', 'path', 'how'}`` that replace the option file's generator for ``--model``, or ``None``."""
+    if args.model is None:
+        if args.network_g is not None or args.iter is not None:
+            raise ValueError('--network_g and --iter describe the generator of --model, which is not given')
+        return None
+    from sfd_arch.archs.generators import load_generator
+
+    gen = load_generator(args.model, args.network_g, args.iter)
+    if gen.scale != int(opt.get('scale', 4)):
+        raise ValueError(f'{args.model}: a x{gen.scale} generator, but the option file has scale: {opt.get("scale")}')
+    if gen.network_g is None:  # an architecture only spandrel knows: the wrapper reads the file itself
+        return {'network_g': {'type': 'SpandrelNet', 'model_path': gen.path}, 'how': gen.how,
+                'path': {'pretrain_network_g': None}}
+    return {'network_g': dict(gen.network_g), 'how': gen.how,
+            'path': {'pretrain_network_g': gen.path, 'param_key_g': gen.param_key or 'params', 'strict_load_g': True}}
+
+
+def edit_parsed_options(opt: dict[str, Any], metrics: dict, override: Optional[dict[str, Any]]) -> None:
+    """What the command line adds to the options BasicSR parses: the protocol's metrics, the ``--model`` generator."""
+    if metrics and isinstance(opt.get('val'), dict):
+        opt['val']['metrics'] = {**(opt['val'].get('metrics') or {}), **metrics}
+    if override is not None:
+        opt['network_g'] = dict(override['network_g'])
+        opt.setdefault('path', {}).update(override['path'])
+
+
 @contextmanager
-def _added_metrics(metrics: dict):
-    """BasicSR's test pipeline parses the option file itself: hand it the protocol's metrics as it does."""
-    import basicsr.test as basicsr_test
+def _edited_options(metrics: dict, override: Optional[dict[str, Any]]):
+    # BasicSR's test_pipeline parses the option file itself: its parse_options is wrapped for this call only
+    import basicsr.test
 
-    parse = basicsr_test.parse_options
+    original = basicsr.test.parse_options
 
-    def parse_with_protocol(root_path, is_train=False):
-        opt, args = parse(root_path, is_train=is_train)
-        if metrics and isinstance(opt.get('val'), dict):
-            opt['val']['metrics'] = {**(opt['val'].get('metrics') or {}), **metrics}
+    def parse_options(root_path: str, is_train: bool = True):
+        opt, args = original(root_path, is_train)
+        edit_parsed_options(opt, metrics, override)
         return opt, args
 
-    basicsr_test.parse_options = parse_with_protocol
+    basicsr.test.parse_options = parse_options
     try:
         yield
     finally:
-        basicsr_test.parse_options = parse
+        basicsr.test.parse_options = original
 
 
 def run(argv: Optional[list] = None) -> 'MetricsRecorder':
@@ -88,14 +128,19 @@ def run(argv: Optional[list] = None) -> 'MetricsRecorder':
     from sfd_arch.options.preflight import check_option_file, option_path
 
     command_line = list(sys.argv[1:] if argv is None else argv)
+    gen_args, command_line = _generator_parser().parse_known_args(command_line)
     opt_path = option_path(command_line)
+    opt: dict[str, Any] = {}
     added = {}
     if opt_path is not None:
         opt = check_option_file(opt_path, is_train=False, argv=command_line)
         added = protocol_metrics(opt, opt_path)
+    override = generator_override(gen_args, opt)
+    if override is not None:
+        print(f'sfd-test: generator: {override["how"]}', flush=True)
     recorder = None
     try:
-        with _command_line(argv), _added_metrics(added), record_test_metrics() as recorder:
+        with _command_line(command_line), _edited_options(added, override), record_test_metrics() as recorder:
             test_pipeline(os.getcwd())
     except BaseException:
         # keep what was computed before the failure

@@ -26,12 +26,16 @@ def main() -> None:
     from basicsr.train import train_pipeline  # importing basicsr registers the SFD classes (sfd_arch.registration)
 
     from sfd_arch.options.preflight import check_option_file
+    from sfd_arch.utils.checkpoints import CheckpointError
 
     try:
         check_option_file(opt_path, is_train=True, argv=sys.argv[1:])
     except (OSError, KeyError, ValueError) as err:
         sys.exit(f'error: {err.args[0] if isinstance(err, KeyError) else err}')
-    train_pipeline(os.getcwd())
+    try:
+        train_pipeline(os.getcwd())
+    except CheckpointError as err:  # a resume state or pretrained network that needs more than weights-only
+        sys.exit(f'error: {err}')
 
 
 if __name__ == '__main__':

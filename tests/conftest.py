@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny CLIP built from an open_clip config in code (random weights), offline."""
 import os
 import sys
+import tempfile
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('SFD_OFFLINE', '1')
@@ -41,3 +42,20 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope='session', autouse=True)
+def temp_files_inside_pytests_folder(tmp_path_factory):
+    """Every temporary file of the run, ours and the subprocesses' (torchrun's ``torchelastic_*`` folders,
+    ``tempfile`` users), goes under pytest's own temporary folder: with ``tmp_path_retention_policy = "failed"``
+    (pyproject.toml) a passing run leaves none of it behind, a failing one keeps it beside the failed test's."""
+    folder = tmp_path_factory.mktemp('tmpdir', numbered=False)
+    saved = os.environ.get('TMPDIR')
+    os.environ['TMPDIR'] = str(folder)
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+    yield folder
+    if saved is None:
+        os.environ.pop('TMPDIR', None)
+    else:
+        os.environ['TMPDIR'] = saved
+    tempfile.tempdir = None

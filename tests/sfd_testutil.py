@@ -28,6 +28,18 @@ def make_paired_dataset(root: str, n: int = 4, size: int = 64, scale: int = 4, s
     return gt_dir, lq_dir
 
 
+def write_pairs(gt_dir: str, lq_dir: str, n: int = 1, size: int = 128, scale: int = 4, lq_size=None,
+                start: int = 0) -> None:
+    """``n`` flat GT images of ``size`` px and LQ images of ``size // scale`` px (or ``lq_size``): only their
+    names and sizes matter to the option check, which reads headers."""
+    os.makedirs(gt_dir, exist_ok=True)
+    os.makedirs(lq_dir, exist_ok=True)
+    lq = lq_size or size // scale
+    for i in range(start, start + n):
+        cv2.imwrite(os.path.join(gt_dir, f'{i:04d}.png'), np.full((size, size, 3), i % 255, np.uint8))
+        cv2.imwrite(os.path.join(lq_dir, f'{i:04d}.png'), np.full((lq, lq, 3), i % 255, np.uint8))
+
+
 def esrgan_style_options(name: str, gt_dir: str, lq_dir: str, perceptual: bool = False, total_iter: int = 2) -> str:
     """A tiny ESRGAN x4 option file (ESRGANModel, image D, EMA), as YAML text in BasicSR's layout."""
     opt = {
@@ -92,13 +104,11 @@ def tiny_clip_from_file(folder) -> tuple:
 
 
 def write_random_vgg19(path: str = VGG_PATH) -> None:
-    """BasicSR's PerceptualLoss loads this file when present (no download); random fp16 weights suffice."""
-    import torchvision
+    """BasicSR's PerceptualLoss loads this file when present (no download); random weights suffice (the toy work
+    folder's writer: 40 MB, the unused classifier stored as expanded zeros)."""
+    from sfd_arch.tools.toy_data import write_random_vgg19 as write
 
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    torch.manual_seed(0)
-    state = {k: v.half() for k, v in torchvision.models.vgg19().state_dict().items()}
-    torch.save(state, path)
+    write(path)
 
 
 def train_discriminators(clip, featd, lpp, batches, lr: float = 2e-3) -> None:

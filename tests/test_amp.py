@@ -10,9 +10,9 @@ from test_training import build_model
 import sfd_arch  # noqa: F401  (registration)
 from sfd_arch.options.preflight import check_option_file
 
-# Documented in README ("Mixed precision"): over the first 20 iterations of the tiny CPU run below, every loss of
-# a bf16 run stays within BF16_LOSS_GAP (relative, per iteration) of the fp32 run that starts from the same weights
-# and sees the same batches. bf16 keeps 8 mantissa bits (relative rounding 2^-9 = 0.2%); CLIP, Feat-D and LPP
+# Documented in docs/training.md, "Mixed precision": over the first 20 iterations of the tiny CPU run below, every
+# loss of a bf16 run stays within BF16_LOSS_GAP (relative, per iteration) of the fp32 run that starts from the same
+# weights and sees the same batches. bf16 keeps 8 mantissa bits (relative rounding 2^-9 = 0.2%); CLIP, Feat-D and LPP
 # each add such errors to the logits, and the two runs drift apart a little through their optimiser steps.
 BF16_LOSS_GAP = 0.05
 LOSSES = ('l_g_pix', 'l_g_featd', 'l_g_tgd', 'l_d_featd_real', 'l_d_featd_fake', 'l_d_tgd')

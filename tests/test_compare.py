@@ -519,4 +519,62 @@ def test_unknown_protocol_in_the_option_file_fails_before_any_work(ws, compare, 
     with pytest.raises(compare.CompareError, match=r"bad.yml: protocol: input should be 'sfd', 'basicsr' or 'pyiqa', "
                                                    r"got 'basicsrr'"):
         compare.run_compare(str(tmp_path / 'bad.yml'), {'bicubic': 'bicubic'}, str(tmp_path / 'o'), progress=False)
+# -- images a metric cannot measure, images cut short --------------------------------------------------------------
+def _textured(height: int, width: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.random((height // 8, width // 8, 3)).astype(np.float32)
+    return np.clip(cv2.resize(base, (width, height), interpolation=cv2.INTER_CUBIC) * 255, 0, 255).astype(np.uint8)
+
+
+def _write_tiny_set(root: Path, sizes: dict) -> Path:
+    """A dataset ``Tiny`` of textured GT images of the given (height, width) and their x4 LQ, and its option file
+    with PSNR and NIQE (crop_border 4)."""
+    for sub in ('gt', 'lq'):
+        (root / 'Tiny' / sub).mkdir(parents=True)
+    for i, (h, w) in enumerate(sizes.values()):
+        hr = _textured(h, w, i)
+        cv2.imwrite(str(root / 'Tiny' / 'gt' / f'{i:04d}.png'), hr)
+        cv2.imwrite(str(root / 'Tiny' / 'lq' / f'{i:04d}.png'), cv2.resize(hr, (w // 4, h // 4),
+                                                                          interpolation=cv2.INTER_AREA))
+    opt = {'name': 'tiny', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0,
+           'datasets': {'test_1': {'name': 'Tiny', 'type': 'PairedImageDataset',
+                                   'dataroot_gt': str(root / 'Tiny' / 'gt'), 'dataroot_lq': str(root / 'Tiny' / 'lq'),
+                                   'io_backend': {'type': 'disk'}}},
+           'network_g': {'type': 'RRDBNet', **NET},
+           'val': {'metrics': {'psnr': PSNR, 'niqe': {'type': 'calculate_niqe', 'crop_border': 4}}}}
+    (root / 'tiny.yml').write_text(yaml.safe_dump(opt, sort_keys=False))
+    return root / 'tiny.yml'
+
+
+def test_niqe_on_an_image_below_two_blocks_is_said_per_image_and_stops_nothing(compare, tmp_path, capsys):
+    """192x192 with crop_border 4 leaves one 96 px block: NIQE's covariance is singular there ("SVD did not
+    converge" stopped the whole comparison). Known from the LQ header before any SR image is made; PSNR of that
+    image and NIQE of the next are still computed, and the report says which image NIQE left out."""
+    opt = _write_tiny_set(tmp_path, {'one_block': (192, 192), 'two_blocks': (104, 200)})
+    out = tmp_path / 'o'
+    result = compare.run_compare(str(opt), {'bicubic': 'bicubic'}, str(out), progress=False, visual_per_dataset=0,
+                                 default_metrics=False)
+    assert ('compare: niqe cannot measure Tiny/0000: 192x192 leaves 184x184 after crop_border 4: 1 96 px block, '
+            'NIQE needs 2; its other metrics are computed') in capsys.readouterr().err
+    rows = read_rows(out / 'metrics.csv')
+    assert sorted((r['image'], r['metric']) for r in rows) == [('0000', 'psnr'), ('0001', 'niqe'), ('0001', 'psnr')]
+    assert all(np.isfinite(float(r['value'])) for r in rows)
+    assert result['means']['Tiny']['bicubic']['niqe'] == pytest.approx(
+        float(next(r['value'] for r in rows if r['metric'] == 'niqe')))
+    assert ('NIQE is left out of the means on 1 image(s) it cannot measure: Tiny/0000 (192x192 leaves 184x184 '
+            'after crop_border 4: 1 96 px block, NIQE needs 2).') in (out / 'report.md').read_text()
+
+
+def test_a_truncated_image_stops_the_comparison_before_any_work(compare, tmp_path):
+    """OpenCV decodes a cut PNG or JPEG into a partly gray image without an error; the comparison finds the cut
+    from the file's structure and names the file before any SR image is made (scripts/compare.py exits 1)."""
+    opt = _write_tiny_set(tmp_path, {'a': (64, 64), 'b': (64, 64)})
+    cut = tmp_path / 'Tiny' / 'gt' / '0001.png'
+    data = cut.read_bytes()
+    cut.write_bytes(data[:len(data) // 2])
+    with pytest.raises(compare.CompareError) as info:
+        compare.run_compare(str(opt), {'bicubic': 'bicubic'}, str(tmp_path / 'o'), progress=False,
+                            metrics=['psnr'], default_metrics=False)
+    assert str(info.value) == (f'{opt}: datasets.test_1 (Tiny): {cut}: truncated PNG (the file ends inside its '
+                               f'IDAT chunk: {len(data) // 2} bytes)')
     assert not (tmp_path / 'o').exists()

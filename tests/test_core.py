@@ -1,6 +1,7 @@
 """The SFD core: registration, the CLIP door, FeatD, PromptLearner, the losses."""
 import os
 import time
+from typing import Optional
 
 import pytest
 import torch
@@ -97,8 +98,8 @@ def test_rn_positional_embedding_interpolation_keeps_native_size_exact():
     assert torch.allclose(emb, ref, atol=1e-5)
 
 
-def _save_forms(model: torch.nn.Module, folder, forms) -> dict:
-    state = model.state_dict()
+def _save_forms(model: torch.nn.Module, folder, forms, dtype: Optional[torch.dtype] = None) -> dict:
+    state = {k: v.to(dtype) if dtype and v.is_floating_point() else v for k, v in model.state_dict().items()}
     writers = {
         # OpenAI's layout: the CLIP state dict plus three metadata entries (what its JIT archives hold too)
         'openai_state_dict': ('RN50.pt', lambda p: torch.save(dict(
@@ -118,9 +119,16 @@ def _save_forms(model: torch.nn.Module, folder, forms) -> dict:
     return paths
 
 
-def _assert_round_trip(random_opt: dict, forms, tmp_path, size: int):
+def _assert_round_trip(random_opt: dict, forms, tmp_path, size: int, dtype: Optional[torch.dtype] = None):
+    """Each file form of a random CLIP's weights (stored as ``dtype``) builds a CLIP that computes exactly what the
+    reference does."""
     reference = build_clip(random_opt)
-    paths = _save_forms(reference.clip_model, tmp_path, forms)
+    if dtype:  # the reference holds exactly what the file can: fp32 values rounded through dtype
+        with torch.no_grad():
+            for t in [*reference.clip_model.parameters(), *reference.clip_model.buffers()]:
+                if t.is_floating_point():
+                    t.copy_(t.to(dtype).float())
+    paths = _save_forms(reference.clip_model, tmp_path, forms, dtype)
     img = torch.rand(1, 3, size, size)
     with torch.no_grad():
         ref_feats, ref_emb = reference(img)
@@ -135,9 +143,12 @@ def _assert_round_trip(random_opt: dict, forms, tmp_path, size: int):
 
 
 def test_full_size_rn50_round_trips_through_openai_and_open_clip_files(tmp_path):
+    """In half precision, as OpenAI publishes RN50.pt: half the disk and time of fp32 files, and the loader's
+    conversion to the model's fp32 is checked on the way."""
     torch.manual_seed(1)
     paths = _assert_round_trip({'model': 'RN50', 'pretrained': None, 'quick_gelu': True},
-                               ['openai_state_dict', 'open_clip_safetensors'], tmp_path, 96)
+                               ['openai_state_dict', 'open_clip_safetensors'], tmp_path, 96, dtype=torch.half)
+    assert paths['openai_state_dict'].stat().st_size < 250e6  # fp16: about 200 MB (fp32: 400)
     assert load_clip_state_dict(str(paths['openai_state_dict']))[1] is True  # detected as OpenAI: QuickGELU
     assert load_clip_state_dict(str(paths['open_clip_safetensors']))[1] is False
 
@@ -284,13 +295,14 @@ def test_tag_found_in_the_weights_folder_is_used_offline(tmp_path, monkeypatch):
 
 
 def test_one_direction_table_for_metric_types_pyiqa_names_and_baselines():
-    from sfd_arch.iqa_bench.baselines import BASELINES
-    from sfd_arch.utils.directions import direction, lower_is_better, oriented
+    from sfd_arch.iqa_bench.baselines import baselines
+    from sfd_arch.metrics.records import direction, lower_is_better, oriented
 
     assert direction('calculate_lpips') == direction('LPIPS') == direction('lpips-vgg') == 'lower'
+    assert direction('lpips_vgg') == 'lower'  # the comparison's name of LPIPS on VGG, the same record
     assert direction('calculate_sfd_iqa') == direction('calculate_psnr') == direction('musiq') == 'higher'
     assert lower_is_better('musiq_lower') and not lower_is_better('p_pos')
-    assert [b for b in BASELINES if BASELINES[b].lower_better] == ['niqe', 'piqe', 'brisque', 'ilniqe']
+    assert [b for b, record in baselines().items() if record.lower_better] == ['niqe', 'piqe', 'brisque', 'ilniqe']
     assert oriented('niqe', 3.0) == -3.0 and oriented('sfd_iqa', 0.25) == 0.25
 
 

@@ -3,6 +3,7 @@
 Fast: nothing is trained; the full demo is `make demo`."""
 import os
 import os.path as osp
+import re
 from pathlib import Path
 
 import cv2
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from sfd_arch.tools import demo
+from sfd_arch.tools import demo, demo_steps
 from sfd_arch.tools.demo_report import (
     Stage,
     channel_shift,
@@ -164,3 +165,128 @@ def test_default_threads_are_one_whatever_the_load(monkeypatch):
     monkeypatch.setattr(os, 'cpu_count', lambda: 16)
     monkeypatch.setattr(os, 'getloadavg', lambda: (0.0, 0.0, 0.0))
     assert demo.default_threads()[0] == 1
+
+
+# -- step 4: the exported SFD-IQA against the value the training process logged -------------------------------------
+@pytest.fixture
+def sfd_demo_run(tmp_path, single_thread):
+    """``experiments/sfd_demo_x4`` as the demo's SFD run leaves it, on the tiny random CLIP: option file, Feat-D and
+    LPP checkpoints, SR images of the held-out photos, and a training log whose validation line is written by
+    SFDModel's own marked log (``# sfd_iqa (random CLIP): ...``) with the SFD-IQA the run's networks give the
+    images. Returns (experiment folder, that SFD-IQA)."""
+    import logging
+
+    import torch
+    from conftest import tiny_clip_opt
+
+    from sfd_arch import build_clip
+    from sfd_arch.archs import FeatD, PromptLearner
+    from sfd_arch.iqa import SFDIQA
+    from sfd_arch.models.sfd_model import SFDModel
+
+    exp = tmp_path / 'experiments' / demo.NAME
+    (exp / 'models').mkdir(parents=True)
+    clip_opt = tiny_clip_opt()
+    metrics = {'psnr': {'type': 'calculate_psnr', 'crop_border': 4},
+               'sfd_iqa': {'type': 'calculate_sfd_iqa', 'weights': 'model'}}
+    opt = {'name': demo.NAME, 'model_type': 'SFDModel', 'scale': 4, 'clip': clip_opt,
+           'network_featd': {'type': 'FeatD', 'num_feat': 8}, 'network_lpp': {'type': 'PromptLearner', 'n_ctx': 2},
+           'val': {'metrics': metrics}}
+    (exp / f'train_{demo.NAME}.yml').write_text(yaml.safe_dump(opt, sort_keys=False))
+    clip = build_clip(clip_opt)
+    torch.manual_seed(1)
+    featd, lpp = FeatD(clip=clip, num_feat=8).eval(), PromptLearner(clip=clip, n_ctx=2).eval()
+    torch.save({'params': featd.state_dict()}, exp / 'models' / 'net_featd_5.pth')
+    torch.save({'params': lpp.state_dict()}, exp / 'models' / 'net_lpp_5.pth')
+    rng = np.random.default_rng(0)
+    paths = []
+    for photo in demo.VAL_PHOTOS:
+        (exp / 'visualization' / photo).mkdir(parents=True)
+        paths.append(str(exp / 'visualization' / photo / f'{photo}_5.png'))
+        cv2.imwrite(paths[-1], cv2.resize(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), (48, 48)))
+    live = float(np.mean([r.score for r in SFDIQA(clip, featd, lpp, device='cpu').score_files(paths)]))
+
+    model = object.__new__(SFDModel)  # only what the log line reads: no networks are built
+    model.opt, model.clip_opt = opt, clip_opt
+    model.metric_results = {'psnr': 27.5, 'sfd_iqa': live}
+    model.best_metric_results = {'demo_val': {m: {'val': v, 'iter': 5} for m, v in model.metric_results.items()}}
+    logger, handler = logging.getLogger('basicsr'), logging.FileHandler(exp / f'train_{demo.NAME}_20260101.log')
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        model._log_validation_metric_values(5, 'demo_val', None)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+    return exp, live
+
+
+def test_export_step_prints_the_logged_and_the_exported_sfd_iqa(sfd_demo_run, tmp_path, capsys):
+    exp, live = sfd_demo_run
+    log = next(exp.glob('train_*.log')).read_text()
+    assert f'# sfd_iqa (random CLIP): {live:.4f}' in log  # the mark the comparison must see through
+    demo_steps.export_and_check(str(exp), str(tmp_path / 'sfd_iqa.pth'))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith('[4/7] Exporting SFD-IQA') and 'pretrained=None' in lines[1]
+    compared = re.search(r'^      SR validation images: SFD-IQA \(random CLIP\) (\d\.\d{4}) logged by the training '
+                         r'process, (\d\.\d{6}) from the exported file here', lines[2])
+    assert compared, lines
+    assert float(compared.group(1)) == round(live, 4)
+    assert float(compared.group(2)) == pytest.approx(live, abs=1e-6)
+
+
+def test_export_step_fails_when_the_log_has_nothing_to_compare(sfd_demo_run, tmp_path):
+    exp, _ = sfd_demo_run
+    log = next(exp.glob('train_*.log'))
+    log.write_text('\n'.join(line for line in log.read_text().splitlines() if 'sfd_iqa' not in line))
+    with pytest.raises(RuntimeError, match=r'has no sfd_iqa validation value \(found: psnr\)'):
+        demo.export_step(str(exp), str(tmp_path / 'sfd_iqa.pth'))
+    log.unlink()
+    with pytest.raises(FileNotFoundError, match=r'no training log train_sfd_demo_x4_\*\.log'):
+        demo.export_step(str(exp), str(tmp_path / 'sfd_iqa.pth'))
+
+
+def test_logged_metrics_read_back_what_the_marked_log_wrote():
+    from sfd_arch.utils.results import RANDOM_CLIP, STAND_IN_WEIGHTS, logged_metrics, marked, unmarked
+
+    for note in ('', STAND_IN_WEIGHTS, RANDOM_CLIP):
+        assert unmarked(marked('lpips', note)) == ('lpips', note)
+    values = logged_metrics(['Validation demo_val', f'\t # {marked("sfd_iqa", RANDOM_CLIP)}: 0.5015\tBest: 0.5015 @ '
+                             '150 iter', '\t # psnr: 27.1826\tBest: 27.2 @ 100 iter', '\t # niqe: nan'])
+    assert values['sfd_iqa'].value == 0.5015 and values['sfd_iqa'].note == RANDOM_CLIP
+    assert values['psnr'].value == 27.1826 and values['psnr'].note == ''
+    assert np.isnan(values['niqe'].value)
+
+
+def test_a_training_stage_prints_to_its_console_file_and_a_failure_shows_its_end(tmp_path, monkeypatch, capsys):
+    """The demo's console has the step's lines; the training process's output goes to the file it names, and when
+    the run fails the end of that file (its error) is printed. The process is a stand-in that prints like a failing
+    train.py (a real one starting: test_training_runs_side_by_side_report_exit_code_cpu_time_and_console)."""
+    import subprocess
+    import sys
+    import time
+
+    def fake_training(opt_path, threads, repo, console):
+        os.makedirs(osp.dirname(console), exist_ok=True)
+        with open(console, 'w') as out:
+            script = ('print("Network [MSRResNet] is created."); print("option dump " * 50); '
+                      f'raise SystemExit("option file not found: {opt_path}")')
+            process = subprocess.Popen([sys.executable, '-c', script], stdout=out, stderr=subprocess.STDOUT)
+        return demo.Training(opt_path, process, time.time(), console)
+
+    monkeypatch.setattr(demo_steps, 'LOGS', str(tmp_path / 'logs'))
+    monkeypatch.setattr(demo_steps, 'PSNR_OPT', str(tmp_path / 'missing_stage1.yml'))
+    monkeypatch.setattr(demo_steps, 'start_training', fake_training)
+    stages = []
+    code = demo_steps.train_stage1(None, 1, str(REPO), stages, lambda: '[0 s]')
+    out, err = capsys.readouterr()
+    console = tmp_path / 'logs' / f'{demo.PSNR_NAME}.console.txt'
+    assert code != 0 and stages == []
+    assert out.splitlines() == [
+        f'[2/7] Training stage 1 (SRModel, MSRResNet, L1 loss only) on CPU, 1 thread(s): python sfd_arch/train.py '
+        f'-opt {tmp_path / "missing_stage1.yml"}', f'      its console (options, network, progress): {console}']
+    assert 'option dump' in console.read_text() and 'option dump' not in out
+    assert err.startswith(f'error: stage 1 failed (exit {code}); the end of its console ({console})')
+    assert f'option file not found: {tmp_path / "missing_stage1.yml"}' in err

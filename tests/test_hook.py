@@ -95,11 +95,11 @@ def test_startup_hook_registers_for_basicsr_without_importing_sfd_arch(tmp_path)
 
 
 def test_startup_costs_at_most_a_few_milliseconds():
-    """The README's figure, measured as ``scripts/benchmarks/startup_overhead.py`` measures it (median of the
-    paired differences of 30 alternating runs of ``python -c pass`` in a fresh venv, with and without the .pth):
-    at most DEFAULT_MAX_MS (3 ms), in wall time and in CPU time. A busy machine scatters wall time by more than
-    that, so the measurement is taken up to three times and the best one counts; an overhead that is really
-    above the limit (say, one module imported at start-up) is above it every time."""
+    """The figure of docs/install.md, "The start-up hook", measured as ``scripts/benchmarks/startup_overhead.py``
+    measures it (median of the paired differences of 30 alternating runs of ``python -c pass`` in a fresh venv,
+    with and without the .pth): at most DEFAULT_MAX_MS (3 ms), in wall time and in CPU time. A busy machine
+    scatters wall time by more than that, so the measurement is taken up to three times and the best one counts;
+    an overhead that is really above the limit (say, one module imported at start-up) is above it every time."""
     results = []
     for _ in range(3):
         result = startup_overhead('pass', runs=30)

@@ -1,5 +1,6 @@
 """sfd_arch.utils.upsampler and scripts/inference_sfd.py: checkpoints, image formats (RGBA, 16 bit, gray), tiling."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -224,3 +225,18 @@ def test_half_precision_on_cuda_matches_cpu_float32(inf):
     tiled = inf.RRDBUpsampler(random_net(9), scale=4, tile=32, tile_pad=RECEPTIVE_RADIUS + 1, half=False,
                               device=torch.device('cuda')).enhance(img).astype(int)
     assert np.abs(tiled - cpu).max() <= 1
+
+
+@pytest.mark.parametrize('script', ['inference_sfd.py', 'data_preparation/prepare_data.py'])
+def test_help_states_a_default_once_and_none_for_a_required_option(script):
+    import runpy
+
+    parser = runpy.run_path(str(REPO / 'scripts' / script), run_name='help_check')['build_parser']()
+    text = ' '.join(parser.format_help().split())  # argparse wraps lines at the terminal's width
+    assert '(default: None)' not in text and '(default: False)' not in text
+    assert text.count('(default:') == len(re.findall(r'\(default: [^)]*\)', text))
+    assert not re.search(r'\(default: [^)]*\) \(default:', text)  # never two in a row
+    if script == 'inference_sfd.py':
+        assert 'or experiment folder (experiments/<name>) --network_g' in text  # required: nothing after its help
+        assert 'blocks (checked against the generator when given) --num_feat' in text
+        assert 'context around each tile (default: 10)' in text and 'no tiling (default: 0)' in text

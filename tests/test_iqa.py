@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -341,6 +342,28 @@ def test_score_command_handles_every_kind_of_input(image_folder, weights_file, s
     assert abs(score['gray.png'] - expected_gray) < 1e-6
     assert abs(score['photo.jpg'] - expected_rgb) < 0.05
     assert rows['rgb.png']['tiles'] == '4' and rows['rgb.png']['height'] == '72' and rows['rgb.png']['width'] == '90'
+
+
+def test_a_truncated_jpeg_is_an_error_row_and_exit_status_1(image_folder, weights_file, tmp_path):
+    """libjpeg decodes a cut JPEG with a warning only ("Premature end of JPEG file") and gray fill, so it used to be
+    scored and the run exited 0. ``read_image``, which score, eval (the loader) and bench all read through, finds
+    the cut from the file's structure: no end-of-image marker after the image data."""
+    folder, _ = image_folder
+    whole = (folder / 'photo.jpg').read_bytes()
+    cut = tmp_path / 'cut.jpg'
+    cut.write_bytes(whole[:len(whole) * 2 // 3])
+    assert cv2.imread(str(cut)) is not None  # OpenCV alone takes it
+    reason = f'{cut}: truncated JPEG (no end-of-image marker after the image data: {len(whole) * 2 // 3} bytes)'
+    with pytest.raises(iqa.ImageReadError, match=re.escape(reason)):
+        iqa.read_image(str(cut))
+    out_csv = tmp_path / 'scores.csv'
+    code = cli(['score', str(cut), str(folder / 'photo.jpg'), '--weights', weights_file, '--csv', str(out_csv),
+                '--device', 'cpu', '--no-progress', '--workers', '0'])
+    assert code == 1
+    with open(out_csv, newline='') as f:
+        rows = {r['path']: r for r in csv.DictReader(f)}
+    assert rows[str(cut)]['error'] == reason and rows[str(cut)]['score'] == ''
+    assert rows[str(folder / 'photo.jpg')]['error'] == '' and 0 < float(rows[str(folder / 'photo.jpg')]['score']) < 1
 
 
 def test_score_command_never_clobbers_and_resumes(image_folder, weights_file, tmp_path, capsys):

@@ -19,7 +19,7 @@ from sfd_arch.iqa import SFDIQA
 from sfd_arch.iqa.images import read_image
 from sfd_arch.iqa_bench import baselines, bench, datasets
 from sfd_arch.iqa_bench import correlation as ev
-from sfd_arch.utils.directions import lower_is_better
+from sfd_arch.metrics.records import lower_is_better
 
 N = 8       # images per dataset
 SIZE = 192  # NIQE needs about this much

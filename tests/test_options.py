@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sfd_testutil import write_pairs
 
 import sfd_arch  # noqa: F401  (registers the SFD archs, losses and metrics)
 from sfd_arch.options import OptionKeyError, check_metric_blocks, check_option_file, check_option_keys
@@ -99,7 +100,7 @@ def test_misspelt_ablation_switch_and_amp_name_the_key_and_the_closest():
     opt = sfd_opt()
     opt['train']['tgd_optt'] = None
     assert message_of(opt) == ('my.yml: train.tgd_optt: unknown key (did you mean `tgd_opt`?); declare a key your '
-                               'own code reads in the top-level `extra_keys:` list (README "Option keys")')
+                               'own code reads in the top-level `extra_keys:` list (docs/training.md "Option keys")')
     opt = sfd_opt()
     opt['train']['ampp'] = 'bf16'
     assert 'train.ampp: unknown key (did you mean `amp`?)' in message_of(opt)
@@ -173,7 +174,7 @@ def test_the_training_script_refuses_before_basicsr_starts(tmp_path):
     (lambda o: o.update(clip={'layer': [1]}), 'clip.layer: unknown key (did you mean `layers`?)'),
     (lambda o: o.update(keep_image_dd=True), 'keep_image_dd: unknown key (did you mean `keep_image_d`?)'),
     (lambda o: o.update(resize_prob=[0.2, 0.7, 0.1]), 'resize_prob: unknown key'),  # RealSFDModel's, not SFDModel's
-    (lambda o: o.update(keep_image_d='maybe'), "keep_image_d: input should be a valid boolean"),
+    (lambda o: o.update(keep_image_d='maybe'), "keep_image_d: expected true or false, got 'maybe'"),
 ])
 def test_each_level_names_the_key_where_it_is_and_the_closest(edit, line):
     opt = sfd_opt()
@@ -209,12 +210,13 @@ def test_extra_keys_declares_keys_of_ones_own_code():
 
 # -- the command line BasicSR will parse --------------------------------------------------------------------------
 def write_runnable(tmp_path: Path) -> Path:
+    """A runnable file but for its training GT folder, which is not there (``real_gt``: the one that is)."""
     opt = sfd_opt()
     for phase in ('train', 'val'):
-        for key in ('dataroot_gt', 'dataroot_lq'):
-            folder = tmp_path / phase / key
-            folder.mkdir(parents=True)
-            opt['datasets'][phase][key] = str(folder)
+        write_pairs(str(tmp_path / phase / 'gt'), str(tmp_path / phase / 'lq'))
+        opt['datasets'][phase].update(dataroot_gt=str(tmp_path / phase / 'gt'),
+                                      dataroot_lq=str(tmp_path / phase / 'lq'))
+    write_pairs(str(tmp_path / 'real_gt'), str(tmp_path / 'unused_lq'))
     opt['datasets']['train']['dataroot_gt'] = str(tmp_path / 'not_here')
     opt['path']['pretrain_network_g'] = None
     path = tmp_path / 'train.yml'
@@ -227,9 +229,9 @@ def test_force_yml_is_applied_before_the_check(tmp_path):
     with pytest.raises(FileNotFoundError, match='dataroot_gt: not found:'):
         check_option_file(str(path), argv=['-opt', str(path)])
     real = tmp_path / 'real_gt'
-    real.mkdir()
     opt = check_option_file(str(path), argv=['-opt', str(path), '--auto_resume', '--debug', '--force_yml',
-                                             f'datasets:train:dataroot_gt={real}', 'train:ema_decay=0.99'])
+                                             f'datasets:train:dataroot_gt={real}', 'train:ema_decay=0.99'],
+                            check_weights=False)
     assert opt['datasets']['train']['dataroot_gt'] == str(real)
     assert opt['train']['ema_decay'] == 0.99 and opt['auto_resume'] is True
     assert opt['name'].startswith('debug_')
@@ -238,7 +240,6 @@ def test_force_yml_is_applied_before_the_check(tmp_path):
 def test_a_misspelt_force_yml_key_fails_naming_it(tmp_path):
     path = write_runnable(tmp_path)
     real = tmp_path / 'real_gt'
-    real.mkdir()
     argv = ['-opt', str(path), '--force_yml', f'datasets:train:dataroot_gt={real}', 'train:ema_decy=0.99']
     with pytest.raises(OptionKeyError, match=r'train\.ema_decy: unknown key \(did you mean .ema_decay.\?\) '
                                              r'\(set by --force_yml\)'):

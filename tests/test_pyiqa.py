@@ -267,3 +267,45 @@ def test_pyiqa_protocol_statistics_equal_pyiqas_correlations():
     assert got.plcc == pytest.approx(calculate_plcc(scores, mos), abs=1e-12)
     assert got.srcc == pytest.approx(calculate_srcc(scores, mos), abs=1e-12)
     assert got.krcc == pytest.approx(calculate_krcc(scores, mos), abs=1e-12)
+# -- real-world images without ground truth: pyiqa's no-reference metrics in the comparison -------------------------
+@NEEDS_PYIQA
+def test_lq_only_comparison_scores_pyiqa_no_reference_metrics_and_names_missing_weights(tmp_path, monkeypatch):
+    """On a dataset without ground truth, a pyiqa metric counts as no-reference exactly when pyiqa says so; one that
+    needs no weights (entropy) is computed; the default MUSIQ / MANIQA / CLIP-IQA are added where their weights are
+    present and otherwise listed as skipped with the reason."""
+    import pyiqa
+    import yaml
+
+    from sfd_arch.eval import compare
+    from sfd_arch.metrics import is_no_reference
+
+    for name in ('entropy', 'musiq', 'lpips'):
+        mode = pyiqa.DEFAULT_CONFIGS[name]['metric_mode'] if hasattr(pyiqa, 'DEFAULT_CONFIGS') else None
+        if mode is None:
+            from pyiqa.default_model_configs import DEFAULT_CONFIGS
+
+            mode = DEFAULT_CONFIGS[name]['metric_mode']
+        assert is_no_reference({'type': 'calculate_pyiqa', 'metric': name}) == (mode == 'NR'), name
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    for i in range(2):
+        img = (smooth_images(1, 64, 64, seed=i)[0].permute(1, 2, 0).numpy()[..., ::-1] * 255).round().astype('uint8')
+        cv2.imwrite(str(photos / f'p{i}.png'), img)
+    opt = {'name': 'lq', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0,
+           'datasets': {'test_1': {'name': 'Photos', 'type': 'SingleImageDataset', 'dataroot_lq': str(photos),
+                                   'io_backend': {'type': 'disk'}}},
+           'val': {'metrics': {'entropy': {'type': 'calculate_pyiqa', 'metric': 'entropy'},
+                               'lpips_pyiqa': {'type': 'calculate_pyiqa', 'metric': 'lpips'}}}}
+    (tmp_path / 'lq.yml').write_text(yaml.safe_dump(opt))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    result = compare.run_compare('lq.yml', {'bicubic': 'bicubic'}, 'out', progress=False, visual_per_dataset=0,
+                                 metrics=None)
+    with open(result['metrics_csv']) as f:
+        scored = {line.split(',')[3] for line in f.read().splitlines()[1:]}
+    assert 'entropy' in scored and 'lpips_pyiqa' not in scored  # full-reference: n/a without HR
+    for name in ('musiq', 'maniqa', 'clipiqa'):
+        assert (name in scored) != (name in result['skipped_metrics']), name
+        if name in result['skipped_metrics']:
+            assert result['skipped_metrics'][name].startswith('weights missing'), result['skipped_metrics'][name]
+    assert '| Photos | bicubic |' in open(result['table_md']).read()

@@ -2,7 +2,7 @@
 
 A JavaScript error (console error or uncaught exception) or a request leaving the folder fails the test. The
 checks are on what the browser renders: the table order after a header click, the pixels on either side of the
-viewer's divider, the view after a wheel zoom and a drag. Screenshots go to pytest's tmp folder.
+viewer's divider, the view after a wheel zoom and a drag. Screenshots go to the test's tmp_path (kept when it fails).
 """
 import os
 import os.path as osp
@@ -244,3 +244,134 @@ def test_bench_page_table_and_scatter(tmp_path, browser):
     page.screenshot(path=str(tmp_path / 'bench_page.png'), full_page=True)
     assert not page.js_errors, page.js_errors
     assert not page.outside, page.outside
+
+
+def test_lq_only_folder_through_compare_into_report_html(tmp_path, browser, monkeypatch, single_thread):
+    """Real-world photos without ground truth (a plain folder, SingleImageDataset): no-reference metrics only, the
+    full-reference column n/a, a score-per-model plot instead of the PD plane, and each output beside its LQ input."""
+    import torch
+    import yaml
+
+    from sfd_arch.eval import compare
+
+    lq_dir = tmp_path / 'photos'
+    lq_dir.mkdir()
+    for i, box in enumerate(((0, 0), (40, 16))):  # NIQE needs SR images of 2 x 2 of its 96-pixel blocks at least
+        crop = _photo((160, 120))[box[1]:box[1] + 64, box[0]:box[0] + 64]
+        cv2.imwrite(str(lq_dir / f'phone_{i}.png'), crop)
+    opt = {'name': 'lq', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0,
+           'datasets': {'test_1': {'name': 'Phone', 'type': 'SingleImageDataset', 'dataroot_lq': str(lq_dir),
+                                   'io_backend': {'type': 'disk'}}},
+           'val': {'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 4}}}}
+    (tmp_path / 'lq.yml').write_text(yaml.safe_dump(opt))
+    torch.manual_seed(0)
+    from basicsr.archs.srresnet_arch import MSRResNet
+
+    torch.save({'params': MSRResNet(num_feat=8, num_block=1, upscale=4).state_dict()}, tmp_path / 'msr.pth')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    result = compare.run_compare('lq.yml', {'bicubic': 'bicubic', 'MSR': 'msr.pth'}, 'cmp', progress=False,
+                                 network_g={'MSR': '{type: MSRResNet, num_feat: 8, num_block: 1, upscale: 4}'})
+    assert result['pd_png'] is None and osp.isfile(result['scores_png']) and result['visual'] == []
+    assert {'psnr', 'niqe', 'piqe'} <= set(result['metrics'])
+    with open(result['metrics_csv']) as f:
+        metrics = {line.split(',')[3] for line in f.read().splitlines()[1:]}
+    assert metrics == {'niqe', 'piqe'}  # no PSNR row: there is no HR to compare with
+    table = open(result['table_md']).read()  # n/a: PSNR (the file's) and SSIM (the protocol's)
+    assert '| Phone | bicubic | n/a |' in table and table.count('n/a') == 4
+    report = open(result['report_md']).read()
+    assert '![scores per model](scores.png)' in report and 'Phone: LQ images without ground truth' in report
+    lq_copy = cv2.imread(str(tmp_path / 'cmp' / 'lq' / 'Phone' / 'phone_1.png'))
+    assert np.array_equal(lq_copy, cv2.resize(cv2.imread(str(lq_dir / 'phone_1.png')), (256, 256),
+                                              interpolation=cv2.INTER_NEAREST))
+
+    page = open_page(browser, result['report_html'])
+    assert page.locator('#table-Phone td.na').count() == 4
+    assert page.locator('#table-Phone td.na').first.text_content() == 'n/a'
+    assert page.locator('a[href="#scores"]').count() == 1 and page.locator('#scores').count() == 1
+    viewer = page.locator('.viewer').first
+    assert page.locator('.viewer').count() == 2
+    assert viewer.locator('select.pick-a option').all_text_contents() == ['LQ', 'bicubic', 'MSR']
+    viewer.scroll_into_view_if_needed()
+    page.wait_for_function('Array.from(document.querySelectorAll(".viewer")[0].querySelectorAll("img"))'
+                           '.every(i => i.complete && i.naturalWidth > 0)')
+    assert viewer.locator('.tag.left').text_content() == 'LQ'
+    assert viewer.locator('.tag.right').text_content() == 'MSR'
+    page.screenshot(path=str(tmp_path / 'lq_page.png'), full_page=True)
+    assert not page.js_errors, page.js_errors
+    assert not page.outside, page.outside
+# -- the page fits the window -----------------------------------------------------------------------------------
+WIDTHS = (1024, 1400, 1920)
+# the demo's comparison (scripts/demo.py): its models, its columns and their marks, its weight paths
+DEMO_CASE = {
+    'models': ('bicubic', 'PSNR_stage1', 'SFD_demo', 'ESRGAN_demo'),
+    'labels': {'psnr': 'PSNR', 'ssim': 'SSIM', 'niqe': 'NIQE', 'lpips': 'LPIPS (stand-in weights)',
+               'sfd_iqa': 'SFD-IQA (random CLIP)'},
+    'standin': ('lpips',)}
+# a paper-style comparison: 6 models, 7 metrics (FID per dataset), three of them on stand-in weights
+WIDE_CASE = {
+    'models': ('bicubic', 'ESRGAN_SRx4_DF2KOST', 'RealESRGAN_x4plus', 'LDL_x4_DF2KOST', 'SFD_x4_f64b23_DIV2K',
+               'SFD_x4_f64b23_noLPP'),
+    'labels': {'psnr': 'PSNR', 'ssim': 'SSIM', 'lpips': 'LPIPS (stand-in weights)',
+               'dists': 'DISTS (stand-in weights)', 'niqe': 'NIQE', 'sfd_iqa': 'SFD-IQA (random CLIP)',
+               'fid': 'FID (stand-in weights)'},
+    'standin': ('lpips', 'dists', 'fid')}
+LOWER = {'lpips', 'dists', 'niqe', 'fid'}
+
+
+def make_sized_report(root: str, case: dict) -> str:
+    """A comparison page with ``case``'s models and metrics on two images, weights at long absolute paths."""
+    out, models, metrics = osp.join(root, 'cmp'), case['models'], list(case['labels'])
+    rows, images = [], []
+    for k, image in enumerate(('chelsea', 'coffee')):
+        hr = np.roll(_photo(), 17 * k, axis=1)
+        hr_path = osp.join(root, 'datasets', 'demo_val', 'HR', f'{image}.png')
+        os.makedirs(osp.dirname(hr_path), exist_ok=True)
+        cv2.imwrite(hr_path, hr)
+        sr = {}
+        for i, model in enumerate(models):
+            sr[model] = osp.join(out, 'sr', model, 'demo_val', f'{image}.png')
+            os.makedirs(osp.dirname(sr[model]), exist_ok=True)
+            cv2.imwrite(sr[model], cv2.GaussianBlur(hr, (0, 0), 0.5 + 0.3 * i))
+            rows += [(model, 'demo_val', image, m, 10.0 + i + 0.123456 * k) for m in metrics if m != 'fid']
+        images.append({'dataset': 'demo_val', 'image': image, 'hr': hr_path, 'sr': sr})
+    rows += [(m, 'demo_val', '*', 'fid', 80.0 - 10 * i) for i, m in enumerate(models) if 'fid' in metrics]
+    weight_dir = osp.join(root, 'a_long_checkout_folder_name', 'demo_output', 'pretrained_models')
+    weights = [{'metric': m, 'name': f'{m}_weights_v0.1-7be5be79.pth', 'path': osp.join(weight_dir, f'{m}.pth'),
+                'status': 'stand-in' if m in case['standin'] else 'published'} for m in metrics]
+    data = {'rows': rows, 'models': list(models), 'datasets': ['demo_val'], 'metrics': metrics,
+            'labels': case['labels'], 'directions': {m: 'lower' if m in LOWER else 'higher' for m in metrics},
+            'images': images, 'weights': weights, 'command': 'python scripts/compare.py ' + ' '.join(
+                f'--model {m}=experiments/{m}/models/net_g_latest.pth' for m in models),
+            'skipped': {'musiq': 'weights missing: ' + osp.join(weight_dir, 'musiq_koniq_ckpt-e95806b9.pth')}}
+    return write_compare_html(out, data)
+
+
+@pytest.mark.parametrize('case', [DEMO_CASE, WIDE_CASE], ids=['demo', '6_models_7_metrics'])
+def test_page_fits_1024_to_1920_px_windows(tmp_path, browser, case):
+    """No sideways scroll of the page; a table wider than its place scrolls in its own box, inside its card, with
+    every column head whole."""
+    page = open_page(browser, make_sized_report(str(tmp_path), case))
+    for width in WIDTHS:
+        page.set_viewport_size({'width': width, 'height': 900})
+        scroll, inner = page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')
+        assert scroll <= inner, (width, scroll, inner)
+        boxes = page.eval_on_selector_all('.table-box', '''boxes => boxes.map(b => {
+            const card = b.closest('.viewer') || document.body, r = b.getBoundingClientRect();
+            const c = card.getBoundingClientRect(), t = b.querySelector('table');
+            return {right: r.right, card: c.right, reach: b.scrollWidth, table: t.offsetWidth,
+                    cut: Array.from(t.tHead.rows[0].cells).filter(h => h.scrollWidth > h.clientWidth).length}; })''')
+        assert len(boxes) == 1 + 2 + 1  # the dataset's table, one per viewer, the weights
+        for box in boxes:
+            assert box['right'] <= box['card'] + 0.5, (width, box)  # inside its card
+            assert box['reach'] >= box['table'] and box['cut'] == 0, (width, box)  # every column reachable, whole
+        # the per-image table beside the viewer's stage where it fits, else below it (the demo's fits at 1920 px)
+        places = page.eval_on_selector_all('.viewer', '''vs => vs.map(v => {
+            const s = v.querySelector('.stage').getBoundingClientRect();
+            const t = v.querySelector('.side').getBoundingClientRect();
+            return t.left >= s.right ? 'beside' : t.top >= s.bottom ? 'below' : 'over'; })''')
+        assert len(places) == 2 and set(places) <= {'beside', 'below'}, (width, places)
+        if case is DEMO_CASE and width == 1920:
+            assert places == ['beside', 'beside']
+        page.screenshot(path=str(tmp_path / f'page_{width}.png'))
+    assert not page.js_errors, page.js_errors

@@ -214,6 +214,48 @@ def assert_png(path: Path) -> None:
     assert img is not None and img.shape[0] > 100 and img.shape[1] > 100 and img.std() > 1
 
 
+def tutorial_health_curves() -> list[str]:
+    """The scalars docs/tutorial.md's step 4 names as the curves of a healthy run (its table's first column)."""
+    section = (REPO / 'docs' / 'tutorial.md').read_text().split('## 4. Watch the run')[1].split('## 5.')[0]
+    rows = [line.split('|')[1] for line in section.splitlines() if line.startswith('| `')]
+    return [name for row in rows for name in re.findall(r'`([a-z_]+)`', row)]
+
+
+def test_curves_draw_every_scalar_the_tutorial_names_and_one_validation_point_honestly(tmp_path):
+    """The run's scalars as SFDModel logs them (BasicSR puts ``l_*`` under ``losses/``), one validation at the end:
+    each name of the tutorial's health table is a line of the figure, the accuracies share a panel, and the lone
+    validation point sits at the end of the run's own iteration axis with its value written beside it."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from sfd_arch.eval import plots as plot
+
+    names = tutorial_health_curves()
+    assert {'acc_featd_real', 'acc_featd_fake', 'acc_tgd', 'p_pos_real', 'l_d_tgd'} <= set(names), names
+    logdir = tmp_path / 'tb_logger' / 'sfd_run'
+    steps = [25, 50, 75, 100, 125, 150]
+    with SummaryWriter(str(logdir)) as writer:
+        for k, step in enumerate(steps):
+            for name in names + ['l_g_pix', 'out_featd_real', 'out_featd_fake']:
+                writer.add_scalar(f'losses/{name}' if name.startswith('l_') else name, 0.5 + 0.01 * k, step)
+        writer.add_scalar('metrics/demo_val/psnr', 29.1365, 152)
+    fig, plotted = plot.plot_curves(str(logdir), output=str(tmp_path / 'curves.png'))
+    drawn = {line.get_label() for ax in fig.axes for line in ax.get_lines()}
+    assert set(names) <= drawn, set(names) - drawn
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
+    assert list(panels)[:2] == ['discriminator accuracy', 'p_pos (TG-D)']
+    assert {line.get_label() for line in panels['discriminator accuracy'].get_lines()} >= {
+        'acc_featd_real', 'acc_featd_fake', 'acc_tgd'}
+    assert {line.get_label() for line in panels['l_d_featd (real, fake)'].get_lines()} == {
+        'l_d_featd_real', 'l_d_featd_fake'}
+    val = panels['val psnr']
+    (point,) = val.get_lines()
+    assert list(point.get_xdata()) == [152] and point.get_marker() == 'o'
+    assert val.get_xlim()[0] == 0 and 152 < val.get_xlim()[1] < 170  # the run's axis, not 147.5 .. 156.5
+    assert all(ax.get_xlim() == val.get_xlim() for ax in panels.values())
+    assert [t.get_text() for t in val.texts] == ['29.14']
+    assert_png(tmp_path / 'curves.png')
+
+
 def test_models_with_nearly_the_same_numbers_get_labels_on_leader_lines():
     """Two models one marker apart: the second label goes further out on a thin line, inside the frame, over no
     other label."""
@@ -259,7 +301,7 @@ def test_perception_distortion_plane_plots_the_csv_means(tmp_path):
             box = text.get_window_extent()
             assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
     assert fig.axes[0].get_ylabel() == 'LPIPS ↓' and fig.axes[2].get_xlabel().startswith('PSNR (dB)')
-    assert fig.get_size_inches()[0] == pytest.approx(3.5)  # a paper column, as the README documents
+    assert fig.get_size_inches()[0] == pytest.approx(3.5)  # a paper column, as docs/evaluation.md documents
     assert_png(tmp_path / 'pd.png')
 
     _, data = plot.plot_pd([esrgan, sfd], metric='LPIPS', labels=['A', 'B'], average=True,
@@ -290,10 +332,10 @@ def test_training_curves_plot_the_tensorboard_scalars(tmp_path):
     fig, plotted = plot.plot_curves(str(logdir), output=str(tmp_path / 'curves.png'))
     assert set(plotted) == set(written) - {'lr'}
     titles = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
-    assert list(titles) == ['l_featd_real', 'l_g_pix', 'p_pos (TG-D)', 'val psnr']  # losses, TG-D, validation
+    assert list(titles) == ['p_pos (TG-D)', 'l_featd_real', 'l_g_pix', 'val psnr']  # TG-D, losses, validation
     for title, tags in (('l_g_pix', ['losses/l_g_pix']), ('p_pos (TG-D)', ['p_pos_fake', 'p_pos_real']),
                         ('val psnr', ['metrics/Set14/psnr', 'metrics/Set5/psnr'])):
-        lines = titles[title].get_lines()
+        lines = [line for line in titles[title].get_lines() if not line.get_label().startswith('_')]  # not 0.5's
         assert len(lines) == len(tags)
         for line, tag in zip(lines, tags):
             np.testing.assert_array_equal(line.get_xdata(), steps[tag])

@@ -135,10 +135,16 @@ def test_wrapper_parsers_have_basicsr_arguments_and_say_what_sfd_adds():
                 assert getattr(action, key) == (list(value) if key == 'choices' else value), (option, key)
     for kind in ('train', 'test'):
         text = wrapper_parser(kind, prog=f'sfd-{kind}').format_help()
-        for words in ('the option file is checked', 'extra_keys:', 'README "Option keys"', 'docs/tutorial.md',
+        for words in ('the option file is checked', 'extra_keys:', 'docs/training.md "Option keys"', 'docs/tutorial.md',
                       "BasicSR's own arguments follow", '--force_yml', '--auto_resume', 'Path to option YAML file.'):
             assert words in ' '.join(text.split()), (kind, words)
     assert 'metrics.csv' in wrapper_parser('test').format_help()
+    # sfd-test's own --model / --network_g / --iter (any generator), which BasicSR never sees
+    test_options = {a.option_strings[0] for a in wrapper_parser('test')._actions if a.option_strings}
+    assert {'--model', '--network_g', '--iter'} <= test_options
+    assert wrapper_parser('test').parse_args(['-opt', 'x.yml', '--model', 'g.pth', '--iter', '5']).iter == 5
+    assert not {'--model', '--network_g', '--iter'} & {a.option_strings[0] for a in wrapper_parser('train')._actions
+                                                        if a.option_strings}
 
 
 def test_public_names_are_imported_when_first_used():
@@ -172,6 +178,24 @@ def test_hook_points_at_the_registration():
     assert getattr(importlib.import_module(module), name) is registration.on_basicsr_import
 
 
+def test_every_registered_name_is_listed_in_the_registration():
+    """No module of the package registers itself (a decorator would import BasicSR with the module): every name
+    BasicSR finds is one entry of ``SFD_NAMES``, among them the released generator layout, spandrel's generators, the
+    suffix-paired dataset and PIQE."""
+    import re
+
+    from sfd_arch import registration
+
+    decorated = [p for p in glob.glob(os.path.join(REPO, 'sfd_arch', '**', '*.py'), recursive=True)
+                 if re.search(r'^@\w+_REGISTRY\.register\(', open(p).read(), re.M)]
+    assert decorated == []
+    listed = {name: registry for registry, names in registration.SFD_NAMES.items() for name in names}
+    for name, registry in (('KAIRRRDBNet', 'ARCH_REGISTRY'), ('SpandrelNet', 'ARCH_REGISTRY'),
+                           ('SuffixPairedImageDataset', 'DATASET_REGISTRY'), ('calculate_piqe', 'METRIC_REGISTRY'),
+                           ('calculate_psnr_pyiqa', 'METRIC_REGISTRY'), ('calculate_ssim_pyiqa', 'METRIC_REGISTRY')):
+        assert listed.get(name) == registry, name
+
+
 REGISTRIES = '''
 import sys
 from sfd_arch import registration
@@ -179,9 +203,14 @@ from basicsr.utils import registry
 import basicsr.metrics.niqe as niqe, basicsr.train as train
 for registry_name, names in registration.SFD_NAMES.items():
     for name, module in names.items():
-        assert registry_name.startswith(('ARCH', 'LOSS', 'MODEL', 'METRIC')), registry_name
+        assert registry_name.startswith(('ARCH', 'DATASET', 'LOSS', 'MODEL', 'METRIC')), registry_name
         assert getattr(registry, registry_name).get(name) is getattr(sys.modules[module], name), name
-assert hasattr(niqe.estimate_aggd_param, '_basicsr') and train.load_resume_state._sfd_patched
+# the patches, in their order: the exact resume wraps the weights-only resume-state loader
+loader = train.load_resume_state
+assert hasattr(niqe.estimate_aggd_param, '_basicsr') and loader._sfd_exact_resume
+assert [c.cell_contents for c in loader.__closure__ if getattr(c.cell_contents, '_sfd_safe', False)], 'weights-only'
+from basicsr.utils import options
+assert options.parse_options._sfd_safe
 print('ok')
 '''
 

@@ -206,6 +206,7 @@ def test_realsfd_trains_and_resumes_on_cpu(tmp_path, monkeypatch):
     upstream['path']['pretrain_network_g'] = None
     upstream['train'].pop('perceptual_opt')
     upstream['train'].update(total_iter=2, amp='bf16')  # the shared SFD step in mixed precision, as in SFDModel
+    upstream['train']['scheduler']['milestones'] = [1]  # within the 2 iterations (the check refuses later ones)
     upstream['logger'].update(print_freq=1, save_checkpoint_freq=2, use_tb_logger=False)
     text = switch_text(yaml.safe_dump(upstream, sort_keys=False), clip_line=tiny_clip_line(clip_file))
     (tmp_path / 'real.yml').write_text(text)

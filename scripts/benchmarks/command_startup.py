@@ -38,8 +38,9 @@ CLI = 'import sys; from sfd_arch.cli import main; sys.exit(main())'
 TRAIN = 'import sys; from sfd_arch.train import main; sys.exit(main())'
 TEST = 'import sys; from sfd_arch.test import main; sys.exit(main())'
 SCRIPTS = ('inference_sfd.py', 'compare.py', 'demo.py', 'switch_to_sfd.py', 'plot/plot_results.py',
-           'plot/method_figure.py', 'data_preparation/prepare_data.py', 'model_conversion/convert_rrdb_keys.py',
-           'benchmarks/benchmark.py', 'benchmarks/gpu_check.py', 'benchmarks/padding_cost.py',
+           'plot/method_figure.py', 'data_preparation/prepare_data.py', 'data_preparation/make_toy_data.py',
+           'model_conversion/convert_rrdb_keys.py', 'benchmarks/benchmark.py', 'benchmarks/gpu_check.py',
+           'benchmarks/option_check.py', 'benchmarks/padding_cost.py',
            'benchmarks/startup_overhead.py', 'benchmarks/time_iqa.py', 'benchmarks/time_metrics.py',
            'benchmarks/command_startup.py')
 

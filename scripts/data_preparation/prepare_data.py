@@ -13,11 +13,12 @@ except ImportError:  # a checkout that is not installed: the package sits two fo
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from sfd_arch.tools.prepare_data import DEFAULTS, PrepareError, prepare  # noqa: E402  (cv2, BasicSR: when used)
+from sfd_arch.utils.help_format import DefaultsHelpFormatter  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=DefaultsHelpFormatter)
     p.add_argument('-i', '--input', nargs='+', required=True, help='HR image folder(s), e.g. DIV2K and Flickr2K HR')
     p.add_argument('-o', '--output', required=True, help='output root, e.g. datasets/DF2K')
     p.add_argument('--name', default=DEFAULTS['name'], help='prefix of the output folders and meta info file')

@@ -159,6 +159,31 @@ def _cached_tag_file(tag_cfg: dict, cache_dir: Optional[str]) -> Optional[str]:
     return None
 
 
+def _unreachable(tag_cfg: dict, timeout: float = 3.0) -> Optional[str]:
+    """Why the server of a tag's download cannot be reached (one connection attempt), or None when it can."""
+    import socket
+    from urllib.parse import urlparse
+
+    if tag_cfg.get('hf_hub'):
+        try:
+            from huggingface_hub import constants
+
+            url = constants.ENDPOINT
+        except ImportError:
+            url = 'https://huggingface.co'
+    else:
+        url = tag_cfg.get('url') or ''
+    parsed = urlparse(url)
+    if not parsed.hostname:
+        return None
+    port = parsed.port or (443 if parsed.scheme == 'https' else 80)
+    try:
+        socket.create_connection((parsed.hostname, port), timeout=timeout).close()
+    except OSError as err:
+        return f'{parsed.hostname} cannot be reached ({err.strerror or type(err).__name__})'
+    return None
+
+
 def resolve_pretrained(model: str, pretrained: Optional[str], cache_dir: Optional[str] = None,
                        weights_dir: Optional[str] = None) -> tuple[Optional[str], dict]:
     """Turn `clip.pretrained` into a local file path (or None for random weights) and the tag's config.
@@ -200,6 +225,11 @@ def resolve_pretrained(model: str, pretrained: Optional[str], cache_dir: Optiona
     if _is_offline():
         raise CLIPWeightsError(f"CLIP weights for '{model}' (pretrained: {pretrained}) are not cached and this "
                                f"process is offline (HF_HUB_OFFLINE=1). {advice}")
+    unreachable = _unreachable(tag_cfg)
+    if unreachable:
+        # huggingface_hub would retry for about 46 s (five retries of 1-8 s, for each of two file names)
+        raise CLIPWeightsError(f"CLIP weights for '{model}' (pretrained: {pretrained}) are not on this machine and "
+                               f'{unreachable}. {advice}')
     try:
         os.environ.setdefault('HF_HUB_ETAG_TIMEOUT', '5')
         os.environ.setdefault('HF_HUB_DOWNLOAD_TIMEOUT', '10')

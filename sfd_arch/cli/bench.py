@@ -9,7 +9,34 @@ import sys
 from typing import Any
 
 from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL
-from .common import EXIT_FAILED, EXIT_OK, UsageError, metric_scorer, progress, release_options, scoring_options
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    metric_scorer,
+    progress,
+    refuse_outputs_over_inputs,
+    release_options,
+    scoring_inputs,
+    scoring_options,
+)
+
+
+def bench_outputs(out: str, found: dict) -> list[str]:
+    """What a bench writes into (folders whose files it replaces or adds) and the files it replaces."""
+    from ..eval.html_report import COPY_DIR
+
+    folders = ['cache', 'scatter', COPY_DIR, *found]
+    files = ['table.md', 'results.json', 'report.html', 'relative_plcc.png']
+    return [osp.join(out, name) for name in (*folders, *files)]
+
+
+def bench_inputs(found: dict, args: argparse.Namespace) -> list[str]:
+    """Every file a bench reads: images, score files, weights."""
+    inputs = scoring_inputs(args)
+    for ds in found.values():
+        inputs += [p for p in ds.paths if p is not None] + [p for p in ds.source.split('; ') if p]
+    return inputs
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -21,7 +48,6 @@ def run_bench(args: argparse.Namespace) -> int:
     from ..eval.html_report import bench_html_data, write_bench_html
     from ..iqa_bench import baselines
     from ..iqa_bench.bench import (
-        TITLES,
         BenchError,
         ScoreCache,
         folders_of,
@@ -29,6 +55,7 @@ def run_bench(args: argparse.Namespace) -> int:
         load_datasets,
         metric_settings,
         summarize,
+        titles,
     )
 
     metrics = list(dict.fromkeys(args.metric))
@@ -72,6 +99,11 @@ def run_bench(args: argparse.Namespace) -> int:
     settings = {m: metric_settings(m, args) for m in runnable}
 
     out = args.out_dir
+    every_found = {n: ds for found, _, _ in loaded.values() for n, ds in found.items()}
+    # one protocol reports into the output folder, several into one folder each (below)
+    report_dirs = [out] if len(protocols) == 1 else [osp.join(out, p.name) for p in protocols]
+    refuse_outputs_over_inputs([('output', p) for d in report_dirs for p in bench_outputs(d, every_found)]
+                               + [('output', osp.join(out, 'cache'))], bench_inputs(every_found, args), nested=True)
     os.makedirs(out, exist_ok=True)
     by_path: dict[str, ScoreCache] = {}  # one cache per file: protocols scoring the same images share it
     caches: dict[tuple[str, str, str], ScoreCache] = {}
@@ -115,7 +147,7 @@ def run_bench(args: argparse.Namespace) -> int:
         report = summarize(args, found, runnable, {(n, m): caches[protocol.name, n, m] for n in found
                                                    for m in runnable},
                            missing_here, broken_here, unavailable, protocol, folder, chosen_by)
-        write_bench_html(folder, bench_html_data(folder, TITLES))
+        write_bench_html(folder, bench_html_data(folder, titles()))
         failed += sum(d['failed'] + d['absent'] for d in report['datasets'].values())
         with open(osp.join(folder, 'table.md')) as f:
             print(f.read().split('\n## KRCC')[0].rstrip())  # the protocol and the SRCC / PLCC table
@@ -137,7 +169,7 @@ LISTING = ('bench', 'the OU NR-IQA table over the released datasets (SRCC/PLCC/K
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """The ``bench`` subcommand's options."""
-    from ..iqa_bench.bench import DEFAULT_DATASETS, METRICS
+    from ..iqa_bench.bench import DEFAULT_DATASETS, metric_names
     from ..iqa_bench.datasets import PRESETS
 
     presets = sorted(set(PRESETS) - {'csv'})
@@ -161,10 +193,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--dataset-dir', action='append', metavar='NAME=PATH',
                    help='the folder of one dataset (repeatable); NAME a preset, or any name for a CSV file with '
                         'columns image, mos and the images beside it')
-    p.add_argument('--metric', nargs='+', choices=METRICS, default=['sfd_iqa', 'niqe', 'piqe'],
+    p.add_argument('--metric', nargs='+', choices=metric_names(), default=['sfd_iqa', 'niqe', 'piqe'],
                    help='methods (columns of the table); unavailable baselines are listed in the report '
                         '(default: sfd_iqa niqe piqe)')
-    p.add_argument('--baseline', default='niqe', choices=METRICS,
+    p.add_argument('--baseline', default='niqe', choices=metric_names(),
                    help='method the relative-PLCC figure divides by (default %(default)s)')
     p.add_argument('--protocol', nargs='+', choices=list(BENCH_PROTOCOLS), metavar='NAME',
                    help=f'the evaluation protocol(s): {", ".join(BENCH_PROTOCOLS)} (docs/iqa.md, "Protocols"). '

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import os.path as osp
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..iqa.defaults import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_TILE
+from ..utils.files import OutputBusyError, UnsafePathError, refuse_output_over_input, single_writer
 
 if TYPE_CHECKING:
     from ..iqa.scorer import SFDIQA
@@ -115,3 +118,34 @@ def scoring_options(p: argparse.ArgumentParser, weights_required: bool = True) -
                    help='torch.compile the forward pass (CUDA graphs on CUDA): faster small batches, compiles '
                         'once per batch shape; falls back to eager with a warning where compiling is impossible')
     g.add_argument('--no-progress', action='store_true', help='no progress bar')
+
+
+def scoring_inputs(args: argparse.Namespace) -> list[str]:
+    """The files the scoring options read (the SFD-IQA weights, a CLIP weights file): inputs no output may replace."""
+    return [p for p in (getattr(args, 'weights', None), getattr(args, 'clip_weights', None)) if p and osp.isfile(p)]
+
+
+def refuse_outputs_over_inputs(outputs: Sequence[tuple[str, Optional[str]]], inputs: Iterable[str],
+                               nested: bool = False) -> None:
+    """``(flag, path)`` outputs that are (or, ``nested``, hold) one of the inputs are a usage error, before work."""
+    inputs = list(inputs)
+    for flag, path in outputs:
+        if path:
+            try:
+                refuse_output_over_input([path], inputs, flag, nested=nested)
+            except UnsafePathError as err:
+                raise UsageError(str(err)) from None
+
+
+@contextmanager
+def single_writers(paths: Iterable[Optional[str]]) -> Iterator[None]:
+    """Hold the OS lock of every output file (``sfd_arch.utils.files.single_writer``) for the block: a second
+    process on the same output stops at once with a usage error instead of writing rows beside the first."""
+    with ExitStack() as stack:
+        for path in paths:
+            if path:
+                try:
+                    stack.enter_context(single_writer(path))
+                except OutputBusyError as err:
+                    raise UsageError(str(err)) from None
+        yield

@@ -12,7 +12,17 @@ import os.path as osp
 import sys
 from typing import TYPE_CHECKING
 
-from .common import EXIT_FAILED, EXIT_OK, UsageError, metric_scorer, progress, release_options, scoring_options
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    metric_scorer,
+    progress,
+    refuse_outputs_over_inputs,
+    release_options,
+    scoring_inputs,
+    scoring_options,
+)
 
 if TYPE_CHECKING:
     from ..iqa_bench.datasets import IQADataset
@@ -99,6 +109,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     ds, summary = table_dataset(args) if args.mos else release_dataset(args)
     outputs = {k: osp.join(args.out_dir, f) for k, f in (('scores', 'scores.csv'), ('summary', 'summary.json'),
                                                           ('plot', 'scatter.png'))}
+    listed = [p for p in ds.paths if p is not None]
+    refuse_outputs_over_inputs([('output', p) for p in outputs.values()],
+                               [*listed, *(p for p in (args.mos, *ds.source.split('; ')) if p), *scoring_inputs(args)])
     existing = [p for p in outputs.values() if osp.exists(p)]
     if existing and not args.overwrite:
         raise UsageError(f'output exists: {", ".join(existing)} (pass --overwrite or another --out-dir)')

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from .common import UsageError, check_weights_file, load_scorer, scoring_options
+from .common import (
+    UsageError,
+    check_weights_file,
+    load_scorer,
+    refuse_outputs_over_inputs,
+    scoring_inputs,
+    scoring_options,
+    single_writers,
+)
 from .rows import SCORE_COLUMNS, RowWriter, finish_score, score_into, windows
 
 
@@ -42,24 +50,30 @@ def cmd_score(args: argparse.Namespace) -> int:
     from .distributed import DistEnv, score_sharded
 
     found = find_images(args.paths, recursive=not args.no_recursive)
+    # --overwrite on an input (`--csv imgs/a.png`) would replace the photo with CSV text
+    refuse_outputs_over_inputs((('--csv', args.csv), ('--json', args.json)),
+                               [*found.files, *args.paths, *scoring_inputs(args)])
     try:
         env = DistEnv.from_env()
     except ValueError as err:
         raise UsageError(str(err)) from err
-    if env.distributed:  # started by torchrun: this process scores its share, rank 0 merges
-        return score_sharded(args, found, env, mode)
-    scorer = load_scorer(args)  # before any output is opened: a bad weights file leaves no empty output behind
-    writer = RowWriter(args.csv, args.json, mode)
-    scored = failed = 0
-    try:
-        for path in found.missing:
-            writer.write(IQAResult(path, error=f'{path}: no such file or folder').as_dict())
-            failed += 1
-        chosen = windows(found.files, writer.done, scorer.batch_size)  # as torchrun deals them: the same bits
-        ok, bad = score_into(writer, scorer, chosen, args, 'sfd-iqa score', done=writer.done)
-        scored, failed = scored + ok, failed + bad
-    finally:
-        writer.close()
+    outputs = (args.csv, args.json)
+    if env.distributed:  # started by torchrun: this process scores its share, rank 0 merges (and holds the locks)
+        with single_writers(outputs if env.rank == 0 else ()):
+            return score_sharded(args, found, env, mode)
+    with single_writers(outputs):  # a second run on the same file stops here, before it reads what is done
+        scorer = load_scorer(args)  # before any output is opened: a bad weights file leaves no empty output behind
+        writer = RowWriter(args.csv, args.json, mode)
+        scored = failed = 0
+        try:
+            for path in found.missing:
+                writer.write(IQAResult(path, error=f'{path}: no such file or folder').as_dict())
+                failed += 1
+            chosen = windows(found.files, writer.done, scorer.batch_size)  # as torchrun deals them: the same bits
+            ok, bad = score_into(writer, scorer, chosen, args, 'sfd-iqa score', done=writer.done)
+            scored, failed = scored + ok, failed + bad
+        finally:
+            writer.close()
     summary = f'scored {scored} image(s)'
     if writer.done:
         summary += f', {len(writer.done)} already in the output (--resume)'

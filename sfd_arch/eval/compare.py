@@ -18,22 +18,24 @@ import shlex
 import shutil
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import cv2
 import numpy as np
 
 import sfd_arch.metrics as metrics_lib
+from sfd_arch.metrics import records
 
 from ..utils import upsampler as inference
+from ..utils.files import UnsafePathError, check_name, refuse_output_over_input
 from ..utils.results import marked
-from .html_report import write_compare_html
+from .html_report import COPY_DIR, write_compare_html
 from .plan import (
     DEFAULT_METRICS,
-    LABELS,
     CompareError,
     MetricPlan,
+    cannot_measure,
     compute_dataset_metric,
     compute_image_metric,
     plan_metrics,
@@ -47,6 +49,7 @@ from .report import (
     dataset_means,
     format_value,
     plot_pd,
+    plot_scores,
     plot_visual,
     read_compare_csv,
     report_markdown,
@@ -60,16 +63,19 @@ from .sources import (
     build_models,
     file_stat,
     find_folder_outputs,
+    is_lq_only,
     load_datasets,
     parse_model_arg,
     parse_models,
+    parse_network_args,
+    test_blocks,
 )
 from .standins import stand_in_notes
 
 STATE_FILE = 'compare_state.json'
 
 __all__ = [
-    'BICUBIC', 'DEFAULT_METRICS', 'LABELS', 'STATE_FILE', 'CompareError', 'Dataset', 'MetricPlan', 'MetricsCsv',
+    'BICUBIC', 'DEFAULT_METRICS', 'STATE_FILE', 'CompareError', 'Dataset', 'MetricPlan', 'MetricsCsv',
     'Model', 'Run', 'bicubic_upscale', 'command_line', 'compute_all', 'parse_model_arg', 'parse_models',
     'plan_metrics', 'reconcile', 'run_compare', 'write_outputs',
 ]
@@ -155,6 +161,9 @@ def reconcile(out_dir: str, models: list[Model], datasets: list[Dataset],
         for d in datasets:
             if m.label in stale_models or d.name in stale_datasets:
                 shutil.rmtree(osp.join(out_dir, 'sr', m.label, d.name), ignore_errors=True)
+    for d in datasets:
+        if d.name in stale_datasets:
+            shutil.rmtree(osp.join(out_dir, 'lq', d.name), ignore_errors=True)
     writer_rewrite = len(kept) != len(rows)
     state['models'].update({m.label: m.fingerprint for m in models})
     state['datasets'].update({d.name: d.fingerprint for d in datasets})
@@ -173,6 +182,8 @@ class Run:
     bicubic_kernel: str
     computed_sr: int = 0
     computed_values: int = 0
+    # (dataset, image, metric) -> why the metric cannot measure that image's SR (from the LQ header x scale)
+    unmeasurable: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     def sr_path(self, model: Model, ds: Dataset, image: str) -> str:
         if model.kind == 'folder':
@@ -206,6 +217,24 @@ class Run:
                                f'is {sr.shape[1]}x{sr.shape[0]} but HR {ds.hr_paths[index]} is '
                                f'{hr.shape[1]}x{hr.shape[0]} (width x height)')
 
+    def check_lq_size(self, model: Model, ds: Dataset, index: int, sr: np.ndarray, lq: np.ndarray) -> None:
+        h, w = lq.shape[0] * self.scale, lq.shape[1] * self.scale
+        if sr.shape[:2] != (h, w):
+            image = ds.images[index]
+            raise CompareError(f'{model.label} on {ds.name}/{image}: SR {self.sr_path(model, ds, image)} is '
+                               f'{sr.shape[1]}x{sr.shape[0]} but the LQ image x{self.scale} is {w}x{h} '
+                               '(width x height)')
+
+    def lq_display(self, ds: Dataset, index: int) -> str:
+        """The LQ image of an LQ-only set, enlarged x scale by nearest neighbour (its pixels, shown at SR size),
+        written once under ``lq/``: report.html shows it beside the models."""
+        path = osp.join(self.out_dir, 'lq', ds.name, f'{ds.images[index]}.png')
+        if not osp.isfile(path):
+            lq, _ = ds.pair(index)
+            _imwrite(path, cv2.resize(lq, (lq.shape[1] * self.scale, lq.shape[0] * self.scale),
+                                      interpolation=cv2.INTER_NEAREST))
+        return path
+
     def value(self, name: str, model: Model, ds: Dataset, image: str, compute, *args) -> float:
         """``compute(*args)`` as a finite float; any failure becomes an error naming metric, model and image."""
         try:
@@ -220,6 +249,28 @@ class Run:
                                f'number ({self.plan.blocks[name]})')
         self.computed_values += 1
         return value
+
+
+def unmeasurable_images(datasets: list[Dataset], plan: MetricPlan, scale: int) -> dict[tuple[str, str, str], str]:
+    """Per image and metric, why a per-image metric cannot measure it (NIQE on fewer than two 96 px blocks),
+    from the LQ image's header (the SR image is LQ x scale): known before any SR image is made."""
+    from ..utils.imagefiles import ImageFileError, image_size
+
+    checks = {n: b for n, b in plan.blocks.items() if n in plan.per_image() and cannot_measure(b, 1, 1)}
+    out: dict[tuple[str, str, str], str] = {}
+    if not checks:
+        return out
+    for ds in datasets:
+        for image, lq_path in zip(ds.images, ds.lq_paths):
+            try:
+                width, height = image_size(lq_path)
+            except ImageFileError as err:
+                raise CompareError(str(err)) from None
+            for name, block in checks.items():
+                reason = cannot_measure(block, width * scale, height * scale)
+                if reason:
+                    out[(ds.name, image, name)] = reason
+    return out
 
 
 def _progress(total: int, enabled: bool):
@@ -243,8 +294,9 @@ def compute_all(run: Run, rows: list[CompareRow], writer: MetricsCsv, progress: 
         for ds in run.datasets:
             bar.set_postfix_str(ds.name)
             for index, image in enumerate(ds.images):
-                todo = {m.label: [n for n in per_image if (m.label, ds.name, image, n) not in done]
-                        for m in run.models}
+                todo = {m.label: [n for n in per_image if (m.label, ds.name, image, n) not in done
+                                  and run.plan.applies(n, ds.paired)
+                                  and (ds.name, image, n) not in run.unmeasurable] for m in run.models}
                 if not any(todo.values()):
                     bar.update(len(run.models))
                     continue
@@ -252,13 +304,16 @@ def compute_all(run: Run, rows: list[CompareRow], writer: MetricsCsv, progress: 
                 for model in run.models:
                     if todo[model.label]:
                         sr = run.sr_image(model, ds, index, lq)
-                        run.check_sizes(model, ds, index, sr, hr)
+                        if hr is None:  # no ground truth: the SR image must still be the LQ image x scale
+                            run.check_lq_size(model, ds, index, sr, lq)
+                        else:
+                            run.check_sizes(model, ds, index, sr, hr)
                         for name in todo[model.label]:
                             block = run.plan.blocks[name]
                             value = run.value(name, model, ds, image, compute_image_metric, block, sr, hr)
                             add(CompareRow(model.label, ds.name, image, name, value))
                     bar.update(1)
-            for name in per_dataset:
+            for name in (per_dataset if ds.paired else [n for n in per_dataset if run.plan.applies(n, False)]):
                 models = [m for m in run.models if (m.label, ds.name, DATASET_LEVEL, name) not in done]
                 if not models:
                     continue
@@ -296,6 +351,9 @@ def parse_crops(crops: Sequence[str], datasets: list[Dataset]) -> list[tuple[str
             raise CompareError(f'--crop {text}: no dataset {dataset!r}; this run has {", ".join(by_name)}')
         if image not in by_name[dataset].images:
             raise CompareError(f'--crop {text}: {dataset} has no image {image!r}')
+        if not by_name[dataset].paired:
+            raise CompareError(f'--crop {text}: {dataset} has no ground truth, and a visual figure shows HR; '
+                               'report.html shows its images beside the LQ input')
         out.append((dataset, image, (x, y, size)))
     return out
 
@@ -323,7 +381,7 @@ def visual_choices(run: Run, means_rows: list[CompareRow], metric: Optional[str]
         if r.metric == metric and r.model in spread_models and r.image != DATASET_LEVEL:
             values.setdefault((r.dataset, r.image), []).append(r.value)
     out = []
-    for ds in run.datasets:
+    for ds in (d for d in run.datasets if d.paired):  # a figure shows HR: LQ-only sets are in report.html
         spread = sorted(((max(v) - min(v), image) for (d, image), v in values.items() if d == ds.name),
                         key=lambda t: (-t[0], t[1]))
         out += [(ds.name, image, None) for _, image in spread[:per_dataset]]
@@ -335,7 +393,7 @@ def draw_visual(run: Run, dataset: str, image: str, box: Optional[tuple[int, int
     """One visual comparison figure: crops of bicubic, the models and HR with their crop metrics beneath.
 
     ``labels`` name the metrics in the HR panel's key (with the stand-in marks of ``metric_labels``)."""
-    labels = labels or LABELS
+    labels = labels or records.labels()
     import matplotlib.pyplot as plt
 
     ds = next(d for d in run.datasets if d.name == dataset)
@@ -378,7 +436,11 @@ def metric_labels(blocks: dict[str, dict]) -> dict[str, str]:
     """Display names of the metrics (``LPIPS``), marked where their network runs on stand-in weights or a random
     CLIP (``LPIPS (stand-in weights)``): the table headers, the PD axes and the visual captions all use them."""
     notes = stand_in_notes(blocks)
-    return dict(LABELS, **{n: marked(LABELS.get(n, n), notes.get(n)) for n in blocks})
+    return dict(records.labels(), **{n: marked(records.label(n), notes.get(n)) for n in blocks})
+
+
+def labels_of(name: str) -> str:
+    return records.label(name)
 
 
 def _pick_pd_metric(plan: MetricPlan, wanted: str, x_metric: str) -> tuple[Optional[str], str]:
@@ -402,7 +464,8 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
     means = dataset_means(current)
     metric_names = list(run.plan.blocks)
     names = metric_labels(run.plan.blocks)
-    table = table_markdown(means, labels, dataset_names, metric_names, run.plan.directions, names)
+    not_applicable = {(d.name, n) for d in run.datasets for n in metric_names if not run.plan.applies(n, d.paired)}
+    table = table_markdown(means, labels, dataset_names, metric_names, run.plan.directions, names, not_applicable)
     with open(osp.join(run.out_dir, 'table.md'), 'w') as f:
         f.write(table)
 
@@ -411,9 +474,29 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
     notes = [f'{m.label}: {kernel} upscaling of the LQ images, x{run.scale}.' for m in run.models if m.kind == BICUBIC]
     notes += [f'{m.label}: {m.describe()}.' for m in run.models if m.kind != BICUBIC]
     notes.append(f'Datasets: {", ".join(f"{d.name} ({len(d.images)} images)" for d in run.datasets)}.')
+    lq_only = [d.name for d in run.datasets if not d.paired]
+    if lq_only:
+        notes.append(f'{", ".join(lq_only)}: LQ images without ground truth, scored with the no-reference metrics '
+                     f'only ({", ".join(names.get(n, n) for n in metric_names if n in run.plan.no_reference)}); '
+                     'full-reference columns read n/a. report.html shows each image beside its LQ input, enlarged '
+                     f'x{run.scale} by nearest neighbour.')
+    scores_png = None
+    nr_metrics = [n for n in metric_names if n in run.plan.no_reference]
+    if lq_only and nr_metrics:
+        import matplotlib.pyplot as plt
+
+        scores_png = osp.join(run.out_dir, 'scores.png')
+        fig = plot_scores(means, labels, lq_only, nr_metrics, run.plan.directions, names, scores_png)
+        plt.close(fig)
+    for name in dict.fromkeys(n for _, _, n in run.unmeasurable):
+        cases = [f'{d}/{i} ({reason})' for (d, i, n), reason in run.unmeasurable.items() if n == name]
+        notes.append(f'{labels_of(name)} is left out of the means on {len(cases)} image(s) it cannot measure: '
+                     f'{"; ".join(cases[:5])}{" ..." if len(cases) > 5 else ""}.')
     y_metric, pd_note = _pick_pd_metric(run.plan, pd_metric, x_metric)
     pd_png = None
-    if y_metric and x_metric in run.plan.blocks:
+    if not any(d.paired for d in run.datasets):  # nothing to put on the perception-distortion plane
+        y_metric, pd_note = None, 'No PD plot: no dataset has ground truth; scores.png shows each model\'s scores.'
+    elif y_metric and x_metric in run.plan.blocks:
         import matplotlib.pyplot as plt
 
         pd_png = osp.join(run.out_dir, 'pd.png')
@@ -422,6 +505,9 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
         plt.close(fig)
     elif x_metric not in run.plan.blocks:
         pd_note = f'No PD plot: the x metric {x_metric} is not in this run.'
+    if pd_png and lq_only:
+        pd_note = (pd_note + ' ' if pd_note else '') + (f'The PD plot has the datasets with ground truth; '
+                                                        f'{", ".join(lq_only)} are in scores.png.')
 
     if pd_png is None and pd_note:
         notes.append(pd_note)
@@ -443,25 +529,27 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
     protocol = run.plan.protocol_record()
     report = report_markdown(command, table, 'pd.png' if pd_png else None,
                              [osp.relpath(p, run.out_dir) for p in visuals], weights, run.plan.skipped,
-                             notes, dict(run.plan.blocks), pd_caption=pd_note, protocol=protocol)
+                             notes, dict(run.plan.blocks), pd_caption=pd_note,
+                             scores_png='scores.png' if scores_png else None, protocol=protocol)
     report_path = osp.join(run.out_dir, 'report.md')
     with open(report_path, 'w') as f:
         f.write(report)
-    images = [{'dataset': d.name, 'image': image, 'hr': d.hr_paths[i],
+    images = [{'dataset': d.name, 'image': image, 'hr': d.hr_paths[i] if d.paired else None,
+               'lq': None if d.paired else run.lq_display(d, i),
                'sr': {m.label: run.sr_path(m, d, image) for m in run.models}}
               for d in run.datasets for i, image in enumerate(d.images)]
     html_path = write_compare_html(run.out_dir, {
         'rows': current, 'models': labels, 'datasets': dataset_names, 'metrics': metric_names, 'labels': names,
         'directions': run.plan.directions, 'images': images, 'command': command, 'weights': weights,
         'skipped': run.plan.skipped, 'notes': notes, 'pd_png': pd_png, 'pd_caption': pd_note,
-        'protocol': protocol})
+        'scores_png': scores_png, 'not_applicable': sorted(not_applicable), 'protocol': protocol})
     results_path = osp.join(run.out_dir, 'results.json')
     _write_json(results_path, {'command': command, 'protocol': protocol, 'metrics': dict(run.plan.blocks),
                                'directions': run.plan.directions, 'skipped': run.plan.skipped, 'means': means,
                                'weights': weights})
     return {'table_md': osp.join(run.out_dir, 'table.md'), 'pd_png': pd_png, 'visual': visuals,
             'report_md': report_path, 'report_html': html_path, 'results_json': results_path, 'means': means,
-            'weights': weights, 'pd_metric': y_metric, 'protocol': protocol}
+            'weights': weights, 'pd_metric': y_metric, 'scores_png': scores_png, 'protocol': protocol}
 
 
 # -- the entry points ------------------------------------------------------------------------------------------
@@ -469,12 +557,15 @@ def command_line(opt_path: str, models: 'dict[str, str]', out_dir: str, *, devic
                  metrics: Optional[Sequence[str]] = None, default_metrics: bool = True,
                  datasets: Optional[Sequence[str]] = None, pd_metric: str = 'lpips', x_metric: str = 'psnr',
                  visual_per_dataset: int = 1, crops: Sequence[str] = (), bicubic: str = 'matlab', tile: int = 0,
-                 half: bool = False, protocol: Optional[str] = None) -> str:
+                 half: bool = False, network_g: Optional[dict[str, str]] = None,
+                 protocol: Optional[str] = None) -> str:
     """The ``scripts/compare.py`` command that repeats a ``run_compare`` call (written into ``report.md``)."""
     argv = ['-opt', opt_path] + (['--protocol', protocol] if protocol else [])
     for label, spec in models.items():
         argv += ['--model', BICUBIC if (label, spec.lower()) == (BICUBIC, BICUBIC) else
                  f'{label}={spec}' if spec else label]
+    for label, spec in (network_g or {}).items():
+        argv += ['--network_g', f'{label}={spec}']
     argv += ['-o', out_dir]
     for flag, value, default in (('--device', device, 'auto'), ('--pd', pd_metric, 'lpips'),
                                  ('--pd-x', x_metric, 'psnr'), ('--visual', visual_per_dataset, 1),
@@ -486,14 +577,41 @@ def command_line(opt_path: str, models: 'dict[str, str]', out_dir: str, *, devic
     return 'python scripts/compare.py ' + shlex.join(argv)
 
 
+def refuse_outputs_over_inputs(out_dir: str, opt_path: str, models: list[Model], datasets: list[Dataset]) -> None:
+    """Before anything is written: ``out_dir`` is none of the input folders, and no input (option file, checkpoint,
+    SR folder, LQ or GT image) lies in what the comparison writes or clears (``sr/``, ``visual/``, the reports)."""
+    files = [opt_path]
+    for ds in datasets:
+        paths = getattr(ds.dataset, 'paths', None) or []
+        files += [p[key] for p in paths for key in ('lq_path', 'gt_path') if key in p]
+    folders = sorted({osp.dirname(f) for f in files[1:]})
+    for model in models:
+        if model.kind == 'folder':
+            folders.append(model.path)
+            files += list(model.folder_files.values())
+        elif model.path:
+            files.append(model.path)
+    written = [osp.join(out_dir, 'sr', model.label) for model in models]  # cleared when a model changes
+    written += [osp.join(out_dir, name) for name in ('visual', COPY_DIR, 'metrics.csv', STATE_FILE, 'table.md',
+                                                     'pd.png', 'report.md', 'report.html')]
+    try:
+        refuse_output_over_input([out_dir], folders, '-o', nested=False)
+        refuse_output_over_input(written, [*folders, *files], 'output', nested=True)
+    except UnsafePathError as err:
+        raise CompareError(str(err)) from None
+
+
 def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device: str = 'auto',
                 metrics: Optional[Sequence[str]] = None, default_metrics: bool = True,
                 datasets: Optional[Sequence[str]] = None, pd_metric: str = 'lpips', x_metric: str = 'psnr',
                 visual_per_dataset: int = 1, crops: Sequence[str] = (), bicubic: str = 'matlab', tile: int = 0,
                 half: bool = False, progress: bool = True, command: Optional[str] = None,
-                protocol: Optional[str] = None) -> dict[str, Any]:
-    """Compare ``models`` (label -> ``bicubic`` | checkpoint | SR folder | '' for the option file's network_g)
-    on the paired datasets of ``opt_path``; write everything into ``out_dir``.
+                network_g: Optional[dict[str, str]] = None, protocol: Optional[str] = None) -> dict[str, Any]:
+    """Compare ``models`` (label -> ``bicubic`` | checkpoint | experiment folder | SR folder | '' for the option
+    file's network_g) on the datasets of ``opt_path``; write everything into ``out_dir``. ``network_g``: a
+    model's own BasicSR ``network_g`` block (inline YAML or a YAML file) by label.
+
+    A dataset without ground truth (``SingleImageDataset``) is scored with the no-reference metrics only.
 
     Returns the written paths (``metrics_csv``, ``table_md``, ``pd_png``, ``visual``, ``report_md``), ``means``
     (``{dataset: {model: {metric: value}}}``), ``skipped_metrics`` (name -> reason) and ``computed``
@@ -506,12 +624,18 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
 
     if not models:
         raise CompareError('no models to compare: give at least one --model')
+    for label in models:
+        try:  # a model's name becomes sr/<name>/: `..` would put its images beside the report
+            check_name(label, '--model')
+        except UnsafePathError as err:
+            raise CompareError(str(err)) from None
     try:
-        opt = check_option_file(opt_path, is_train=False)
+        opt = check_option_file(opt_path, is_train=False, check_weights=False)  # it loads its own models
     except (FileNotFoundError, ValueError, KeyError) as err:
         raise CompareError(str(err.args[0]) if err.args else str(err)) from None
     scale = int(opt.get('scale', 4))
-    plan = plan_metrics(opt, opt_path, metrics, default_metrics, protocol)
+    lq_only = any(is_lq_only(block) for _, _, block in test_blocks(opt, datasets))
+    plan = plan_metrics(opt, opt_path, metrics, default_metrics, protocol, lq_only=lq_only)
     if not plan.blocks:
         raise CompareError(f'{opt_path}: no metrics to compute (val.metrics is empty and no default metric has '
                            'its weights)')
@@ -521,23 +645,34 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
     if pd_metric not in known:
         raise CompareError(f'--pd {pd_metric}: not a metric of this run; it has {", ".join(plan.blocks)}')
     dsets = load_datasets(opt, opt_path, datasets)
+    for ds in dsets:
+        if not ds.paired and not any(plan.applies(n, False) for n in plan.blocks):
+            raise CompareError(f'{opt_path}: {ds.name} has no ground truth and no metric of this run scores an image '
+                               f'alone ({", ".join(plan.blocks)}); add a no-reference one (niqe, piqe, sfd_iqa)')
     parse_crops(crops, dsets)  # a typo in --crop fails now, not after every model has run
     try:
         torch_device = inference.pick_device(device)
     except RuntimeError as err:
         raise CompareError(str(err)) from None
-    built = build_models(dict(models), opt, opt_path, torch_device, tile, half, bicubic)
+    built = build_models(dict(models), opt, opt_path, torch_device, tile, half, bicubic,
+                         parse_network_args([f'{k}={v}' for k, v in (network_g or {}).items()], models))
     for model in built:
         if model.kind == 'folder':
             find_folder_outputs(model, dsets)
+        elif model.how:
+            print(f'compare: {model.label}: {model.how}', file=sys.stderr)
+    refuse_outputs_over_inputs(out_dir, opt_path, built, dsets)
 
     os.makedirs(out_dir, exist_ok=True)
     kept, rewrite, state = reconcile(out_dir, built, dsets, plan)
     writer = MetricsCsv(osp.join(out_dir, 'metrics.csv'), kept, rewrite)
     _write_json(osp.join(out_dir, STATE_FILE), state)
-    run = Run(out_dir, built, dsets, plan, scale, bicubic)
+    run = Run(out_dir, built, dsets, plan, scale, bicubic, unmeasurable=unmeasurable_images(dsets, plan, scale))
     for name, reason in plan.skipped.items():
         print(f'compare: skipping {name}: {reason}', file=sys.stderr)
+    for (dataset, image, name), reason in run.unmeasurable.items():
+        print(f'compare: {name} cannot measure {dataset}/{image}: {reason}; its other metrics are computed',
+              file=sys.stderr)
     try:
         rows = compute_all(run, kept, writer, progress)
     finally:
@@ -546,7 +681,7 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
         command = command_line(opt_path, models, out_dir, device=device, metrics=metrics,
                                default_metrics=default_metrics, datasets=datasets, pd_metric=pd_metric,
                                x_metric=x_metric, visual_per_dataset=visual_per_dataset, crops=crops,
-                               bicubic=bicubic, tile=tile, half=half, protocol=protocol)
+                               bicubic=bicubic, tile=tile, half=half, network_g=network_g, protocol=protocol)
     outputs = write_outputs(run, rows, command, x_metric, pd_metric, visual_per_dataset, crops)
     return dict(outputs, metrics_csv=osp.join(out_dir, 'metrics.csv'), skipped_metrics=dict(plan.skipped),
                 computed={'sr': run.computed_sr, 'values': run.computed_values}, metrics=list(plan.blocks))

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional
 from urllib.parse import quote
 
-from ..utils.directions import lower_is_better
+from ..metrics.records import lower_is_better
 from .report import (
     ARROWS,
     DATASET_LEVEL,
@@ -37,6 +37,7 @@ from .report import (
 
 ASSETS = osp.join(osp.dirname(osp.abspath(__file__)), 'assets')
 HR = 'HR'
+LQ = 'LQ'  # the input of a dataset without ground truth, enlarged by nearest neighbour to the SR size
 COPY_DIR = 'report_files'  # images from outside the output folder, copied so the folder is self-contained
 WEIGHT_MEANING = {'published': 'published', 'stand-in': 'random stand-in (numbers not comparable to published ones)',
                   'missing': 'missing (metric skipped)'}
@@ -133,27 +134,33 @@ def _metric_head(metric: str, data: Mapping[str, Any], standin: set[str]) -> str
 
 def metrics_table(values: Mapping[str, Mapping[str, float]], rows: Sequence[str], metrics: Sequence[str],
                   data: Mapping[str, Any], standin: set[str], first: str = 'Model',
-                  digits: Optional[Mapping[str, int]] = None, table_id: str = '') -> str:
-    """A sortable table: one row per name of ``rows`` (``values[row][metric]``), best and second marked."""
+                  digits: Optional[Mapping[str, int]] = None, table_id: str = '',
+                  not_applicable: Iterable[str] = ()) -> str:
+    """A sortable table: one row per name of ``rows`` (``values[row][metric]``), best and second marked; a metric
+    of ``not_applicable`` reads n/a (full-reference on a dataset without ground truth)."""
+    not_applicable = set(not_applicable)
     digits = digits or {m: column_digits(values.get(r, {}).get(m, float('nan')) for r in rows) for m in metrics}
     ranks = {m: _ranks({r: values[r][m] for r in rows if m in values.get(r, {})},
                        data['directions'].get(m, 'higher'), digits[m]) for m in metrics}
     ident = f' id="{_e(table_id)}"' if table_id else ''
-    out = [f'<table class="metrics sortable"{ident}>', '<thead><tr>', f'<th data-dir="text">{_e(first)}</th>',
+    out = ['<div class="table-box">', f'<table class="metrics sortable"{ident}>', '<thead><tr>',
+           f'<th data-dir="text">{_e(first)}</th>',
            *(_metric_head(m, data, standin) for m in metrics), '</tr></thead>', '<tbody>']
     for name in rows:
         cells = [f'<td data-v="{_e(name)}">{_e(name)}</td>']
         for m in metrics:
             value = values.get(name, {}).get(m)
             if value is None or not _finite(value):
-                cells.append('<td data-v="">-</td>')
+                na = value is None and m in not_applicable
+                cells.append('<td class="na" data-v="" title="needs ground truth">n/a</td>' if na
+                             else '<td data-v="">-</td>')
                 continue
             cls = ' '.join(c for c in (_mark(ranks[m].get(name), len(ranks[m])), 'standin' if m in standin else '')
                            if c)
             attr = f' class="{cls}"' if cls else ''
             cells.append(f'<td{attr} data-v="{value!r}">{format_value(value, digits[m])}</td>')
         out.append(f'<tr data-source="{_e(name)}">' + ''.join(cells) + '</tr>')
-    out += ['</tbody>', '</table>']
+    out += ['</tbody>', '</table>', '</div>']
     return '\n'.join(out)
 
 
@@ -165,12 +172,14 @@ def _viewer(entry: Mapping[str, Any], models: Sequence[str], per_image: Mapping[
     sources: list[tuple[str, str]] = []
     if entry.get('hr') and osp.isfile(entry['hr']):
         sources.append((HR, image_link(entry['hr'], out_dir, (HR, dataset))))
+    elif entry.get('lq') and osp.isfile(entry['lq']):  # no ground truth: the input itself is the reference
+        sources.append((LQ, image_link(entry['lq'], out_dir, (LQ, dataset))))
     sr = entry.get('sr', {})
     sources += [(m, image_link(sr[m], out_dir, (m, dataset))) for m in models if sr.get(m) and osp.isfile(sr[m])]
     if len(sources) < 2:
         return ''
-    # default pair: the last model (usually the proposed one) against HR, or the first two sources
-    left, right = (0, len(sources) - 1) if sources[0][0] == HR else (0, 1)
+    # default pair: the last model (usually the proposed one) against HR (or LQ), or the first two sources
+    left, right = (0, len(sources) - 1) if sources[0][0] in (HR, LQ) else (0, 1)
 
     def picker(side: str, cls: str, chosen: int) -> str:
         options = ''.join(f'<option value="{url}"{" selected" if i == chosen else ""}>{_e(name)}</option>'
@@ -199,12 +208,12 @@ def _weights_section(data: Mapping[str, Any]) -> list[str]:
     if not weights:
         out.append('<p>No metric of this comparison uses network weights.</p>')
     else:
-        out += ['<table class="metrics weights"><thead><tr><th>metric</th><th>weight file</th><th>loaded from</th>'
-                '<th>weights</th></tr></thead><tbody>']
+        out += ['<div class="table-box"><table class="metrics weights"><thead><tr><th>metric</th><th>weight file</th>'
+                '<th>loaded from</th><th>weights</th></tr></thead><tbody>']
         out += [f'<tr><td>{_e(w.get("metric", ""))}</td><td>{_e(w.get("name", ""))}</td>'
                 f'<td><code>{_e(w.get("path", ""))}</code></td><td class="status-{_e(w.get("status", ""))}">'
                 f'{_e(WEIGHT_MEANING.get(w.get("status", ""), w.get("status", "")))}</td></tr>' for w in weights]
-        out.append('</tbody></table>')
+        out.append('</tbody></table></div>')
     skipped = data.get('skipped') or {}
     if skipped:
         out.append('<p>Skipped metrics:</p><ul>' + ''.join(f'<li><code>{_e(k)}</code>: {_e(v)}</li>'
@@ -237,12 +246,15 @@ def _protocol_section(record: Mapping[str, Any]) -> list[str]:
 def _compare_tables(data: Mapping[str, Any], means: Mapping, models: Sequence[str], datasets: Sequence[str],
                     metrics: Sequence[str], standin: set[str], digits: Mapping[str, int]) -> list[str]:
     out = ['<h2 id="metrics">Metrics</h2>']
+    na = [tuple(p) for p in data.get('not_applicable') or ()]
     for d in datasets:
         out += [f'<h3>{_e(d)}</h3>', metrics_table(means.get(d, {}), models, metrics, data, standin, digits=digits,
-                                                   table_id=f'table-{d}')]
+                                                   table_id=f'table-{d}', not_applicable={m for ds, m in na
+                                                                                          if ds == d})]
     out.append('<p class="note">Means over the images of each dataset (FID: one value over the whole dataset). '
                'Best in <b>bold</b>, second <u>underlined</u>; &uarr; higher is better, &darr; lower is better. '
                'Click a column head to sort.'
+               + (' n/a: a full-reference metric on a dataset without ground truth.' if na else '')
                + (' <span class="standin-mark">&dagger;</span> random stand-in weights: not comparable to '
                   'published numbers.' if standin else '') + '</p>')
     return out
@@ -256,7 +268,10 @@ def write_compare_html(out_dir: str, data: Mapping[str, Any], name: str = 'repor
     - ``rows``: ``metrics.csv`` rows (``CompareRow``, ``(model, dataset, image, metric, value)`` or dicts);
     - ``directions``: ``{metric: 'higher' | 'lower'}``; optional ``labels`` (``{metric: column head}``);
     - ``models``, ``datasets``, ``metrics``: display orders (default: order of first appearance in ``rows``);
-    - ``images``: ``[{'dataset', 'image', 'hr': path, 'sr': {model: path}}]``, one viewer each;
+    - ``images``: ``[{'dataset', 'image', 'hr': path, 'sr': {model: path}}]``, one viewer each; without ground
+      truth ``'hr'`` is ``None`` and ``'lq'`` the LQ input enlarged to the SR size, shown as ``LQ``;
+    - optional ``scores_png`` (path: the scores of datasets without ground truth) and ``not_applicable``
+      (``[(dataset, metric)]`` shown as n/a);
     - ``weights``: ``[{'metric', 'name', 'path', 'status'}]`` (a ``stand-in`` status marks the metric);
     - optional ``command``, ``pd_png`` (path), ``pd_caption``, ``skipped`` (``{metric: reason}``), ``notes``,
       ``title``, ``protocol`` (``MetricPlan.protocol_record()``, shown at the top).
@@ -272,6 +287,7 @@ def write_compare_html(out_dir: str, data: Mapping[str, Any], name: str = 'repor
               for m in metrics}
     title = data.get('title', 'Model comparison')
     sections = [('metrics', 'metrics'), ('pd', 'perception-distortion') if data.get('pd_png') else None,
+                ('scores', 'scores (no ground truth)') if data.get('scores_png') else None,
                 ('visual', 'images') if data.get('images') else None, ('weights', 'weights')]
     body = [f'<h1>{_e(title)}</h1>', '<nav class="toc">' + ''.join(
         f'<a href="#{anchor}">{text}</a>' for anchor, text in filter(None, sections)) + '</nav>']
@@ -283,14 +299,21 @@ def write_compare_html(out_dir: str, data: Mapping[str, Any], name: str = 'repor
         body += ['<h2 id="pd">Perception-distortion plane</h2>', '<figure class="pd">',
                  f'<img src="{image_link(data["pd_png"], out_dir, ("figures",))}" alt="perception-distortion plane">',
                  f'<figcaption class="note">{_e(data.get("pd_caption", ""))}</figcaption></figure>']
+    if data.get('scores_png'):
+        body += ['<h2 id="scores">Scores per model (no ground truth)</h2>', '<figure class="pd">',
+                 f'<img src="{image_link(data["scores_png"], out_dir, ("figures",))}" alt="scores per model">',
+                 '<figcaption class="note">Datasets without ground truth have no perception-distortion plane: each '
+                 'panel is one no-reference metric, one point per model.</figcaption></figure>']
     per_image = _per_image(rows)
     image_metrics = [m for m in metrics if any(m in v for d in per_image.values() for v in d.values())]
     viewers = [_viewer(e, models, per_image.get((e['dataset'], e['image']), {}), image_metrics, data, standin,
                        digits, out_dir) for e in data.get('images') or []]
     viewers = [v for v in viewers if v]
     if viewers:
+        lq_note = (' Without ground truth, LQ is the input enlarged by nearest neighbour to the SR size.'
+                   if any(not e.get('hr') and e.get('lq') for e in data.get('images') or []) else '')
         body += ['<h2 id="visual">Images</h2>', '<p class="note">Pick any two of HR and the models for each image. '
-                 'Beside each: its metrics on that image.</p>', *viewers]
+                 f'Beside each: its metrics on that image.{lq_note}</p>', *viewers]
     body += _weights_section(data)
     return _write(out_dir, name, _page(title, body, {'kind': 'compare', 'images': len(viewers)}))
 
@@ -312,7 +335,8 @@ def _bench_table(data: Mapping[str, Any]) -> str:
     head = ['<th data-dir="text">Dataset</th>', '<th data-dir="higher">n</th>']
     head += [f'<th data-dir="higher" data-metric="{_e(m)}">{_e(titles.get(m, m))} {c.upper()} &uarr;</th>'
              for m, c in columns]
-    out = ['<table class="metrics sortable" id="bench-table">', '<thead><tr>', *head, '</tr></thead>', '<tbody>']
+    out = ['<div class="table-box">', '<table class="metrics sortable" id="bench-table">', '<thead><tr>', *head,
+           '</tr></thead>', '<tbody>']
     for label, results in data['rows'].items():
         best = {}  # compared as displayed (4 decimals), so equal-looking cells are both bold
         for c in ('srcc', 'plcc'):
@@ -328,7 +352,7 @@ def _bench_table(data: Mapping[str, Any]) -> str:
             cls = ' class="best"' if best[c] is not None and round(v, 4) == best[c] else ''
             cells.append(f'<td{cls} data-v="{v!r}">{v:.4f}</td>')
         out.append('<tr>' + ''.join(cells) + '</tr>')
-    out += ['</tbody>', '</table>']
+    out += ['</tbody>', '</table>', '</div>']
     return '\n'.join(out)
 
 

@@ -19,10 +19,16 @@ import numpy as np
 import sfd_arch.metrics as metrics_lib
 from sfd_arch.metrics import protocols
 
-LABELS = {'psnr': 'PSNR', 'ssim': 'SSIM', 'lpips': 'LPIPS', 'lpips_vgg': 'LPIPS-VGG', 'dists': 'DISTS', 'fid': 'FID',
-          'niqe': 'NIQE', 'musiq': 'MUSIQ', 'sfd_iqa': 'SFD-IQA'}
 # the default protocol's metrics at x4 (kept for callers that list the defaults)
 DEFAULT_METRICS = protocols.PROTOCOLS[protocols.DEFAULT_PROTOCOL].blocks(4)
+
+# the no-reference metrics added when a dataset has no ground truth (real-world photos): NIQE and PIQE need no
+# weights; pyiqa's are added where pyiqa is installed and their weight files are present
+DEFAULT_NR_METRICS = OrderedDict([
+    ('niqe', {'type': 'calculate_niqe'}),
+    ('piqe', {'type': 'calculate_piqe'}),
+])
+DEFAULT_PYIQA_NR_METRICS = ('musiq', 'maniqa', 'clipiqa')
 
 
 class CompareError(ValueError):
@@ -55,6 +61,25 @@ def compute_image_metric(metric_opt: dict, sr: np.ndarray, hr: np.ndarray) -> fl
     return float(value.item()) if hasattr(value, 'item') else float(value)
 
 
+# BasicSR's NIQE (basicsr/metrics/niqe.py) cuts the image into 96 px blocks and fits a Gaussian to their
+# features: one block gives a singular covariance ("SVD did not converge"), so it needs at least two
+NIQE_BLOCK, NIQE_MIN_BLOCKS = 96, 2
+
+
+def cannot_measure(metric_opt: dict, width: int, height: int) -> Optional[str]:
+    """Why a per-image metric cannot measure an SR image of this size (None when it can): known before the run
+    from the image headers."""
+    if metric_opt.get('type') != 'calculate_niqe':
+        return None
+    border = int(metric_opt.get('crop_border', 0) or 0)
+    w, h = width - 2 * border, height - 2 * border
+    blocks = max(0, w // NIQE_BLOCK) * max(0, h // NIQE_BLOCK)
+    if blocks >= NIQE_MIN_BLOCKS:
+        return None
+    return (f'{width}x{height} leaves {max(w, 0)}x{max(h, 0)} after crop_border {border}: '
+            f'{blocks} {NIQE_BLOCK} px block{"" if blocks == 1 else "s"}, NIQE needs {NIQE_MIN_BLOCKS}')
+
+
 # -- metrics of a run ---------------------------------------------------------------------------------------------
 @dataclass
 class MetricPlan:
@@ -69,6 +94,11 @@ class MetricPlan:
     origins: dict[str, str] = field(default_factory=dict)
     scale: int = 4
     opt_path: str = ''
+    no_reference: set[str] = field(default_factory=set)  # metrics of the SR image alone: for LQ-only datasets too
+
+    def applies(self, name: str, paired: bool) -> bool:
+        """Whether metric ``name`` can score a dataset: every metric a paired one, only no-reference ones else."""
+        return paired or name in self.no_reference
 
     def protocol_record(self) -> dict:
         """The protocol as data (``results.json``; the top of ``report.md`` and ``report.html``): its name, who
@@ -119,13 +149,34 @@ def _differences(file_block: dict, preset_block: dict) -> str:
     return ', '.join(f'{k} {file_block.get(k, "(absent)")} (protocol: {preset_block.get(k, "absent")})' for k in keys)
 
 
+def _pyiqa_nr_defaults(blocks: dict, skipped: dict[str, str], wanted: Optional[Sequence[str]]) -> None:
+    """pyiqa's common no-reference metrics, each added where pyiqa builds it from local weights, else skipped."""
+    from sfd_arch.metrics.pyiqa_metric import pyiqa_network
+
+    for name in DEFAULT_PYIQA_NR_METRICS:
+        if name in blocks or (wanted and name not in wanted):
+            continue
+        try:
+            pyiqa_network(name, None, None)  # cached under the key calculate_pyiqa uses: the scores reuse it
+        except ImportError:
+            skipped[name] = 'pyiqa is not installed (optional: pip install sfd_arch[pyiqa])'
+            continue
+        except Exception as err:  # MissingWeightsError names the file; anything else is why it cannot be built
+            skipped[name] = f'weights missing: {str(err).splitlines()[0]}'
+            continue
+        blocks[name] = {'type': 'calculate_pyiqa', 'metric': name}
+
+
 def plan_metrics(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = None,
-                 default_metrics: bool = True, protocol: Optional[str] = None) -> MetricPlan:
+                 default_metrics: bool = True, protocol: Optional[str] = None,
+                 lq_only: bool = False) -> MetricPlan:
     """The option file's ``val.metrics`` plus the protocol's metrics (see the module docstring).
 
     A metric of the option file whose type is not registered, or whose weights are missing, is an error; a
     protocol metric without weights is skipped with the reason. ``default_metrics=False`` adds none of the
     protocol's metrics. ``wanted`` keeps only the named metrics.
+    ``lq_only``: a dataset has no ground truth, so the no-reference defaults are added too (NIQE, PIQE, and
+    pyiqa's MUSIQ, MANIQA and CLIP-IQA where their weights are present).
     """
     scale = int(opt.get('scale', 4))
     preset, chosen_by = choose_protocol(opt, opt_path, protocol)
@@ -175,6 +226,12 @@ def plan_metrics(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = Non
                 continue
             blocks[name] = block
             origins[name] = f'protocol {preset.name} ({preset.setting(name).source})'
+        if lq_only:
+            for name, block in DEFAULT_NR_METRICS.items():
+                if name not in blocks and block['type'] not in {b['type'] for b in blocks.values()}:
+                    blocks[name] = dict(block, crop_border=scale)  # the border the full-reference numbers crop
+            _pyiqa_nr_defaults(blocks, skipped, wanted)
+            origins.update({n: 'added for a dataset without ground truth' for n in blocks if n not in origins})
     if wanted:
         for w in wanted:
             if w in skipped:
@@ -185,4 +242,6 @@ def plan_metrics(opt: dict, opt_path: str, wanted: Optional[Sequence[str]] = Non
                                f'{", ".join(blocks) or "none"}')
         blocks = OrderedDict((n, blocks[n]) for n in wanted)
     directions = {name: metrics_lib.metric_direction(block) for name, block in blocks.items()}
-    return MetricPlan(blocks, directions, skipped, preset, chosen_by, origins, scale, opt_path)
+    no_reference = {name for name, block in blocks.items() if metrics_lib.is_no_reference(block)}
+    return MetricPlan(blocks, directions, skipped, protocol=preset, protocol_from=chosen_by, origins=origins,
+                      scale=scale, opt_path=opt_path, no_reference=no_reference)

@@ -5,8 +5,9 @@ Perception-distortion plane, one labelled point per model (model = results folde
     python scripts/plot/plot_results.py pd results/ESRGAN/metrics.csv results/SFD/metrics.csv --metric lpips -o pd.png
     python scripts/plot/plot_results.py pd results/*/metrics.csv --metric niqe --average -o pd_mean.png
 
-Training curves from a BasicSR tensorboard log (losses ``l_*``, TG-D ``p_pos_real``/``p_pos_fake``,
-validation ``metrics/<dataset>/<metric>``)::
+Training curves from a BasicSR tensorboard log (the discriminators' accuracies ``acc_*``, TG-D's
+``p_pos_real``/``p_pos_fake``, the losses ``l_*``, any other scalar the run logs, validation
+``metrics/<dataset>/<metric>``)::
 
     python scripts/plot/plot_results.py curves tb_logger/train_SFD_x4 -o curves.png
 
@@ -15,6 +16,7 @@ Both functions return the matplotlib Figure and the numbers they plotted.
 import math
 import os
 import os.path as osp
+import re
 from collections import OrderedDict
 from typing import Optional
 
@@ -24,9 +26,9 @@ matplotlib.use('Agg')  # files only; no display is needed or expected
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..utils.directions import lower_is_better
+from ..metrics.records import label as metric_label
+from ..metrics.records import lower_is_better
 from ..utils.results import dataset_means, marked, metric_notes, read_metrics_csv
-from .plan import LABELS
 from .report import MEAN_PANEL, pd_panels
 from .report import plot_pd as draw_pd
 
@@ -104,7 +106,7 @@ def plot_pd(csv_paths: list[str], metric: str, x_metric: str = 'psnr', labels: O
     means, models, notes = _model_means(csv_paths, metric, x_metric, labels)
     _, shown = _panels(means, models, metric, x_metric, datasets, average)
     directions = {m: 'lower' if lower_is_better(m) else 'higher' for m in (x_metric, metric)}
-    axis_labels = {m: marked(LABELS.get(m.lower(), m.upper()) + (' (dB)' if m.lower() == 'psnr' else ''),
+    axis_labels = {m: marked(metric_label(m, m.upper()) + (' (dB)' if m.lower() == 'psnr' else ''),
                              notes.get(m)) for m in (x_metric, metric)}
     fig, drawn = draw_pd(means, models, shown, output, x_metric, metric, directions, axis_labels,
                          mean_only=average)
@@ -146,30 +148,52 @@ def load_scalars(logdir: str) -> 'OrderedDict[str, tuple[list[int], list[float]]
     return OrderedDict((tag, (sorted(s), [s[k] for k in sorted(s)])) for tag, s in sorted(series.items()))
 
 
+ACCURACY_PANEL = 'discriminator accuracy'
+P_POS_PANEL = 'p_pos (TG-D)'
+NOT_DRAWN = ('lr',)  # the learning rate follows the schedule: nothing about the game's health
+
+
 def group_curves(tags: list[str]) -> 'OrderedDict[str, list[str]]':
-    """Panels: one per loss ``l_*``, one for ``p_pos_*`` together, one per validation metric (all datasets)."""
-    losses, p_pos, metrics = OrderedDict(), OrderedDict(), OrderedDict()
+    """Panels, the health of the game first: the discriminators' accuracies (``acc_*``: Feat-D's real and fake,
+    TG-D's) together, TG-D's ``p_pos_*`` together, then each loss and any other scalar with its ``_real`` /
+    ``_fake`` pair in one panel (``l_d_featd_real`` + ``l_d_featd_fake``), then one panel per validation metric
+    (all datasets). Every scalar the log holds is drawn but the learning rate."""
+    accuracy, p_pos, others, metrics = OrderedDict(), OrderedDict(), OrderedDict(), OrderedDict()
     for tag in tags:
         base = tag.split('/')[-1]
-        if base.startswith('l_'):
-            losses.setdefault(base, []).append(tag)
-        elif base.startswith('p_pos'):
-            p_pos.setdefault('p_pos (TG-D)', []).append(tag)
-        elif tag.startswith('metrics/'):
+        if tag.startswith('metrics/'):
             metrics.setdefault(f'val {base}', []).append(tag)
-    return OrderedDict([*losses.items(), *p_pos.items(), *metrics.items()])  # read top-left to bottom-right
+        elif base in NOT_DRAWN:
+            continue
+        elif base.startswith('acc_'):
+            accuracy.setdefault(ACCURACY_PANEL, []).append(tag)
+        elif base.startswith('p_pos'):
+            p_pos.setdefault(P_POS_PANEL, []).append(tag)
+        else:
+            others.setdefault(re.sub(r'_(real|fake)$', '', base), []).append(tag)
+    others = OrderedDict((f'{key} (real, fake)' if len(group) > 1 else group[0].split('/')[-1], group)
+                         for key, group in sorted(others.items(), key=lambda kv: (not kv[0].startswith('l_'), kv[0])))
+    return OrderedDict([*accuracy.items(), *p_pos.items(), *others.items(), *metrics.items()])
+
+
+def _curve_label(tag: str) -> str:
+    """``metrics/Set5/psnr`` -> ``Set5``; ``losses/l_g_pix`` -> ``l_g_pix``."""
+    return tag[len('metrics/'):].rsplit('/', 1)[0] if tag.startswith('metrics/') else tag.split('/')[-1]
 
 
 def plot_curves(logdir: str, output: Optional[str] = None, smooth: float = 0.0, ncols: int = 3):
     """Draw the training curves; returns ``(figure, {tag: (steps, values)})`` of what was plotted (raw values).
 
-    ``smooth`` (0 to 1, as TensorBoard's slider) adds a debiased EMA (``debiased_ema``) over each loss and
-    ``p_pos`` curve; the legend names the raw and the smoothed line. Validation points are drawn raw.
+    ``smooth`` (0 to 1, as TensorBoard's slider) adds a debiased EMA (``debiased_ema``) over each training curve;
+    the legend names the raw and the smoothed line. Validation points are drawn raw. Every panel spans the run
+    from iteration 0 to its last logged one, so a validation run at the end is a point at the end, with its value
+    written beside it, not a lone point on an axis of its own.
     """
     scalars = load_scalars(logdir)
     panels = group_curves(list(scalars))
     if not panels:
-        raise ValueError(f'{logdir}: no l_*, p_pos_* or metrics/* scalars; it has {list(scalars)[:10]}')
+        raise ValueError(f'{logdir}: no scalars to draw; it has {list(scalars)[:10]}')
+    last_step = max(max(scalars[t][0]) for tags in panels.values() for t in tags)
     ncols = min(ncols, len(panels))
     nrows = math.ceil(len(panels) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.5 * ncols, 3.2 * nrows), squeeze=False)
@@ -177,16 +201,24 @@ def plot_curves(logdir: str, output: Optional[str] = None, smooth: float = 0.0, 
     for ax, (title, tags) in zip(axes.flat, panels.items()):
         for tag in tags:
             steps, values = scalars[tag]
-            label = tag[len('metrics/'):].rsplit('/', 1)[0] if tag.startswith('metrics/') else tag.split('/')[-1]
-            # validation points are few and far apart: smoothing them would only shift them
-            smoothed = smooth > 0 and not tag.startswith('metrics/')
+            label = _curve_label(tag)
+            validation = tag.startswith('metrics/')
+            smoothed = smooth > 0 and not validation  # validation points are few: smoothing would only shift them
             line, = ax.plot(steps, values, label=f'{label} (raw)' if smoothed else label,
-                            alpha=0.35 if smoothed else 1.0,
-                            marker='o' if tag.startswith('metrics/') else None, markersize=3)
+                            alpha=0.35 if smoothed else 1.0, marker='o' if validation or len(steps) == 1 else None,
+                            markersize=5 if len(steps) == 1 else 3)
             if smoothed:
                 ax.plot(steps, debiased_ema(values, smooth), color=line.get_color(),
                         label=f'{label} (smoothed {smooth:g})')
+            if len(steps) == 1:  # one point: its value in words, the axis alone would hide it
+                ax.annotate(f'{values[0]:.4g}', (steps[0], values[0]), textcoords='offset points', xytext=(-6, 6),
+                            ha='right', fontsize=8, color=line.get_color())
             plotted[tag] = (steps, values)
+        if title in (ACCURACY_PANEL, P_POS_PANEL):  # 0.5: chance for an accuracy, no preference for p_pos
+            ax.axhline(0.5, color='0.5', lw=0.8, ls='--', zorder=0)
+        if title == ACCURACY_PANEL:  # a share of positions: its whole range, 0.5 and 0.9 as far apart as they are
+            ax.set_ylim(-0.03, 1.03)
+        ax.set_xlim(0, last_step * 1.04)
         ax.set_title(title)
         ax.set_xlabel('iteration')
         ax.grid(True, alpha=0.3)

@@ -7,6 +7,7 @@ from a finished comparison without running a network. One function per output:
 - ``table_markdown``: a row group per dataset, a column per metric with its direction, best in bold,
   second underlined;
 - ``plot_pd``: the perception-distortion plane, one panel per dataset and one for the mean;
+- ``plot_scores``: for datasets without ground truth, each model's no-reference scores;
 - ``plot_visual``: the HR image with a zoom box, then the zoomed crops of every model and of HR;
 - ``report_markdown``: ``report.md``, which embeds the three and lists the metric weights.
 """
@@ -22,8 +23,9 @@ from typing import Any, Optional
 import numpy as np
 import yaml
 
+from ..utils.results import DATASET_LEVEL  # noqa: F401  (re-exported: the image field of a dataset-level value)
+
 CSV_COLUMNS = ('model', 'dataset', 'image', 'metric', 'value')
-DATASET_LEVEL = '*'  # the image field of a value computed over a whole dataset (FID)
 MEAN_PANEL = 'Mean'
 ARROWS = {'higher': '↑', 'lower': '↓'}
 # paper-column figures: 3.5 in wide, 7-8 pt text after scaling to the column
@@ -110,14 +112,17 @@ def _ranks(values: dict[str, float], direction: str, digits: int) -> dict[str, i
 
 
 def table_markdown(means: dict, models: Sequence[str], datasets: Sequence[str], metrics: Sequence[str],
-                   directions: dict[str, str], labels: Optional[dict[str, str]] = None) -> str:
+                   directions: dict[str, str], labels: Optional[dict[str, str]] = None,
+                   not_applicable: Iterable[tuple[str, str]] = ()) -> str:
     """The paper's table as markdown: a row group per dataset, one row per model, one column per metric.
 
     Column heads carry ↑ or ↓ from ``directions`` (``metric -> 'higher' | 'lower'``). Within a dataset the best
     value of a column is bold; the second is underlined (``<u>..</u>``) when at least three models compete.
-    ``labels`` renames column heads (e.g. ``psnr -> PSNR``). Missing values show as ``-``.
+    ``labels`` renames column heads (e.g. ``psnr -> PSNR``). Missing values show as ``-``; a ``(dataset, metric)``
+    of ``not_applicable`` (a full-reference metric on a dataset without ground truth) as ``n/a``.
     """
     labels = labels or {}
+    not_applicable = set(not_applicable)
     head = ['Dataset', 'Model'] + [f'{labels.get(m, m)} {ARROWS.get(directions.get(m, "higher"), "")}'.strip()
                                    for m in metrics]
     lines = ['| ' + ' | '.join(head) + ' |', '| --- | --- | ' + ' | '.join('---:' for _ in metrics) + ' |']
@@ -132,7 +137,7 @@ def table_markdown(means: dict, models: Sequence[str], datasets: Sequence[str], 
             for m in metrics:
                 value = per_model.get(model, {}).get(m)
                 if value is None:
-                    cells.append('-')
+                    cells.append('n/a' if (dataset, m) in not_applicable else '-')
                     continue
                 text, rank = format_value(value, digits[m]), ranks[m].get(model)
                 if rank == 1 and len(ranks[m]) >= 2:
@@ -222,7 +227,7 @@ def plot_pd(means: dict, models: Sequence[str], datasets: Sequence[str], output:
     """The perception-distortion plane for a paper column; returns ``(figure, panels)`` (see ``pd_panels``).
 
     One panel per dataset and one for the mean over them (a single dataset gets one panel; ``mean_only``
-    keeps the mean alone), two panels per row, 3.5 in wide in all, as the README documents; each model is one
+    keeps the mean alone), two panels per row, 3.5 in wide in all, as docs/evaluation.md documents; each model is one
     point with its own colour and marker in every panel, labelled inside the frame (``_place_labels``).
     ``labels`` name the axes: a metric on stand-in weights comes with its mark (``LPIPS (stand-in weights)``).
     """
@@ -287,6 +292,69 @@ def plot_pd(means: dict, models: Sequence[str], datasets: Sequence[str], output:
         if output:
             _save(fig, output)
     return fig, panels
+
+
+# -- scores.png -------------------------------------------------------------------------------------------------
+def plot_scores(means: dict, models: Sequence[str], datasets: Sequence[str], metrics: Sequence[str],
+                directions: Optional[dict[str, str]] = None, labels: Optional[dict[str, str]] = None,
+                output: Optional[str] = None, ncols: int = 2):
+    """Each model's score per no-reference metric, for datasets without ground truth (no PD plane to draw).
+
+    One panel per metric (two per row, 3.5 in wide in all): datasets along x, one point per model in the colour and
+    marker ``plot_pd`` gives it, its value beside it; the title carries ↑ or ↓. Points, not bars: the axis fits
+    the values (NIQE 8 against 11), and a bar cut off above zero would overstate the difference. Returns the figure.
+    """
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    directions, labels = directions or {}, labels or {}
+    metrics = [m for m in metrics if any(m in means.get(d, {}).get(model, {}) for d in datasets for model in models)]
+    if not metrics:
+        raise ValueError(f'no scores of {", ".join(models)} on {", ".join(datasets)}')
+    ncols = max(1, min(ncols, len(metrics)))
+    nrows = math.ceil(len(metrics) / ncols)
+    colors = [f'C{i % 10}' for i in range(len(models))]
+    markers = 'osD^vP*X<>'
+    step = 0.6 / max(1, len(models))
+    legend_cols = min(len(models), 4)
+    legend_h = 0.13 * math.ceil(len(models) / legend_cols) + 0.02
+    with plt.rc_context(_paper_style()):
+        height = 1.5 * nrows + 0.15 + legend_h
+        fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH_IN, height), squeeze=False)
+        for ax, metric in zip(axes.flat, metrics):
+            digits = column_digits(means.get(d, {}).get(model, {}).get(metric, float('nan')) for d in datasets
+                                   for model in models)  # one precision per panel, as per table column
+            for i, model in enumerate(models):
+                for j, d in enumerate(datasets):
+                    y = means.get(d, {}).get(model, {}).get(metric)
+                    if y is None or not math.isfinite(y):
+                        continue
+                    x = j + (i - (len(models) - 1) / 2) * step
+                    ax.scatter([x], [y], s=14, color=colors[i], marker=markers[i % len(markers)], zorder=3,
+                               edgecolors='black', linewidths=0.3)
+                    ax.annotate(format_value(y, digits), (x, y), textcoords='offset points',
+                                xytext=(0, 4), ha='center', va='bottom', fontsize=FONT_PT - 2)
+            ax.set_xticks(range(len(datasets)))
+            ax.set_xticklabels(datasets)
+            ax.set_xlim(-0.5, len(datasets) - 0.5)
+            ax.margins(y=0.3)  # room for the value labels
+            ax.set_title(f'{labels.get(metric, metric)} {ARROWS.get(directions.get(metric, "higher"), "")}', pad=2)
+            ax.grid(True, axis='y', alpha=0.3, linewidth=0.4)
+            ax.tick_params(pad=1.5, length=2)
+            ax.locator_params(axis='y', nbins=4)
+        for ax in list(axes.flat)[len(metrics):]:
+            ax.axis('off')
+        handles = [Line2D([], [], linestyle='', marker=markers[i % len(markers)], color=colors[i], markersize=4,
+                          markeredgecolor='black', markeredgewidth=0.3) for i in range(len(models))]
+        fig.legend(handles, list(models), loc='lower center', ncol=legend_cols, frameon=False, handletextpad=0.3,
+                   columnspacing=1.0, bbox_to_anchor=(0.5, 0.0))
+        fig.tight_layout(pad=0.3, h_pad=0.5, w_pad=0.5, rect=(0, legend_h / height, 1, 1))
+        if output:
+            _save(fig, output)
+    return fig
 
 
 # -- visual/*.png -----------------------------------------------------------------------------------------------
@@ -442,8 +510,9 @@ def protocol_markdown(record: dict) -> list[str]:
 def report_markdown(command: str, table: str, pd_png: Optional[str], visual_pngs: Sequence[str],
                     weights: Sequence[dict], skipped: dict[str, str], notes: Sequence[str] = (),
                     metric_opts: Optional[dict[str, dict]] = None, pd_caption: str = '',
-                    protocol: Optional[dict] = None) -> str:
-    """``report.md``: the protocol, the command, the table, the PD plot, the visual comparisons, the metric weights.
+                    scores_png: Optional[str] = None, protocol: Optional[dict] = None) -> str:
+    """``report.md``: the protocol, the command, the table, the PD plot (and the scores of datasets without ground
+    truth), the visual comparisons, and the metric weights.
 
     ``weights`` are ``{'name', 'path', 'status'}`` dicts (status ``published``, ``stand-in`` or ``missing``);
     figure paths are written relative to the report's folder by the caller; ``protocol`` is
@@ -457,6 +526,10 @@ def report_markdown(command: str, table: str, pd_png: Optional[str], visual_pngs
         lines += ['## Perception-distortion plane', '', f'![perception-distortion plane]({pd_png})', '']
         if pd_caption:
             lines += [pd_caption, '']
+    if scores_png:
+        lines += ['## Scores per model (no ground truth)', '', f'![scores per model]({scores_png})', '',
+                  'Datasets without ground truth have no perception-distortion plane: each panel is one '
+                  'no-reference metric, one point per model.', '']
     if visual_pngs:
         lines += ['## Visual comparison', '']
         lines += [f'![{osp.splitext(osp.basename(p))[0]}]({p})' for p in visual_pngs]

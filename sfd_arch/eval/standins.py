@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 import sfd_arch.metrics as metrics_lib
+from sfd_arch.metrics import records
 from sfd_arch.metrics.weights import STAND_IN
-from sfd_arch.utils.results import RANDOM_CLIP, STAND_IN_WEIGHTS
+from sfd_arch.utils.results import RANDOM_CLIP
 
 LIVE = 'model'  # `weights: model`: SFD-IQA of a training run's own discriminators
 
@@ -30,18 +31,24 @@ def _sfd_iqa_clip(block: Mapping[str, Any], live_clip: Optional[Mapping[str, Any
 
 
 def stand_in_note(block: Mapping[str, Any], live_clip: Optional[Mapping[str, Any]] = None) -> str:
-    """``stand-in weights``, ``random CLIP`` or ``''`` for one BasicSR metric block.
+    """The stand-in mark of the block's metric record (``stand-in weights``, ``random CLIP``) when it applies, or
+    ``''``.
 
-    ``live_clip`` is the training run's ``clip`` block, read for SFD-IQA with ``weights: model``. A block whose
-    weights cannot be read gives ``''``: the metric itself reports that error when it runs.
+    ``random CLIP`` applies when SFD-IQA's CLIP was never trained; ``live_clip`` is the training run's ``clip``
+    block, read for SFD-IQA with ``weights: model``. Any other mark applies when a weight file the record names is
+    not the published one. A block whose weights cannot be read gives ``''``: the metric itself reports that error
+    when it runs.
     """
     try:
-        if metrics_lib.metric_type_of(dict(block)) == 'calculate_sfd_iqa':
+        record = records.of_type(metrics_lib.metric_type_of(dict(block)))
+        if record is None or not record.stand_in:
+            return ''
+        if record.stand_in == RANDOM_CLIP:
             return RANDOM_CLIP if _sfd_iqa_clip(block, live_clip) is None else ''
         statuses = [w['status'] for w in metrics_lib.weight_report(dict(block))]
     except (OSError, KeyError, ValueError):
         return ''
-    return STAND_IN_WEIGHTS if STAND_IN in statuses else ''
+    return record.stand_in if STAND_IN in statuses else ''
 
 
 def stand_in_notes(blocks: Mapping[str, Mapping[str, Any]],

@@ -28,12 +28,13 @@ import re
 from typing import Any, Optional, Sequence, Union
 
 import torch
-import yaml
 
 from ..archs.clip_arch import normalize_clip_opt
 from ..archs.featd_arch import FeatD
 from ..archs.prompt_learner_arch import PromptLearner
+from ..utils.checkpoints import CheckpointError, load_checkpoint
 from ..utils.force_yml import apply_force_yml, recorded_overrides
+from ..utils.safe_yaml import OptionFileError, load_yaml
 from ..utils.switches import sfd_switches  # the one reading of the ablation switches
 
 logger = logging.getLogger('basicsr')
@@ -61,9 +62,9 @@ def load_params(path: str, param_key: str = 'params') -> dict[str, torch.Tensor]
     if not osp.isfile(path):
         raise ExportError(f'checkpoint not found: {path}')
     try:
-        state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises several types for unreadable files
-        raise ExportError(f'cannot read checkpoint {path}: {type(err).__name__}: {err}') from err
+        state = load_checkpoint(path, 'network checkpoint')  # weights-only, or .safetensors
+    except (CheckpointError, OSError) as err:
+        raise ExportError(str(err)) from None
     if isinstance(state, dict) and param_key in state and isinstance(state[param_key], dict):
         state = state[param_key]
     elif not (isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values())):
@@ -92,12 +93,12 @@ def read_option_blocks(opt_path: str) -> tuple[dict, Optional[dict], Optional[di
     network the run turned off (``network_featd: ~``, ``train.featd_opt: ~``, ...)."""
     if not osp.isfile(opt_path):
         raise ExportError(f'option file not found: {opt_path}')
-    with open(opt_path) as f:
+    with open(opt_path, encoding='utf-8') as f:
         text = f.read()
     try:
-        opt = yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
-        raise ExportError(f'option file {opt_path} is not valid YAML: {err}') from err
+        opt = load_yaml(text, opt_path) or {}  # safe tags only, no key twice
+    except OptionFileError as err:
+        raise ExportError(str(err)) from None
     if not isinstance(opt, dict):
         raise ExportError(f'option file {opt_path} does not hold a mapping of options')
     _apply_recorded_overrides(opt, text, opt_path)
@@ -265,22 +266,30 @@ def save_weights(payload: dict, output: str, overwrite: bool = False) -> str:
     return output
 
 
+# what a file from elsewhere is told: the authors link "OU NR-IQA" weights from their repository but have not
+# published the format (their training and testing code is not public), so no reader of it can be written
+FOREIGN_WEIGHTS = ('{path} is not an SFD-IQA weights file written by `sfd-iqa export`: weights from elsewhere, such '
+                   "as the SFD authors' released OU NR-IQA weights (GuangluDong0728/SFD), are in a format they have "
+                   'not published, so sfd-iqa cannot read them.')
+
+
 def load_weights(path: str) -> dict:
     """Read and check an SFD-IQA weights file; errors name the file and what is wrong."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'SFD-IQA weights file not found: {path} (make one with `sfd-iqa export`)')
     try:
-        payload = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises several types for files it cannot read
+        payload = load_checkpoint(path, 'SFD-IQA weights file')
+    except CheckpointError as err:
+        if err.refused:  # the weights-only loader's refusal, in its own sentence
+            raise ValueError(str(err)) from None
         raise ValueError(f'{path} is not an SFD-IQA weights file: expected the .pth file that `sfd-iqa export` '
-                         f'writes from an SFD experiment, but torch cannot read it ({type(err).__name__}: {err})'
-                         ) from err
+                         f'writes from an SFD experiment, but torch cannot read it ({err.reason})') from None
     if not isinstance(payload, dict) or payload.get('format') != WEIGHTS_FORMAT:
-        hint = ''
         if isinstance(payload, dict) and 'params' in payload:
-            hint = (' It looks like a BasicSR network checkpoint; turn net_featd_<iter>.pth + net_lpp_<iter>.pth '
-                    'into an SFD-IQA file with `sfd-iqa export`.')
-        raise ValueError(f'{path} is not an SFD-IQA weights file.{hint}')
+            raise ValueError(f'{path} is not an SFD-IQA weights file: it looks like a BasicSR network checkpoint; '
+                             'turn net_featd_<iter>.pth + net_lpp_<iter>.pth into an SFD-IQA file with '
+                             '`sfd-iqa export`.')
+        raise ValueError(FOREIGN_WEIGHTS.format(path=path))
     if int(payload.get('version', 0)) > WEIGHTS_VERSION:
         raise ValueError(f'{path} has SFD-IQA weights format version {payload["version"]}; this sfd_arch reads up '
                          f'to version {WEIGHTS_VERSION}: upgrade sfd_arch')

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 # cv2 and torch are imported where they are used: the command-line parsers read IMAGE_EXTENSIONS, and
 # `sfd-iqa --help` must not wait for them
 
+from ..utils.imagefiles import incomplete, read_bytes
+
 IMAGE_EXTENSIONS = ('.bmp', '.dib', '.jpeg', '.jpg', '.jpe', '.jp2', '.png', '.pbm', '.pgm', '.ppm', '.pnm',
                     '.tif', '.tiff', '.webp')
 
@@ -96,7 +98,8 @@ def as_rgb(img: np.ndarray, channel_order: str = 'BGR', name: str = 'image') -> 
 
 def read_image(path: str) -> ImageArray:
     """Read an image file as stored (``cv2.IMREAD_UNCHANGED``: 16-bit kept, alpha seen and dropped), turned
-    upright by its EXIF orientation tag.
+    upright by its EXIF orientation tag. A truncated JPEG or PNG is an ``ImageReadError`` (found from the file's
+    structure: ``sfd_arch.utils.imagefiles.incomplete``), not a partly gray image.
 
     Opinion scores were collected on images as displayed, and viewers apply the tag; ``IMREAD_UNCHANGED`` does
     not, so the tag is read separately (Pillow parses the header only) and applied as a view (no copy).
@@ -105,7 +108,12 @@ def read_image(path: str) -> ImageArray:
 
     if not osp.isfile(path):
         raise ImageReadError(f'{path}: no such file')
-    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    data = read_bytes(path)
+    # OpenCV decodes a cut JPEG without an error (gray fill): the file's structure says it is cut
+    problem = incomplete(data, path)
+    if problem:
+        raise ImageReadError(problem)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
     if img is None:
         raise ImageReadError(f'{path}: cannot decode the file (corrupt, truncated, or not an image format '
                              'OpenCV reads)')

@@ -1,6 +1,8 @@
 """Opinion-unaware baselines scored offline on the same images as SFD-IQA.
 
-Each baseline is a reference implementation used as is, with its weights from a local file:
+The baselines are the metrics whose record (:mod:`sfd_arch.metrics.records`) has a ``bench`` entry: its
+implementation, the package and local files it needs, and the scorer that runs it. Each is a reference
+implementation used as is, with its weights from a local file:
 
 - ``niqe``: BasicSR's ``calculate_niqe`` (Y channel, no crop), ``niqe_pris_params.npz`` shipped with basicsr.
 - ``piqe``: ``pypiqe.piqe`` (a port of MATLAB's ``piqe``), no weights.
@@ -9,7 +11,8 @@ Each baseline is a reference implementation used as is, with its weights from a 
 - ``clipiqa``: pyiqa's ``clipiqa``, CLIP ``RN50.pt`` in torch hub's ``clip/`` folder (higher is better).
 - ``qualiclip``: pyiqa's ``qualiclip``, ``clip/RN50.pt`` and ``QualiCLIP.pth`` in pyiqa's cache (higher is better).
 
-The first four are lower-is-better (:mod:`sfd_arch.utils.directions`).
+The first four are lower-is-better (their records say so). A metric added with a record whose bench entry keeps
+the default scorer (``basicsr``) runs through its registered function on the 8-bit BGR image.
 
 A baseline whose package or file is absent is *unavailable*: :func:`unavailable_reason` says why (naming the
 file and where it goes) and ``sfd-iqa bench`` lists it in its report instead of dropping it. Nothing here
@@ -19,29 +22,20 @@ from __future__ import annotations
 
 import importlib.util
 import os.path as osp
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 
 from ..iqa.images import ImageArray
-from ..utils.directions import lower_is_better
+from ..metrics import records
 
 Scorer = Callable[[ImageArray], float]
+INSTALL_HINTS = {'pypiqe': 'pip install pypiqe', 'pyiqa': 'optional: pip install pyiqa'}
 
 
-@dataclass(frozen=True)
-class Baseline:
-    name: str
-    title: str
-    implementation: str
-    files: tuple[tuple[str, str], ...] = ()   # (folder kind, file name) that must exist locally
-    package: Optional[str] = None             # import name that must be installed
-
-    @property
-    def lower_better(self) -> bool:
-        """From the package's one direction table (sfd_arch/utils/directions.py)."""
-        return lower_is_better(self.name)
+def baselines() -> dict[str, records.Metric]:
+    """``{name: record}`` of every bench baseline (the records with a ``bench`` entry), in the records' order."""
+    return records.bench_baselines()
 
 
 def torch_hub_dir() -> str:
@@ -56,35 +50,27 @@ def pyiqa_cache_dir() -> str:
 
 
 def _folder(kind: str) -> str:
-    return pyiqa_cache_dir() if kind == 'pyiqa' else osp.join(torch_hub_dir(), 'clip')
-
-
-BASELINES: dict[str, Baseline] = {b.name: b for b in (
-    Baseline('niqe', 'NIQE', "BasicSR's calculate_niqe (Y channel, no border crop)", package='basicsr'),
-    Baseline('piqe', 'PIQE', 'pypiqe.piqe (MATLAB piqe port)', package='pypiqe'),
-    Baseline('brisque', 'BRISQUE', "pyiqa's brisque", (('pyiqa', 'brisque_svm_weights.pth'),), 'pyiqa'),
-    Baseline('ilniqe', 'IL-NIQE', "pyiqa's ilniqe", (('pyiqa', 'ILNIQE_templateModel.mat'),), 'pyiqa'),
-    Baseline('clipiqa', 'CLIP-IQA', "pyiqa's clipiqa (CLIP RN50, antonym prompts)", (('clip', 'RN50.pt'),),
-             'pyiqa'),
-    Baseline('qualiclip', 'QualiCLIP', "pyiqa's qualiclip",
-             (('clip', 'RN50.pt'), ('pyiqa', 'QualiCLIP.pth')), 'pyiqa'),
-)}
+    """The folder of a bench entry's file: pyiqa's cache, torch hub's ``clip/``, or inside an installed package."""
+    if kind == 'pyiqa':
+        return pyiqa_cache_dir()
+    if kind == 'clip':
+        return osp.join(torch_hub_dir(), 'clip')
+    spec = importlib.util.find_spec(kind)
+    return list(spec.submodule_search_locations)[0] if spec and spec.submodule_search_locations else kind
 
 
 def unavailable_reason(name: str) -> Optional[str]:
     """Why baseline ``name`` cannot run here (a missing package or weights file), or None when it can."""
-    base = BASELINES[name]
-    if base.package and importlib.util.find_spec(base.package) is None:
-        extra = {'pypiqe': 'pip install pypiqe', 'pyiqa': 'optional: pip install pyiqa'}.get(base.package, '')
-        return f'{base.package} is not installed' + (f' ({extra})' if extra else '')
-    if name == 'niqe':
-        from basicsr.metrics import niqe
-
-        params = osp.join(osp.dirname(niqe.__file__), 'niqe_pris_params.npz')
-        if not osp.isfile(params):
-            return f'{params} is missing (it ships with basicsr)'
-    missing = [osp.join(_folder(kind), file) for kind, file in base.files if not osp.isfile(osp.join(_folder(kind),
-                                                                                                     file))]
+    entry = baselines()[name].bench
+    if entry.package and importlib.util.find_spec(entry.package) is None:
+        extra = INSTALL_HINTS.get(entry.package, '')
+        return f'{entry.package} is not installed' + (f' ({extra})' if extra else '')
+    shipped = [osp.join(_folder(kind), file) for kind, file in entry.files if kind not in ('pyiqa', 'clip')]
+    missing = [path for path in shipped if not osp.isfile(path)]
+    if missing:  # a file that comes with an installed package, not one the user downloads
+        return f'{", ".join(missing)} is missing (it ships with {entry.package})'
+    missing = [osp.join(_folder(kind), file) for kind, file in entry.files
+               if kind in ('pyiqa', 'clip') and not osp.isfile(osp.join(_folder(kind), file))]
     if missing:
         return f'no local weights: {", ".join(missing)} (put the published file there; nothing is downloaded)'
     return None
@@ -122,11 +108,18 @@ def build(name: str, device: Optional[str] = None) -> Scorer:
     reason = unavailable_reason(name)
     if reason:
         raise RuntimeError(f'{name} is unavailable: {reason}')
-    if name == 'niqe':
-        return niqe_of_array
-    if name == 'piqe':
-        return piqe_of_array
-    return _pyiqa_scorer(name, device)
+    return SCORERS[baselines()[name].bench.scorer](name, device)
+
+
+def _registered_scorer(name: str, device: Optional[str]) -> Scorer:
+    """The metric's registered function (its record's ``type`` and ``options``) on the 8-bit BGR image."""
+    record = baselines()[name]
+    function, options = record.function(), dict(record.options)
+
+    def score(arr: ImageArray) -> float:
+        return float(function(to_uint8_bgr(arr), crop_border=0, **options))
+
+    return score
 
 
 def _pyiqa_scorer(name: str, device: Optional[str]) -> Scorer:
@@ -145,3 +138,12 @@ def _pyiqa_scorer(name: str, device: Optional[str]) -> Scorer:
             return float(metric(tensor).reshape(-1)[0])
 
     return score
+
+
+# how a bench entry's `scorer` runs: name and device -> ImageArray -> float
+SCORERS: dict[str, Callable[[str, Optional[str]], Scorer]] = {
+    'basicsr': _registered_scorer,
+    'niqe': lambda name, device: niqe_of_array,
+    'pypiqe': lambda name, device: piqe_of_array,
+    'pyiqa': lambda name, device: _pyiqa_scorer(name, device),
+}

@@ -31,15 +31,25 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import numpy as np
 
 from ..iqa.images import ImageArray, ImageReadError, read_image
+from ..metrics import records
 from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL, BenchProtocol
-from ..utils.directions import lower_is_better
-from ..utils.files import file_sha256
+from ..metrics.records import lower_is_better
+from ..utils.files import check_name, file_sha256
 from . import correlation as corr
 from . import datasets as dsets
-from .baselines import BASELINES
+from .baselines import baselines
 
-METRICS = ('sfd_iqa', *BASELINES)
-TITLES = {'sfd_iqa': 'SFD-IQA', **{k: b.title for k, b in BASELINES.items()}}
+
+def metric_names() -> tuple[str, ...]:
+    """The methods ``sfd-iqa bench`` can score: SFD-IQA and every baseline of the metric records."""
+    return ('sfd_iqa', *baselines())
+
+
+def titles() -> dict[str, str]:
+    """``{method: title}`` for the tables and figures, from the metric records."""
+    return {name: records.label(name) for name in metric_names()}
+
+
 DEFAULT_DATASETS = ('live', 'csiq', 'tid2013', 'kadid10k', 'koniq10k', 'clive', 'spaq')
 CRITERIA = ('srcc', 'plcc', 'krcc')
 FIT_MARK = '†'  # table.md: a PLCC whose logistic fit is flagged (corr.fit_flag)
@@ -252,7 +262,7 @@ def metric_settings(metric: str, args: argparse.Namespace) -> dict:
     if metric == 'sfd_iqa':
         return {'metric': metric, 'weights_sha256': file_sha256(args.weights), 'clip_weights': args.clip_weights,
                 'alpha': args.alpha, 'tile': args.tile, 'amp': getattr(args, 'amp', None)}
-    return {'metric': metric, 'implementation': BASELINES[metric].implementation}
+    return {'metric': metric, 'implementation': baselines()[metric].bench.implementation}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -390,7 +400,7 @@ def write_table(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Se
     """``table.md``: the protocol; SRCC / PLCC per dataset (rows) and method (columns), best of each row in bold;
     then KRCC and the bootstrap intervals; then the notes."""
     protocol = protocol or BENCH_PROTOCOLS[DEFAULT_BENCH_PROTOCOL]
-    head = '| Dataset | n | ' + ' | '.join(TITLES.get(m, m) for m in metrics) + ' |'
+    head = '| Dataset | n | ' + ' | '.join(titles().get(m, m) for m in metrics) + ' |'
     rule = '| --- | ---: | ' + ' | '.join('---:' for _ in metrics) + ' |'
 
     def best(label: str, crit: str) -> set[str]:
@@ -429,7 +439,7 @@ def write_table(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Se
                 r = res[m]
                 cells = [f'{_fmt(getattr(r, c))} [{_fmt(r.ci[c][0])}, {_fmt(r.ci[c][1])}]' if len(r.ci.get(c, []))
                          == 2 else _fmt(getattr(r, c)) for c in CRITERIA]
-                lines.append(f'| {label} | {TITLES.get(m, m)} | ' + ' | '.join(cells) + ' |')
+                lines.append(f'| {label} | {titles().get(m, m)} | ' + ' | '.join(cells) + ' |')
     if notes:
         lines += ['', '## Notes', ''] + [f'- {n}' for n in notes]
     with open(path, 'w') as f:
@@ -465,7 +475,7 @@ def plot_relative_plcc(path: str, rows: dict[str, dict[str, MetricResult]], metr
         hi = np.array([rel[d].get(m, (np.nan,) * 3)[2] for d in labels])
         pos = x - 0.4 + width * (k + 0.5)
         err = np.vstack([np.where(np.isfinite(lo), vals - lo, 0), np.where(np.isfinite(hi), hi - vals, 0)])
-        ax.bar(pos, np.nan_to_num(vals), width * 0.9, color=colors(k), label=TITLES.get(m, m),
+        ax.bar(pos, np.nan_to_num(vals), width * 0.9, color=colors(k), label=titles().get(m, m),
                yerr=np.clip(err, 0, None), capsize=2, error_kw={'lw': 0.8, 'ecolor': '0.25'})
         for px_, v, low, high in zip(pos, vals, lo, hi):
             if not np.isfinite(v):
@@ -480,19 +490,19 @@ def plot_relative_plcc(path: str, rows: dict[str, dict[str, MetricResult]], metr
         finite = np.concatenate([vals[np.isfinite(vals)], hi[np.isfinite(hi)], lo[np.isfinite(lo)]])
         if len(finite):
             top, bottom = max(top, float(finite.max())), min(bottom, float(finite.min()))
-    ax.axhline(1.0, color='0.2', ls='--', lw=1, label=f'{TITLES.get(baseline, baseline)} (= 1)')
+    ax.axhline(1.0, color='0.2', ls='--', lw=1, label=f'{titles().get(baseline, baseline)} (= 1)')
     if bottom < 0:
         ax.axhline(0.0, color='0.2', lw=0.6)
     ax.set_xticks(x)
     ax.set_xticklabels([_display(d) for d in labels], fontsize=7)
-    ax.set_ylabel(f'PLCC / PLCC of {TITLES.get(baseline, baseline)}', fontsize=7)
+    ax.set_ylabel(f'PLCC / PLCC of {titles().get(baseline, baseline)}', fontsize=7)
     ax.tick_params(axis='y', labelsize=7)
     span = top - bottom
     ax.set_ylim(bottom - 0.2 * span if bottom < 0 else 0, top + 0.22 * span)
     ax.grid(axis='y', lw=0.4, alpha=0.5)
     ax.set_axisbelow(True)
     ax.legend(fontsize=6.5, ncol=min(4, len(others) + 1), loc='upper left', frameon=False)
-    ax.set_title(f'PLCC relative to {TITLES.get(baseline, baseline)}\n(whiskers: 95% bootstrap intervals)',
+    ax.set_title(f'PLCC relative to {titles().get(baseline, baseline)}\n(whiskers: 95% bootstrap intervals)',
                  fontsize=7.5)
     fig.tight_layout()
     fig.savefig(path, dpi=200)
@@ -519,6 +529,10 @@ def parse_dataset_dirs(values: Sequence[str]) -> dict[str, str]:
         try:
             key = dsets.canonical(name)
         except ValueError:
+            try:  # the name becomes <out>/<name>/scores.csv and cache/<name>/: a plain name only
+                check_name(name, '--dataset-dir')
+            except ValueError as err:
+                raise BenchError(str(err)) from None
             if not path.lower().endswith('.csv'):
                 raise BenchError(f'--dataset-dir {value}: {name!r} is not a preset ({", ".join(sorted(dsets.PRESETS))})'
                                  '; a dataset of another name must be a CSV file (columns image, mos)') from None
@@ -595,8 +609,8 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
     if missing:
         notes.append('not found: ' + ', '.join(missing))
     notes += [f'unreadable: {k}: {v}' for k, v in broken.items()]
-    notes += [f'unavailable: {TITLES.get(k, k)}: {v}' for k, v in unavailable.items()]
-    negated = [TITLES.get(m, m) for m in metrics if lower_is_better(m)]
+    notes += [f'unavailable: {titles().get(k, k)}: {v}' for k, v in unavailable.items()]
+    negated = [titles().get(m, m) for m in metrics if lower_is_better(m)]
     if negated:
         notes.append('negated before correlating (lower is better): ' + ', '.join(negated))
     fig, why = None, f'the baseline {args.baseline} is not among --metric'
@@ -630,7 +644,7 @@ def dataset_notes(name: str, ds: dsets.IQADataset, failed: int, results: dict[st
         notes.append(f'{title}: {ds.turned}')
     if ds.short_side:
         notes.append(f'{title}: images resized so the shorter side is {ds.short_side} px ({ds.resize})')
-    notes += [f'{FIT_MARK} {title}, {TITLES.get(m, m)}: logistic fit {r.fit}' for m, r in results.items() if r.fit]
+    notes += [f'{FIT_MARK} {title}, {titles().get(m, m)}: logistic fit {r.fit}' for m, r in results.items() if r.fit]
     return notes
 
 

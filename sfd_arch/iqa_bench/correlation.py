@@ -5,9 +5,9 @@ Pearson's correlation between the MOS and the predictions mapped by the monotoni
 
     f(x) = (b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2
 
-fitted by least squares (``scipy.optimize.curve_fit``). Metrics where lower is better (NIQE) are negated
-before correlating (:mod:`sfd_arch.utils.directions`), so that for every metric a positive correlation means
-agreement with humans. MOS tables are read by :mod:`sfd_arch.iqa_bench.mos`, released datasets by
+fitted by least squares (``scipy.optimize.curve_fit``). Metrics where lower is better (NIQE, as its record in
+:mod:`sfd_arch.metrics.records` says) are negated before correlating, so that for every metric a positive
+correlation means agreement with humans. MOS tables are read by :mod:`sfd_arch.iqa_bench.mos`, released datasets by
 :mod:`sfd_arch.iqa_bench.datasets`.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..utils.directions import LOWER_IS_BETTER, lower_is_better, oriented  # noqa: F401  (re-exported)
+from ..metrics.records import lower_is_better, oriented  # noqa: F401  (oriented: re-exported for the bench)
 
 
 def logistic4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:

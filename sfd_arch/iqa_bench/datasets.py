@@ -38,7 +38,7 @@ import numpy as np
 
 from ..iqa.images import IMAGE_EXTENSIONS
 from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL, BenchProtocol
-from .mos import DatasetError, match_images, norm_column, number, read_csv_columns, read_mos_table
+from .mos import ALIASES, DatasetError, match_images, norm_column, number, read_csv_columns, read_mos_table
 
 
 @dataclass
@@ -718,7 +718,6 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset('spaq', 'SPAQ', ('SPAQ',), SPAQ_LAYOUT, read_spaq, 'MOS'),
     Preset('csv', 'CSV', (), CSV_LAYOUT, read_csv_dataset, 'as in the CSV (higher is better)'),
 )}
-ALIASES = {'koniq': 'koniq10k', 'livec': 'clive'}
 
 
 def canonical(name: str) -> str:

@@ -26,8 +26,9 @@ MOS_COLUMNS: dict[str, dict[str, str]] = {
     'spaq': {'image_col': 'Image name', 'score_col': 'MOS'},
     'kadid10k': {'image_col': 'dist_img', 'score_col': 'dmos'},
 }
-# the names of the first release
-MOS_COLUMNS['koniq'], MOS_COLUMNS['livec'] = MOS_COLUMNS['koniq10k'], MOS_COLUMNS['clive']
+# the names of the first release: alias -> dataset name, for these tables and the bench's presets (datasets.py)
+ALIASES = {'koniq': 'koniq10k', 'livec': 'clive'}
+MOS_COLUMNS.update((alias, MOS_COLUMNS[name]) for alias, name in ALIASES.items())
 
 
 class DatasetError(ValueError):

@@ -19,7 +19,7 @@ from torch import nn
 
 from .backbones import load_features, vgg16_features
 from .base import cached_network, check_keys, finite, paired_images, resolve_device, to_rgb_tensor
-from .weights import DISTS_ALPHA_BETA, VGG16, WeightFile, register_weight_needs, require_weight
+from .weights import DISTS_ALPHA_BETA, VGG16, require_weight
 
 _CHANNELS = (3, 64, 128, 256, 512, 512)
 # VGG-16 feature indices of the five stages; the max pool in front of stages 2-5 becomes an L2 pool
@@ -87,11 +87,6 @@ class DISTSNet(nn.Module):
             structure = structure + (alpha * (2 * mx * my + _C1) / (mx.pow(2) + my.pow(2) + _C1)).sum(1)
             texture = texture + (beta * (2 * cov + _C2) / (vx + vy + _C2)).sum(1)
         return 1 - (structure + texture).flatten(1).squeeze(1)
-
-
-@register_weight_needs('calculate_dists')
-def dists_weights(opt: dict[str, Any]) -> list[tuple[WeightFile, Optional[str]]]:
-    return [(VGG16, opt.get('backbone_path')), (DISTS_ALPHA_BETA, opt.get('alpha_beta_path'))]
 
 
 def dists_network(backbone_path: Optional[str] = None, alpha_beta_path: Optional[str] = None,

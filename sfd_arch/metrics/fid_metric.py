@@ -29,7 +29,7 @@ import torch
 
 from .base import cached_network, check_keys, finite, paired_images, resolve_device, to_rgb_tensor
 from .inception import FIDInception
-from .weights import FID_INCEPTION, WeightFile, register_weight_needs, require_weight
+from .weights import FID_INCEPTION, require_weight
 
 MIN_SAMPLES = 50
 _FEATURE_KEYS = ('crop_border', 'input_order', 'crop_size', 'inception_path', 'device', 'batch_size', 'dims')
@@ -219,12 +219,6 @@ def _per_image_call(metric_type: str, img: np.ndarray, img2: np.ndarray, options
     collector.add(feature_settings(metric_type, options), img, img2, metric_type)
     # not a value: the dataset hook replaces the mean of these with the dataset value before anything reads it
     return float('nan')
-
-
-@register_weight_needs('calculate_fid')
-@register_weight_needs('calculate_kid')
-def fid_weights(opt: dict[str, Any]) -> list[tuple[WeightFile, Optional[str]]]:
-    return [(FID_INCEPTION, opt.get('inception_path'))]
 
 
 def calculate_fid(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, input_order: str = 'HWC',

@@ -19,7 +19,7 @@ from torch import nn
 
 from .backbones import alexnet_features, load_features, vgg16_features
 from .base import cached_network, check_keys, finite, paired_images, resolve_device, to_rgb_tensor
-from .weights import ALEXNET, LPIPS_HEADS, VGG16, WeightFile, register_weight_needs, require_weight
+from .weights import ALEXNET, LPIPS_HEADS, VGG16, require_weight
 
 # per backbone: its weight file, the feature stack, and the end index (exclusive) of each tapped slice
 _NETS = {
@@ -72,12 +72,6 @@ class LPIPSNet(nn.Module):
             ny = hy / (hy.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
             total = total + F.conv2d((nx - ny).pow(2), head).mean((1, 2, 3))
         return total
-
-
-@register_weight_needs('calculate_lpips')
-def lpips_weights(opt: dict[str, Any]) -> list[tuple[WeightFile, Optional[str]]]:
-    net = _check_net(opt.get('net', 'alex'))
-    return [(_NETS[net][0], opt.get('backbone_path')), (LPIPS_HEADS[net], opt.get('head_path'))]
 
 
 def lpips_network(net: str = 'alex', backbone_path: Optional[str] = None, head_path: Optional[str] = None,

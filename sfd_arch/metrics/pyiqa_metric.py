@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .base import cached_network, crop, finite, paired_images, resolve_device, to_hwc, to_rgb_tensor
-from .weights import MissingWeightsError, WeightFile, register_weight_needs, search_dirs
+from .weights import MissingWeightsError, search_dirs
 
 INSTALL_HINT = 'pip install .[pyiqa]'
 
@@ -35,18 +35,6 @@ def import_pyiqa() -> Any:
         raise ImportError(f'calculate_pyiqa needs the optional package pyiqa, which is not installed: '
                           f'{INSTALL_HINT} (or pip install pyiqa). ({err})') from None
     return pyiqa
-
-
-@register_weight_needs('calculate_pyiqa')
-def pyiqa_weights(opt: dict[str, Any]) -> list[tuple[WeightFile, Optional[str]]]:
-    """The file that can be checked before pyiqa builds the network: an explicit ``pretrained_model_path``.
-
-    The files pyiqa fetches by default are known only while it builds; those fail then, named (see above).
-    """
-    path = opt.get('pretrained_model_path')
-    if not path:
-        return []
-    return [(WeightFile(osp.basename(str(path)), f'pyiqa\'s release of {opt.get("metric", "musiq")}'), path)]
 
 
 def _offline_download(url: str, dst: str, *args: Any, **kwargs: Any) -> None:

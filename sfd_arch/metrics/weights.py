@@ -9,6 +9,8 @@ Every metric network loads a local file under its published name. Lookup order f
 4. for the LPIPS linear heads and the DISTS alpha/beta only: the copy the ``lpips`` / ``DISTS_pytorch`` package
    ships inside itself, when that package is installed.
 
+Which files a metric needs, and the block key of its path, is said in its record (``records.py``).
+
 Nothing is downloaded. A missing file fails before any work with its name, the path to put it at and its URL.
 
 Published or stand-in: torchvision's and pytorch-fid's file names end in the first 8 hex digits of the file's
@@ -21,9 +23,7 @@ from __future__ import annotations
 import os.path as osp
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
-
-import torch
+from typing import Optional
 
 from ..utils.files import file_sha256
 
@@ -91,6 +91,8 @@ DISTS_ALPHA_BETA = WeightFile(
 
 # -- lookup -----------------------------------------------------------------------------------------------------
 def hub_checkpoint_dir() -> str:
+    import torch.hub  # here, so that reading the metric records (records.py) does not load torch
+
     return osp.join(torch.hub.get_dir(), 'checkpoints')
 
 
@@ -157,63 +159,3 @@ def weight_status(spec: WeightFile, path: Optional[str]) -> str:
     if prefix:
         return PUBLISHED if digest.startswith(prefix) else STAND_IN
     return STAND_IN
-
-
-# -- what each metric needs -------------------------------------------------------------------------------------
-# metric type -> function(metric block without 'type') -> [(WeightFile, override path or None)]
-WEIGHT_NEEDS: dict[str, Callable[[dict[str, Any]], list[tuple[WeightFile, Optional[str]]]]] = {}
-
-
-def register_weight_needs(metric_type: str):
-    def decorator(fn):
-        WEIGHT_NEEDS[metric_type] = fn
-        return fn
-    return decorator
-
-
-def _needs(metric_opt: dict[str, Any]) -> tuple[str, list[tuple[WeightFile, Optional[str]]]]:
-    from .registry import metric_type_of
-
-    metric_type = metric_type_of(metric_opt)
-    options = {k: v for k, v in metric_opt.items() if k != 'type'}
-    needs = WEIGHT_NEEDS.get(metric_type)
-    return metric_type, (needs(options) if needs else [])
-
-
-def weight_report(metric_opt: dict[str, Any]) -> list[dict[str, str]]:
-    """For each weight file the metric block needs: ``name``, ``path`` (resolved, or where it is expected),
-    ``status`` (``published`` / ``stand-in`` / ``missing``) and ``url``. Metrics without weights give ``[]``."""
-    metric_type, needs = _needs(metric_opt)
-    report = []
-    for spec, override in needs:
-        path = find_weight(spec, override)
-        expected = osp.abspath(osp.expanduser(str(override))) if override else osp.join(search_dirs()[0], spec.name)
-        report.append({'metric': metric_type, 'name': spec.name, 'path': path or expected,
-                       'status': weight_status(spec, path), 'url': spec.url})
-    return report
-
-
-def check_metric_weights(metric_opts: dict[str, dict[str, Any]]) -> None:
-    """Raise ``MissingWeightsError`` naming every missing file of ``{name: metric block}`` (e.g. ``val.metrics``).
-
-    Unknown metric types raise ``KeyError`` listing the known ones. Reads nothing but file names: fast.
-    """
-    problems = []
-    for name, metric_opt in (metric_opts or {}).items():
-        if not isinstance(metric_opt, dict):
-            raise ValueError(f'metrics.{name}: expected a mapping with a `type` key, got {metric_opt!r}')
-        try:
-            metric_type, needs = _needs(metric_opt)
-        except KeyError as err:
-            raise KeyError(f'metrics.{name}: {err.args[0]}') from None
-        if metric_type == 'calculate_pyiqa':
-            import importlib.util
-
-            if importlib.util.find_spec('pyiqa') is None:
-                raise ValueError(f'metrics.{name}: calculate_pyiqa needs the optional package pyiqa, which is not '
-                                 'installed: pip install .[pyiqa]')
-        for spec, override in needs:
-            if find_weight(spec, override) is None:
-                problems.append(f'metrics.{name} ({metric_type}): ' + missing_message(spec, override))
-    if problems:
-        raise MissingWeightsError('\n'.join(problems))

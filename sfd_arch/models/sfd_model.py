@@ -47,7 +47,9 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import master_only
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
+from .. import exact_resume
 from ..archs.clip_arch import build_clip, normalize_clip_opt
+from ..utils.checkpoints import load_checkpoint
 from ..utils.results import RANDOM_CLIP, STAND_IN_WEIGHTS, marked_metric_log
 from ..utils.switches import SFDSwitches, sfd_switches  # noqa: F401  (re-exported: the one reading of the switches)
 
@@ -113,6 +115,7 @@ class SFDMixin:
         """Everything BasicSR's ``init_training_settings`` does for a GAN, with SFD's discriminators: mixed
         precision, EMA, CLIP, Feat-D and LPP, the optional image discriminator, losses, optimisers, schedulers."""
         self.sfd = sfd_switches(self.opt)
+        self._init_exact_resume()
         self._init_amp()
         self._init_ema()
         self._init_clip()
@@ -148,6 +151,12 @@ class SFDMixin:
                         f"{', generator' if self.amp_g else ''}){'; GradScalers for G and D' if fp16 else ''}")
 
 
+    def _init_exact_resume(self) -> None:
+        """Where this process is in the epoch (from the keys of its batches) and the random states a resume
+        restores before its first batch (docs/design.md, "Exact resume")."""
+        self.data_progress = exact_resume.DataProgress()
+        self._resumed_rng = None
+
     def _init_ema(self) -> None:
         """The generator's exponential moving average, as BasicSR's GAN models keep it."""
         opt = self.opt
@@ -175,7 +184,7 @@ class SFDMixin:
         if self._clip_checked:
             # before any network is built: a changed `clip.layers` would otherwise surface as a shape mismatch
             # while loading Feat-D, not as what it is
-            self._check_resumed_clip(torch.load(resume_path, map_location='cpu', mmap=True), resume_path)
+            self._check_resumed_clip(load_checkpoint(resume_path, 'training state', mmap=True), resume_path)
         self.clip = None
         if self.sfd.uses_clip:
             self.clip = build_clip(self.clip_opt).to(self.device)
@@ -295,6 +304,34 @@ class SFDMixin:
         return super().model_to_device(net)
 
     # ------------------------------------------------------------------ the step
+    def feed_data(self, data: dict) -> None:
+        """The parent's ``feed_data``; a training batch from the keyed loader (``sfd_arch.exact_resume``) is counted
+        into the epoch's position, and its own draws (Real-ESRGAN's degradations, the pair queue's shuffle) are
+        keyed by the batch's samples, so they are the same in a resumed run and leave training's stream alone."""
+        keys = data.get(exact_resume.SAMPLE_KEY) if isinstance(data, dict) else None
+        if keys is None or not hasattr(self, 'data_progress'):
+            return super().feed_data(data)
+        if self._resumed_rng is not None:
+            # the training's random states as they were after the saved iteration, restored now that set-up
+            # (networks built from the seed, data iterators) is over
+            problems = [f'{what} could not be restored' for what in exact_resume.set_rng_state(self._resumed_rng)]
+            self._resumed_rng = None
+            saved = self.data_progress.batch_size()
+            if saved is not None and saved != keys.shape[0]:
+                problems.append(f'the run was trained with batches of {saved} per process, it resumes with '
+                                f'{keys.shape[0]}')
+            if problems:
+                get_root_logger().warning(f'resume: {"; ".join(problems)}: the continuation will not be bit-exact')
+        self.data_progress.observe(keys)
+        with exact_resume.keyed_rng(exact_resume.batch_words(self.opt['manual_seed'], keys), self.device):
+            super().feed_data(data)
+
+    def validation(self, dataloader, current_iter, tb_logger, save_img=False) -> None:
+        """BasicSR's validation, leaving the training's random states as they were (a resumed run, which skips the
+        validation of its starting iteration, continues from the states saved before it)."""
+        with exact_resume.kept_rng(self.device):
+            super().validation(dataloader, current_iter, tb_logger, save_img)
+
     def sfd_targets(self) -> dict[str, torch.Tensor]:
         """The HR tensors each loss compares with (Real-ESRGAN swaps in the USM-sharpened GT)."""
         return {'pix': self.gt, 'percep': self.gt, 'gan': self.gt}
@@ -527,7 +564,9 @@ class SFDMixin:
         for net, label in ((self.net_featd, 'net_featd'), (self.net_lpp, 'net_lpp')):
             if net is not None:  # an ablation that turned it off has no checkpoint for it
                 self.save_network(net, label, current_iter)
-        self.save_training_state(epoch, current_iter)  # last: a state on disk means its networks are too
+        # every process takes part (its random states and queue go to rank 0), then rank 0 writes the state
+        extras = self.exact_resume_state() if current_iter != -1 else None
+        self.save_training_state(epoch, current_iter, extras)  # last: a state on disk means its networks are too
 
     @master_only
     def save_network(self, net, net_label, current_iter, param_key='params') -> None:
@@ -541,18 +580,41 @@ class SFDMixin:
             save_dict[key] = OrderedDict((k[7:] if k.startswith('module.') else k, v.cpu()) for k, v in state.items())
         atomic_torch_save(save_dict, osp.join(self.opt['path']['models'], f'{net_label}_{label}.pth'))
 
+    def exact_resume_state(self, gather: bool = True) -> dict[str, Any]:
+        """What a resumed run needs to be this run (docs/design.md, "Exact resume"): the seed, the position in the
+        epoch and, per process in rank order, the random states and the model's own extras (RealSFDModel: the
+        training-pair queue). With ``gather`` every process must call it (it gathers to rank 0); without, it holds
+        this process's part only."""
+        local = {'rng': exact_resume.rng_state(), **self.resume_extras()}
+        ranks = exact_resume.gather_to_rank0(local) if gather else [local]
+        world = len(ranks) if ranks is not None else None
+        return {'format': exact_resume.STATE_FORMAT, 'manual_seed': self.opt['manual_seed'], 'world_size': world,
+                'data': self.data_progress.state(), 'ranks': ranks}
+
+    def resume_extras(self) -> dict[str, Any]:
+        """This process's model-specific state for an exact resume (none for SFDModel)."""
+        return {}
+
+    def load_resume_extras(self, extras: dict[str, Any], where: str) -> list[str]:
+        """Restore what ``resume_extras`` saved; returns what could not be restored."""
+        return []
+
     @master_only
-    def save_training_state(self, epoch, current_iter) -> None:
-        """BasicSR's ``save_training_state``, written atomically."""
+    def save_training_state(self, epoch, current_iter, exact: Optional[dict] = None) -> None:
+        """BasicSR's ``save_training_state``, written atomically, with what an exact resume needs (``exact``:
+        ``exact_resume_state()``, which ``save`` gathers from every process)."""
         if current_iter == -1:
             return
+        if exact is None:  # called on its own (rank 0 only): this process's part
+            exact = self.exact_resume_state(gather=False)
         state = {'epoch': epoch, 'iter': current_iter,
                  'optimizers': [o.state_dict() for o in self.optimizers],
                  'schedulers': [s.state_dict() for s in self.schedulers],
                  # SFD additions: what the run was trained with, so a resume can check it is the same run
                  'optimizer_names': self.optimizer_names(),
                  'clip': copy.deepcopy(self.clip_opt) if self.clip is not None else None,
-                 'scalers': {'g': self.scaler_g.state_dict(), 'd': self.scaler_d.state_dict()}}
+                 'scalers': {'g': self.scaler_g.state_dict(), 'd': self.scaler_d.state_dict()},
+                 exact_resume.STATE_KEY: exact}
         atomic_torch_save(state, osp.join(self.opt['path']['training_states'], f'{current_iter}.state'))
 
     def resume_training(self, resume_state: dict) -> None:
@@ -574,6 +636,35 @@ class SFDMixin:
             elif scaler.is_enabled():
                 get_root_logger().warning(f'{where} has no fp16 GradScaler state for {key.upper()}: starting from the '
                                           'default scale (the run was not trained with train.amp: fp16)')
+        self._resume_exactly(resume_state, where)
+
+    def _resume_exactly(self, resume_state: dict, where: str) -> None:
+        """The position in the epoch, this process's random states (restored at the first batch) and the model's
+        extras; a state without them (an older version) still resumes, with a warning."""
+        logger = get_root_logger()
+        note = exact_resume.take_seed_note()
+        if note:
+            logger.warning(note)
+        exact = resume_state.get(exact_resume.STATE_KEY)
+        if not isinstance(exact, dict):
+            queue = ' and no training-pair queue' if hasattr(self, 'queue_size') else ''
+            logger.warning(f'{where} was saved by an older version of sfd_arch: it holds no random states and no '
+                           f'position in the epoch (the interrupted epoch restarts from its first batch){queue}, so '
+                           'the continuation will not be bit-exact')
+            return
+        data = exact.get('data')
+        if data:
+            self.data_progress = exact_resume.DataProgress(data['epoch'], data['samples'], data['batches'])
+        ranks = exact.get('ranks') or []
+        rank, world = (dist.get_rank(), dist.get_world_size()) if self.opt['dist'] and dist.is_initialized() else (0, 1)
+        problems = []
+        if len(ranks) != world:
+            problems.append(f'it was saved by {len(ranks)} process(es) and resumes on {world}')
+        if rank < len(ranks):
+            self._resumed_rng = ranks[rank]['rng']
+            problems += self.load_resume_extras(ranks[rank], where)
+        if problems:
+            logger.warning(f'{where}: {"; ".join(problems)}: the continuation will not be bit-exact')
 
     def _check_resumed_clip(self, resume_state: dict, where: str) -> None:
         """The option file's normalised `clip:` block must be the one recorded in the state (Feat-D and LPP only
@@ -603,8 +694,8 @@ class SFDModel(SFDMixin, SRModel):
     """Classical SISR with SFD: ESRGAN's recipe (paired data) where Feat-D and TG-D judge the SR output.
 
     Switch an ESRGAN option file with ``model_type: SFDModel`` (and drop ``network_d``; keeping it trains
-    the hybrid). See docs/design.md, "1 The method", and the README's option keys; defaults apply where the
-    SFD blocks are absent.
+    the hybrid). See docs/design.md, "1 The method", and docs/training.md, "Option keys"; defaults apply
+    where the SFD blocks are absent.
     """
 
     def init_training_settings(self) -> None:

@@ -1,5 +1,7 @@
-"""Option files, checked before BasicSR starts: every key (``schema.py`` as data, checked with pydantic), data
-paths, the clip block, metric weights and the SFD switches (``preflight.py``).
+"""Option files, checked before BasicSR starts: every key (``schema.py`` as data, checked with pydantic), every
+value (``values.py``), values that cannot run together (``cross.py``), the datasets on disk (``datafiles.py``),
+the weight files the run opens (``weightfiles.py``), the clip block, metric weights and the SFD switches
+(``preflight.py``, the entry point).
 
 Sits above ``sfd_arch.models`` in the layer order, so it may read the model's option helpers; nothing below it
 imports it.

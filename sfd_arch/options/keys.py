@@ -2,7 +2,8 @@
 
 The tables are in ``schema.py``; each level is checked by a pydantic model built from its table with
 ``extra='forbid'`` (pydantic: well kept, precise error locations, type coercion as lax as YAML needs). Keys the
-user's own code reads are declared in a top-level ``extra_keys:`` list of dotted paths (README "Option keys").
+user's own code reads are declared in a top-level ``extra_keys:`` list of dotted paths
+(docs/training.md "Option keys").
 """
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from typing import Any, Callable, Iterable, Optional
 
 from pydantic import ConfigDict, Field, ValidationError, create_model
 
+from .values import ARGUMENTS, Expect, from_default
+
 _MODELS: dict[tuple, Any] = {}
 EXTRA_KEYS_HINT = ('declare a key your own code reads in the top-level `extra_keys:` list '
-                   '(README "Option keys")')
+                   '(docs/training.md "Option keys")')
 
 
 class OptionKeyError(KeyError, ValueError):
-    """One or more option keys that nothing reads (or with a value of the wrong kind); one line per key.
+    """One or more option keys that nothing reads, or values of the wrong kind; one line per key.
 
     A ``KeyError`` (a key is wrong) and a ``ValueError`` (the file is wrong), printed without KeyError's quotes.
     """
@@ -33,10 +36,16 @@ def _pydantic_model(fields: dict[str, Any], extras_ok: bool) -> Any:
     if cache_key not in _MODELS:
         config = ConfigDict(extra='allow' if extras_ok else 'forbid', protected_namespaces=(),
                             arbitrary_types_allowed=True)
-        definitions = {f'f{i}': (Optional[annotation], Field(None, alias=key))
+        # an Expect (values.py) decides about null itself; every other annotation lets null through
+        definitions = {f'f{i}': (annotation if _is_expect(annotation) else Optional[annotation],
+                                 Field(None, alias=key))
                        for i, (key, annotation) in enumerate(sorted(fields.items()))}
         _MODELS[cache_key] = create_model('OptionBlock', __config__=config, **definitions)
     return _MODELS[cache_key]
+
+
+def _is_expect(annotation: Any) -> bool:
+    return any(isinstance(getattr(m, 'func', None), Expect) for m in getattr(annotation, '__metadata__', ()))
 
 
 def closest(key: str, known: Iterable[str]) -> Optional[str]:
@@ -76,6 +85,8 @@ class KeyChecker:
                 key = str(error['loc'][0]) if error['loc'] else ''
                 if error['type'] == 'extra_forbidden':
                     line = unknown_key_line(where, key, fields, owner)
+                elif error['type'] == 'option_value':  # values.Expect: the whole line, value and hint included
+                    line = f'{self._path(where, key)}: {error["msg"]}'
                 else:
                     line = f'{self._path(where, key)}: {error["msg"].lower()}, got {error.get("input")!r}'
                 if self._path(where, key) in self.forced:
@@ -102,16 +113,27 @@ class KeyChecker:
 
 
 def signature_keys(func: Callable, skip: Iterable[str] = ()) -> tuple[dict[str, Any], bool]:
-    """``({argument: Any}, takes **kwargs)`` of a function or class constructor, ``skip`` left out."""
+    """``({argument: annotation}, takes **kwargs)`` of a function or class constructor, ``skip`` left out.
+
+    An argument's annotation is its expectation in ``values.ARGUMENTS`` by name, else the kind of its default
+    (``values.from_default``), else ``Any``.
+    """
     try:
         params = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):  # a builtin without a signature: nothing to check against
         return {}, True
     skip = set(skip) | {'self'}
-    fields = {p.name: Any for p in params if p.name not in skip
+    fields = {p.name: _argument_annotation(p) for p in params if p.name not in skip
               and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)}
     open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
     return fields, open_ended
+
+
+def _argument_annotation(param: inspect.Parameter) -> Any:
+    expect = ARGUMENTS.get(param.name)
+    if expect is None and param.default is not inspect.Parameter.empty:
+        expect = from_default(param.default)
+    return expect.annotation if expect is not None else Any
 
 
 def registered(registry: Any, name: Any) -> Optional[Any]:

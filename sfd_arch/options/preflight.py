@@ -1,67 +1,84 @@
-"""Checks an option file before BasicSR starts, so a typo fails in a second with the key named.
+"""Checks an option file before BasicSR starts, so a mistake fails in a second with the file, key and value named.
 
 BasicSR renames an existing ``experiments/<name>`` folder and builds the data loaders before it builds the
-model; a missing dataroot then surfaces as a bare ``os.scandir`` error after the folder was moved aside. A missing
-metric weight file would surface only at the first validation, hours into training.
+model; a missing dataroot then surfaces as a bare ``os.scandir`` error after the folder was moved aside, a value
+of the wrong kind as a traceback from torch, a pair of validation images of the wrong sizes at the first
+validation. A missing metric weight file would surface only at the first validation, hours into training. The
+check reads nothing but folder listings, ``meta_info`` files, image headers and tensor headers, and writes
+nothing (``scripts/benchmarks/option_check.py`` times it on a DF2K-sized LMDB).
 """
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any, Optional, Sequence
-
-import yaml
 
 from ..archs.clip_arch import normalize_clip_opt
 from ..utils.basicsr_cli import add_basicsr_arguments
+from ..utils.basicsr_safety import check_path_names
 from ..utils.force_yml import apply_force_yml
+from ..utils.safe_yaml import load_option_file
+from .cross import cross_field_problems
+from .datafiles import check_datasets
 from .walk import check_metric_blocks, check_option_keys
-
-_PATH_KEYS = ('dataroot_gt', 'dataroot_lq', 'meta_info', 'meta_info_file')
+from .weightfiles import check_clip_weights, check_perceptual_backbone, check_pretrained, check_resume_state
 
 
 def _load(path: str) -> dict[str, Any]:
-    from basicsr.utils.options import ordered_yaml
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'option file not found: {path}')
-    with open(path) as f:
-        try:
-            opt = yaml.load(f, Loader=ordered_yaml()[0])
-        except yaml.YAMLError as err:
-            raise ValueError(f'{path} is not valid YAML: {err}') from err
-    if not isinstance(opt, dict):
-        raise ValueError(f'{path} does not hold a mapping of options')
-    return opt
+    # the safe loader: a Python tag or a key written twice is an error naming the file and line(s), before anything
+    return load_option_file(path)
 
 
 def check_option_file(path: str, is_train: bool = True, check_metrics: bool = True,
-                      argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
-    """Raise a clear error naming the key for the mistakes that would otherwise fail late; returns the options.
+                      argv: Optional[Sequence[str]] = None, check_weights: bool = True) -> dict[str, Any]:
+    """Raise a clear error naming the file, the key and the value for every mistake that would otherwise fail
+    after BasicSR has started (or not at all); returns the options.
+
+    In order: the keys and values of every level (``walk.check_option_keys``, ``values.py``), values that cannot
+    run together (``cross.py``), the datasets on disk (``datafiles.py``), the weight files the run opens
+    (``weightfiles.py``: pretrained networks, a resume state, CLIP, the perceptual loss's VGG), the metrics'
+    weight files and the SFD switches. Nothing is written: a failed check leaves no folder behind.
 
     ``check_metrics``: also check every ``val.metrics`` entry's weight files on disk; a caller that drops metrics
-    without weights itself (the SR comparison) may turn it off and use ``check_val_metrics``. Every key is
-    checked regardless (``walk.check_option_keys``). ``argv``: the command line BasicSR will parse; its
-    ``--force_yml``, ``--debug``, ``--auto_resume`` and ``--launcher`` are applied first, as BasicSR applies them.
+    without weights itself (the SR comparison) may turn it off and use ``check_val_metrics``.
+    ``check_weights``: the network, CLIP and VGG weight files (a caller that loads its own networks turns it
+    off). ``argv``: the command line BasicSR will parse; its ``--force_yml``, ``--debug``, ``--auto_resume`` and
+    ``--launcher`` are applied first, as BasicSR applies them.
     """
     opt = _load(path)
     forced = apply_command_line(opt, argv, is_train) if argv is not None else []
+    check_path_names(opt, path)  # `name: ../x` would put experiments/, results/ or tb_logger/ files elsewhere
     sfd_training = opt.get('model_type') in ('SFDModel', 'RealSFDModel') and is_train
     if sfd_training:  # the clip block's own check first: it names the open_clip keys with their meaning
         _check_clip(opt, path)
     check_option_keys(opt, path, forced)
-    for phase, dataset in (opt.get('datasets') or {}).items():
-        if phase.split('_')[0] == 'val' and not is_train:
-            continue
-        for key in _PATH_KEYS:
-            value = (dataset or {}).get(key)
-            if value and not os.path.exists(value):
-                raise FileNotFoundError(f'{path}: datasets.{phase}.{key}: not found: {value}')
-    if check_metrics:
-        check_val_metrics(path, opt)
+    problems = cross_field_problems(opt, is_train)
+    if problems:
+        raise ValueError(f'{path}: ' + (problems[0] if len(problems) == 1 else 'option values that cannot run '
+                                        'together:\n' + '\n'.join(f'  {line}' for line in problems)))
+    check_datasets(opt, path, is_train)
     if sfd_training:
         check_sfd_options(opt, path)
+    if check_weights:
+        _check_weight_files(opt, path, is_train, sfd_training)
+    if check_metrics:
+        check_val_metrics(path, opt)
     return opt
+
+
+def _check_weight_files(opt: dict[str, Any], path: str, is_train: bool, sfd_training: bool) -> None:
+    from ..archs.clip_arch import CLIPWeightsError
+
+    try:
+        check_pretrained(opt)
+        if is_train:
+            check_resume_state(opt)
+            check_perceptual_backbone(opt)
+        if sfd_training:
+            check_clip_weights(opt)
+    except CLIPWeightsError as err:
+        raise FileNotFoundError(f'{path}: clip.pretrained: {err}') from None
+    except (OSError, ValueError, KeyError) as err:
+        raise type(err)(f'{path}: {err.args[0] if err.args else err}') from None
 
 
 def _check_clip(opt: dict[str, Any], path: str) -> None:
@@ -124,7 +141,8 @@ def apply_command_line(opt: dict[str, Any], argv: Sequence[str], is_train: bool 
 def check_sfd_options(opt: dict[str, Any], path: str) -> None:
     """The SFD ablation switches (a run with no adversarial term, a null optimiser) and ``train.amp`` / ``amp_g``,
     checked before BasicSR moves an experiment folder aside; the errors name the file and the key."""
-    from ..models.sfd_model import amp_options, sfd_switches
+    from ..models.sfd_model import amp_options
+    from ..utils.switches import sfd_switches
 
     sfd_switches(opt, source=path)
     amp_options(opt.get('train') or {}, source=path)

@@ -29,7 +29,7 @@ BASICSR_TOP: dict[str, Any] = {
 PROTOCOL: dict[str, Any] = {'protocol': Literal[tuple(PROTOCOLS)]}
 SFD_TOP: dict[str, Any] = {
     'keep_image_d': bool, 'clip': Optional[dict], 'network_featd': Optional[dict], 'network_lpp': Optional[dict],
-    'extra_keys': list[str], **PROTOCOL,
+    'extra_keys': list[str], 'deterministic': bool, **PROTOCOL,
 }
 # RealESRGANModel (BasicSR 1.4.2 and Real-ESRGAN): the on-the-fly degradations, read from the top level
 REAL_DEGRADATION_TOP: dict[str, Any] = {

@@ -1,5 +1,10 @@
 """Convert ESRGAN / KAIR RRDB checkpoints into BasicSR ``RRDBNet`` weights (``params`` and ``params_ema``).
 
+An x2 network in KAIR's layout (one upsampling step, no ``upconv2``: how KAIR builds ``sf=2``, and the SFD
+authors' released x2 generator) has no BasicSR ``RRDBNet`` equivalent; it is saved for this package's
+``KAIRRRDBNet`` (``sfd_arch/archs/kair_rrdbnet_arch.py``), whose keys are KAIR's own, and the printed
+``network_g`` block names that type.
+
 Accepted layouts:
 
 * ESRGAN (2019+) and KAIR: ``conv_first``, ``RRDB_trunk.N.RDBk.convj``, ``trunk_conv``, ``upconv1/2``,
@@ -28,6 +33,8 @@ from ..compat import ensure_basicsr_importable
 ensure_basicsr_importable()
 
 from basicsr.archs.rrdbnet_arch import RRDBNet  # noqa: E402
+
+from ..archs.kair_rrdbnet_arch import KAIRRRDBNet, kair_rrdb_options  # noqa: E402
 
 _PARAM = r'(weight|bias)'
 _RDB = r'RDB([123])\.conv([1-5])'
@@ -103,7 +110,8 @@ def detect_layout(state: dict, path: str) -> str:
 def convert_state_dict(state: dict, path: str = 'checkpoint') -> tuple[OrderedDict, dict]:
     """Rename an RRDB state dict to BasicSR's ``RRDBNet`` keys; returns it and the RRDBNet constructor arguments.
 
-    The converted dict is checked against a freshly built ``RRDBNet`` (same keys, same shapes).
+    The converted dict is checked against a freshly built ``RRDBNet`` (same keys, same shapes). An x2 network
+    in KAIR's naming stays as it is and the arguments are ``KAIRRRDBNet``'s, with ``type: KAIRRRDBNet``.
     """
     layout = detect_layout(state, path)
     renamed = OrderedDict((_match(layout, k), v) for k, v in state.items())
@@ -122,8 +130,10 @@ def convert_state_dict(state: dict, path: str = 'checkpoint') -> tuple[OrderedDi
     if 'conv_first.weight' not in renamed or 'conv_last.weight' not in renamed:
         raise ConversionError(f'{path}: conv_first / conv_last weights are missing (layout "{layout}")')
     if 'conv_up2.weight' not in renamed:
-        raise ConversionError(f'{path}: no second upsampling conv (upconv2 / model.6): an x2-only RRDB (as KAIR '
-                              f'builds for sf=2) has no BasicSR RRDBNet equivalent')
+        if layout != 'esrgan':
+            raise ConversionError(f'{path}: no second upsampling conv (model.6): an x2 RRDB in the original '
+                                  f'ESRGAN layout is not supported; save it with KAIR\'s names (upconv1, HRconv)')
+        return _kair_x2(state, path)
     in_ch = renamed['conv_first.weight'].shape[1]
     opts = {
         'num_in_ch': 3 if in_ch in _SCALE_BY_IN_CH else in_ch,
@@ -143,6 +153,21 @@ def convert_state_dict(state: dict, path: str = 'checkpoint') -> tuple[OrderedDi
         raise ConversionError(f'{path}: does not fit RRDBNet({opts}): missing {missing[:5]}, unexpected '
                               f'{extra[:5]}, wrong shape {wrong[:5]}')
     return OrderedDict((k, renamed[k].clone()) for k in reference), opts
+
+
+def _kair_x2(state: dict, path: str) -> tuple[OrderedDict, dict]:
+    """An x2 KAIR/ESRGAN-named RRDB: kept under its own names for ``KAIRRRDBNet`` (checked by a strict load)."""
+    try:
+        opts = kair_rrdb_options(state, path)
+        reference = KAIRRRDBNet(**opts).state_dict()
+    except ValueError as err:
+        raise ConversionError(str(err)) from None
+    wrong = [k for k in reference if k not in state or state[k].shape != reference[k].shape]
+    extra = [k for k in state if k not in reference]
+    if wrong or extra:
+        raise ConversionError(f'{path}: does not fit KAIRRRDBNet({opts}): missing or wrong shape {wrong[:5]}, '
+                              f'unexpected {extra[:5]}')
+    return OrderedDict((k, state[k].clone()) for k in reference), {'type': 'KAIRRRDBNet', **opts}
 
 
 def convert_file(src: str, dst: str) -> dict:
@@ -165,4 +190,6 @@ def convert_file(src: str, dst: str) -> dict:
 
 
 def network_g_yaml(opts: dict) -> str:
-    return 'network_g:\n  type: RRDBNet\n' + ''.join(f'  {k}: {v}\n' for k, v in opts.items())
+    """The ``network_g`` block of the converted weights: ``RRDBNet``, or ``KAIRRRDBNet`` when ``opts`` says so."""
+    arch = opts.get('type', 'RRDBNet')
+    return f'network_g:\n  type: {arch}\n' + ''.join(f'  {k}: {v}\n' for k, v in opts.items() if k != 'type')

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sfd_arch.utils.results import LoggedMetric, logged_metrics, marked
+
 OPT = osp.join('options', 'demo', 'train_sfd_demo.yml')
 PSNR_OPT = osp.join('options', 'demo', 'train_psnr_demo.yml')
 ESRGAN_OPT = osp.join('options', 'demo', 'train_esrgan_demo.yml')
@@ -487,17 +489,20 @@ def plot_ladder_images(rungs: list[Rung], photo: str, path: str, crop: int = 96)
     return path
 
 
-def logged_validation(exp_dir: str) -> dict[str, float]:
-    """The last validation metrics the training log holds (``# psnr: 27.1826 ...`` lines)."""
-    logs = sorted(glob.glob(osp.join(exp_dir, f'train_{NAME}_*.log')), key=osp.getmtime)
-    values: dict[str, float] = {}
-    if logs:
-        with open(logs[-1]) as f:
-            for line in f:
-                match = re.search(r'# (\w+): ([-+0-9.eE]+|nan)', line)
-                if match:
-                    values[match.group(1)] = float(match.group(2))
-    return values
+def training_log(exp_dir: str, name: str = NAME) -> str:
+    """The newest log BasicSR wrote for the run ``name`` in ``exp_dir`` (``train_<name>_<time>.log``)."""
+    logs = sorted(glob.glob(osp.join(exp_dir, f'train_{name}_*.log')), key=osp.getmtime)
+    if not logs:
+        raise FileNotFoundError(f'no training log train_{name}_*.log in {exp_dir}: the SFD run did not log, so the '
+                                'exported SFD-IQA cannot be checked against it')
+    return logs[-1]
+
+
+def logged_validation(log: str) -> dict[str, LoggedMetric]:
+    """The last validation metrics the training log ``log`` holds, by metric name, with the mark the run logged
+    them under (``# sfd_iqa (random CLIP): 0.5015`` -> ``sfd_iqa``, note ``random CLIP``)."""
+    with open(log) as f:
+        return logged_metrics(f)
 
 
 def sr_sfd_iqa(exp_dir: str, weights: str) -> float:
@@ -511,14 +516,33 @@ def sr_sfd_iqa(exp_dir: str, weights: str) -> float:
     return float(np.mean([r.score for r in results]))
 
 
-def check_export(here: float, logged: dict[str, float]) -> str:
+def check_export(here: float, logged: dict[str, LoggedMetric], log: str, weights: str = WEIGHTS) -> str:
     """The exported file, in this process, must give the SR images (``here``: :func:`sr_sfd_iqa`) the SFD-IQA
-    the training process logged."""
+    the training process logged in ``log``. A log with no SFD-IQA value is an error too: a check that finds
+    nothing to compare must not pass for one that compared."""
     if 'sfd_iqa' not in logged:
-        return 'the training log has no sfd_iqa line to compare with'
-    if abs(here - logged['sfd_iqa']) > 1e-4:  # the log rounds to 4 decimals
-        raise RuntimeError(f'SFD-IQA of the SR validation images: {logged["sfd_iqa"]:.4f} in the training process, '
-                           f'{here:.6f} from {WEIGHTS} here: the exported networks do not see the CLIP they were '
+        found = ', '.join(logged) or 'no validation metric at all'
+        raise RuntimeError(f'{log} has no sfd_iqa validation value (found: {found}), so the exported SFD-IQA '
+                           'cannot be checked against the training process: did the option file drop sfd_iqa from '
+                           'val.metrics, or BasicSR change its log line?')
+    value = logged['sfd_iqa']
+    label = marked('SFD-IQA', value.note)
+    if abs(here - value.value) > 1e-4:  # the log rounds to 4 decimals
+        raise RuntimeError(f'{label} of the SR validation images: {value.value:.4f} in the training process, '
+                           f'{here:.6f} from {weights} here: the exported networks do not see the CLIP they were '
                            'trained on')
-    return (f'SR validation images: SFD-IQA {logged["sfd_iqa"]:.4f} logged by the training process, {here:.6f} '
-            'from the exported file here (same random CLIP: clip.seed is recorded in the file)')
+    return (f'SR validation images: {label} {value.value:.4f} logged by the training process, {here:.6f} from '
+            'the exported file here (the same CLIP: clip.seed is recorded in the file)')
+
+
+def export_step(exp_dir: str, weights: str = WEIGHTS) -> list[str]:
+    """Step 4: export SFD-IQA from the SFD run ``exp_dir`` to ``weights`` and check it against the training log.
+    Returns the lines the demo prints; raises when the check fails or finds nothing to compare."""
+    from sfd_arch.iqa.export import export_experiment
+
+    payload = export_experiment(exp_dir, weights, overwrite=True)
+    clip = payload['clip']
+    log = training_log(exp_dir)
+    return [f"CLIP recorded in the file: {clip['model']}, pretrained={clip['pretrained']}, seed={clip['seed']}, "
+            f"taps {clip['layers']} (iteration {payload['source'].get('iteration')})",
+            check_export(sr_sfd_iqa(exp_dir, weights), logged_validation(log), log, weights)]

@@ -9,18 +9,22 @@ from __future__ import annotations
 import os.path as osp
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
-# the demo's `make demo` budget on a quiet 2-core machine (README: "within 3 minutes")
+from ..metrics import records
+from ..utils.results import RANDOM_CLIP
+
+# the demo's `make demo` budget on a quiet 2-core machine (README, "What `make demo` prints": its targets)
 TIME_BUDGET_S = 180.0
 # a colour cast shows as a shift of a channel's mean; 2/255 is below what the eye sees on a photo
 CHANNEL_TOLERANCE = 2.0
-HEADERS = {'psnr': 'PSNR (dB)', 'ssim': 'SSIM', 'niqe': 'NIQE', 'lpips': 'LPIPS', 'dists': 'DISTS', 'fid': 'FID',
-           'sfd_iqa': 'SFD-IQA'}
+# the demo's columns, headed by their records' labels
+HEADERS = {m: records.label(m) + (' (dB)' if m == 'psnr' else '')
+           for m in ('psnr', 'ssim', 'niqe', 'lpips', 'dists', 'fid', 'sfd_iqa')}
 # why a column's numbers mean less than their name says; the demo's SFD-IQA has no weight files of its own to report
-MARKS = {'sfd_iqa': 'random CLIP'}
+MARKS = {m: RANDOM_CLIP for m in HEADERS if records.METRICS[m].stand_in == RANDOM_CLIP}
 
 
 def stand_in_metrics(weights: Sequence[Mapping[str, Any]]) -> set[str]:
@@ -36,9 +40,11 @@ def column_header(metric: str, stand_ins: set[str], direction: str = '') -> str:
 
 
 def results_table(means: Mapping[str, Mapping[str, float]], models: Sequence[str], metrics: Sequence[str],
-                  stand_ins: set[str], lower_better: set[str] = frozenset({'niqe', 'lpips', 'dists', 'fid'})) -> str:
-    """A fixed-width table, one row per model, one column per metric (``means``: ``{model: {metric: value}}``)."""
-    heads = [column_header(m, stand_ins, 'lower' if m in lower_better else 'higher') for m in metrics]
+                  stand_ins: set[str], lower_better: Optional[set[str]] = None) -> str:
+    """A fixed-width table, one row per model, one column per metric (``means``: ``{model: {metric: value}}``);
+    ``lower_better``: the metrics where lower is better (default: as their records say)."""
+    heads = [column_header(m, stand_ins, 'lower' if (m in lower_better if lower_better is not None
+                                                     else records.lower_is_better(m)) else 'higher') for m in metrics]
     width = max(12, *(len(m) + 2 for m in models))
     lines = [f'{"model":<{width}}' + ''.join(f'{h:>{max(len(h) + 2, 10)}}' for h in heads)]
     lines.append('-' * len(lines[0]))

@@ -37,7 +37,8 @@ def wrapper_parser(kind: str, prog: str | None = None) -> argparse.ArgumentParse
     if kind == 'test':
         checks = '  - data paths, metric types and their weight files,\n   '
     extra = ('\nIt also writes results/<name>/metrics.csv (every metric of every image) and summary.md; a\n'
-             'top-level `protocol:` (sfd, basicsr, pyiqa) adds that preset\'s metrics to val.metrics.\n'
+             'top-level `protocol:` (sfd, basicsr, pyiqa) adds that preset\'s metrics to val.metrics; --model\n'
+             'tests any generator instead of network_g (docs/evaluation.md "Test with per-image results").\n'
              if kind == 'test' else '')
     parser = argparse.ArgumentParser(
         prog=prog or (command if sys.argv[0] in ('', '-c') else None),
@@ -51,10 +52,20 @@ def wrapper_parser(kind: str, prog: str | None = None) -> argparse.ArgumentParse
                     f'{checks} with --force_yml, --debug, --auto_resume and --launcher applied first, as BasicSR\n'
                     '    applies them.\n'
                     f'{extra}\n'
-                    'Docs: README "Train and test" and README "Option keys"; docs/tutorial.md (a first run, step by\n'
-                    'step); docs/design.md (how the code is laid out).\n\n'
+                    'Docs: docs/training.md "Commands" and docs/training.md "Option keys"; docs/tutorial.md (a first\n'
+                    'run, step by step); docs/design.md (how the code is laid out).\n\n'
                     'BasicSR\'s own arguments follow; BasicSR parses them again itself.',
         epilog='Exit status: 0 ok; 2 for an argument error; 1 with a one-line `error:` naming the file (and the key)\n'
                'when the option file is wrong.')
     add_basicsr_arguments(parser)
+    if kind == 'test':
+        add_generator_arguments(parser.add_argument_group('any generator instead of the option file\'s network_g '
+                                                          '(read by the SFD wrapper, not passed to BasicSR)'))
     return parser
+
+
+def add_generator_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``sfd-test``'s ``--model``, ``--network_g`` and ``--iter`` (``sfd_arch.archs.generators`` reads them)."""
+    parser.add_argument('--model', default=None, help='generator file or experiment folder (replaces network_g)')
+    parser.add_argument('--network_g', default=None, help='network_g block of --model: inline YAML or a YAML file')
+    parser.add_argument('--iter', type=int, default=None, help='with an experiment folder: models/net_g_<iter>.pth')

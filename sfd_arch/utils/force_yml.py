@@ -4,6 +4,9 @@ Two readers need them: the check before BasicSR starts (``sfd_arch.options``), w
 run, and ``sfd-iqa export``, which reads the copy of the option file that BasicSR writes into the experiment folder.
 That copy is the file as it was on disk: the overrides survive only in the command line BasicSR records at its top
 (``# CMD:`` then ``# <the command>``), so export reads them back from there and applies them the same way.
+
+Values follow BasicSR's rules with ``ast.literal_eval`` where BasicSR calls ``eval`` (``safe_yaml.yml_value``): a
+recorded command line is read as data, and ``key=[__import__('os')...]`` is an error, not a command.
 """
 from __future__ import annotations
 
@@ -11,16 +14,17 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from .safe_yaml import yml_value
+
 CMD_MARK = '# CMD:'
 ENTRY = re.compile(r'[\w.-]+(:[\w.-]+)*=')  # `key:key=`: where a --force_yml entry starts
 
 
 def apply_force_yml(opt: dict[str, Any], entries: Sequence[str]) -> list[str]:
-    """Apply ``key:key=value`` entries to ``opt`` in place as BasicSR's ``parse_options`` does (values through its
-    ``_postprocess_yml_value``); returns the dotted paths set. Like BasicSR, an entry may add a last key but not a
+    """Apply ``key:key=value`` entries to ``opt`` in place as BasicSR's ``parse_options`` does (values by the rules of
+    its ``_postprocess_yml_value``, without ``eval``: :func:`~sfd_arch.utils.safe_yaml.yml_value`); returns the dotted
+    paths set. Like BasicSR, an entry may add a last key but not a
     missing block; unlike BasicSR (which raises a bare ``KeyError`` mid-start), that is an error naming the entry."""
-    from basicsr.utils.options import _postprocess_yml_value
-
     forced = []
     for entry in entries:
         keys, sep, value = entry.partition('=')
@@ -35,10 +39,10 @@ def apply_force_yml(opt: dict[str, Any], entries: Sequence[str]) -> list[str]:
         if not isinstance(node, dict):
             raise KeyError(f'--force_yml {entry}: `{".".join(keys[:-1])}` is not a block of keys')
         try:
-            node[keys[-1]] = _postprocess_yml_value(value.strip())
-        except Exception as err:  # noqa: BLE001 - BasicSR eval()s list values: any error of that is the user's value
-            raise ValueError(f'--force_yml {entry}: BasicSR cannot read the value ({type(err).__name__}: {err}); '
-                             "quote words inside a list: key=['a', 'b']") from err
+            node[keys[-1]] = yml_value(value.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:  # literal_eval's errors
+            raise ValueError(f'--force_yml {entry}: the value is not a literal ({type(err).__name__}: {err}); a list '
+                             "holds numbers, quoted strings and lists, e.g. key=['a', 'b']") from err
         forced.append('.'.join(keys))
     return forced
 

@@ -12,6 +12,7 @@ forms of ``metrics.csv`` read back with ``read_metrics_csv``.
 import csv
 import logging
 import os.path as osp
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -75,6 +76,45 @@ def marked_metric_log(notes: Mapping[str, str], logger_name: str = 'basicsr') ->
         yield
     finally:
         logger.removeFilter(mark)
+
+
+NOTES = (STAND_IN_WEIGHTS, RANDOM_CLIP)  # every mark :func:`marked` may add
+
+
+def unmarked(label: str) -> tuple[str, str]:
+    """The inverse of :func:`marked`: ``lpips (stand-in weights)`` -> ``('lpips', 'stand-in weights')``,
+    ``psnr`` -> ``('psnr', '')``."""
+    for note in NOTES:
+        suffix = f' ({note})'
+        if label.endswith(suffix):
+            return label[:-len(suffix)], note
+    return label, ''
+
+
+@dataclass(frozen=True)
+class LoggedMetric:
+    """A metric value read back from BasicSR's validation log, with the mark it was logged under."""
+
+    value: float
+    note: str = ''
+
+
+# BasicSR's validation line: `\t # <label>: <value with 4 decimals>\tBest: ...`; the label is what
+# marked_metric_log wrote, so it is split by unmarked, never matched against a name
+_LOG_VALUE = re.compile(r'# (.+?): ([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))(?=\s|$)')
+
+
+def logged_metrics(lines: Iterable[str]) -> dict[str, LoggedMetric]:
+    """The last logged value of each metric in BasicSR's validation log lines, by the metric's own name
+    (``# sfd_iqa (random CLIP): 0.5015`` -> ``{'sfd_iqa': LoggedMetric(0.5015, 'random CLIP')}``): what
+    :func:`marked_metric_log` wrote, read back."""
+    values: dict[str, LoggedMetric] = {}
+    for line in lines:
+        match = _LOG_VALUE.search(line)
+        if match:
+            name, note = unmarked(match.group(1))
+            values[name] = LoggedMetric(float(match.group(2)), note)
+    return values
 
 
 # -- CSV and summaries ----------------------------------------------------------------------------------------

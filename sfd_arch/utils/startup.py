@@ -1,6 +1,6 @@
 """What the start-up hook (``sfd_arch_hook.pth``) costs every Python process, measured as a user pays it.
 
-Used by ``scripts/benchmarks/startup_overhead.py`` and by the hook's test, so that the figure the README states and
+Used by ``scripts/benchmarks/startup_overhead.py`` and by the hook's test, so that the figure docs/install.md states and
 the bound the tests enforce come from one measurement.
 
 Default: a throwaway virtual environment (``python -m venv --without-pip``, no system site-packages) gets the

@@ -1,9 +1,12 @@
-"""The tiled generator upsampler: a BasicSR RRDBNet checkpoint run on whole images or tile by tile.
+"""The tiled generator upsampler: any SR generator run on whole images or tile by tile.
 
 It lives in the package (as Real-ESRGAN's ``RealESRGANer`` lives in ``realesrgan/utils.py``) so that
 ``scripts/inference_sfd.py``, the model comparison (``sfd_arch.eval.compare``) and the demo share one reader of
-checkpoints and one tiling loop. The generator's shape is read from the checkpoint; weights come from
-``params_ema`` if present, else ``params``, else the file is a raw state dict.
+checkpoints and one tiling loop. Weights come from ``params_ema`` if present, else ``params``, else the file is a
+raw state dict (``.pth`` read weights-only, or ``.safetensors``). A BasicSR RRDBNet's shape is read from its
+checkpoint here; every other architecture is found by ``sfd_arch.archs.generators``, which hands its size
+requirements (a multiple such as SwinIR's window, a minimum, square inputs) and whether it runs in half
+precision to the upsampler.
 
 Images keep what they are: 8 or 16 bit stay 8 or 16 bit; gray stays gray; RGBA keeps its alpha channel,
 upscaled separately (by the network, as Real-ESRGAN does, or by plain interpolation).
@@ -19,6 +22,8 @@ import numpy as np
 import torch
 
 from sfd_arch.compat import ensure_basicsr_importable
+from sfd_arch.utils.checkpoints import load_checkpoint
+from sfd_arch.utils.files import check_name, refuse_output_over_input
 
 ensure_basicsr_importable()
 
@@ -26,8 +31,9 @@ from basicsr.archs.rrdbnet_arch import RRDBNet  # noqa: E402
 from basicsr.utils import img2tensor, tensor2img  # noqa: E402
 
 __all__ = [
-    'ALPHA_EXTENSIONS', 'HIGH_DEPTH_EXTENSIONS', 'IMG_EXTENSIONS', 'RRDBUpsampler', 'build_generator',
-    'list_inputs', 'load_generator_state', 'output_extension', 'pick_device', 'rrdb_options_from_state',
+    'ALPHA_EXTENSIONS', 'HIGH_DEPTH_EXTENSIONS', 'IMG_EXTENSIONS', 'RRDBUpsampler', 'TiledUpsampler',
+    'build_generator', 'list_inputs', 'load_generator_state', 'output_extension', 'pick_device', 'read_weights',
+    'output_path', 'refuse_outputs_over_inputs', 'rrdb_options_from_state', 'rrdb_size_multiple',
 ]
 
 IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
@@ -38,18 +44,29 @@ _SCALE_BY_IN_CH = {3: 4, 12: 2, 48: 1}
 
 
 # -- weights --------------------------------------------------------------------------------------------------
-def load_generator_state(model_path: str) -> dict:
-    """State dict from ``params_ema``, then ``params``, then the file itself; a ``module.`` prefix is dropped."""
+def read_weights(model_path: str) -> object:
+    """The object in a weights file: ``.safetensors`` through safetensors, anything else through ``torch.load``
+    weights-only (a pickle that would run code is refused, never executed)."""
     if not osp.isfile(model_path):
         raise FileNotFoundError(f'model file not found: {model_path}')
-    ckpt = torch.load(model_path, map_location='cpu', weights_only=True)
+    return load_checkpoint(model_path, 'generator checkpoint')  # weights-only, or .safetensors
+
+
+def load_generator_state(model_path: str) -> dict:
+    """State dict from ``params_ema``, then ``params``, then the file itself; a ``module.`` prefix is dropped."""
+    return generator_state(read_weights(model_path), model_path)[0]
+
+
+def generator_state(ckpt: object, model_path: str) -> tuple[dict, str]:
+    """``(state dict, where it was: 'params_ema' | 'params' | 'the file itself')`` of a loaded checkpoint."""
     if not isinstance(ckpt, dict):
         raise ValueError(f'{model_path}: expected a state dict or a dict with "params_ema"/"params"')
+    where = 'the file itself'
     for key in ('params_ema', 'params'):
         if isinstance(ckpt.get(key), dict):
-            ckpt = ckpt[key]
+            ckpt, where = ckpt[key], key
             break
-    return {k[7:] if k.startswith('module.') else k: v for k, v in ckpt.items()}
+    return {k[7:] if k.startswith('module.') else k: v for k, v in ckpt.items()}, where
 
 
 def rrdb_options_from_state(state: dict, model_path: str = 'checkpoint') -> dict:
@@ -88,8 +105,13 @@ def build_generator(model_path: str, scale: Optional[int] = None, num_feat: Opti
     return net.eval(), opts['scale']
 
 
+def rrdb_size_multiple(scale: int) -> int:
+    """The side multiple a BasicSR RRDBNet needs: its pixel_unshuffle folds x2 / x1 inputs by 2 / 4."""
+    return {1: 4, 2: 2}.get(scale, 1)
+
+
 # -- the upsampler ----------------------------------------------------------------------------------------------
-class RRDBUpsampler:
+class TiledUpsampler:
     """Runs a generator on whole images or tile by tile, on any device, keeping image format and bit depth.
 
     Args:
@@ -98,27 +120,45 @@ class RRDBUpsampler:
         tile: tile size in input pixels, 0 for the whole image at once (memory permitting).
         tile_pad: context added around each tile (cut away after the network), hides the seams.
         pre_pad: reflection padding around the whole image, against border artifacts.
-        half: run in float16 (used only on CUDA).
+        half: run in float16 (used only on CUDA, and only where ``supports_half``).
         device: where to run.
+        multiple_of: every input side must be a multiple of this (SwinIR and HAT: their window; a BasicSR
+            RRDBNet x2 / x1: 2 / 4, the default when not given).
+        minimum: the smallest input side the network takes; smaller inputs are padded.
+        square: the network takes square inputs only (padded to the longer side, then cropped).
+        supports_half: False keeps the network in float32 even where ``half`` is asked.
     """
 
     def __init__(self, model: torch.nn.Module, scale: int, tile: int = 0, tile_pad: int = 10, pre_pad: int = 0,
-                 half: bool = False, device: Optional[torch.device] = None):
+                 half: bool = False, device: Optional[torch.device] = None, multiple_of: Optional[int] = None,
+                 minimum: int = 1, square: bool = False, supports_half: bool = True):
         self.scale = scale
-        # pixel_unshuffle in RRDBNet x2 / x1 needs sizes divisible by 2 / 4: every tile edge must stay divisible
-        self.mod = {1: 4, 2: 2}.get(scale, 1)
+        # the whole image is padded to the multiple and every tile edge stays on it: no tile needs its own padding
+        self.mod = rrdb_size_multiple(scale) if multiple_of is None else max(1, int(multiple_of))
         self.tile = -(-tile // self.mod) * self.mod if tile > 0 else 0
         self.tile_pad = -(-tile_pad // self.mod) * self.mod
         self.pre_pad = pre_pad
+        self.minimum = max(1, int(minimum))
+        self.square = bool(square)
         self.device = device or torch.device('cpu')
-        self.half = bool(half) and self.device.type == 'cuda'
+        self.half = bool(half) and self.device.type == 'cuda' and supports_half
         self.model = model.to(self.device).eval()
         self.model = self.model.half() if self.half else self.model.float()
 
     @torch.no_grad()
     def _run(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[2:]
+        # a network's minimum size or square inputs: reflect-pad this input (a tile or the image), crop the output
+        need_h, need_w = max(h, self.minimum), max(w, self.minimum)
+        if self.square:
+            need_h = need_w = max(need_h, need_w)
+        need_h, need_w = (-(-n // self.mod) * self.mod for n in (need_h, need_w))
+        if (need_h, need_w) != (h, w):
+            mode = 'reflect' if need_h - h < h and need_w - w < w else 'replicate'  # reflect needs the room
+            x = torch.nn.functional.pad(x, (0, need_w - w, 0, need_h - h), mode=mode)
         x = x.to(self.device, dtype=torch.float16 if self.half else torch.float32)
-        return self.model(x).float().cpu()
+        y = self.model(x).float().cpu()
+        return y[:, :, :h * self.scale, :w * self.scale]
 
     def _tiled(self, x: torch.Tensor) -> torch.Tensor:
         _, c, h, w = x.shape
@@ -142,7 +182,8 @@ class RRDBUpsampler:
             x = torch.nn.functional.pad(x, (0, self.pre_pad, 0, self.pre_pad), mode='reflect')
         pad_h, pad_w = (-x.shape[2]) % self.mod, (-x.shape[3]) % self.mod
         if pad_h or pad_w:
-            x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode='reflect')
+            mode = 'reflect' if pad_h < x.shape[2] and pad_w < x.shape[3] else 'replicate'  # a window over the image
+            x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode=mode)
         y = self._tiled(x) if self.tile and max(x.shape[2:]) > self.tile else self._run(x)
         return y[:, :, :h * self.scale, :w * self.scale].clamp_(0, 1)
 
@@ -187,6 +228,9 @@ class RRDBUpsampler:
         return np.clip(np.round(out * max_value), 0, max_value).astype(img.dtype)
 
 
+RRDBUpsampler = TiledUpsampler  # the name it had when it ran BasicSR RRDBNets only
+
+
 # -- files ------------------------------------------------------------------------------------------------------
 def list_inputs(path: str) -> list[str]:
     """One image file, or the images of a folder sorted by name (so outputs come in a stable order)."""
@@ -217,3 +261,22 @@ def pick_device(name: str) -> torch.device:
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise RuntimeError('--device cuda was given, but CUDA is not available here (use --device cpu)')
     return device
+
+
+def output_path(output: str, input_path: str, suffix: str, ext: str) -> str:
+    """Where ``scripts/inference_sfd.py`` writes the result of ``input_path``: ``<output>/<name>_<suffix>.<ext>``
+    (``<name>.<ext>`` for an empty suffix). The file name must stay one name inside ``output``."""
+    name = osp.splitext(osp.basename(input_path))[0]
+    filename = f'{name}_{suffix}.{ext}' if suffix else f'{name}.{ext}'
+    return osp.join(output, check_name(filename, '--suffix / --ext'))
+
+
+def refuse_outputs_over_inputs(inputs: list[str], output: str, suffix: str, ext: str) -> None:
+    """Before any image is read: no result may be written over an input (``-o`` the input folder with
+    ``--suffix ""``, say). Every extension a result may get is tried (the requested one, or png for alpha and
+    16 bits), so the check does not depend on the image content."""
+    planned = []
+    for path in inputs:
+        chosen = osp.splitext(path)[1][1:].lower() if ext == 'auto' else ext.lower().lstrip('.')
+        planned += [output_path(output, path, suffix, e) for e in dict.fromkeys((chosen, 'png'))]
+    refuse_output_over_input(planned, inputs, 'output', nested=False)
