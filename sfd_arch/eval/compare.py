@@ -27,7 +27,7 @@ import numpy as np
 import sfd_arch.metrics as metrics_lib
 
 from ..utils import upsampler as inference
-from ..utils.files import UnsafePathError, check_name, refuse_output_over_input
+from ..utils.files import UnsafePathError, atomic_path, check_name, refuse_output_over_input, write_atomic
 from ..utils.results import marked
 from .html_report import COPY_DIR, write_compare_html
 from .plan import (
@@ -88,12 +88,10 @@ class MetricsCsv:
     def __init__(self, path: str, rows: list[CompareRow], rewrite: bool):
         self.path = path
         if rewrite or not osp.isfile(path):
-            tmp = path + '.tmp'
-            with open(tmp, 'w', newline='') as f:  # stale rows dropped in one rename: never half a file
+            with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:  # stale rows dropped in one rename
                 writer = csv.writer(f)
                 writer.writerow(CSV_COLUMNS)
                 writer.writerows(csv_line(r) for r in rows)
-            os.replace(tmp, path)
         self._file = open(path, 'a', newline='')
         self._writer = csv.writer(self._file)
 
@@ -106,18 +104,13 @@ class MetricsCsv:
 
 
 def _write_json(path: str, data: dict) -> None:
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def _imwrite(path: str, img: np.ndarray) -> None:
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    tmp = path[:-4] + '.tmp.png'
-    if not cv2.imwrite(tmp, img):
-        raise CompareError(f'cannot write {path}')
-    os.replace(tmp, path)
+    with atomic_path(path, keep_extension=True) as tmp:
+        if not cv2.imwrite(tmp, img):
+            raise CompareError(f'cannot write {path}')
 
 
 def metric_key(block: dict) -> str:

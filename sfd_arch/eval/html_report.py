@@ -24,6 +24,7 @@ from typing import Any, Optional
 from urllib.parse import quote
 
 from ..utils.directions import lower_is_better
+from ..utils.files import write_atomic
 from .report import (
     ARROWS,
     DATASET_LEVEL,
@@ -70,13 +71,7 @@ def _page(title: str, body: Sequence[str], data: Mapping[str, Any]) -> str:
 
 
 def _write(out_dir: str, name: str, text: str) -> str:
-    os.makedirs(out_dir, exist_ok=True)
-    path = osp.join(out_dir, name)
-    tmp = f'{path}.tmp'  # written whole, then renamed: a reader never opens half a page
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(osp.join(out_dir, name), text)  # a reader never opens half a page
 
 
 def _finite(value: Any) -> bool:

@@ -33,7 +33,7 @@ import numpy as np
 from ..iqa.images import ImageArray, ImageReadError, read_image
 from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL, BenchProtocol
 from ..utils.directions import lower_is_better
-from ..utils.files import check_name, file_sha256
+from ..utils.files import check_name, drop_cut_line, file_sha256
 from . import correlation as corr
 from . import datasets as dsets
 from .baselines import BASELINES
@@ -127,10 +127,7 @@ class ScoreCache:
             json.dump(settings, f, indent=1, sort_keys=True)
 
     def _read(self) -> None:
-        with open(self.path, 'rb+') as f:
-            data = f.read()
-            if not data.endswith(b'\n'):  # the last row of an interrupted run may be cut mid-number
-                f.truncate(data.rfind(b'\n') + 1)
+        drop_cut_line(self.path)  # the last row of an interrupted run may be cut mid-number
         with open(self.path, newline='') as f:
             reader = csv.DictReader(f)
             if tuple(reader.fieldnames or ()) != CACHE_COLUMNS:
