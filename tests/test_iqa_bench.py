@@ -387,6 +387,10 @@ def test_flagged_logistic_fits_are_marked_in_the_table_and_on_the_plot(tmp_path,
     path = bench.write_table(str(tmp_path / 'table.md'), {'KonIQ-10k': results}, list(results), 0, notes)
     table = open(path).read()
     assert table.count(bench.FIT_MARK) == 2 + 2 + 1  # two cells, two notes, the legend
+    # what `sfd-iqa bench` prints: the table's first part, from the result, not cut out of the file it wrote
+    made = bench.bench_table({'KonIQ-10k': results}, list(results), 0, notes)
+    assert made.text == table and made.headline == table.split('\n## KRCC')[0].rstrip()
+    assert '| KonIQ-10k | 40 |' in made.headline and 'KRCC' not in made.headline
     assert 'KonIQ-10k: read with resolution = 512x384, score_column = MOS_zscore' in table
     titles = []
     real = ev.plot_scatter

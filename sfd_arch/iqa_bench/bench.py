@@ -33,7 +33,7 @@ import numpy as np
 from ..iqa.images import ImageArray, ImageReadError, read_image
 from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL, BenchProtocol
 from ..utils.directions import lower_is_better
-from ..utils.files import check_name, drop_cut_line, file_sha256
+from ..utils.files import check_name, drop_cut_line, file_sha256, write_atomic
 from . import correlation as corr
 from . import datasets as dsets
 from .baselines import BASELINES
@@ -382,8 +382,32 @@ def protocol_lines(protocol: BenchProtocol, chosen_by: str = '') -> list[str]:
             'Sources: ' + '; '.join(f'`{s}`' for s in protocol.sources) + '.', '']
 
 
+@dataclass(frozen=True)
+class BenchTable:
+    """``table.md`` as text: ``headline`` is its first part (the protocol and the SRCC / PLCC table, what
+    ``sfd-iqa bench`` prints), ``text`` the whole file."""
+
+    headline: str
+    text: str
+
+
+@dataclass
+class BenchSummary:
+    """What :func:`summarize` wrote, for the command line to print from: the ``results.json`` dict and the table."""
+
+    report: dict
+    table: BenchTable
+
+
 def write_table(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Sequence[str], n_boot: int,
                 notes: Sequence[str], protocol: Optional[BenchProtocol] = None, chosen_by: str = '') -> str:
+    """Write :func:`bench_table` to ``path`` (whole, or not at all); returns ``path``."""
+    write_atomic(path, bench_table(rows, metrics, n_boot, notes, protocol, chosen_by).text)
+    return path
+
+
+def bench_table(rows: dict[str, dict[str, MetricResult]], metrics: Sequence[str], n_boot: int,
+                notes: Sequence[str], protocol: Optional[BenchProtocol] = None, chosen_by: str = '') -> BenchTable:
     """``table.md``: the protocol; SRCC / PLCC per dataset (rows) and method (columns), best of each row in bold;
     then KRCC and the bootstrap intervals; then the notes."""
     protocol = protocol or BENCH_PROTOCOLS[DEFAULT_BENCH_PROTOCOL]
@@ -410,6 +434,7 @@ def write_table(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Se
         cells = [f'{_fmt(res[m].srcc, m in b_s)} / {_fmt(res[m].plcc, m in b_p)}{FIT_MARK if res[m].fit else ""}'
                  if m in res else '-' for m in metrics]
         lines.append(f'| {label} | {n or ""} | ' + ' | '.join(cells) + ' |')
+    headline = '\n'.join(lines).rstrip()
     lines += ['', '## KRCC', '', head, rule]
     for label, res in rows.items():
         b_k = best(label, 'krcc')
@@ -429,9 +454,7 @@ def write_table(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Se
                 lines.append(f'| {label} | {TITLES.get(m, m)} | ' + ' | '.join(cells) + ' |')
     if notes:
         lines += ['', '## Notes', ''] + [f'- {n}' for n in notes]
-    with open(path, 'w') as f:
-        f.write('\n'.join(lines) + '\n')
-    return path
+    return BenchTable(headline, '\n'.join(lines) + '\n')
 
 
 def plot_relative_plcc(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Sequence[str],
@@ -561,9 +584,10 @@ def folders_of(name: str) -> list[str]:
 def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metrics: Sequence[str],
               caches: dict[tuple[str, str], ScoreCache], missing: Sequence[str], broken: dict[str, str],
               unavailable: dict[str, str], protocol: Optional[BenchProtocol] = None, out: Optional[str] = None,
-              chosen_by: str = '') -> dict:
+              chosen_by: str = '') -> BenchSummary:
     """Correlations, table.md, results.json, figures and per-image CSVs from the caches, into ``out`` (default
-    ``args.out_dir``), under ``protocol`` (default ``sfd``: its PLCC; the datasets were read with its splits)."""
+    ``args.out_dir``), under ``protocol`` (default ``sfd``: its PLCC; the datasets were read with its splits).
+    Returns what it wrote (the results.json dict and the table), so that nothing is read back to be printed."""
     protocol = protocol or BENCH_PROTOCOLS[DEFAULT_BENCH_PROTOCOL]
     out = out or args.out_dir
     os.makedirs(out, exist_ok=True)
@@ -608,12 +632,12 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
     report['relative_plcc_not_written'] = None if fig else why
     if not fig:
         notes.append(f'relative_plcc.png not written: {why}')
-    write_table(osp.join(out, 'table.md'), {(_display(k) if k in per_dataset else k): v for k, v in rows.items()},
-                list(metrics), args.bootstrap, notes, protocol, chosen_by)
+    table = bench_table({(_display(k) if k in per_dataset else k): v for k, v in rows.items()}, list(metrics),
+                        args.bootstrap, notes, protocol, chosen_by)
+    write_atomic(osp.join(out, 'table.md'), table.text)
     report['notes'] = notes
-    with open(osp.join(out, 'results.json'), 'w') as f:
-        json.dump(report, f, indent=1, default=float)
-    return report
+    write_atomic(osp.join(out, 'results.json'), json.dumps(report, indent=1, default=float))
+    return BenchSummary(report, table)
 
 
 def dataset_notes(name: str, ds: dsets.IQADataset, failed: int, results: dict[str, MetricResult]) -> list[str]:
