@@ -27,7 +27,14 @@ import numpy as np
 import sfd_arch.metrics as metrics_lib
 
 from ..utils import upsampler as inference
-from ..utils.files import UnsafePathError, atomic_path, check_name, refuse_output_over_input, write_atomic
+from ..utils.files import (
+    UnsafePathError,
+    atomic_path,
+    check_name,
+    drop_cut_line,
+    refuse_output_over_input,
+    write_atomic,
+)
 from ..utils.results import marked
 from .html_report import COPY_DIR, write_compare_html
 from .plan import (
@@ -130,6 +137,8 @@ def reconcile(out_dir: str, models: list[Model], datasets: list[Dataset],
     written after the stale rows are gone, so a crash in between only makes the next run drop nothing twice.
     """
     csv_path, state_path = osp.join(out_dir, 'metrics.csv'), osp.join(out_dir, STATE_FILE)
+    if osp.isfile(csv_path):
+        drop_cut_line(csv_path)  # a run killed mid-row: that value is computed again, the row not misread
     try:
         rows = read_compare_csv(csv_path) if osp.isfile(csv_path) else []
     except ValueError as err:
