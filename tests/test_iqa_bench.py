@@ -157,6 +157,11 @@ def test_bench_table_intervals_figures_and_resume(tmp_path, weights, monkeypatch
     assert (out / 'table.md').read_text() == table
     page = (out / 'report.html').read_text()  # the same results as a page: a scatter section per scored dataset
     assert all(f'data-dataset="{title}"' in page for title in ('KADID-10k', 'CLIVE', 'SPAQ'))
+    # drawn from what the bench had in memory, it is the page made again from the finished folder's files
+    from sfd_arch.eval.html_report import bench_html_data, write_bench_html
+
+    again = write_bench_html(str(tmp_path / 'again'), bench_html_data(str(out), bench.TITLES))
+    assert open(again).read() == page
 
     # table.md: datasets as rows, methods as columns, best of each row in bold, notes
     lines = table.splitlines()

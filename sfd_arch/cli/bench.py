@@ -8,7 +8,7 @@ import os.path as osp
 import sys
 from typing import Any
 
-from ..eval.html_report import COPY_DIR, bench_html_data, write_bench_html
+from ..eval.html_report import COPY_DIR, bench_page_data, write_bench_html
 from ..iqa_bench import baselines
 from ..iqa_bench.bench import (
     DEFAULT_DATASETS,
@@ -148,7 +148,7 @@ def run_bench(args: argparse.Namespace) -> int:
                                                     for m in runnable},
                             missing_here, broken_here, unavailable, protocol, folder, chosen_by)
         report = summary.report
-        write_bench_html(folder, bench_html_data(folder, TITLES))
+        write_bench_html(folder, bench_page_data(summary.report, summary.points, TITLES))
         failed += sum(d['failed'] + d['absent'] for d in report['datasets'].values())
         print(summary.table.headline)  # the protocol and the SRCC / PLCC table
         figure = 'relative_plcc.png, ' if report['relative_plcc'] else ''

@@ -305,15 +305,13 @@ def write_bench_html(out_dir: str, data: Mapping[str, Any], name: str = 'report.
 def bench_html_data(out_dir: str, titles: Optional[Mapping[str, str]] = None,
                     command: str = '') -> dict[str, Any]:
     """The data of :func:`write_bench_html` from a finished ``sfd-iqa bench`` folder: its ``results.json`` and
-    ``<dataset>/scores.csv`` files (read, so the page can be made again without scoring anything)."""
+    ``<dataset>/scores.csv`` files (read, so the page can be made again without scoring anything; ``sfd-iqa
+    bench`` itself passes what it has in memory to :func:`bench_page_data`)."""
     with open(osp.join(out_dir, 'results.json'), encoding='utf-8') as f:
         results = json.load(f)
     metrics = list(results['metrics'])
-    rows: dict[str, Any] = {}
-    scatter: dict[str, Any] = {}
-    for name, info in results.get('datasets', {}).items():
-        label = info.get('title') or name
-        rows[label] = info.get('results', {})
+    points: dict[str, dict[str, Any]] = {}
+    for name in results.get('datasets', {}):
         path = osp.join(out_dir, name, 'scores.csv')
         if not osp.isfile(path):
             continue
@@ -321,9 +319,23 @@ def bench_html_data(out_dir: str, titles: Optional[Mapping[str, str]] = None,
             # images every metric scored, as the correlations used them
             kept = [r for r in csv.DictReader(f) if all(r.get(m) for m in metrics) and r.get('mos')]
         if kept:
-            scatter[label] = {'images': [r['image'] for r in kept], 'mos': [float(r['mos']) for r in kept],
-                              'scores': {m: [float(r[m]) for r in kept] for m in metrics},
-                              'logistic': {m: res.get('logistic') for m, res in rows[label].items()}}
+            points[name] = {'images': [r['image'] for r in kept], 'mos': [float(r['mos']) for r in kept],
+                            'scores': {m: [float(r[m]) for r in kept] for m in metrics}}
+    return bench_page_data(results, points, titles, command)
+
+
+def bench_page_data(results: Mapping[str, Any], points: Mapping[str, Mapping[str, Any]],
+                    titles: Optional[Mapping[str, str]] = None, command: str = '') -> dict[str, Any]:
+    """The data of :func:`write_bench_html` from a bench's ``results.json`` dict and, per dataset, the points of
+    its scatter plots (``{'images', 'mos', 'scores': {metric: raw scores}}``)."""
+    metrics = list(results['metrics'])
+    rows: dict[str, Any] = {}
+    scatter: dict[str, Any] = {}
+    for name, info in results.get('datasets', {}).items():
+        label = info.get('title') or name
+        rows[label] = info.get('results', {})
+        if points.get(name):
+            scatter[label] = {**points[name], 'logistic': {m: res.get('logistic') for m, res in rows[label].items()}}
     rows.update(results.get('averages') or {})
     return {'metrics': metrics, 'titles': dict(titles or {}), 'rows': rows, 'scatter': scatter,
             'negated': [m for m in metrics if lower_is_better(m)], 'notes': list(results.get('notes') or []),

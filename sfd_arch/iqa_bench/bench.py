@@ -33,7 +33,7 @@ import numpy as np
 from ..iqa.images import ImageArray, ImageReadError, read_image
 from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL, BenchProtocol
 from ..utils.directions import lower_is_better
-from ..utils.files import check_name, drop_cut_line, file_sha256, write_atomic
+from ..utils.files import atomic_path, check_name, drop_cut_line, file_sha256, write_atomic
 from . import correlation as corr
 from . import datasets as dsets
 from .baselines import BASELINES
@@ -393,10 +393,13 @@ class BenchTable:
 
 @dataclass
 class BenchSummary:
-    """What :func:`summarize` wrote, for the command line to print from: the ``results.json`` dict and the table."""
+    """What :func:`summarize` wrote, for the command line to print and draw from: the ``results.json`` dict, the
+    table, and per dataset the points of its scatter plots (``{'images', 'mos', 'scores': {metric: raw scores}}``
+    of the images every metric scored: the rows of ``scores.csv`` the correlations used)."""
 
     report: dict
     table: BenchTable
+    points: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def write_table(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Sequence[str], n_boot: int,
@@ -597,6 +600,7 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
                               'unreadable': dict(broken), 'unavailable': dict(unavailable),
                               'protocol': dict(protocol.describe(), chosen_by=chosen_by)}
     notes = []
+    points: dict[str, dict[str, Any]] = {}
     for name, ds in found.items():
         scores = {m: caches[name, m].scores for m in metrics}
         errors = {n: e for m in metrics for n, e in caches[name, m].errors.items() if n not in scores[m]}
@@ -609,6 +613,8 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
         write_scores(osp.join(out, name, 'scores.csv'), ds, metrics, scores, errors)
         if keep:
             _scatter(osp.join(out, 'scatter', f'{name}.png'), name, metrics, oriented, mos, per_dataset[name])
+            points[name] = {'images': [ds.names[i] for i in keep], 'mos': [float(m) for m in mos],
+                            'scores': {m: [float(scores[m][ds.names[i]]) for i in keep] for m in metrics}}
         report['datasets'][name] = {
             'title': _display(name), 'folder': ds.folder, 'source': ds.source, 'turned': ds.turned,
             'protocol': ds.protocol, 'variant': dict(ds.variant), 'listed': len(ds), 'absent': len(absent),
@@ -637,7 +643,7 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
     write_atomic(osp.join(out, 'table.md'), table.text)
     report['notes'] = notes
     write_atomic(osp.join(out, 'results.json'), json.dumps(report, indent=1, default=float))
-    return BenchSummary(report, table)
+    return BenchSummary(report, table, points)
 
 
 def dataset_notes(name: str, ds: dsets.IQADataset, failed: int, results: dict[str, MetricResult]) -> list[str]:
@@ -668,8 +674,7 @@ def _as_json(r: MetricResult) -> dict:
 def write_scores(path: str, ds: dsets.IQADataset, metrics: Sequence[str], scores: dict[str, dict[str, float]],
                  errors: dict[str, str]) -> None:
     """Per-image CSV: image, path, mos, one column per metric, error (absent images say so)."""
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    with open(path, 'w', newline='') as f:
+    with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(['image', 'path', 'mos', *metrics, 'error'])
         for name, p, m in zip(ds.names, ds.paths, ds.mos):
