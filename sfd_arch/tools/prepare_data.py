@@ -43,6 +43,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..compat import ensure_basicsr_importable
+from ..utils.files import write_atomic
 
 ensure_basicsr_importable()
 
@@ -106,10 +107,7 @@ def _write_png(img: np.ndarray, path: str, compression: int) -> None:
     ok, buf = cv2.imencode('.png', img, [cv2.IMWRITE_PNG_COMPRESSION, compression])
     if not ok:
         raise OSError(f'could not encode {path}')
-    tmp = path + '.part'
-    with open(tmp, 'wb') as f:
-        f.write(buf.tobytes())
-    os.replace(tmp, path)
+    write_atomic(path, buf.tobytes())
 
 
 def read_source(path: str) -> tuple[Optional[np.ndarray], str]:
