@@ -39,7 +39,7 @@ setup(
     packages=find_packages(include=['sfd_arch', 'sfd_arch.*']),
     py_modules=['_sfd_arch_hook'],
     include_package_data=True,
-    package_data={'sfd_arch': ['py.typed', 'eval/assets/*.js', 'eval/assets/*.css']},
+    package_data={'sfd_arch': ['py.typed', 'eval/assets/*.js', 'eval/assets/*.css', 'eval/templates/*.j2']},
     cmdclass={'build_py': BuildPyWithHook},
     install_requires=[
         'basicsr>=1.4.2',
@@ -58,6 +58,7 @@ setup(
         'matplotlib',
         'openpyxl',  # sfd-iqa bench / eval: the .xlsx score files of CSIQ, CID2013, SPAQ as released
         'pypiqe',    # sfd-iqa bench: the PIQE baseline (pure Python, no weights)
+        'jinja2>=3.0',  # report.html pages (sfd_arch/eval/templates), autoescaping on
     ],
     extras_require={
         # lpips, DISTS_pytorch, pytorch-fid, torch-fidelity (KID): the reference implementations the metric tests

@@ -341,3 +341,30 @@ def test_fixed_prompt_run_exports_and_scores(tmp_path, clip_file, single_thread)
     with torch.no_grad():
         expected = model.net_lpp(model.clip(img)[1]).softmax(dim=1)[:, 0]
     assert torch.allclose(p_pos.float(), expected, atol=1e-5) and torch.equal(score, p_pos)
+
+
+def test_every_discriminator_spec_is_what_the_model_schema_switches_and_export_read():
+    """The discriminators are data (sfd_arch/utils/discriminators.py): each spec's keys are the ones the option
+    schema accepts, the model defaults to, the switches turn off and export packs; nothing is spelled elsewhere."""
+    from sfd_arch.iqa import export
+    from sfd_arch.models.sfd_model import SFD_DEFAULTS
+    from sfd_arch.options import schema, values, weightfiles
+    from sfd_arch.utils.discriminators import DISCRIMINATORS
+
+    assert [spec.name for spec in DISCRIMINATORS] == ['featd', 'lpp']
+    for spec in DISCRIMINATORS:
+        assert spec.network_key in schema.SFD_TOP and spec.optimizer_key in schema.OPTIMIZERS
+        assert spec.loss_key in schema.LOSSES and spec.name in schema.NETWORKS
+        assert all(key in schema.PATH and key in values.PATHS for key in spec.path_keys)
+        assert schema.DEFAULT_NETWORK_TYPES[spec.network_key] == SFD_DEFAULTS[spec.network_key]['type']
+        assert schema.DEFAULT_LOSS_TYPES[spec.loss_key] == SFD_DEFAULTS[spec.loss_key]['type']
+        assert weightfiles.SFD_NETWORKS[spec.network_key] == spec.name
+        assert spec.network_key in export.SFD_BLOCKS and spec.name in export.KWARGS_FROM_STATE
+        assert export._CKPT.match(spec.checkpoint_file(5000)).group(1) == spec.name
+        # its switch: the network line and the loss line each turn it, and only it, off
+        for opt in ({spec.network_key: None, 'keep_image_d': True, 'train': {}},
+                    {'keep_image_d': True, 'train': {spec.loss_key: None}}):
+            switches = sfd_switches(opt)
+            assert {s.name: switches.trains(s) for s in DISCRIMINATORS} == {
+                s.name: s is not spec for s in DISCRIMINATORS}
+            assert list(switches.reasons) == [spec.switch]

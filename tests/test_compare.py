@@ -178,6 +178,13 @@ def test_compare_writes_every_file_skips_on_rerun_and_redoes_a_changed_checkpoin
     assert [p.stat().st_mtime_ns for p in sr_files] == mtimes
     assert read_rows(out / 'metrics.csv') == rows
 
+    # a run killed while writing a row: the half row is dropped and that one value computed again
+    text = (out / 'metrics.csv').read_bytes()
+    (out / 'metrics.csv').write_bytes(text[:-6])
+    resumed = compare.run_compare('test.yml', MODELS, str(out), progress=False)
+    assert resumed['computed'] == {'sr': 0, 'values': 1}
+    assert sorted(map(str, read_rows(out / 'metrics.csv'))) == sorted(map(str, rows))
+
     # a changed checkpoint: only that model is redone
     save_generator(ws / 'g2.pth', 'params', 3)
     redone = compare.run_compare('test.yml', MODELS, str(out), progress=False)

@@ -78,6 +78,7 @@ def _realsfd_options(root, clip_file: str) -> dict:
     opt['path']['pretrain_network_g'] = None
     opt['train'].pop('perceptual_opt')
     opt['train'].update(total_iter=TOTAL)
+    opt['train']['scheduler'].update(milestones=[TOTAL])  # within the run, as the option check asks
     opt['logger'] = {'print_freq': 1, 'use_tb_logger': False, 'wandb': {'project': None, 'resume_id': None}}
     return yaml.safe_load(switch_text(yaml.safe_dump(opt, sort_keys=False), clip_line=tiny_clip_line(clip_file)))
 

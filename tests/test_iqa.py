@@ -573,3 +573,19 @@ def test_mos_tables_of_known_datasets(tmp_path):
     y = ev.logistic4(x, 5.0, 1.0, 0.5, 0.1)
     c = ev.correlations(x, y)
     assert c.plcc == pytest.approx(1.0, abs=1e-6) and c.srcc == pytest.approx(1.0)
+
+
+def test_scorer_is_built_with_its_speed_settings(nets, weights_file):
+    """workers, AMP and compile are constructor / from_file arguments (the command line passes them in; nothing
+    patches the scorer afterwards); a bad value is a ValueError before any scoring."""
+    from sfd_arch.iqa.compiled import CompiledForward
+
+    _, clip, featd, lpp = nets
+    fast = SFDIQA.from_file(weights_file, device='cpu', workers=2, amp='bf16', compiled=True)
+    assert fast.workers == 2 and fast.amp is torch.bfloat16 and isinstance(fast._forward, CompiledForward)
+    plain = SFDIQA(clip, featd, lpp)
+    assert plain.workers == 0 and plain.amp is None and plain._forward == plain._forward_eager
+    with pytest.raises(ValueError, match='workers must be >= 0, got -1'):
+        SFDIQA(clip, featd, lpp, workers=-1)
+    with pytest.raises(ValueError, match="amp must be one of bf16, fp16 or None"):
+        SFDIQA(clip, featd, lpp, amp='fp8')

@@ -157,6 +157,11 @@ def test_bench_table_intervals_figures_and_resume(tmp_path, weights, monkeypatch
     assert (out / 'table.md').read_text() == table
     page = (out / 'report.html').read_text()  # the same results as a page: a scatter section per scored dataset
     assert all(f'data-dataset="{title}"' in page for title in ('KADID-10k', 'CLIVE', 'SPAQ'))
+    # drawn from what the bench had in memory, it is the page made again from the finished folder's files
+    from sfd_arch.eval.html_report import bench_html_data, write_bench_html
+
+    again = write_bench_html(str(tmp_path / 'again'), bench_html_data(str(out), bench.titles()))
+    assert open(again).read() == page
 
     # table.md: datasets as rows, methods as columns, best of each row in bold, notes
     lines = table.splitlines()
@@ -387,6 +392,10 @@ def test_flagged_logistic_fits_are_marked_in_the_table_and_on_the_plot(tmp_path,
     path = bench.write_table(str(tmp_path / 'table.md'), {'KonIQ-10k': results}, list(results), 0, notes)
     table = open(path).read()
     assert table.count(bench.FIT_MARK) == 2 + 2 + 1  # two cells, two notes, the legend
+    # what `sfd-iqa bench` prints: the table's first part, from the result, not cut out of the file it wrote
+    made = bench.bench_table({'KonIQ-10k': results}, list(results), 0, notes)
+    assert made.text == table and made.headline == table.split('\n## KRCC')[0].rstrip()
+    assert '| KonIQ-10k | 40 |' in made.headline and 'KRCC' not in made.headline
     assert 'KonIQ-10k: read with resolution = 512x384, score_column = MOS_zscore' in table
     titles = []
     real = ev.plot_scatter

@@ -375,3 +375,32 @@ def test_page_fits_1024_to_1920_px_windows(tmp_path, browser, case):
             assert places == ['beside', 'beside']
         page.screenshot(path=str(tmp_path / f'page_{width}.png'))
     assert not page.js_errors, page.js_errors
+
+
+HOSTILE = '<script>alert(1)</script>'
+
+
+def test_names_that_look_like_markup_are_shown_as_text(tmp_path, browser):
+    """Both pages are Jinja2 templates with autoescaping on: a model, a dataset, an image and a note named
+    ``<script>alert(1)</script>`` are shown as that text, and the browser creates no script element from them."""
+    png = str(tmp_path / 'x.png')
+    cv2.imwrite(png, _photo())
+    rows = [(HOSTILE, HOSTILE, HOSTILE, 'psnr', 25.0), ('SFD', HOSTILE, HOSTILE, 'psnr', 26.0)]
+    compare = write_compare_html(str(tmp_path / 'cmp'), {
+        'rows': rows, 'directions': {'psnr': 'higher'}, 'notes': [HOSTILE], 'command': HOSTILE,
+        'images': [{'dataset': HOSTILE, 'image': HOSTILE, 'hr': png, 'sr': {HOSTILE: png, 'SFD': png}}]})
+    bench = write_bench_html(str(tmp_path / 'bench'), {
+        'metrics': ['sfd_iqa'], 'titles': {'sfd_iqa': HOSTILE},
+        'rows': {HOSTILE: {'sfd_iqa': {'n': 3, 'srcc': 0.5, 'plcc': 0.6}}}, 'notes': [HOSTILE],
+        'scatter': {HOSTILE: {'images': [HOSTILE] * 3, 'mos': [1.0, 2.0, 3.0], 'scores': {'sfd_iqa': [1.0, 2.5, 2.0]},
+                              'logistic': {'sfd_iqa': None}}}})
+    dialogs = []
+    browser.on('dialog', lambda d: (dialogs.append(d.message), d.dismiss()))
+    for path, shown in ((compare, ('h3', 'td', 'li', 'pre.cmd', 'option')), (bench, ('h3', 'td', 'li', 'th'))):
+        page = open_page(browser, path)
+        # the page's own two (its data and its script), none from a name
+        assert page.locator('script').count() == 2
+        for selector in shown:
+            assert any(HOSTILE in t for t in page.locator(selector).all_text_contents()), (path, selector)
+        assert not dialogs and not page.js_errors and not page.outside, (dialogs, page.js_errors, page.outside)
+        page.close()

@@ -668,3 +668,25 @@ def test_basicsr_train_as_main_reads_the_resume_state_weights_only(hostile_pth, 
 def test_readme_links_this_page():
     assert '[docs/security.md](docs/security.md)' in (REPO / 'README.md').read_text()
     assert (REPO / 'docs' / 'security.md').is_file()
+
+
+def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
+    """One helper writes every whole output file: to a temporary name beside it, then os.replace; a writer that
+    fails mid-way leaves the earlier file as it was and no temporary file."""
+    from sfd_arch.utils.files import atomic_path, drop_cut_line, write_atomic
+
+    target = tmp_path / 'sub' / 'table.md'
+    write_atomic(str(target), 'old\n')
+    with pytest.raises(RuntimeError, match='disk gone'):
+        with atomic_path(str(target)) as tmp:
+            open(tmp, 'w').write('half')
+            raise RuntimeError('disk gone')
+    assert target.read_text() == 'old\n' and sorted(p.name for p in target.parent.iterdir()) == ['table.md']
+    with atomic_path(str(tmp_path / 'fig.png'), keep_extension=True) as tmp:
+        assert tmp.endswith('fig.tmp.png')  # writers that read the format from the name still see .png
+        open(tmp, 'wb').write(b'png')
+    assert (tmp_path / 'fig.png').read_bytes() == b'png'
+    rows = tmp_path / 'rows.jsonl'
+    rows.write_bytes(b'{"a": 1}\n{"a": 2')  # an interrupted run's half-written last line
+    drop_cut_line(str(rows))
+    assert rows.read_bytes() == b'{"a": 1}\n'

@@ -45,7 +45,7 @@ def run_bench(args: argparse.Namespace) -> int:
     Scores are cached per dataset, image settings (size, resizing) and metric, not per protocol: protocols that
     differ only in their statistics or split (a subset of the same images) share one scoring pass.
     """
-    from ..eval.html_report import bench_html_data, write_bench_html
+    from ..eval.html_report import bench_page_data, write_bench_html
     from ..iqa_bench import baselines
     from ..iqa_bench.bench import (
         BenchError,
@@ -144,13 +144,13 @@ def run_bench(args: argparse.Namespace) -> int:
         found, missing_here, broken_here = loaded[protocol.name]
         # one protocol: its report in the output folder, as always; several: one folder each
         folder = out if len(protocols) == 1 else osp.join(out, protocol.name)
-        report = summarize(args, found, runnable, {(n, m): caches[protocol.name, n, m] for n in found
-                                                   for m in runnable},
-                           missing_here, broken_here, unavailable, protocol, folder, chosen_by)
-        write_bench_html(folder, bench_html_data(folder, titles()))
+        summary = summarize(args, found, runnable, {(n, m): caches[protocol.name, n, m] for n in found
+                                                    for m in runnable},
+                            missing_here, broken_here, unavailable, protocol, folder, chosen_by)
+        report = summary.report
+        write_bench_html(folder, bench_page_data(summary.report, summary.points, titles()))
         failed += sum(d['failed'] + d['absent'] for d in report['datasets'].values())
-        with open(osp.join(folder, 'table.md')) as f:
-            print(f.read().split('\n## KRCC')[0].rstrip())  # the protocol and the SRCC / PLCC table
+        print(summary.table.headline)  # the protocol and the SRCC / PLCC table
         figure = 'relative_plcc.png, ' if report['relative_plcc'] else ''
         print(f'wrote {osp.join(folder, "table.md")}, report.html, results.json, {figure}scatter/ and per-image '
               'scores', file=sys.stderr)

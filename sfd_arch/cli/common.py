@@ -31,33 +31,23 @@ def check_weights_file(args: argparse.Namespace) -> None:
         raise UsageError(f'weights file not found: {args.weights} (make one with `sfd-iqa export`)')
 
 
-def load_scorer(args: argparse.Namespace):
+def load_scorer(args: argparse.Namespace) -> SFDIQA:
+    """The SFD-IQA scorer of ``--weights``, built with its speed settings (--workers, --amp, --compile: how fast,
+    never what score; --amp moves scores by about 1e-3)."""
+    workers = getattr(args, 'workers', None)
+    if workers is not None and workers < 0:
+        raise UsageError(f'--workers must be >= 0, got {workers}')
     check_weights_file(args)
     from ..iqa.scorer import SFDIQA
 
     try:
         scorer = SFDIQA.from_file(args.weights, clip_weights=args.clip_weights, device=args.device,
-                                  alpha=args.alpha, tile=args.tile, batch_size=args.batch_size)
+                                  alpha=args.alpha, tile=args.tile, batch_size=args.batch_size, workers=workers,
+                                  amp=getattr(args, 'amp', None) or None, compiled=getattr(args, 'compile', False))
     except (ValueError, RuntimeError, KeyError) as err:
         raise UsageError(str(err)) from err
     if scorer.note:  # weights of an ablation run with only one of the two discriminators
         print(f'sfd-iqa: {scorer.note}', file=sys.stderr)
-    return speed_options(scorer, args)
-
-
-def speed_options(scorer: 'SFDIQA', args: argparse.Namespace) -> 'SFDIQA':
-    """--workers, --amp and --compile: how fast, never what score (--amp moves scores by about 1e-3)."""
-    import torch
-
-    from ..iqa.loader import default_workers
-
-    workers = getattr(args, 'workers', None)
-    if workers is not None and workers < 0:
-        raise UsageError(f'--workers must be >= 0, got {workers}')
-    scorer.workers = default_workers() if workers is None else workers
-    scorer.amp = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(getattr(args, 'amp', None) or '')
-    if getattr(args, 'compile', False):
-        scorer.compile()
     return scorer
 
 

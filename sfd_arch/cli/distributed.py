@@ -28,6 +28,7 @@ threads, as torchrun's ``OMP_NUM_THREADS=1`` does).
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
@@ -38,6 +39,7 @@ from datetime import timedelta
 from typing import Any, Optional, Sequence, TypeVar
 
 from ..iqa.scorer import IQAResult
+from ..utils.files import atomic_path
 from .common import EXIT_OK, UsageError, load_scorer
 from .rows import RowWriter, finish_score, merge_rows, read_rows, row_ok, score_into, windows
 
@@ -175,15 +177,15 @@ def _merge(args: Any, found: Any, base: str, outputs: list[str], previous: list[
                              f'output on a filesystem that every node sees? Parts kept: {", ".join(parts)}')
     ordered = [result_cls(p, error=f'{p}: no such file or folder').as_dict() for p in found.missing]
     ordered += [rows[f] for f in found.files]
-    temporary = [f'{p}.merging' for p in outputs]
-    writer = RowWriter(temporary[0] if args.csv else None, temporary[-1] if args.json else None, 'overwrite')
-    try:
-        for row in ordered:
-            writer.write(row)
-    finally:
-        writer.close()
-    for tmp, final in zip(temporary, outputs):
-        os.replace(tmp, final)  # a crash before this line leaves the parts and any earlier output untouched
+    # a crash before the renames at the end of the block leaves the parts and any earlier output untouched
+    with contextlib.ExitStack() as stack:
+        temporary = [stack.enter_context(atomic_path(p)) for p in outputs]
+        writer = RowWriter(temporary[0] if args.csv else None, temporary[-1] if args.json else None, 'overwrite')
+        try:
+            for row in ordered:
+                writer.write(row)
+        finally:
+            writer.close()
     for p in parts:
         os.remove(p)
     failed = sum(not row_ok(r) for r in ordered)

@@ -10,6 +10,7 @@ import os.path as osp
 import sys
 from typing import IO, Any, Callable, Collection, Optional, Sequence
 
+from ..utils.files import drop_cut_line
 from .common import EXIT_FAILED, EXIT_OK, UsageError, progress
 
 SCORE_COLUMNS = ('path', 'score', 'q_feat', 'p_pos', 'height', 'width', 'tiles', 'error')
@@ -132,23 +133,6 @@ def read_rows(path: str) -> list[dict]:
             if isinstance(row, dict) and row.get('path'):
                 rows.append(current_row(row))
     return rows
-
-
-def drop_cut_line(path: str) -> None:
-    """Cut off a last line without its newline (an interrupted run's half-written row), so that appended rows
-    start on a line of their own and the half row is not mistaken for a score."""
-    with open(path, 'rb+') as f:
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        if size == 0:
-            return
-        f.seek(size - 1)
-        if f.read(1) == b'\n':
-            return
-        f.seek(max(0, size - (1 << 20)))  # a row is far shorter than 1 MiB
-        tail = f.read()
-        end = tail.rfind(b'\n')
-        f.truncate(size - len(tail) + end + 1 if end >= 0 else 0)
 
 
 def _looks_like_csv(path: str) -> bool:

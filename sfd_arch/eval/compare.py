@@ -28,7 +28,14 @@ import sfd_arch.metrics as metrics_lib
 from sfd_arch.metrics import records
 
 from ..utils import upsampler as inference
-from ..utils.files import UnsafePathError, check_name, refuse_output_over_input
+from ..utils.files import (
+    UnsafePathError,
+    atomic_path,
+    check_name,
+    drop_cut_line,
+    refuse_output_over_input,
+    write_atomic,
+)
 from ..utils.results import marked
 from .html_report import COPY_DIR, write_compare_html
 from .plan import (
@@ -88,12 +95,10 @@ class MetricsCsv:
     def __init__(self, path: str, rows: list[CompareRow], rewrite: bool):
         self.path = path
         if rewrite or not osp.isfile(path):
-            tmp = path + '.tmp'
-            with open(tmp, 'w', newline='') as f:  # stale rows dropped in one rename: never half a file
+            with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:  # stale rows dropped in one rename
                 writer = csv.writer(f)
                 writer.writerow(CSV_COLUMNS)
                 writer.writerows(csv_line(r) for r in rows)
-            os.replace(tmp, path)
         self._file = open(path, 'a', newline='')
         self._writer = csv.writer(self._file)
 
@@ -106,18 +111,13 @@ class MetricsCsv:
 
 
 def _write_json(path: str, data: dict) -> None:
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def _imwrite(path: str, img: np.ndarray) -> None:
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    tmp = path[:-4] + '.tmp.png'
-    if not cv2.imwrite(tmp, img):
-        raise CompareError(f'cannot write {path}')
-    os.replace(tmp, path)
+    with atomic_path(path, keep_extension=True) as tmp:
+        if not cv2.imwrite(tmp, img):
+            raise CompareError(f'cannot write {path}')
 
 
 def metric_key(block: dict) -> str:
@@ -137,6 +137,8 @@ def reconcile(out_dir: str, models: list[Model], datasets: list[Dataset],
     written after the stale rows are gone, so a crash in between only makes the next run drop nothing twice.
     """
     csv_path, state_path = osp.join(out_dir, 'metrics.csv'), osp.join(out_dir, STATE_FILE)
+    if osp.isfile(csv_path):
+        drop_cut_line(csv_path)  # a run killed mid-row: that value is computed again, the row not misread
     try:
         rows = read_compare_csv(csv_path) if osp.isfile(csv_path) else []
     except ValueError as err:

@@ -14,7 +14,6 @@ from a finished comparison without running a network. One function per output:
 from __future__ import annotations
 
 import math
-import os
 import os.path as osp
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any, Optional
 import numpy as np
 import yaml
 
+from ..utils.files import atomic_path
 from ..utils.results import DATASET_LEVEL  # noqa: F401  (re-exported: the image field of a dataset-level value)
 
 CSV_COLUMNS = ('model', 'dataset', 'image', 'metric', 'value')
@@ -563,7 +563,5 @@ def report_markdown(command: str, table: str, pd_png: Optional[str], visual_pngs
 
 
 def _save(fig, output: str, tight: bool = True) -> None:
-    os.makedirs(osp.dirname(osp.abspath(output)), exist_ok=True)
-    tmp = f'{output}.tmp.png'  # written whole, then renamed: an interrupted run never leaves half a PNG
-    fig.savefig(tmp, dpi=300, bbox_inches='tight' if tight else None, pad_inches=0.02)
-    os.replace(tmp, output)
+    with atomic_path(output, keep_extension=True) as tmp:  # an interrupted run never leaves half a PNG
+        fig.savefig(tmp, dpi=300, bbox_inches='tight' if tight else None, pad_inches=0.02)

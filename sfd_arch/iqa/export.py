@@ -25,7 +25,7 @@ import logging
 import os
 import os.path as osp
 import re
-from typing import Any, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
 
@@ -33,6 +33,8 @@ from ..archs.clip_arch import normalize_clip_opt
 from ..archs.featd_arch import FeatD
 from ..archs.prompt_learner_arch import PromptLearner
 from ..utils.checkpoints import CheckpointError, load_checkpoint
+from ..utils.discriminators import BY_NAME, DISCRIMINATORS
+from ..utils.files import atomic_path
 from ..utils.force_yml import apply_force_yml, recorded_overrides
 from ..utils.safe_yaml import OptionFileError, load_yaml
 from ..utils.switches import sfd_switches  # the one reading of the ablation switches
@@ -41,12 +43,10 @@ logger = logging.getLogger('basicsr')
 
 WEIGHTS_FORMAT = 'sfd-iqa'
 WEIGHTS_VERSION = 1
-DEFAULT_FEATD_OPT: dict[str, Any] = {'type': 'FeatD', 'num_feat': 64}
-DEFAULT_LPP_OPT: dict[str, Any] = {'type': 'PromptLearner', 'n_ctx': 16, 'pos': 'high quality', 'neg': 'low quality'}
 # what makes an option file one of an SFD run (an upstream ESRGAN file has none of these)
 SFD_MODELS = ('SFDModel', 'RealSFDModel')
-SFD_BLOCKS = ('clip', 'network_featd', 'network_lpp')
-_CKPT = re.compile(r'^net_(featd|lpp)_(\d+|latest)\.pth$')
+SFD_BLOCKS = ('clip', *(spec.network_key for spec in DISCRIMINATORS))
+_CKPT = re.compile(rf'^net_({"|".join(BY_NAME)})_(\d+|latest)\.pth$')
 
 
 class ExportError(RuntimeError):
@@ -88,9 +88,16 @@ def _apply_recorded_overrides(opt: dict, text: str, opt_path: str) -> None:
     logger.info(f'{opt_path}: applied the run\'s --force_yml overrides of {", ".join(forced)}')
 
 
-def read_option_blocks(opt_path: str) -> tuple[dict, Optional[dict], Optional[dict]]:
-    """``(clip, network_featd, network_lpp)`` blocks of a BasicSR option file, defaults where absent; ``None`` for a
-    network the run turned off (``network_featd: ~``, ``train.featd_opt: ~``, ...)."""
+def read_option_blocks(opt_path: str) -> tuple[Optional[dict], ...]:
+    """``(clip, network_featd, network_lpp)`` blocks of a BasicSR option file (one per spec of
+    utils/discriminators.py, in their order), defaults where absent; ``None`` for a network the run turned off
+    (``network_featd: ~``, ``train.featd_opt: ~``, ...)."""
+    clip_opt, blocks = network_blocks(opt_path)
+    return (clip_opt, *blocks.values())
+
+
+def network_blocks(opt_path: str) -> tuple[dict, dict[str, Optional[dict]]]:
+    """``(clip block, {spec name: network block or None})`` of a BasicSR option file (``read_option_blocks``)."""
     if not osp.isfile(opt_path):
         raise ExportError(f'option file not found: {opt_path}')
     with open(opt_path, encoding='utf-8') as f:
@@ -118,36 +125,34 @@ def read_option_blocks(opt_path: str) -> tuple[dict, Optional[dict], Optional[di
     if not switches.uses_clip:
         raise ExportError(f'{opt_path}: this run trained neither Feat-D nor LPP (image-D-only ablation): there is no '
                           'SFD-IQA to export')
-    featd_opt = dict(opt.get('network_featd') or DEFAULT_FEATD_OPT) if switches.featd else None
-    lpp_opt = dict(opt.get('network_lpp') or DEFAULT_LPP_OPT) if switches.tgd else None
-    return clip_opt, featd_opt, lpp_opt
+    return clip_opt, {spec.name: spec.network_opt(opt) if switches.trains(spec) else None for spec in DISCRIMINATORS}
 
 
 def find_checkpoints(experiment: str, iteration: Union[int, str, None] = None,
-                     nets: Sequence[str] = ('featd', 'lpp')) -> tuple[Optional[str], Optional[str], str]:
-    """``(featd_path, lpp_path, iteration)`` in ``<experiment>/models``; ``None`` for a network not in ``nets``
-    (a run that trained only one of them).
+                     nets: Sequence[str] = tuple(BY_NAME)) -> tuple[Optional[str], ...]:
+    """``(featd_path, lpp_path, iteration)`` in ``<experiment>/models`` (one path per spec, in their order);
+    ``None`` for a network not in ``nets`` (a run that trained only one of them).
 
     ``iteration=None`` takes the highest iteration saved for every network of ``nets``, and ``latest`` (BasicSR's
     end-of-training save) only when no numbered set exists; an int or ``'latest'`` picks that one.
     """
-    nets = [n for n in ('featd', 'lpp') if n in nets]
+    nets = [n for n in BY_NAME if n in nets]
     if not nets:
         raise ExportError('find_checkpoints: no network to look for')
     models = osp.join(experiment, 'models')
     if not osp.isdir(experiment):
         raise ExportError(f'experiment folder not found: {experiment}')
     if not osp.isdir(models):
-        raise ExportError(f'no models folder in the experiment: {models} (expected net_featd_<iter>.pth and '
-                          'net_lpp_<iter>.pth saved by SFDModel)')
+        expected = ' and '.join(spec.checkpoint_file('<iter>') for spec in DISCRIMINATORS)
+        raise ExportError(f'no models folder in the experiment: {models} (expected {expected} saved by SFDModel)')
     if iteration is not None:
         tag = str(iteration)
-        paths = {net: osp.join(models, f'net_{net}_{tag}.pth') for net in nets}
+        paths = {net: osp.join(models, BY_NAME[net].checkpoint_file(tag)) for net in nets}
         absent = [p for p in paths.values() if not osp.isfile(p)]
         if absent:
             raise ExportError(f'missing checkpoint file(s) for iteration {tag}: {", ".join(absent)}')
-        return paths.get('featd'), paths.get('lpp'), tag
-    saved: dict[str, set[str]] = {'featd': set(), 'lpp': set()}
+        return (*(paths.get(name) for name in BY_NAME), tag)
+    saved: dict[str, set[str]] = {name: set() for name in BY_NAME}
     for name in os.listdir(models):
         match = _CKPT.match(name)
         if match:
@@ -159,12 +164,13 @@ def find_checkpoints(experiment: str, iteration: Union[int, str, None] = None,
     elif 'latest' in both:
         tag = 'latest'
     else:
-        wanted = ('pair of ' if len(nets) > 1 else '') + ' and '.join(f'net_{n}_<iter>.pth' for n in nets)
+        wanted = ('pair of ' if len(nets) > 1 else '') + ' and '.join(BY_NAME[n].checkpoint_file('<iter>')
+                                                                      for n in nets)
         lonely = sorted(set.union(*(saved[n] for n in nets)) - both) if len(nets) > 1 else []
         hint = f' (only one network saved for: {", ".join(lonely)})' if lonely else ''
         raise ExportError(f'no {wanted} in {models}{hint}')
-    paths = {net: osp.join(models, f'net_{net}_{tag}.pth') for net in nets}
-    return paths.get('featd'), paths.get('lpp'), tag
+    paths = {net: osp.join(models, BY_NAME[net].checkpoint_file(tag)) for net in nets}
+    return (*(paths.get(name) for name in BY_NAME), tag)
 
 
 def find_option_file(experiment: str) -> str:
@@ -239,30 +245,36 @@ def _entry(kwargs: Optional[dict], state: Optional[dict]) -> Optional[dict]:
     return {'kwargs': dict(kwargs), 'params': {k: v.detach().cpu() for k, v in state.items()}}
 
 
-def make_payload(clip_opt: dict, featd_kwargs: Optional[dict], featd_state: Optional[dict],
-                 lpp_kwargs: Optional[dict], lpp_state: Optional[dict], source: Optional[dict] = None) -> dict:
-    """The weights-file dict; ``None`` kwargs for a network the run did not train (at least one is needed)."""
-    if featd_kwargs is None and lpp_kwargs is None:
-        raise ExportError('an SFD-IQA weights file needs Feat-D, LPP or both; got neither')
+# how each network's constructor arguments are read from its weights and checked (by spec name)
+KWARGS_FROM_STATE = {'featd': featd_kwargs_from_state, 'lpp': lpp_kwargs_from_state}
+
+
+def make_payload(clip_opt: dict, networks: dict[str, Optional[tuple[dict, dict]]],
+                 source: Optional[dict] = None) -> dict:
+    """The weights-file dict; ``networks`` maps each spec name to ``(kwargs, state dict)``, ``None`` (or absent)
+    for a network the run did not train (at least one is needed)."""
+    if all(networks.get(name) is None for name in BY_NAME):
+        raise ExportError(f'an SFD-IQA weights file needs {_any_of_networks()}; got neither')
     return {
         'format': WEIGHTS_FORMAT,
         'version': WEIGHTS_VERSION,
         'clip': normalize_clip_opt(clip_opt),
-        'featd': _entry(featd_kwargs, featd_state),
-        'lpp': _entry(lpp_kwargs, lpp_state),
+        **{name: _entry(*(networks.get(name) or (None, None))) for name in BY_NAME},
         'source': dict(source or {}),
     }
+
+
+def _any_of_networks() -> str:
+    labels = [spec.network_label for spec in DISCRIMINATORS]
+    return ', '.join(labels[:-1]) + f' or {labels[-1]}' + (' or both' if len(labels) == 2 else '')
 
 
 def save_weights(payload: dict, output: str, overwrite: bool = False) -> str:
     """Write the payload atomically (a partial file never replaces a good one)."""
     if osp.exists(output) and not overwrite:
         raise ExportError(f'output exists: {output} (pass overwrite / --overwrite to replace it)')
-    folder = osp.dirname(osp.abspath(output))
-    os.makedirs(folder, exist_ok=True)
-    tmp = f'{output}.tmp{os.getpid()}'
-    torch.save(payload, tmp)
-    os.replace(tmp, output)
+    with atomic_path(output) as tmp:
+        torch.save(payload, tmp)
     return output
 
 
@@ -293,10 +305,10 @@ def load_weights(path: str) -> dict:
     if int(payload.get('version', 0)) > WEIGHTS_VERSION:
         raise ValueError(f'{path} has SFD-IQA weights format version {payload["version"]}; this sfd_arch reads up '
                          f'to version {WEIGHTS_VERSION}: upgrade sfd_arch')
-    for key in ('clip', 'featd', 'lpp'):
+    for key in ('clip', *BY_NAME):
         if key not in payload:
             raise ValueError(f'SFD-IQA weights file {path} has no {key!r} entry')
-    if payload['featd'] is None and payload['lpp'] is None:
+    if all(payload[name] is None for name in BY_NAME):
         raise ValueError(f'SFD-IQA weights file {path} holds neither Feat-D nor LPP weights')
     return payload
 
@@ -311,27 +323,34 @@ def export_files(featd: Optional[str], lpp: Optional[str], opt: str, output: str
 
     ``featd`` / ``lpp`` may be ``None`` exactly when the option file turned that network off.
     """
-    missing = [f'{what} {p}' for what, p in (('Feat-D checkpoint', featd), ('LPP checkpoint', lpp),
-                                              ('option file', opt)) if p is not None and not osp.isfile(p)]
+    return export_checkpoints({'featd': featd, 'lpp': lpp}, opt, output, overwrite, source)
+
+
+def export_checkpoints(checkpoints: dict[str, Optional[str]], opt: str, output: str, overwrite: bool = False,
+                       source: Optional[dict] = None) -> dict:
+    """``{spec name: checkpoint file or None}`` + option file -> SFD-IQA weights file (``export_files``)."""
+    missing = [f'{what} {p}' for what, p in [
+        *((f'{spec.network_label} checkpoint', checkpoints.get(spec.name)) for spec in DISCRIMINATORS),
+        ('option file', opt)] if p is not None and not osp.isfile(p)]
     if missing:
         raise ExportError('missing: ' + '; '.join(missing))
-    clip_opt, featd_opt, lpp_opt = read_option_blocks(opt)
-    for label, flag, path, block in (('Feat-D', 'featd', featd, featd_opt), ('LPP', 'lpp', lpp, lpp_opt)):
+    clip_opt, blocks = network_blocks(opt)
+    networks: dict[str, Optional[tuple[dict, dict]]] = {}
+    for spec in DISCRIMINATORS:
+        label, flag, path, block = spec.network_label, spec.name, checkpoints.get(spec.name), blocks[spec.name]
         if block is None and path is not None:
             raise ExportError(f'{opt} turns {label} off, but a {label} checkpoint was given ({path}): '
                               'pass the option file of the run that saved it')
         if block is not None and path is None:
-            raise ExportError(f'{opt} trains {label}: give its checkpoint (--{flag} net_{flag}_<iter>.pth)')
-    featd_kwargs = featd_state = lpp_kwargs = lpp_state = None
-    if featd is not None:
-        featd_state = load_params(featd)
-        featd_kwargs = featd_kwargs_from_state(featd_state, featd_opt, featd)
-    if lpp is not None:
-        lpp_state = load_params(lpp)
-        lpp_kwargs = lpp_kwargs_from_state(lpp_state, lpp_opt, lpp)
-    info = {'featd': featd and osp.abspath(featd), 'lpp': lpp and osp.abspath(lpp), 'opt': osp.abspath(opt),
-            **(source or {})}
-    payload = make_payload(clip_opt, featd_kwargs, featd_state, lpp_kwargs, lpp_state, info)
+            raise ExportError(f'{opt} trains {label}: give its checkpoint (--{flag} {spec.checkpoint_file("<iter>")})')
+    for spec in DISCRIMINATORS:
+        path = checkpoints.get(spec.name)
+        if path is not None:
+            state = load_params(path)
+            networks[spec.name] = (KWARGS_FROM_STATE[spec.name](state, blocks[spec.name], path), state)
+    info = {**{spec.name: checkpoints.get(spec.name) and osp.abspath(checkpoints[spec.name])
+               for spec in DISCRIMINATORS}, 'opt': osp.abspath(opt), **(source or {})}
+    payload = make_payload(clip_opt, networks, info)
     save_weights(payload, output, overwrite)
     logger.info(f'SFD-IQA weights written to {output} (CLIP {clip_opt["model"]}, taps {clip_opt["layers"]}; '
                 f'{describe_payload(payload)})')
@@ -357,8 +376,8 @@ def export_experiment(experiment: str, output: str, iteration: Union[int, str, N
                           'SFD run, experiments/<name>, with models/net_featd_<iter>.pth, models/net_lpp_<iter>.pth '
                           'and the option .yml)')
     opt = opt or find_option_file(experiment)
-    _, featd_opt, lpp_opt = read_option_blocks(opt)
-    nets = [n for n, block in (('featd', featd_opt), ('lpp', lpp_opt)) if block is not None]
-    featd, lpp, tag = find_checkpoints(experiment, iteration, nets)
+    _, blocks = network_blocks(opt)
+    nets = [name for name, block in blocks.items() if block is not None]
+    *paths, tag = find_checkpoints(experiment, iteration, nets)
     source = {'experiment': osp.abspath(experiment), 'iteration': tag}
-    return export_files(featd, lpp, opt, output, overwrite, source)
+    return export_checkpoints(dict(zip(BY_NAME, paths)), opt, output, overwrite, source)

@@ -34,7 +34,7 @@ from ..iqa.images import ImageArray, ImageReadError, read_image
 from ..metrics import records
 from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL, BenchProtocol
 from ..metrics.records import lower_is_better
-from ..utils.files import check_name, file_sha256
+from ..utils.files import atomic_path, check_name, drop_cut_line, file_sha256, write_atomic
 from . import correlation as corr
 from . import datasets as dsets
 from .baselines import baselines
@@ -137,10 +137,7 @@ class ScoreCache:
             json.dump(settings, f, indent=1, sort_keys=True)
 
     def _read(self) -> None:
-        with open(self.path, 'rb+') as f:
-            data = f.read()
-            if not data.endswith(b'\n'):  # the last row of an interrupted run may be cut mid-number
-                f.truncate(data.rfind(b'\n') + 1)
+        drop_cut_line(self.path)  # the last row of an interrupted run may be cut mid-number
         with open(self.path, newline='') as f:
             reader = csv.DictReader(f)
             if tuple(reader.fieldnames or ()) != CACHE_COLUMNS:
@@ -395,8 +392,35 @@ def protocol_lines(protocol: BenchProtocol, chosen_by: str = '') -> list[str]:
             'Sources: ' + '; '.join(f'`{s}`' for s in protocol.sources) + '.', '']
 
 
+@dataclass(frozen=True)
+class BenchTable:
+    """``table.md`` as text: ``headline`` is its first part (the protocol and the SRCC / PLCC table, what
+    ``sfd-iqa bench`` prints), ``text`` the whole file."""
+
+    headline: str
+    text: str
+
+
+@dataclass
+class BenchSummary:
+    """What :func:`summarize` wrote, for the command line to print and draw from: the ``results.json`` dict, the
+    table, and per dataset the points of its scatter plots (``{'images', 'mos', 'scores': {metric: raw scores}}``
+    of the images every metric scored: the rows of ``scores.csv`` the correlations used)."""
+
+    report: dict
+    table: BenchTable
+    points: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
 def write_table(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Sequence[str], n_boot: int,
                 notes: Sequence[str], protocol: Optional[BenchProtocol] = None, chosen_by: str = '') -> str:
+    """Write :func:`bench_table` to ``path`` (whole, or not at all); returns ``path``."""
+    write_atomic(path, bench_table(rows, metrics, n_boot, notes, protocol, chosen_by).text)
+    return path
+
+
+def bench_table(rows: dict[str, dict[str, MetricResult]], metrics: Sequence[str], n_boot: int,
+                notes: Sequence[str], protocol: Optional[BenchProtocol] = None, chosen_by: str = '') -> BenchTable:
     """``table.md``: the protocol; SRCC / PLCC per dataset (rows) and method (columns), best of each row in bold;
     then KRCC and the bootstrap intervals; then the notes."""
     protocol = protocol or BENCH_PROTOCOLS[DEFAULT_BENCH_PROTOCOL]
@@ -423,6 +447,7 @@ def write_table(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Se
         cells = [f'{_fmt(res[m].srcc, m in b_s)} / {_fmt(res[m].plcc, m in b_p)}{FIT_MARK if res[m].fit else ""}'
                  if m in res else '-' for m in metrics]
         lines.append(f'| {label} | {n or ""} | ' + ' | '.join(cells) + ' |')
+    headline = '\n'.join(lines).rstrip()
     lines += ['', '## KRCC', '', head, rule]
     for label, res in rows.items():
         b_k = best(label, 'krcc')
@@ -442,9 +467,7 @@ def write_table(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Se
                 lines.append(f'| {label} | {titles().get(m, m)} | ' + ' | '.join(cells) + ' |')
     if notes:
         lines += ['', '## Notes', ''] + [f'- {n}' for n in notes]
-    with open(path, 'w') as f:
-        f.write('\n'.join(lines) + '\n')
-    return path
+    return BenchTable(headline, '\n'.join(lines) + '\n')
 
 
 def plot_relative_plcc(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Sequence[str],
@@ -574,9 +597,10 @@ def folders_of(name: str) -> list[str]:
 def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metrics: Sequence[str],
               caches: dict[tuple[str, str], ScoreCache], missing: Sequence[str], broken: dict[str, str],
               unavailable: dict[str, str], protocol: Optional[BenchProtocol] = None, out: Optional[str] = None,
-              chosen_by: str = '') -> dict:
+              chosen_by: str = '') -> BenchSummary:
     """Correlations, table.md, results.json, figures and per-image CSVs from the caches, into ``out`` (default
-    ``args.out_dir``), under ``protocol`` (default ``sfd``: its PLCC; the datasets were read with its splits)."""
+    ``args.out_dir``), under ``protocol`` (default ``sfd``: its PLCC; the datasets were read with its splits).
+    Returns what it wrote (the results.json dict and the table), so that nothing is read back to be printed."""
     protocol = protocol or BENCH_PROTOCOLS[DEFAULT_BENCH_PROTOCOL]
     out = out or args.out_dir
     os.makedirs(out, exist_ok=True)
@@ -586,6 +610,7 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
                               'unreadable': dict(broken), 'unavailable': dict(unavailable),
                               'protocol': dict(protocol.describe(), chosen_by=chosen_by)}
     notes = []
+    points: dict[str, dict[str, Any]] = {}
     for name, ds in found.items():
         scores = {m: caches[name, m].scores for m in metrics}
         errors = {n: e for m in metrics for n, e in caches[name, m].errors.items() if n not in scores[m]}
@@ -598,6 +623,8 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
         write_scores(osp.join(out, name, 'scores.csv'), ds, metrics, scores, errors)
         if keep:
             _scatter(osp.join(out, 'scatter', f'{name}.png'), name, metrics, oriented, mos, per_dataset[name])
+            points[name] = {'images': [ds.names[i] for i in keep], 'mos': [float(m) for m in mos],
+                            'scores': {m: [float(scores[m][ds.names[i]]) for i in keep] for m in metrics}}
         report['datasets'][name] = {
             'title': _display(name), 'folder': ds.folder, 'source': ds.source, 'turned': ds.turned,
             'protocol': ds.protocol, 'variant': dict(ds.variant), 'listed': len(ds), 'absent': len(absent),
@@ -621,12 +648,12 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
     report['relative_plcc_not_written'] = None if fig else why
     if not fig:
         notes.append(f'relative_plcc.png not written: {why}')
-    write_table(osp.join(out, 'table.md'), {(_display(k) if k in per_dataset else k): v for k, v in rows.items()},
-                list(metrics), args.bootstrap, notes, protocol, chosen_by)
+    table = bench_table({(_display(k) if k in per_dataset else k): v for k, v in rows.items()}, list(metrics),
+                        args.bootstrap, notes, protocol, chosen_by)
+    write_atomic(osp.join(out, 'table.md'), table.text)
     report['notes'] = notes
-    with open(osp.join(out, 'results.json'), 'w') as f:
-        json.dump(report, f, indent=1, default=float)
-    return report
+    write_atomic(osp.join(out, 'results.json'), json.dumps(report, indent=1, default=float))
+    return BenchSummary(report, table, points)
 
 
 def dataset_notes(name: str, ds: dsets.IQADataset, failed: int, results: dict[str, MetricResult]) -> list[str]:
@@ -657,8 +684,7 @@ def _as_json(r: MetricResult) -> dict:
 def write_scores(path: str, ds: dsets.IQADataset, metrics: Sequence[str], scores: dict[str, dict[str, float]],
                  errors: dict[str, str]) -> None:
     """Per-image CSV: image, path, mos, one column per metric, error (absent images say so)."""
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    with open(path, 'w', newline='') as f:
+    with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(['image', 'path', 'mos', *metrics, 'error'])
         for name, p, m in zip(ds.names, ds.paths, ds.mos):

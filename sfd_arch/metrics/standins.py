@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import torch
 
+from ..utils.files import atomic_path
 from .backbones import alexnet_features, vgg16_features
 from .weights import ALEXNET, DISTS_ALPHA_BETA, FID_INCEPTION, LPIPS_HEADS, VGG16
 
@@ -38,8 +39,8 @@ def _randomize(module: torch.nn.Module, generator: torch.Generator) -> dict[str,
 
 def _save(state: dict, folder: str, name: str) -> str:
     path = osp.join(folder, name)
-    torch.save(state, path + '.tmp')
-    os.replace(path + '.tmp', path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
     return path
 
 

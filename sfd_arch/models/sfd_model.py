@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import glob
-import os
 import os.path as osp
 import re
 from collections import OrderedDict
@@ -50,18 +49,15 @@ from torch.nn.parallel import DataParallel, DistributedDataParallel
 from .. import exact_resume
 from ..archs.clip_arch import build_clip, normalize_clip_opt
 from ..utils.checkpoints import load_checkpoint
+from ..utils.discriminators import DISCRIMINATORS, DiscriminatorSpec
+from ..utils.files import atomic_path
 from ..utils.results import RANDOM_CLIP, STAND_IN_WEIGHTS, marked_metric_log
 from ..utils.switches import SFDSwitches, sfd_switches  # noqa: F401  (re-exported: the one reading of the switches)
 
-# what applies when an option file leaves the SFD blocks out (docs/design.md, "1 The method")
-SFD_DEFAULTS = {
-    'network_featd': {'type': 'FeatD', 'num_feat': 64},
-    'network_lpp': {'type': 'PromptLearner', 'n_ctx': 16, 'pos': 'high quality', 'neg': 'low quality'},
-    'optim_featd': {'type': 'Adam', 'lr': 1e-4, 'betas': [0.9, 0.99]},
-    'optim_lpp': {'type': 'Adam', 'lr': 1e-4, 'betas': [0.9, 0.99]},
-    'featd_opt': {'type': 'FeatureGANLoss', 'gan_type': 'vanilla', 'loss_weight': 5e-3},
-    'tgd_opt': {'type': 'TextGuidedGANLoss', 'loss_weight': 5e-3},
-}
+# what applies when an option file leaves the SFD blocks out (docs/design.md, "1 The method"), from the specs
+SFD_DEFAULTS = {key: default for spec in DISCRIMINATORS for key, default in (
+    (spec.network_key, spec.network_default), (spec.optimizer_key, spec.optimizer_default),
+    (spec.loss_key, spec.loss_default))}
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
@@ -89,13 +85,8 @@ def atomic_torch_save(obj, path: str) -> None:
 
     The temporary name does not end in ``.pth`` / ``.state``, so BasicSR's auto-resume never picks it up.
     """
-    tmp = f'{path}.tmp'
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 def _mean(values: list[torch.Tensor]) -> torch.Tensor:
@@ -129,8 +120,9 @@ class SFDMixin:
         self.cri_pix = build_loss(train_opt['pixel_opt']).to(self.device) if train_opt.get('pixel_opt') else None
         self.cri_perceptual = (build_loss(train_opt['perceptual_opt']).to(self.device)
                                if train_opt.get('perceptual_opt') else None)
-        self.cri_featd = build_loss(self._sfd_train_opt('featd_opt')).to(self.device) if self.sfd.featd else None
-        self.cri_tgd = build_loss(self._sfd_train_opt('tgd_opt')).to(self.device) if self.sfd.tgd else None
+        for spec in DISCRIMINATORS:
+            loss = build_loss(spec.loss_opt(train_opt)).to(self.device) if self.sfd.trains(spec) else None
+            setattr(self, spec.loss_attr, loss)
 
         self.net_d_iters = train_opt.get('net_d_iters', 1)
         self.net_d_init_iters = train_opt.get('net_d_init_iters', 0)
@@ -193,32 +185,31 @@ class SFDMixin:
         else:
             logger.info('SFD: Feat-D and TG-D are both off: CLIP is not built and never runs (image-D-only run)')
         logger.info(f'SFD: training with {self.sfd.describe()}')
-        for name, label in (('featd', 'Feat-D'), ('tgd', 'TG-D and LPP')):
-            if name in self.sfd.reasons:
-                logger.info(f"SFD ablation: {label} off ({', '.join(self.sfd.reasons[name])}): no network, "
-                            'optimiser, scheduler or checkpoint for it')
+        for spec in DISCRIMINATORS:
+            if spec.switch in self.sfd.reasons:
+                logger.info(f"SFD ablation: {spec.ablation_label} off ({', '.join(self.sfd.reasons[spec.switch])}): "
+                            'no network, optimiser, scheduler or checkpoint for it')
 
 
     def _init_sfd_discriminators(self) -> None:
-        """Feat-D and LPP as the ablation switches ask, with their pretrained weights."""
-        opt = self.opt
-        logger = get_root_logger()
-        self.net_featd = self.net_lpp = None
-        if self.sfd.featd:
-            self.net_featd = self.model_to_device(build_network(self._sfd_net_opt('network_featd')))
-        if self.sfd.tgd:
-            self.net_lpp = build_network(self._sfd_net_opt('network_lpp')).to(self.device)
-            if self.sfd.fixed_prompts:
-                logger.info(f'SFD ablation: fixed prompts {self.net_lpp.pos!r} / {self.net_lpp.neg!r} (no trainable '
-                            'tensor; text features computed once)')
-        for name, net in (('featd', self.net_featd), ('lpp', self.net_lpp)):
-            if net is None:
-                continue
-            self.print_network(net)
-            load_path = self._pretrain_path(name)
-            if load_path is not None:
-                self.load_network(net, load_path, opt['path'].get(f'strict_load_{name}', True),
-                                  opt['path'].get(f'param_key_{name}', 'params'))
+        """Feat-D and LPP (every spec of utils/discriminators.py) as the ablation switches ask, with their
+        pretrained weights."""
+        path_opt = self.opt['path']
+        for spec in DISCRIMINATORS:
+            net = None
+            if self.sfd.trains(spec):
+                net = build_network(self._sfd_net_opt(spec))
+                net = self.model_to_device(net) if spec.wrapped else net.to(self.device)
+                self.print_network(net)
+                load_path = self._pretrain_path(spec)
+                if load_path is not None:
+                    _, param_key, strict_key = spec.path_keys
+                    self.load_network(net, load_path, path_opt.get(strict_key, True),
+                                      path_opt.get(param_key, 'params'))
+            setattr(self, spec.net_attr, net)
+        if self.net_lpp is not None and self.sfd.fixed_prompts:
+            get_root_logger().info(f'SFD ablation: fixed prompts {self.net_lpp.pos!r} / {self.net_lpp.neg!r} (no '
+                                   'trainable tensor; text features computed once)')
         self._broadcast_lpp()
 
 
@@ -248,41 +239,36 @@ class SFDMixin:
             self.relativistic_d = train_opt.get('relativistic_d', True)
             self.net_d.train()
 
-    def _sfd_net_opt(self, key: str) -> dict:
-        net_opt = copy.deepcopy(self.opt.get(key) or SFD_DEFAULTS[key])
-        net_opt.setdefault('type', SFD_DEFAULTS[key]['type'])  # e.g. `network_lpp: {learnable: false, ...}`
+    def _sfd_net_opt(self, spec: DiscriminatorSpec) -> dict:
+        net_opt = spec.network_opt(self.opt)
+        key = spec.network_key
         if 'clip' in net_opt:
             raise KeyError(f'{key}.clip: the CLIP backbone is set by the top-level `clip:` block, not inside {key}')
         net_opt['clip'] = self.clip_opt  # FeatD reads the taps' channels, PromptLearner the text encoder
         return net_opt
 
-    def _sfd_train_opt(self, key: str) -> dict:
-        loss_opt = copy.deepcopy(self.opt['train'].get(key) or SFD_DEFAULTS[key])
-        loss_opt.setdefault('type', SFD_DEFAULTS[key]['type'])
-        return loss_opt
-
-    def _pretrain_path(self, name: str) -> Optional[str]:
+    def _pretrain_path(self, spec: DiscriminatorSpec) -> Optional[str]:
         path_opt = self.opt['path']
-        load_path = path_opt.get(f'pretrain_network_{name}')
+        load_path = path_opt.get(spec.pretrain_key)
         resume_state = path_opt.get('resume_state')
-        if load_path is None and resume_state and self.opt.get(f'network_{name}') is None:
+        if load_path is None and resume_state and self.opt.get(spec.network_key) is None:
             # BasicSR's check_resume only sets paths for `network_*` blocks present in the file; SFD's blocks
             # are optional, so derive the checkpoint of the resumed iteration the same way.
             resume_iter = osp.basename(resume_state).split('.state')[0]
-            load_path = osp.join(path_opt['models'], f'net_{name}_{resume_iter}.pth')
+            load_path = osp.join(path_opt['models'], spec.checkpoint_file(resume_iter))
         if load_path is not None and not osp.isfile(load_path):
-            raise FileNotFoundError(f'path.pretrain_network_{name}: checkpoint not found: {load_path}')
+            raise FileNotFoundError(f'path.{spec.pretrain_key}: checkpoint not found: {load_path}')
         return load_path
 
     def optimizer_names(self) -> list[str]:
         """Names of ``self.optimizers`` in order (recorded in the training state to explain a resume mismatch)."""
-        return [attr for attr in ('optimizer_g', 'optimizer_d', 'optimizer_featd', 'optimizer_lpp')
-                if getattr(self, attr, None) is not None]
+        attrs = ['optimizer_g', 'optimizer_d'] + [spec.optimizer_attr for spec in DISCRIMINATORS]
+        return [attr for attr in attrs if getattr(self, attr, None) is not None]
 
     def setup_optimizers(self) -> None:
         train_opt = self.opt['train']
-        groups = [('optimizer_g', 'optim_g', self.net_g), ('optimizer_d', 'optim_d', self.net_d),
-                  ('optimizer_featd', 'optim_featd', self.net_featd), ('optimizer_lpp', 'optim_lpp', self.net_lpp)]
+        groups = [('optimizer_g', 'optim_g', self.net_g), ('optimizer_d', 'optim_d', self.net_d)] + [
+            (spec.optimizer_attr, spec.optimizer_key, getattr(self, spec.net_attr)) for spec in DISCRIMINATORS]
         for attr, key, net in groups:
             params = [p for p in net.parameters() if p.requires_grad] if net is not None else []
             if not params:  # network off, or nothing to train (fixed prompts): no optimiser and no scheduler
@@ -463,10 +449,12 @@ class SFDMixin:
             self.scaler_d.update()
 
     def _discriminators(self) -> list:
-        return [n for n in (self.net_featd, self.net_lpp, self.net_d) if n is not None]
+        nets = [getattr(self, spec.net_attr) for spec in DISCRIMINATORS] + [self.net_d]
+        return [n for n in nets if n is not None]
 
     def _d_optimizers(self) -> list:
-        return [o for o in (self.optimizer_featd, self.optimizer_lpp, self.optimizer_d) if o is not None]
+        optimizers = [getattr(self, spec.optimizer_attr) for spec in DISCRIMINATORS] + [self.optimizer_d]
+        return [o for o in optimizers if o is not None]
 
     def _set_requires_grad(self, flag: bool) -> None:
         for net in self._discriminators():  # LPP's parameters are its context vectors only (none: fixed prompts)
@@ -561,9 +549,10 @@ class SFDMixin:
             self.save_network(self.net_g, 'net_g', current_iter)
         if self.net_d is not None:
             self.save_network(self.net_d, 'net_d', current_iter)
-        for net, label in ((self.net_featd, 'net_featd'), (self.net_lpp, 'net_lpp')):
+        for spec in DISCRIMINATORS:
+            net = getattr(self, spec.net_attr)
             if net is not None:  # an ablation that turned it off has no checkpoint for it
-                self.save_network(net, label, current_iter)
+                self.save_network(net, spec.net_attr, current_iter)
         # every process takes part (its random states and queue go to rank 0), then rank 0 writes the state
         extras = self.exact_resume_state() if current_iter != -1 else None
         self.save_training_state(epoch, current_iter, extras)  # last: a state on disk means its networks are too
@@ -625,9 +614,10 @@ class SFDMixin:
             self._check_resumed_clip(resume_state, where)
         names = resume_state.get('optimizer_names')
         if names is not None and names != self.optimizer_names():
+            switch_keys = [s.loss_key for s in DISCRIMINATORS] + [s.network_key for s in DISCRIMINATORS]
             raise ValueError(f'{where} holds optimisers {names} but this option file trains {self.optimizer_names()}: '
-                             'an ablation switch (featd_opt, tgd_opt, network_featd, network_lpp, keep_image_d) was '
-                             'changed since the run started; resume with the option file of that run')
+                             f'an ablation switch ({", ".join(switch_keys)}, keep_image_d) was changed since the run '
+                             'started; resume with the option file of that run')
         super().resume_training(resume_state)
         scalers = resume_state.get('scalers') or {}
         for key, scaler in (('g', self.scaler_g), ('d', self.scaler_d)):

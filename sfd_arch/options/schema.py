@@ -14,6 +14,7 @@ from typing import Any, Literal, Optional
 
 from ..archs.clip_arch import CLIP_OPT_KEYS
 from ..metrics.protocols import PROTOCOLS
+from ..utils.discriminators import DISCRIMINATORS
 
 # set by BasicSR's parse_options / train.py itself; a file may carry them (a copied options.yml does)
 RUNTIME_TOP = ('is_train', 'dist', 'rank', 'world_size', 'auto_resume', 'root_path')
@@ -28,7 +29,7 @@ BASICSR_TOP: dict[str, Any] = {
 # sfd_arch.metrics.protocols; read from the top level of a file of any model type (walk.check_option_keys)
 PROTOCOL: dict[str, Any] = {'protocol': Literal[tuple(PROTOCOLS)]}
 SFD_TOP: dict[str, Any] = {
-    'keep_image_d': bool, 'clip': Optional[dict], 'network_featd': Optional[dict], 'network_lpp': Optional[dict],
+    'keep_image_d': bool, 'clip': Optional[dict], **{spec.network_key: Optional[dict] for spec in DISCRIMINATORS},
     'extra_keys': list[str], 'deterministic': bool, **PROTOCOL,
 }
 # RealESRGANModel (BasicSR 1.4.2 and Real-ESRGAN): the on-the-fly degradations, read from the top level
@@ -44,14 +45,14 @@ TOP_BY_MODEL: dict[str, dict[str, Any]] = {
     'RealSFDModel': {**BASICSR_TOP, **SFD_TOP, **REAL_DEGRADATION_TOP},
 }
 
-NETWORKS = ('g', 'd', 'featd', 'lpp')
+NETWORKS = ('g', 'd') + tuple(spec.name for spec in DISCRIMINATORS)
 PATH: dict[str, Any] = {
     **{f'{prefix}_{net}': Any for net in NETWORKS for prefix in ('pretrain_network', 'param_key', 'strict_load')},
     **{key: Any for key in ('resume_state', 'ignore_resume_networks', 'experiments_root', 'models',
                             'training_states', 'log', 'visualization', 'results_root')},
 }
-OPTIMIZERS = ('optim_g', 'optim_d', 'optim_featd', 'optim_lpp')
-LOSSES = ('pixel_opt', 'perceptual_opt', 'gan_opt', 'featd_opt', 'tgd_opt')
+OPTIMIZERS = ('optim_g', 'optim_d') + tuple(spec.optimizer_key for spec in DISCRIMINATORS)
+LOSSES = ('pixel_opt', 'perceptual_opt', 'gan_opt') + tuple(spec.loss_key for spec in DISCRIMINATORS)
 TRAIN: dict[str, Any] = {
     **{key: Optional[dict] for key in OPTIMIZERS + LOSSES}, 'scheduler': dict,
     'ema_decay': float, 'total_iter': float, 'warmup_iter': float, 'net_d_iters': int, 'net_d_init_iters': int,
@@ -94,7 +95,7 @@ METRIC_BLOCK_KEYS = ('type', 'better')
 # the image arguments BasicSR passes itself (``calculate_metric(dict(img=..., img2=...), opt)``)
 METRIC_IMAGE_ARGS = ('img', 'img2')
 # sfd_arch's networks get the top-level clip block from the model; a `clip:` inside them is an error
-INJECTED_NETWORK_ARGS: dict[str, tuple[str, ...]] = {'network_featd': ('clip',), 'network_lpp': ('clip',)}
-DEFAULT_NETWORK_TYPES = {'network_featd': 'FeatD', 'network_lpp': 'PromptLearner'}
-DEFAULT_LOSS_TYPES = {'featd_opt': 'FeatureGANLoss', 'tgd_opt': 'TextGuidedGANLoss'}
+INJECTED_NETWORK_ARGS: dict[str, tuple[str, ...]] = {spec.network_key: spec.injected for spec in DISCRIMINATORS}
+DEFAULT_NETWORK_TYPES = {spec.network_key: spec.network_default['type'] for spec in DISCRIMINATORS}
+DEFAULT_LOSS_TYPES = {spec.loss_key: spec.loss_default['type'] for spec in DISCRIMINATORS}
 DEFAULT_OPTIMIZER_TYPE = 'Adam'

@@ -22,6 +22,8 @@ from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 from typing_extensions import Annotated
 
+from ..utils.discriminators import DISCRIMINATORS
+
 # YAML 1.1 (PyYAML) reads 1e-4 and 5e3 as strings: its float pattern needs a dot
 _NUMBER_TEXT = re.compile(r'^[-+]?(\d[\d_]*)?(\.\d*)?([eE][-+]?\d+)?$')
 
@@ -180,9 +182,8 @@ DATASET: dict[str, Expect] = {
 }
 IO_BACKEND: dict[str, Expect] = {'type': choice('disk', 'lmdb', 'memcached')}
 PATHS: dict[str, Expect] = {
-    **{f'pretrain_network_{net}': PATH for net in ('g', 'd', 'featd', 'lpp')},
-    **{f'strict_load_{net}': BOOL for net in ('g', 'd', 'featd', 'lpp')},
-    **{f'param_key_{net}': TEXT for net in ('g', 'd', 'featd', 'lpp')},
+    **{f'{prefix}_{net}': expect for net in ('g', 'd', *(spec.name for spec in DISCRIMINATORS))
+       for prefix, expect in (('pretrain_network', PATH), ('strict_load', BOOL), ('param_key', TEXT))},
     'resume_state': PATH,
 }
 TRAIN: dict[str, Expect] = {

@@ -132,7 +132,7 @@ def _unknown_type(where: str, name: Any, registry: Any, what: str) -> str:
 def _networks(checker: KeyChecker, opt: dict[str, Any]) -> None:
     from basicsr.utils.registry import ARCH_REGISTRY
 
-    for key in ('network_g', 'network_d', 'network_featd', 'network_lpp'):
+    for key in [f'network_{net}' for net in schema.NETWORKS]:
         block = opt.get(key)
         if not isinstance(block, dict):
             continue

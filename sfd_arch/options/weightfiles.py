@@ -18,10 +18,11 @@ import os.path as osp
 from typing import Any, Iterator, Optional
 
 from ..utils import checkpoints
+from ..utils.discriminators import BY_NETWORK_KEY
 
 # network option key -> the short name BasicSR uses in path keys (pretrain_network_<short>, param_key_<short>)
 BASICSR_NETWORKS = {'network_g': 'g', 'network_d': 'd'}
-SFD_NETWORKS = {'network_featd': 'featd', 'network_lpp': 'lpp'}
+SFD_NETWORKS = {key: spec.name for key, spec in BY_NETWORK_KEY.items()}
 
 
 class WeightFileError(ValueError):
@@ -175,7 +176,7 @@ def _sfd_network_off(opt: dict[str, Any], network: str) -> bool:
     from ..utils.switches import sfd_switches
 
     switches = sfd_switches(opt)
-    return not (switches.featd if network == 'network_featd' else switches.tgd)
+    return not switches.trains(BY_NETWORK_KEY[network])
 
 
 def check_clip_weights(opt: dict[str, Any]) -> None:

@@ -41,6 +41,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..compat import ensure_basicsr_importable
+from ..utils.files import write_atomic
 
 # cv2, tqdm and BasicSR are imported in the functions that use them: the script's parser reads DEFAULTS, and
 # `prepare_data.py --help` must answer before they load
@@ -107,10 +108,7 @@ def _write_png(img: np.ndarray, path: str, compression: int) -> None:
     ok, buf = cv2.imencode('.png', img, [cv2.IMWRITE_PNG_COMPRESSION, compression])
     if not ok:
         raise OSError(f'could not encode {path}')
-    tmp = path + '.part'
-    with open(tmp, 'wb') as f:
-        f.write(buf.tobytes())
-    os.replace(tmp, path)
+    write_atomic(path, buf.tobytes())
 
 
 def read_source(path: str) -> tuple[Optional[np.ndarray], str]:

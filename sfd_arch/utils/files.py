@@ -87,6 +87,58 @@ def refuse_output_over_input(outputs: Iterable[str], inputs: Iterable[str], what
                               'choose another output path')
 
 
+# -- whole files written atomically, appended files repaired -----------------------------------------------------------
+@contextmanager
+def atomic_path(path: str, keep_extension: bool = False) -> Iterator[str]:
+    """A temporary path beside ``path`` to write the whole file to; renamed onto ``path`` (``os.replace``) when the
+    block ends without an error, removed when it fails. A process killed mid-write never leaves half a ``path``
+    and never touches an earlier one.
+
+    The temporary name is ``<path>.tmp``; with ``keep_extension`` it is ``<stem>.tmp<ext>`` (writers that pick the
+    format from the name: ``savefig``, ``cv2.imwrite``). Without it the name ends in ``.tmp``, so BasicSR's
+    auto-resume never takes it for a ``.pth`` / ``.state`` file.
+    """
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    stem, ext = osp.splitext(path)
+    tmp = f'{stem}.tmp{ext}' if keep_extension else f'{path}.tmp'
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def write_atomic(path: str, data: str | bytes, encoding: str = 'utf-8') -> str:
+    """Write ``data`` (text or bytes) to ``path`` whole (:func:`atomic_path`); returns ``path``."""
+    with atomic_path(path) as tmp:
+        if isinstance(data, bytes):
+            with open(tmp, 'wb') as f:
+                f.write(data)
+        else:
+            with open(tmp, 'w', encoding=encoding) as f:
+                f.write(data)
+    return path
+
+
+def drop_cut_line(path: str) -> None:
+    """Cut off a last line without its newline (an interrupted run's half-written row) from an append-only file, so
+    that appended rows start on a line of their own and the half row is not mistaken for a result."""
+    with open(path, 'rb+') as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        if size == 0:
+            return
+        f.seek(size - 1)
+        if f.read(1) == b'\n':
+            return
+        f.seek(max(0, size - (1 << 20)))  # a row is far shorter than 1 MiB
+        tail = f.read()
+        end = tail.rfind(b'\n')
+        f.truncate(size - len(tail) + end + 1 if end >= 0 else 0)
+
+
 class OutputBusyError(RuntimeError):
     """Another process is writing the same output file."""
 
