@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from sfd_arch.eval.html_report import COPY_DIR, bench_html_data, write_bench_html, write_compare_html
+from sfd_arch.eval.plan import plan_metrics
 
 CHROMIUM = os.environ.get('SFD_CHROMIUM', '/usr/bin/chromium')
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -343,7 +344,11 @@ def make_sized_report(root: str, case: dict) -> str:
             'labels': case['labels'], 'directions': {m: 'lower' if m in LOWER else 'higher' for m in metrics},
             'images': images, 'weights': weights, 'command': 'python scripts/compare.py ' + ' '.join(
                 f'--model {m}=experiments/{m}/models/net_g_latest.pth' for m in models),
-            'skipped': {'musiq': 'weights missing: ' + osp.join(weight_dir, 'musiq_koniq_ckpt-e95806b9.pth')}}
+            'skipped': {'musiq': 'weights missing: ' + osp.join(weight_dir, 'musiq_koniq_ckpt-e95806b9.pth')},
+            # the protocol heads the page with a table of its own (long source paths and origins)
+            'protocol': plan_metrics({'scale': 4, 'val': {'metrics': {'psnr': {'type': 'calculate_psnr',
+                                                                                'crop_border': 4}}}},
+                                     osp.join(weight_dir, 'test_demo.yml'), protocol='pyiqa').protocol_record()}
     return write_compare_html(out, data)
 
 
@@ -361,7 +366,7 @@ def test_page_fits_1024_to_1920_px_windows(tmp_path, browser, case):
             const c = card.getBoundingClientRect(), t = b.querySelector('table');
             return {right: r.right, card: c.right, reach: b.scrollWidth, table: t.offsetWidth,
                     cut: Array.from(t.tHead.rows[0].cells).filter(h => h.scrollWidth > h.clientWidth).length}; })''')
-        assert len(boxes) == 1 + 2 + 1  # the dataset's table, one per viewer, the weights
+        assert len(boxes) == 1 + 1 + 2 + 1  # the protocol's, the dataset's table, one per viewer, the weights
         for box in boxes:
             assert box['right'] <= box['card'] + 0.5, (width, box)  # inside its card
             assert box['reach'] >= box['table'] and box['cut'] == 0, (width, box)  # every column reachable, whole
