@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 
 class SpandrelNet(nn.Module):
@@ -32,12 +31,8 @@ class SpandrelNet(nn.Module):
         self.how = gen.how
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from ..utils.upsampler import pad_to_requirements  # with the reader: loaded once a network is built
+
         h, w = x.shape[2:]
-        need_h, need_w = max(h, self.minimum), max(w, self.minimum)
-        if self.square:
-            need_h = need_w = max(need_h, need_w)
-        need_h, need_w = (-(-n // self.multiple_of) * self.multiple_of for n in (need_h, need_w))
-        if (need_h, need_w) != (h, w):
-            mode = 'reflect' if need_h - h < h and need_w - w < w else 'replicate'
-            x = F.pad(x, (0, need_w - w, 0, need_h - h), mode=mode)
+        x = pad_to_requirements(x, self.minimum, self.square, self.multiple_of)
         return self.model(x)[:, :, :h * self.scale, :w * self.scale]

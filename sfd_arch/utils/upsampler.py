@@ -33,7 +33,7 @@ from basicsr.utils import img2tensor, tensor2img  # noqa: E402
 __all__ = [
     'ALPHA_EXTENSIONS', 'HIGH_DEPTH_EXTENSIONS', 'IMG_EXTENSIONS', 'RRDBUpsampler', 'TiledUpsampler',
     'build_generator', 'list_inputs', 'load_generator_state', 'output_extension', 'pick_device', 'read_weights',
-    'output_path', 'refuse_outputs_over_inputs', 'rrdb_options_from_state', 'rrdb_size_multiple',
+    'output_path', 'pad_to_requirements', 'refuse_outputs_over_inputs', 'rrdb_options_from_state', 'rrdb_size_multiple',
 ]
 
 IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
@@ -111,6 +111,21 @@ def rrdb_size_multiple(scale: int) -> int:
 
 
 # -- the upsampler ----------------------------------------------------------------------------------------------
+def pad_to_requirements(x: torch.Tensor, minimum: int = 1, square: bool = False, multiple: int = 1) -> torch.Tensor:
+    """``(B, C, H, W)`` padded at the bottom and right to what an architecture accepts: at least ``minimum`` px,
+    square if asked, sides multiples of ``multiple`` (reflection where there is room for it, else replication).
+    The caller crops the output back to ``H x W`` times the scale."""
+    h, w = x.shape[2:]
+    need_h, need_w = max(h, minimum), max(w, minimum)
+    if square:
+        need_h = need_w = max(need_h, need_w)
+    need_h, need_w = (-(-n // multiple) * multiple for n in (need_h, need_w))
+    if (need_h, need_w) == (h, w):
+        return x
+    mode = 'reflect' if need_h - h < h and need_w - w < w else 'replicate'  # reflect needs the room
+    return torch.nn.functional.pad(x, (0, need_w - w, 0, need_h - h), mode=mode)
+
+
 class TiledUpsampler:
     """Runs a generator on whole images or tile by tile, on any device, keeping image format and bit depth.
 
@@ -148,14 +163,8 @@ class TiledUpsampler:
     @torch.no_grad()
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[2:]
-        # a network's minimum size or square inputs: reflect-pad this input (a tile or the image), crop the output
-        need_h, need_w = max(h, self.minimum), max(w, self.minimum)
-        if self.square:
-            need_h = need_w = max(need_h, need_w)
-        need_h, need_w = (-(-n // self.mod) * self.mod for n in (need_h, need_w))
-        if (need_h, need_w) != (h, w):
-            mode = 'reflect' if need_h - h < h and need_w - w < w else 'replicate'  # reflect needs the room
-            x = torch.nn.functional.pad(x, (0, need_w - w, 0, need_h - h), mode=mode)
+        # a network's minimum size or square inputs: pad this input (a tile or the image), crop the output
+        x = pad_to_requirements(x, self.minimum, self.square, self.mod)
         x = x.to(self.device, dtype=torch.float16 if self.half else torch.float32)
         y = self.model(x).float().cpu()
         return y[:, :, :h * self.scale, :w * self.scale]
