@@ -29,7 +29,7 @@ from basicsr.metrics import calculate_psnr, calculate_ssim  # noqa: E402
 from basicsr.utils import img2tensor, tensor2img  # noqa: E402
 
 from sfd_arch.utils.results import (  # noqa: E402
-    MetricRecord,
+    ResultRow,
     dataset_means,
     read_metrics_csv,
     summary_markdown,
@@ -168,16 +168,16 @@ def test_stand_in_lpips_is_marked_in_the_log_line_csv_and_summary(tmp_path, monk
 
 
 def test_csv_round_trip_summary_and_bad_files(tmp_path):
-    records = [MetricRecord('Set5', 'baby', 'psnr', 30.123456789012), MetricRecord('Set5', 'bird', 'psnr', 28.5),
-               MetricRecord('Set5', 'baby', 'lpips', 0.25), MetricRecord('Urban', 'img1', 'psnr', 22.0)]
+    records = [ResultRow('', 'Set5', 'baby', 'psnr', 30.123456789012), ResultRow('', 'Set5', 'bird', 'psnr', 28.5),
+               ResultRow('', 'Set5', 'baby', 'lpips', 0.25), ResultRow('', 'Urban', 'img1', 'psnr', 22.0)]
     write_metrics_csv(records, str(tmp_path / 'm.csv'))
     assert read_metrics_csv(str(tmp_path / 'm.csv')) == records  # values survive exactly
     assert dataset_means(records) == {'Set5': {'psnr': (30.123456789012 + 28.5) / 2, 'lpips': 0.25},
                                       'Urban': {'psnr': 22.0}}
     table = summary_markdown(records).splitlines()
     assert table[0] == '| dataset | images | psnr | lpips |'
-    noted = [MetricRecord('Set5', 'baby', 'psnr', 30.0),
-             MetricRecord('Set5', 'baby', 'lpips', 0.25, 'stand-in weights')]
+    noted = [ResultRow('', 'Set5', 'baby', 'psnr', 30.0),
+             ResultRow('', 'Set5', 'baby', 'lpips', 0.25, 'stand-in weights')]
     write_metrics_csv(noted, str(tmp_path / 'n.csv'))
     assert read_metrics_csv(str(tmp_path / 'n.csv')) == noted
     assert summary_markdown(noted).splitlines()[0] == '| dataset | images | psnr | lpips (stand-in weights) |'
@@ -185,6 +185,39 @@ def test_csv_round_trip_summary_and_bad_files(tmp_path):
     (tmp_path / 'bad.csv').write_text('image,value\nbaby,1\n')
     with pytest.raises(ValueError, match='bad.csv'):
         read_metrics_csv(str(tmp_path / 'bad.csv'))
+
+
+def test_append_only_rows_start_continue_repair_and_refuse(tmp_path, capsys):
+    """The one writer of results files: a started file, continued after a cut last line, rewritten whole from kept
+    rows, JSON Lines, standard output, and a file of other columns refused by name."""
+    from sfd_arch.utils.results import AppendOnlyRows, read_appended
+
+    path = tmp_path / 'sub' / 'rows.csv'
+    columns = ('model', 'dataset', 'image', 'metric', 'value')
+    with AppendOnlyRows(str(path), columns) as rows:
+        rows.write(ResultRow('SFD', 'Set5', 'baby', 'psnr', 0.1 + 0.2))
+        rows.write({'model': 'SFD', 'dataset': 'Set5', 'image': '*', 'metric': 'fid', 'value': None})
+    assert path.read_text().splitlines() == ['model,dataset,image,metric,value',
+                                             'SFD,Set5,baby,psnr,0.30000000000000004', 'SFD,Set5,*,fid,']
+    with open(path, 'a') as f:
+        f.write('SFD,Set5,bird,psnr,2')  # an interrupted run's half row, no newline
+    with AppendOnlyRows(str(path), columns) as rows:  # continued: the half row dropped, the rest kept
+        rows.write(ResultRow('SFD', 'Set5', 'bird', 'psnr', 25.0))
+    assert [r['image'] for r in read_appended(str(path))] == ['baby', '*', 'bird']
+    with AppendOnlyRows(str(path), columns, start=[ResultRow('E', 'Set5', 'baby', 'psnr', 1.5)]):
+        pass  # rewritten whole: the old rows gone in one rename
+    assert read_appended(str(path)) == [{'model': 'E', 'dataset': 'Set5', 'image': 'baby', 'metric': 'psnr',
+                                         'value': '1.5'}]
+    with pytest.raises(ValueError, match=r'rows.csv: its header is model,dataset,image,metric,value, expected a,b'):
+        AppendOnlyRows(str(path), ('a', 'b'))
+    jsonl = tmp_path / 'rows.jsonl'
+    with AppendOnlyRows(str(jsonl), ('image', 'value'), fmt='jsonl') as rows:
+        rows.write({'image': 'x', 'value': 2.5, 'other': 1})
+    jsonl.write_text(jsonl.read_text() + '{"image": "y", "va')
+    assert read_appended(str(jsonl), 'jsonl') == [{'image': 'x', 'value': 2.5}]
+    with AppendOnlyRows('-', ('image', 'value')) as rows:
+        rows.write({'image': 'z', 'value': 1.0})
+    assert capsys.readouterr().out.splitlines() == ['image,value', 'z,1.0']
 
 
 def test_debiased_ema_of_a_constant_is_the_constant_from_the_first_point():
@@ -201,7 +234,7 @@ def test_debiased_ema_of_a_constant_is_the_constant_from_the_first_point():
 # -- plots --------------------------------------------------------------------------------------------------------
 def write_model_csv(root: Path, model: str, values: dict) -> str:
     """values: {dataset: {metric: [per-image values]}} -> results/<model>/metrics.csv"""
-    records = [MetricRecord(d, f'img{i}', m, v) for d, per_metric in values.items()
+    records = [ResultRow('', d, f'img{i}', m, v) for d, per_metric in values.items()
                for m, vs in per_metric.items() for i, v in enumerate(vs)]
     (root / model).mkdir(parents=True)
     path = root / model / 'metrics.csv'

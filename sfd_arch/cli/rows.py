@@ -3,14 +3,11 @@ them back (a row cut by an interruption or without a score is not kept), and sco
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import os
 import os.path as osp
 import sys
-from typing import IO, Any, Callable, Collection, Optional, Sequence
+from typing import Any, Collection, Optional, Sequence
 
-from ..utils.files import drop_cut_line
+from ..utils.results import AppendOnlyRows, read_appended
 from .common import EXIT_FAILED, EXIT_OK, UsageError, progress
 
 SCORE_COLUMNS = ('path', 'score', 'q_feat', 'p_pos', 'height', 'width', 'tiles', 'error')
@@ -18,6 +15,7 @@ _INT_COLUMNS = ('height', 'width', 'tiles')
 _FLOAT_COLUMNS = ('score', 'q_feat', 'p_pos')
 # the first release named TG-D's quantity q_text: its files are read (and resumed) as if the column said p_pos
 LEGACY_COLUMNS = {'q_text': 'p_pos'}
+LEGACY_HEADER = tuple({new: old for old, new in LEGACY_COLUMNS.items()}.get(c, c) for c in SCORE_COLUMNS)
 
 
 def current_columns(columns: Sequence[str]) -> tuple[str, ...]:
@@ -31,28 +29,28 @@ def current_row(row: dict) -> dict:
 
 
 class RowWriter:
-    """Writes score rows to a CSV and/or JSON Lines file (or CSV to stdout), flushing each row.
+    """Score rows into a CSV and/or JSON Lines file (or CSV to stdout), each an :class:`AppendOnlyRows`.
 
     An existing output file is refused unless ``mode`` is ``overwrite`` (start again) or ``resume`` (keep its
     rows, append, and skip inputs it already scored without error).
     """
 
     def __init__(self, csv_path: Optional[str], json_path: Optional[str], mode: str = 'refuse'):
-        self._files: list[IO] = []
-        self._csv = self._json = None
         self.check(csv_path, json_path, mode)
+        self._outputs: list[AppendOnlyRows] = []
         done: list[set[str]] = []
-        if csv_path:
-            f, rows = self._open(csv_path, mode, self._read_csv, header=True)
-            self._csv = csv.writer(f)
-            done.append(rows)
-        if json_path:
-            self._json, rows = self._open(json_path, mode, self._read_jsonl, header=False)
-            done.append(rows)
-        if not csv_path and not json_path:
-            self._csv = csv.writer(sys.stdout)
-            self._csv.writerow(SCORE_COLUMNS)
-            self._files.append(sys.stdout)
+        for path, fmt in ((csv_path, 'csv'), (json_path, 'jsonl')):
+            if not path:
+                continue
+            try:
+                output = AppendOnlyRows(path, SCORE_COLUMNS, fmt=fmt, start=None if mode == 'resume' else [],
+                                        also=[LEGACY_HEADER])
+            except ValueError as err:
+                raise UsageError(f'cannot resume {err}') from None
+            self._outputs.append(output)
+            done.append({row['path'] for row in read_rows(path) if row_ok(row)} if mode == 'resume' else set())
+        if not self._outputs:
+            self._outputs.append(AppendOnlyRows('-', SCORE_COLUMNS))
         # an input is skipped on --resume only when every output already has it
         self.done: set[str] = set.intersection(*done) if done else set()
 
@@ -65,73 +63,30 @@ class RowWriter:
         if csv_path and json_path and osp.abspath(csv_path) == osp.abspath(json_path):
             raise UsageError('--csv and --json name the same file')
 
-    def _open(self, path: str, mode: str, read_done: Callable[[str], set[str]],
-              header: bool) -> tuple[IO, set[str]]:
-        resume = mode == 'resume' and osp.isfile(path) and osp.getsize(path) > 0
-        if resume:
-            drop_cut_line(path)
-            resume = osp.getsize(path) > 0  # only a cut header was there: start the file again
-        done = read_done(path) if resume else set()
-        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-        f = open(path, 'a' if resume else 'w', newline='')
-        self._files.append(f)
-        if header and not resume:
-            csv.writer(f).writerow(SCORE_COLUMNS)
-        f.flush()
-        return f, done
-
-    @staticmethod
-    def _read_csv(path: str) -> set[str]:
-        """Inputs the CSV scored: complete rows with a score and no error (a cut or empty row is scored again)."""
-        with open(path, newline='') as f:
-            fieldnames = csv.DictReader(f).fieldnames
-        if current_columns(fieldnames or ()) != SCORE_COLUMNS:
-            raise UsageError(f'cannot resume {path}: its header is {fieldnames}, expected {",".join(SCORE_COLUMNS)}')
-        return {row['path'] for row in read_rows(path) if row_ok(row)}
-
-    @staticmethod
-    def _read_jsonl(path: str) -> set[str]:
-        return {row['path'] for row in read_rows(path) if row_ok(row)}
-
     def write(self, row: dict) -> None:
-        if self._csv is not None:
-            self._csv.writerow(['' if row.get(c) is None else (repr(row[c]) if isinstance(row[c], float) else row[c])
-                                for c in SCORE_COLUMNS])
-        if self._json is not None:
-            self._json.write(json.dumps({c: row.get(c) for c in SCORE_COLUMNS}) + '\n')
-        for f in self._files:
-            f.flush()
+        for output in self._outputs:
+            output.write(row)
 
     def close(self) -> None:
-        for f in self._files:
-            if f is not sys.stdout:
-                f.close()
+        for output in self._outputs:
+            output.close()
 
 
 def read_rows(path: str) -> list[dict]:
     """Score rows of a CSV or JSON Lines file (ours), typed as ``IQAResult.as_dict`` gives them; a line cut by
     an interruption is skipped."""
-    columns = SCORE_COLUMNS
+    fmt = 'csv' if path.endswith('.csv') or _looks_like_csv(path) else 'jsonl'
     rows: list[dict] = []
-    if path.endswith('.csv') or _looks_like_csv(path):
-        with open(path, newline='') as f:
-            for raw in csv.DictReader(f):
-                raw = current_row(raw)
-                if None in raw or any(raw.get(c) is None for c in columns) or not raw['path']:
-                    continue  # a row cut by an interruption (missing fields) or a stray line
-                try:
-                    rows.append(_typed(current_row(raw)))
-                except ValueError:
-                    continue
-        return rows
-    with open(path) as f:
-        for line in f:
+    for raw in read_appended(path, fmt):
+        row = current_row(raw)
+        if not row.get('path'):
+            continue  # a stray line
+        if fmt == 'csv':
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
+                row = _typed(row)
+            except ValueError:
                 continue
-            if isinstance(row, dict) and row.get('path'):
-                rows.append(current_row(row))
+        rows.append(row)
     return rows
 
 

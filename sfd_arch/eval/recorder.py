@@ -25,7 +25,7 @@ from ..utils.results import (
     DATASET_LEVEL,
     METRICS_CSV,
     SUMMARY_MD,
-    MetricRecord,
+    ResultRow,
     dataset_means,
     marked_metric_log,
     summary_markdown,
@@ -90,7 +90,7 @@ class MetricsRecorder:
     """
 
     def __init__(self):
-        self.records: list[MetricRecord] = []
+        self.records: list[ResultRow] = []
         self.logged: dict[str, dict[str, float]] = {}
         self.results_dir: Optional[str] = None
         self._dataset: Optional[str] = None
@@ -129,8 +129,8 @@ class MetricsRecorder:
                 if results and finished:
                     self.logged[self._dataset] = {name: _to_float(v) for name, v in results.items()}
                     for name in self._dataset_level:
-                        self.records.append(MetricRecord(self._dataset, DATASET_LEVEL, name, _to_float(results[name]),
-                                                     self._notes.get(name, '')))
+                        self.records.append(ResultRow('', self._dataset, DATASET_LEVEL, name, _to_float(results[name]),
+                                                   self._notes.get(name, '')))
                 self._dataset = None
 
         model.validation = validation
@@ -152,7 +152,8 @@ class MetricsRecorder:
         if metric in self._dataset_level:  # gathered, not a value: the dataset row comes after the validation
             return
         image = self._image if self._image is not None else f'{len(self.records):08d}'
-        self.records.append(MetricRecord(self._dataset, image, metric, _to_float(value), self._notes.get(metric, '')))
+        self.records.append(ResultRow('', self._dataset, image, metric, _to_float(value),
+                                      self._notes.get(metric, '')))
 
     @contextmanager
     def recording(self) -> Iterator['MetricsRecorder']:

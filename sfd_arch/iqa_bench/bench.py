@@ -34,7 +34,8 @@ from ..iqa.images import ImageArray, ImageReadError, read_image
 from ..metrics import records
 from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL, BenchProtocol
 from ..metrics.records import lower_is_better
-from ..utils.files import atomic_path, check_name, drop_cut_line, file_sha256, write_atomic
+from ..utils.files import atomic_path, check_name, file_sha256, write_atomic
+from ..utils.results import AppendOnlyRows, read_appended
 from . import correlation as corr
 from . import datasets as dsets
 from .baselines import baselines
@@ -105,17 +106,15 @@ def _pil_resize(arr: ImageArray, short: int) -> ImageArray:
 
 
 class ScoreCache:
-    """Scores of one metric on one dataset: a CSV appended and flushed row by row, plus the settings they were
-    computed with. Reopening keeps the rows whose score is there; a row cut by an interruption is dropped."""
+    """Scores of one metric on one dataset: an :class:`AppendOnlyRows` CSV (``image,score,error``) appended row by
+    row, plus the settings they were computed with. Reopening keeps the rows whose score is there; a row cut by an
+    interruption is dropped."""
 
     def __init__(self, path: str, settings: dict, restart: bool = False):
         self.path, self.settings = path, settings
         self.meta = osp.splitext(path)[0] + '.json'
-        os.makedirs(osp.dirname(path), exist_ok=True)
-        if restart:
-            for p in (path, self.meta):
-                if osp.exists(p):
-                    os.remove(p)
+        if restart and osp.exists(self.meta):
+            os.remove(self.meta)
         if osp.exists(self.meta):
             with open(self.meta) as f:
                 before = json.load(f)
@@ -123,43 +122,30 @@ class ScoreCache:
                 changed = sorted(k for k in set(before) | set(settings) if before.get(k) != settings.get(k))
                 raise BenchError(f'{path} holds scores computed with other settings ({", ".join(changed)}); pass '
                                  '--overwrite to score again, or another --out-dir')
+        try:
+            self._rows = AppendOnlyRows(path, CACHE_COLUMNS, start=[] if restart else None)
+        except ValueError as err:
+            raise BenchError(f'{err}; it is not a score cache (pass --overwrite to score again)') from None
         self.scores: dict[str, float] = {}
         self.errors: dict[str, str] = {}
-        if osp.isfile(path) and osp.getsize(path) > 0:
-            self._read()
-        fresh = not osp.isfile(path) or osp.getsize(path) == 0
-        self._file = open(path, 'a', newline='')
-        self._csv = csv.writer(self._file)
-        if fresh:
-            self._csv.writerow(CACHE_COLUMNS)
-            self._file.flush()
-        with open(self.meta, 'w') as f:
-            json.dump(settings, f, indent=1, sort_keys=True)
+        for row in read_appended(path):
+            self._keep(row['image'], float(row['score']) if row['score'] else None, row['error'])
+        write_atomic(self.meta, json.dumps(settings, indent=1, sort_keys=True))
 
-    def _read(self) -> None:
-        drop_cut_line(self.path)  # the last row of an interrupted run may be cut mid-number
-        with open(self.path, newline='') as f:
-            reader = csv.DictReader(f)
-            if tuple(reader.fieldnames or ()) != CACHE_COLUMNS:
-                raise BenchError(f'{self.path}: not a score cache (header {reader.fieldnames})')
-            for row in reader:
-                if row['score']:
-                    self.scores[row['image']] = float(row['score'])
-                    self.errors.pop(row['image'], None)
-                elif row['error']:
-                    self.errors[row['image']] = row['error']
+    def _keep(self, image: str, score: Optional[float], error: Optional[str]) -> None:
+        if score is not None:
+            self.scores[image] = score
+            self.errors.pop(image, None)
+        elif error or image not in self.scores:
+            self.errors[image] = error or 'failed'
 
     def add(self, image: str, score: Optional[float], error: Optional[str]) -> None:
-        self._csv.writerow([image, '' if score is None else repr(float(score)), error or ''])
-        self._file.flush()
-        if score is None:
-            self.errors[image] = error or 'failed'
-        else:
-            self.scores[image] = float(score)
-            self.errors.pop(image, None)
+        score = None if score is None else float(score)
+        self._rows.write({'image': image, 'score': score, 'error': error or ''})
+        self._keep(image, score, error)
 
     def close(self) -> None:
-        self._file.close()
+        self._rows.close()
 
 
 def _read_for_scoring(path: str, short_side: Optional[int], resize: str = 'area') -> ImageArray:

@@ -1,4 +1,5 @@
-"""Per-image metric values as a CSV and a per-dataset summary table: the pure file helpers.
+"""Results as rows: the one long-format row (:class:`ResultRow`), the one resumable append-only writer of every
+results file (:class:`AppendOnlyRows`), ``metrics.csv`` and its per-dataset summary table.
 
 The recorder that collects the values from BasicSR's validation loop sits above the metrics
 (``sfd_arch.eval.recorder``); what it writes, and what the plots and the comparison read, is defined here.
@@ -10,13 +11,18 @@ published weights (``stand-in weights``, or ``random CLIP`` for SFD-IQA; empty f
 forms of ``metrics.csv`` read back with ``read_metrics_csv``.
 """
 import csv
+import json
 import logging
+import os
 import os.path as osp
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import asdict, dataclass, is_dataclass
+from typing import IO, Any, Optional
+
+from .files import atomic_path, drop_cut_line
 
 METRICS_CSV = 'metrics.csv'
 SUMMARY_MD = 'summary.md'
@@ -26,14 +32,21 @@ DATASET_LEVEL = '*'  # the image field of a value computed over a whole dataset 
 
 
 @dataclass(frozen=True)
-class MetricRecord:
-    """One metric value of one image of one dataset."""
+class ResultRow:
+    """One value, the long-format row every results file is made of: ``metric`` of one ``image`` (or of the whole
+    dataset, image ``*``) of ``dataset``, computed for ``model`` (a model of the comparison, a method of the bench;
+    empty where a file holds one model only: the test script's ``metrics.csv``).
 
+    ``value`` is None when it could not be computed, and ``note`` then says why (an error); otherwise ``note`` is
+    why the number is not comparable to published ones (``stand-in weights``), or empty. A file keeps the columns
+    it needs (:class:`AppendOnlyRows` writes a row's fields by column name)."""
+
+    model: str
     dataset: str
     image: str
     metric: str
-    value: float
-    note: str = ''  # why the number is not comparable to published ones (``stand-in weights``), or empty
+    value: Optional[float]
+    note: str = ''
 
 
 # -- marks of numbers from stand-in networks ---------------------------------------------------------------------
@@ -47,7 +60,7 @@ def marked(name: str, note: Optional[str]) -> str:
     return f'{name} ({note})' if note else name
 
 
-def metric_notes(records: Iterable[MetricRecord]) -> dict[str, str]:
+def metric_notes(records: Iterable[ResultRow]) -> dict[str, str]:
     """``{metric: note}`` of the metrics that carry a note in ``records``."""
     return {r.metric: r.note for r in records if r.note}
 
@@ -117,17 +130,123 @@ def logged_metrics(lines: Iterable[str]) -> dict[str, LoggedMetric]:
     return values
 
 
-# -- CSV and summaries ----------------------------------------------------------------------------------------
-def write_metrics_csv(records: Iterable[MetricRecord], path: str) -> None:
-    """Write ``metrics.csv``; the ``note`` column only when a value carries a mark, so that a run on published
+# -- the one writer of results files -----------------------------------------------------------------------------
+def _csv_field(value: Any) -> str:
+    """A CSV field: ``repr`` of a float (every digit, so a mean recomputed from the file is exact), '' for None."""
+    if value is None:
+        return ''
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def _fields(row: Any) -> Mapping[str, Any]:
+    return asdict(row) if is_dataclass(row) else row
+
+
+class AppendOnlyRows:
+    """A results file written one row at a time, each row flushed, so that whatever was computed survives an
+    interruption or a failure; the one writer of the resumable results files (``sfd-iqa score``'s CSV and JSON
+    Lines, the bench's score caches, the comparison's ``metrics.csv``, the test script's ``metrics.csv``).
+
+    ``fmt`` is ``csv`` (a header of ``columns``, then one line per row) or ``jsonl`` (one JSON object of
+    ``columns`` per line). A row is a mapping or a dataclass (:class:`ResultRow`); its fields are taken by column
+    name. Opening:
+
+    - ``start`` given: the file is written anew, whole and atomically (:func:`atomic_path`), with these rows;
+      rows it held before are dropped in one rename;
+    - else an existing, non-empty file is continued: a last line cut by an interruption is dropped, a CSV header
+      must be ``columns`` or one of ``also`` (earlier releases' names), and new rows are appended;
+    - else the file is started.
+
+    ``path`` ``-``: rows go to standard output (CSV with its header; nothing to continue).
+    """
+
+    def __init__(self, path: str, columns: Sequence[str], *, fmt: str = 'csv',
+                 start: Optional[Iterable[Any]] = None, also: Sequence[Sequence[str]] = ()):
+        if fmt not in ('csv', 'jsonl'):
+            raise ValueError(f"fmt must be 'csv' or 'jsonl', got {fmt!r}")
+        self.path, self.columns, self.fmt = path, tuple(columns), fmt
+        self._file: IO[str]
+        if path == '-':
+            self._file = sys.stdout
+            self._begin()
+            return
+        if start is not None:
+            with atomic_path(path) as tmp:
+                self._file = open(tmp, 'w', newline='')
+                try:
+                    self._begin()
+                    for row in start:
+                        self.write(row, flush=False)
+                finally:
+                    self._file.close()
+        elif osp.isfile(path) and osp.getsize(path) > 0:
+            drop_cut_line(path)
+            if fmt == 'csv' and osp.getsize(path) > 0:
+                header = read_header(path)
+                if header not in (self.columns, *map(tuple, also)):
+                    raise ValueError(f'{path}: its header is {",".join(header)}, expected {",".join(self.columns)}')
+        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+        fresh = not osp.isfile(path) or osp.getsize(path) == 0  # only a cut header was there: start again
+        self._file = open(path, 'a', newline='')
+        if fresh:
+            self._begin()
+
+    def _begin(self) -> None:
+        if self.fmt == 'csv':
+            csv.writer(self._file).writerow(self.columns)
+        self._file.flush()
+
+    def write(self, row: Any, flush: bool = True) -> None:
+        """Append one row (a mapping or dataclass with a field per column; a missing field is empty)."""
+        fields = _fields(row)
+        if self.fmt == 'csv':
+            csv.writer(self._file).writerow([_csv_field(fields.get(c)) for c in self.columns])
+        else:
+            self._file.write(json.dumps({c: fields.get(c) for c in self.columns}) + '\n')
+        if flush:
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not sys.stdout:
+            self._file.close()
+
+    def __enter__(self) -> 'AppendOnlyRows':
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def read_header(path: str) -> tuple[str, ...]:
+    """The header of a CSV file, its names stripped (empty for an empty file)."""
+    with open(path, newline='') as f:
+        return tuple(h.strip() for h in next(csv.reader(f), ()))
+
+
+def read_appended(path: str, fmt: str = 'csv') -> list[dict[str, Any]]:
+    """The complete rows of a file of :class:`AppendOnlyRows`: CSV rows as ``{column: text}`` (a row cut by an
+    interruption, with fewer fields than the header, is left out), JSON Lines objects as they were written (a line
+    that is not a whole JSON object is left out)."""
+    rows: list[dict[str, Any]] = []
+    with open(path, newline='') as f:
+        if fmt == 'csv':
+            return [row for row in csv.DictReader(f) if None not in row.values() and None not in row]
+        for line in f:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
+
+
+# -- metrics.csv and its summary ----------------------------------------------------------------------------------
+def write_metrics_csv(records: Iterable[ResultRow], path: str) -> None:
+    """Write ``metrics.csv`` whole; the ``note`` column only when a value carries a mark, so that a run on published
     weights gives the four-column file that earlier readers (positional ones included) expect."""
     records = list(records)
-    noted = any(r.note for r in records)
-    with open(path, 'w', newline='') as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_COLUMNS if noted else OLD_CSV_COLUMNS)
-        for r in records:  # repr: the mean reproduces exactly
-            writer.writerow([r.dataset, r.image, r.metric, repr(r.value)] + ([r.note] if noted else []))
+    AppendOnlyRows(path, CSV_COLUMNS if any(r.note for r in records) else OLD_CSV_COLUMNS, start=records).close()
 
 
 def read_value_csv(path: str, columns: tuple[str, ...],
@@ -161,14 +280,14 @@ def read_value_csv(path: str, columns: tuple[str, ...],
     return rows
 
 
-def read_metrics_csv(path: str) -> list[MetricRecord]:
+def read_metrics_csv(path: str) -> list[ResultRow]:
     """Read a ``metrics.csv`` of ``sfd_arch/test.py``, with or without its ``note`` column (see
     :func:`read_value_csv` for the errors)."""
-    return [MetricRecord(*fields[:3], value, *fields[3:])
+    return [ResultRow('', *fields[:3], value, *fields[3:])
             for fields, value in read_value_csv(path, OLD_CSV_COLUMNS, CSV_COLUMNS[4:])]
 
 
-def dataset_means(records: Iterable[MetricRecord]) -> dict[str, dict[str, float]]:
+def dataset_means(records: Iterable[ResultRow]) -> dict[str, dict[str, float]]:
     """``{dataset: {metric: mean over images}}``, datasets and metrics in the order they first appear."""
     sums: dict[str, dict[str, list[float]]] = {}
     for r in records:
@@ -176,7 +295,7 @@ def dataset_means(records: Iterable[MetricRecord]) -> dict[str, dict[str, float]
     return {d: {m: sum(v) / len(v) for m, v in per_metric.items()} for d, per_metric in sums.items()}
 
 
-def summary_markdown(records: Iterable[MetricRecord], digits: int = 4) -> str:
+def summary_markdown(records: Iterable[ResultRow], digits: int = 4) -> str:
     """A markdown table: one row per dataset (with its image count), one column per metric, cells = means."""
     records = list(records)
     if not records:
