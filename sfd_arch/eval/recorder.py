@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Callable, Optional
 
+from ..utils.files import write_atomic
 from ..utils.results import (
     DATASET_LEVEL,
     METRICS_CSV,
@@ -204,8 +205,7 @@ class MetricsRecorder:
         md_path = osp.join(results_dir, SUMMARY_MD)
         write_metrics_csv(self.records, csv_path)
         table = summary_markdown(self.records)
-        with open(md_path, 'w') as f:
-            f.write(table)
+        write_atomic(md_path, table)
         logger = logger or logging.getLogger('basicsr')  # BasicSR's root logger: console and the test log file
         logger.info(f'Per-dataset means ({len(self.records)} values, per image in {csv_path}):\n{table}')
         return csv_path, md_path

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sfd_arch.utils.files import atomic_path
 from sfd_arch.utils.results import LoggedMetric, logged_metrics, marked
 
 OPT = osp.join('options', 'demo', 'train_sfd_demo.yml')
@@ -307,7 +308,7 @@ def score_ladder(rungs: list[Rung], weights: str) -> None:
 
 
 def write_csv(rungs: list[Rung], path: str) -> None:
-    with open(path, 'w', newline='') as f:
+    with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
         writer = csv.writer(f)
         writer.writerow(['photo', 'kind', 'index', 'level', 'sfd_iqa', 'q_feat', 'p_pos', 'niqe', 'path'])
         for r in rungs:

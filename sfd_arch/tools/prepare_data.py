@@ -303,8 +303,7 @@ def prepare(args: argparse.Namespace) -> dict:
     entries = [done[k] for k in sorted(done) if _outputs_exist(done[k], folders)]
     hr_items = sorted((name, (h, w, c)) for e in entries for name, h, w, c in e['hr'])
     meta_path = meta_info_path(args.output, args.name, crop)
-    with open(meta_path, 'w') as f:
-        f.writelines(f'{name} ({h},{w},{c})\n' for name, (h, w, c) in hr_items)
+    write_atomic(meta_path, ''.join(f'{name} ({h},{w},{c})\n' for name, (h, w, c) in hr_items))
 
     lmdbs = []
     if args.lmdb and hr_items:
