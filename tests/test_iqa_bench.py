@@ -157,11 +157,23 @@ def test_bench_table_intervals_figures_and_resume(tmp_path, weights, monkeypatch
     assert (out / 'table.md').read_text() == table
     page = (out / 'report.html').read_text()  # the same results as a page: a scatter section per scored dataset
     assert all(f'data-dataset="{title}"' in page for title in ('KADID-10k', 'CLIVE', 'SPAQ'))
-    # drawn from what the bench had in memory, it is the page made again from the finished folder's files
-    from sfd_arch.eval.html_report import bench_html_data, write_bench_html
+    # every file is a function of the result: the engine run again on the finished caches (nothing to score)
+    # gives a result whose page and files are those the command wrote
+    from sfd_arch.cli import build_parser
+    from sfd_arch.cli.bench import settings_from_args, write_bench
+    from sfd_arch.eval.html_report import bench_page_data, write_bench_html
+    from sfd_arch.iqa_bench.run import run_bench
 
-    again = write_bench_html(str(tmp_path / 'again'), bench_html_data(str(out), bench.titles()))
-    assert open(again).read() == page
+    argv = args(root, out, weights)
+    again = run_bench(settings_from_args(build_parser(argv).parse_args(argv)), report=lambda line: None)
+    assert not sfd_seen and piqe.calls == niqe.calls == 0
+    (folder, result), = again.results.items()
+    assert folder == str(out) and result.table.text == table
+    html = write_bench_html(str(tmp_path / 'again'), bench_page_data(result.report, result.points, bench.titles()))
+    assert open(html).read() == page
+    write_bench(result, str(tmp_path / 'rewritten'))
+    for name in ('results.json', 'table.md', 'report.html', 'kadid10k/scores.csv', 'spaq/scores.csv'):
+        assert (tmp_path / 'rewritten' / name).read_text() == (out / name).read_text(), name
 
     # table.md: datasets as rows, methods as columns, best of each row in bold, notes
     lines = table.splitlines()
