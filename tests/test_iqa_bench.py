@@ -387,6 +387,44 @@ def test_only_the_datasets_asked_for_and_a_figure_not_written_says_why(tmp_path,
     assert 'relative_plcc.png not written' in (out / 'table.md').read_text()
 
 
+def test_the_engine_stops_before_any_scoring_and_writes_nothing_of_the_report(tmp_path):
+    """run_bench on settings: a setup problem is a one-line BenchError before any scorer is built, with what it
+    met told to ``report``; a run returns its result, and write_bench writes the folder from it."""
+    from dataclasses import replace
+
+    from sfd_arch.cli.bench import write_bench
+    from sfd_arch.iqa_bench import run
+
+    mine = write_labelled_folder(tmp_path / 'mine', count=4, first_seed=500)
+    lines = []
+
+    def never(metric):
+        raise AssertionError(f'{metric} built before the checks')
+
+    settings = run.BenchSettings(root=str(tmp_path), datasets=('csiq',), metrics=('piqe',), bootstrap=0,
+                                 out_dir=str(tmp_path / 'report'))
+    with pytest.raises(bench.BenchError, match='^no dataset found$'):
+        run.run_bench(settings, make_scorer=never, report=lines.append)
+    assert lines == [f'not found: csiq (looked under {tmp_path} for CSIQ, csiq)']
+    mine_only = replace(settings, root=None, datasets=None, dataset_dirs=(f'mine={mine / "labels.csv"}',))
+    with pytest.raises(bench.BenchError, match=f'^output {tmp_path / "mine"} holds the input'):
+        run.run_bench(replace(mine_only, out_dir=str(tmp_path)), make_scorer=never)  # <out>/mine/scores.csv
+    with pytest.raises(bench.BenchError, match='^--bootstrap must be >= 0, got -1$'):
+        run.run_bench(replace(mine_only, bootstrap=-1), make_scorer=never)
+    assert not (tmp_path / 'cache').exists() and not (tmp_path / 'report').exists()
+
+    done = run.run_bench(mine_only)
+    (folder, result), = done.results.items()
+    assert folder == str(tmp_path / 'report') and done.failed == 0 and result.failed == 0
+    assert os.listdir(folder) == ['cache']  # the engine writes its caches only
+    assert result.report['datasets']['mine']['evaluated'] == 4 and result.table.text.startswith('# Opinion-unaware')
+    write_bench(result, folder)
+    assert (tmp_path / 'report' / 'table.md').read_text() == result.table.text
+    rows = list(csv.reader((tmp_path / 'report' / 'mine' / 'scores.csv').open()))
+    assert rows[0] == ['image', 'path', 'mos', 'piqe', 'error'] and len(rows) == 5
+    assert json.loads((tmp_path / 'report' / 'results.json').read_text())['notes'] == result.notes
+
+
 def test_flagged_logistic_fits_are_marked_in_the_table_and_on_the_plot(tmp_path, monkeypatch):
     """A decreasing fit (scores against the MOS) and a step-shaped one (two clusters) are flagged in the
     results, with a mark and a note in table.md and in the scatter panel's title."""

@@ -1,12 +1,13 @@
 """The engine of ``sfd-iqa bench``: the opinion-unaware NR-IQA table over the standard datasets, as released
-(its command line is :mod:`sfd_arch.cli.bench`).
+(a whole run from its settings: :mod:`.run`; its command line, which writes the results: :mod:`sfd_arch.cli.bench`).
 
 For every dataset found (:mod:`.datasets`) and every metric (SFD-IQA and the offline baselines of
 :mod:`.baselines`) the images are scored once; scores are appended to a cache file per dataset and metric as they
 come, so an interrupted run goes on where it stopped. Then, per dataset, on the images every metric scored:
 SRCC, PLCC (after the 4-parameter logistic of :mod:`.correlation`) and KRCC with percentile-bootstrap 95% intervals
 (the same resamples for every metric), the AVG_D (mean over datasets) and AVG_W (weighted by the number of images)
-rows, ``table.md``, ``results.json``, ``relative_plcc.png`` and one scatter plot per dataset.
+rows, and the notes: a :class:`BenchResult` (:func:`summarize`), of which ``table.md``, ``results.json``,
+``relative_plcc.png``, one scatter plot per dataset and the per-image CSVs are pure functions.
 
 Output folder::
 
