@@ -98,6 +98,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """The ``bench`` subcommand's options."""
     from ..iqa_bench.bench import DEFAULT_DATASETS, metric_names
     from ..iqa_bench.datasets import PRESETS
+    from ..iqa_bench.run import BenchSettings
 
     presets = sorted(set(PRESETS) - {'csv'})
     p = sub.add_parser(
@@ -120,10 +121,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--dataset-dir', action='append', metavar='NAME=PATH',
                    help='the folder of one dataset (repeatable); NAME a preset, or any name for a CSV file with '
                         'columns image, mos and the images beside it')
-    p.add_argument('--metric', nargs='+', choices=metric_names(), default=['sfd_iqa', 'niqe', 'piqe'],
+    p.add_argument('--metric', nargs='+', choices=metric_names(), default=list(BenchSettings.metrics),
                    help='methods (columns of the table); unavailable baselines are listed in the report '
-                        '(default: sfd_iqa niqe piqe)')
-    p.add_argument('--baseline', default='niqe', choices=metric_names(),
+                        f'(default: {" ".join(BenchSettings.metrics)})')
+    p.add_argument('--baseline', default=BenchSettings.baseline, choices=metric_names(),
                    help='method the relative-PLCC figure divides by (default %(default)s)')
     p.add_argument('--protocol', nargs='+', choices=list(BENCH_PROTOCOLS), metavar='NAME',
                    help=f'the evaluation protocol(s): {", ".join(BENCH_PROTOCOLS)} (docs/iqa.md, "Protocols"). '
@@ -133,10 +134,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--spaq-short-side', type=int, default=None, metavar='PX',
                    help='resize SPAQ images so that the shorter side is PX before scoring; 0 = as released '
                         '(default: the protocol\'s: as released for sfd, 448 for pyiqa)')
-    p.add_argument('--bootstrap', type=int, default=1000, metavar='B',
+    p.add_argument('--bootstrap', type=int, default=BenchSettings.bootstrap, metavar='B',
                    help='bootstrap resamples for the 95%% intervals; 0 = none (default %(default)s)')
-    p.add_argument('--seed', type=int, default=0, help='seed of the bootstrap resamples (default %(default)s)')
-    p.add_argument('-o', '--out-dir', default='iqa_report', help='output folder (default %(default)s)')
+    p.add_argument('--seed', type=int, default=BenchSettings.seed,
+                   help='seed of the bootstrap resamples (default %(default)s)')
+    p.add_argument('-o', '--out-dir', default=BenchSettings.out_dir, help='output folder (default %(default)s)')
     p.add_argument('--overwrite', action='store_true',
                    help='drop the cached scores and score everything again (default: resume from the cache)')
     release_options(p)
