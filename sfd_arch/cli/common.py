@@ -34,10 +34,9 @@ def check_weights_file(weights: str) -> None:
 
 def scorer_settings(args: argparse.Namespace) -> ScorerSettings:
     """The scoring options (:func:`scoring_options`) as the settings a scorer is built from."""
-    return ScorerSettings(weights=getattr(args, 'weights', None), clip_weights=getattr(args, 'clip_weights', None),
-                          device=args.device, alpha=args.alpha, tile=args.tile, batch_size=args.batch_size,
-                          workers=getattr(args, 'workers', None), amp=getattr(args, 'amp', None) or None,
-                          compile=getattr(args, 'compile', False))
+    return ScorerSettings(weights=args.weights, clip_weights=args.clip_weights, device=args.device, alpha=args.alpha,
+                          tile=args.tile, batch_size=args.batch_size, workers=args.workers, amp=args.amp or None,
+                          compile=args.compile)
 
 
 def release_settings(args: argparse.Namespace) -> ReleaseOptions:
