@@ -589,3 +589,22 @@ def test_scorer_is_built_with_its_speed_settings(nets, weights_file):
         SFDIQA(clip, featd, lpp, workers=-1)
     with pytest.raises(ValueError, match="amp must be one of bf16, fp16 or None"):
         SFDIQA(clip, featd, lpp, amp='fp8')
+
+
+def test_the_command_line_builds_its_scorer_from_one_settings_object(weights_file, single_thread):
+    """`sfd-iqa score` options -> ScorerSettings (one place) -> build_scorer: the speed settings are the scorer's
+    constructor arguments, and the scores are those of SFDIQA.from_file with the same settings."""
+    from sfd_arch.cli import build_parser
+    from sfd_arch.cli.common import scorer_settings
+
+    argv = ['score', 'x.png', '-w', weights_file, '--tile', '64', '--batch-size', '3', '--alpha', '0.25',
+            '--device', 'cpu', '--workers', '0', '--amp', 'bf16']
+    settings = scorer_settings(build_parser(argv).parse_args(argv))
+    assert settings == iqa.ScorerSettings(weights=weights_file, device='cpu', alpha=0.25, tile=64, batch_size=3,
+                                          workers=0, amp='bf16')
+    assert settings.inputs() == [weights_file]
+    built = iqa.build_scorer(settings)
+    assert (built.workers, built.amp, built.batch_size, built.tile, built.alpha) == (0, torch.bfloat16, 3, 64, 0.25)
+    img = torch.rand(2, 3, 80, 72, generator=torch.Generator().manual_seed(0))
+    same = iqa.SFDIQA.from_file(weights_file, device='cpu', alpha=0.25, tile=64, batch_size=3, workers=0, amp='bf16')
+    assert torch.equal(built.score_tensor(img)[0], same.score_tensor(img)[0])

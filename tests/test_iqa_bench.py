@@ -157,11 +157,23 @@ def test_bench_table_intervals_figures_and_resume(tmp_path, weights, monkeypatch
     assert (out / 'table.md').read_text() == table
     page = (out / 'report.html').read_text()  # the same results as a page: a scatter section per scored dataset
     assert all(f'data-dataset="{title}"' in page for title in ('KADID-10k', 'CLIVE', 'SPAQ'))
-    # drawn from what the bench had in memory, it is the page made again from the finished folder's files
-    from sfd_arch.eval.html_report import bench_html_data, write_bench_html
+    # every file is a function of the result: the engine run again on the finished caches (nothing to score)
+    # gives a result whose page and files are those the command wrote
+    from sfd_arch.cli import build_parser
+    from sfd_arch.cli.bench import settings_from_args, write_bench
+    from sfd_arch.eval.html_report import bench_page_data, write_bench_html
+    from sfd_arch.iqa_bench.run import run_bench
 
-    again = write_bench_html(str(tmp_path / 'again'), bench_html_data(str(out), bench.titles()))
-    assert open(again).read() == page
+    argv = args(root, out, weights)
+    again = run_bench(settings_from_args(build_parser(argv).parse_args(argv)), report=lambda line: None)
+    assert not sfd_seen and piqe.calls == niqe.calls == 0
+    (folder, result), = again.results.items()
+    assert folder == str(out) and result.table.text == table
+    html = write_bench_html(str(tmp_path / 'again'), bench_page_data(result.report, result.points, bench.titles()))
+    assert open(html).read() == page
+    write_bench(result, str(tmp_path / 'rewritten'))
+    for name in ('results.json', 'table.md', 'report.html', 'kadid10k/scores.csv', 'spaq/scores.csv'):
+        assert (tmp_path / 'rewritten' / name).read_text() == (out / name).read_text(), name
 
     # table.md: datasets as rows, methods as columns, best of each row in bold, notes
     lines = table.splitlines()
@@ -373,6 +385,44 @@ def test_only_the_datasets_asked_for_and_a_figure_not_written_says_why(tmp_path,
     res = json.loads((out / 'results.json').read_text())
     assert list(res['datasets']) == ['mine'] and res['missing'] == [] and not (out / 'relative_plcc.png').exists()
     assert 'relative_plcc.png not written' in (out / 'table.md').read_text()
+
+
+def test_the_engine_stops_before_any_scoring_and_writes_nothing_of_the_report(tmp_path):
+    """run_bench on settings: a setup problem is a one-line BenchError before any scorer is built, with what it
+    met told to ``report``; a run returns its result, and write_bench writes the folder from it."""
+    from dataclasses import replace
+
+    from sfd_arch.cli.bench import write_bench
+    from sfd_arch.iqa_bench import run
+
+    mine = write_labelled_folder(tmp_path / 'mine', count=4, first_seed=500)
+    lines = []
+
+    def never(metric):
+        raise AssertionError(f'{metric} built before the checks')
+
+    settings = run.BenchSettings(root=str(tmp_path), datasets=('csiq',), metrics=('piqe',), bootstrap=0,
+                                 out_dir=str(tmp_path / 'report'))
+    with pytest.raises(bench.BenchError, match='^no dataset found$'):
+        run.run_bench(settings, make_scorer=never, report=lines.append)
+    assert lines == [f'not found: csiq (looked under {tmp_path} for CSIQ, csiq)']
+    mine_only = replace(settings, root=None, datasets=None, dataset_dirs=(f'mine={mine / "labels.csv"}',))
+    with pytest.raises(bench.BenchError, match=f'^output {tmp_path / "mine"} holds the input'):
+        run.run_bench(replace(mine_only, out_dir=str(tmp_path)), make_scorer=never)  # <out>/mine/scores.csv
+    with pytest.raises(bench.BenchError, match='^--bootstrap must be >= 0, got -1$'):
+        run.run_bench(replace(mine_only, bootstrap=-1), make_scorer=never)
+    assert not (tmp_path / 'cache').exists() and not (tmp_path / 'report').exists()
+
+    done = run.run_bench(mine_only)
+    (folder, result), = done.results.items()
+    assert folder == str(tmp_path / 'report') and done.failed == 0 and result.failed == 0
+    assert os.listdir(folder) == ['cache']  # the engine writes its caches only
+    assert result.report['datasets']['mine']['evaluated'] == 4 and result.table.text.startswith('# Opinion-unaware')
+    write_bench(result, folder)
+    assert (tmp_path / 'report' / 'table.md').read_text() == result.table.text
+    rows = list(csv.reader((tmp_path / 'report' / 'mine' / 'scores.csv').open()))
+    assert rows[0] == ['image', 'path', 'mos', 'piqe', 'error'] and len(rows) == 5
+    assert json.loads((tmp_path / 'report' / 'results.json').read_text())['notes'] == result.notes
 
 
 def test_flagged_logistic_fits_are_marked_in_the_table_and_on_the_plot(tmp_path, monkeypatch):

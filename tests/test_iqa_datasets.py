@@ -395,7 +395,8 @@ def test_release_options_reach_the_reader_through_bench_and_dataset_dir(tmp_path
     """``bench --dataset-dir koniq10k=PATH --koniq-resolution 512x384 --koniq-score MOS_zscore`` (argparse as the
     command line builds it) reads that variant; --datasets is not consulted without --root."""
     from sfd_arch.cli import build_parser
-    from sfd_arch.iqa_bench import bench
+    from sfd_arch.cli.bench import settings_from_args
+    from sfd_arch.iqa_bench import run
 
     names = ['10004473376.jpg', '10007357496.jpg']
     base = tmp_path / 'kq'
@@ -405,7 +406,7 @@ def test_release_options_reach_the_reader_through_bench_and_dataset_dir(tmp_path
             put_image(base / res / n)
     args = build_parser().parse_args(['bench', '--dataset-dir', f'koniq={base}', '--koniq-resolution', '512x384',
                                       '--koniq-score', 'MOS_zscore', '--metric', 'piqe'])
-    found, missing, broken = bench.load_datasets(args)
+    found, missing, broken = run.load_datasets(settings_from_args(args))
     assert list(found) == ['koniq10k'] and not missing and not broken
     assert found['koniq10k'].variant == {'resolution': '512x384', 'score_column': 'MOS_zscore'}
     assert found['koniq10k'].mos.tolist() == [60.0, 59.0]

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sfd_arch.eval.html_report import COPY_DIR, bench_html_data, write_bench_html, write_compare_html
+from sfd_arch.eval.html_report import COPY_DIR, bench_page_data, write_bench_html, write_compare_html
 from sfd_arch.eval.plan import plan_metrics
 
 CHROMIUM = os.environ.get('SFD_CHROMIUM', '/usr/bin/chromium')
@@ -194,31 +194,24 @@ def test_viewer_divider_zoom_pan(tmp_path, browser):
 
 
 def make_bench_report(root: str) -> tuple[str, dict]:
-    """A finished bench folder (results.json, <dataset>/scores.csv as ``sfd-iqa bench`` writes them) and its page."""
-    import csv
-    import json
-
+    """A bench's page from its result, as ``sfd-iqa bench`` draws it: the ``results.json`` dict and per dataset
+    the points its correlations used."""
     rng = np.random.default_rng(0)
     out = osp.join(root, 'bench')
     results = {'metrics': ['sfd_iqa', 'niqe'], 'datasets': {}, 'notes': ['negated before correlating: NIQE']}
+    points = {}
     for name, title, n in (('live', 'LIVE', 30), ('koniq10k', 'KonIQ-10k', 40)):
         mos = rng.uniform(1, 5, n)
         scores = {'sfd_iqa': mos + rng.normal(0, 0.6, n), 'niqe': 9 - mos + rng.normal(0, 1, n)}
-        os.makedirs(osp.join(out, name))
-        with open(osp.join(out, name, 'scores.csv'), 'w', newline='') as f:
-            w = csv.writer(f)
-            w.writerow(['image', 'path', 'mos', 'sfd_iqa', 'niqe', 'error'])
-            w.writerows([f'{name}_{i:03d}.bmp', f'/d/{i}.bmp', *(repr(float(v[i])) for v in (mos, *scores.values())),
-                         ''] for i in range(n))
-            w.writerow(['broken.bmp', '/d/broken.bmp', '3.0', '', '', 'cannot read'])  # left out of the plots
+        points[name] = {'images': [f'{name}_{i:03d}.bmp' for i in range(n)], 'mos': [float(v) for v in mos],
+                        'scores': {m: [float(v) for v in values] for m, values in scores.items()}}
         results['datasets'][name] = {'title': title, 'results': {
             'sfd_iqa': {'n': n, 'srcc': 0.8, 'plcc': 0.82, 'krcc': 0.6, 'logistic': [5.0, 1.0, 3.0, 0.8]},
             'niqe': {'n': n, 'srcc': 0.5 + 0.01 * n, 'plcc': 0.55, 'krcc': 0.4, 'logistic': [5.0, 1.0, -6, 1.0]}}}
     results['averages'] = {'AVG_D': {'sfd_iqa': {'n': 70, 'srcc': 0.8, 'plcc': 0.82, 'krcc': 0.6},
                                      'niqe': {'n': 70, 'srcc': float('nan'), 'plcc': 0.55, 'krcc': 0.4}}}
-    with open(osp.join(out, 'results.json'), 'w') as f:
-        json.dump(results, f)
-    data = bench_html_data(out, {'sfd_iqa': 'SFD-IQA', 'niqe': 'NIQE'}, 'sfd-iqa bench --weights sfd_iqa.pth')
+    data = bench_page_data(results, points, {'sfd_iqa': 'SFD-IQA', 'niqe': 'NIQE'},
+                           'sfd-iqa bench --weights sfd_iqa.pth')
     assert data['negated'] == ['niqe'] and len(data['scatter']['LIVE']['images']) == 30
     return write_bench_html(out, data), data
 

@@ -1,12 +1,12 @@
-"""``sfd-iqa bench``: its options and its run; the engine (datasets, caches, correlations, report) is
-:mod:`sfd_arch.iqa_bench.bench`."""
+"""``sfd-iqa bench``: its options, its settings, and the writing and printing of its results; the engine
+(checks, datasets, caches, correlations) is :mod:`sfd_arch.iqa_bench.run` and :mod:`sfd_arch.iqa_bench.bench`."""
 from __future__ import annotations
 
 import argparse
 import os
 import os.path as osp
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL
 from .common import (
@@ -15,150 +15,77 @@ from .common import (
     UsageError,
     metric_scorer,
     progress,
-    refuse_outputs_over_inputs,
     release_options,
-    scoring_inputs,
+    release_settings,
+    scorer_settings,
     scoring_options,
 )
 
-
-def bench_outputs(out: str, found: dict) -> list[str]:
-    """What a bench writes into (folders whose files it replaces or adds) and the files it replaces."""
-    from ..eval.html_report import COPY_DIR
-
-    folders = ['cache', 'scatter', COPY_DIR, *found]
-    files = ['table.md', 'results.json', 'report.html', 'relative_plcc.png']
-    return [osp.join(out, name) for name in (*folders, *files)]
+if TYPE_CHECKING:
+    from ..iqa_bench.bench import BenchResult
+    from ..iqa_bench.run import BenchSettings
 
 
-def bench_inputs(found: dict, args: argparse.Namespace) -> list[str]:
-    """Every file a bench reads: images, score files, weights."""
-    inputs = scoring_inputs(args)
-    for ds in found.values():
-        inputs += [p for p in ds.paths if p is not None] + [p for p in ds.source.split('; ') if p]
-    return inputs
+def settings_from_args(args: argparse.Namespace) -> BenchSettings:
+    """The bench's settings from its command line (the one place that reads the namespace)."""
+    from ..iqa_bench.run import BenchSettings
+
+    return BenchSettings(
+        root=args.root, datasets=None if args.datasets is None else tuple(args.datasets),
+        dataset_dirs=tuple(args.dataset_dir or ()), metrics=tuple(args.metric), baseline=args.baseline,
+        protocols=tuple(args.protocol or (DEFAULT_BENCH_PROTOCOL,)),
+        chosen_by='--protocol' if args.protocol else 'the default', bootstrap=args.bootstrap, seed=args.seed,
+        out_dir=args.out_dir, overwrite=args.overwrite, release=release_settings(args), scorer=scorer_settings(args))
+
+
+def write_bench(result: BenchResult, folder: str) -> None:
+    """Write a protocol's report folder, each file a pure function of ``result``: ``<dataset>/scores.csv``
+    (:func:`~sfd_arch.iqa_bench.bench.score_rows`), ``scatter/<dataset>.png``, ``relative_plcc.png`` (when
+    ``results.json`` has its ratios), ``table.md`` (:func:`~sfd_arch.iqa_bench.bench.bench_table`, in the
+    result), ``results.json`` (the result's dict) and ``report.html``
+    (:func:`~sfd_arch.eval.html_report.bench_page_data`). It sits here, above both, because the page belongs to
+    the report layer, which the bench does not import."""
+    from ..eval.html_report import bench_page_data, write_bench_html
+    from ..iqa_bench.bench import plot_dataset, plot_relative_plcc, titles, write_scores
+    from ..utils.files import write_atomic
+
+    os.makedirs(folder, exist_ok=True)
+    for name, held in result.datasets.items():
+        write_scores(osp.join(folder, name, 'scores.csv'), held.dataset, result.metrics, held.scores, held.errors)
+        if held.kept:
+            plot_dataset(osp.join(folder, 'scatter', f'{name}.png'), name, result)
+    if result.report['relative_plcc'] is not None:
+        plot_relative_plcc(osp.join(folder, 'relative_plcc.png'), result.rows, result.metrics, result.baseline)
+    write_atomic(osp.join(folder, 'table.md'), result.table.text)
+    write_atomic(osp.join(folder, 'results.json'), result.results_json())
+    write_bench_html(folder, bench_page_data(result.report, result.points, titles()))
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    """Check the options, score what the caches lack, then write the report (:func:`summarize`) of each protocol.
+    """Run the bench of the options (:func:`sfd_arch.iqa_bench.run.run_bench`: every check before any scoring),
+    then write and print each protocol's result."""
+    from ..eval.html_report import COPY_DIR
+    from ..iqa_bench.bench import BenchError
+    from ..iqa_bench.run import run_bench as run
 
-    Scores are cached per dataset, image settings (size, resizing) and metric, not per protocol: protocols that
-    differ only in their statistics or split (a subset of the same images) share one scoring pass.
-    """
-    from ..eval.html_report import bench_page_data, write_bench_html
-    from ..iqa_bench import baselines
-    from ..iqa_bench.bench import (
-        BenchError,
-        ScoreCache,
-        folders_of,
-        iter_scores,
-        load_datasets,
-        metric_settings,
-        summarize,
-        titles,
-    )
-
-    metrics = list(dict.fromkeys(args.metric))
-    protocols = [BENCH_PROTOCOLS[p] for p in dict.fromkeys(args.protocol or [DEFAULT_BENCH_PROTOCOL])]
-    chosen_by = '--protocol' if args.protocol else 'the default'
-    if len(protocols) > 1:
-        clash = [d for d in list(args.datasets or []) + [v.partition('=')[0] for v in args.dataset_dir or []]
-                 if d in BENCH_PROTOCOLS]
-        if clash:  # each protocol's report goes into a folder of its name, beside the dataset folders
-            raise UsageError(f'a dataset named {clash[0]!r} would share its folder with the report of protocol '
-                             f'{clash[0]!r}; rename the dataset or run one protocol at a time')
-    if 'sfd_iqa' in metrics and not args.weights:
-        raise UsageError('--metric sfd_iqa needs --weights (or leave sfd_iqa out)')
-    if args.bootstrap < 0:
-        raise UsageError(f'--bootstrap must be >= 0, got {args.bootstrap}')
-    if not args.root and not args.dataset_dir:
-        raise UsageError('give --root (a folder holding the dataset folders) and/or --dataset-dir NAME=PATH')
-    if args.root and not osp.isdir(args.root):
-        raise UsageError(f'--root {args.root}: no such folder')
-    loaded = {}
+    settings = settings_from_args(args)
     try:
-        for protocol in protocols:
-            loaded[protocol.name] = load_datasets(args, protocol)
-    except (BenchError, ValueError) as err:
-        raise UsageError(str(err)) from err
-    missing = list(dict.fromkeys(n for _, m, _ in loaded.values() for n in m))
-    broken = {n: e for _, _, b in loaded.values() for n, e in b.items()}
-    for name in missing:
-        print(f'not found: {name} (looked under {args.root or "-"} for {", ".join(folders_of(name))})', file=sys.stderr)
-    for name, err in broken.items():
-        print(f'error: {name}: {err}', file=sys.stderr)
-    if not any(found for found, _, _ in loaded.values()):
-        raise UsageError('no dataset found' + (f' ({len(broken)} unreadable)' if broken else ''))
-
-    unavailable = {m: r for m in metrics if m != 'sfd_iqa' for r in [baselines.unavailable_reason(m)] if r}
-    for m, reason in unavailable.items():
-        print(f'unavailable: {m}: {reason}', file=sys.stderr)
-    runnable = [m for m in metrics if m not in unavailable]
-    if not runnable:
-        raise UsageError('none of the metrics can run here')
-    settings = {m: metric_settings(m, args) for m in runnable}
-
-    out = args.out_dir
-    every_found = {n: ds for found, _, _ in loaded.values() for n, ds in found.items()}
-    # one protocol reports into the output folder, several into one folder each (below)
-    report_dirs = [out] if len(protocols) == 1 else [osp.join(out, p.name) for p in protocols]
-    refuse_outputs_over_inputs([('output', p) for d in report_dirs for p in bench_outputs(d, every_found)]
-                               + [('output', osp.join(out, 'cache'))], bench_inputs(every_found, args), nested=True)
-    os.makedirs(out, exist_ok=True)
-    by_path: dict[str, ScoreCache] = {}  # one cache per file: protocols scoring the same images share it
-    caches: dict[tuple[str, str, str], ScoreCache] = {}
-    try:  # open every cache first: a settings mismatch stops the run before any work
-        for pname, (found, _, _) in loaded.items():
-            for name, ds in found.items():
-                for m in runnable:
-                    path = osp.join(out, 'cache', name, ds.protocol, f'{m}.csv')
-                    if path not in by_path:
-                        by_path[path] = ScoreCache(path, settings[m], restart=args.overwrite)
-                    caches[pname, name, m] = by_path[path]
+        bench = run(settings, make_scorer=lambda m: metric_scorer(m, settings.scorer),
+                    progress=lambda total, desc: progress(total, args, desc), extra_outputs=(COPY_DIR, 'report.html'))
     except BenchError as err:
-        for c in by_path.values():
-            c.close()
         raise UsageError(str(err)) from err
-
-    scorers: dict[str, Any] = {}
-    try:
-        for pname, (found, _, _) in loaded.items():
-            for name, ds in found.items():
-                for m in runnable:
-                    cache = caches[pname, name, m]
-                    todo = [(n, p) for n, p in zip(ds.names, ds.paths) if p is not None and n not in cache.scores]
-                    if not todo:
-                        continue
-                    if m not in scorers:
-                        scorers[m] = metric_scorer(m, args)
-                    with progress(len(todo), args, f'{name} {m}') as bar:
-                        for image, score, error in iter_scores(m, scorers[m], todo, ds.short_side, ds.resize):
-                            cache.add(image, score, error)
-                            bar.update(1)
-    finally:
-        for c in by_path.values():
-            c.close()
-
-    failed = 0
-    for protocol in protocols:
-        found, missing_here, broken_here = loaded[protocol.name]
-        # one protocol: its report in the output folder, as always; several: one folder each
-        folder = out if len(protocols) == 1 else osp.join(out, protocol.name)
-        summary = summarize(args, found, runnable, {(n, m): caches[protocol.name, n, m] for n in found
-                                                    for m in runnable},
-                            missing_here, broken_here, unavailable, protocol, folder, chosen_by)
-        report = summary.report
-        write_bench_html(folder, bench_page_data(summary.report, summary.points, titles()))
-        failed += sum(d['failed'] + d['absent'] for d in report['datasets'].values())
-        print(summary.table.headline)  # the protocol and the SRCC / PLCC table
+    for folder, result in bench.results.items():
+        write_bench(result, folder)
+        report = result.report
+        print(result.table.headline)  # the protocol and the SRCC / PLCC table
         figure = 'relative_plcc.png, ' if report['relative_plcc'] else ''
         print(f'wrote {osp.join(folder, "table.md")}, report.html, results.json, {figure}scatter/ and per-image '
               'scores', file=sys.stderr)
         if not figure:
             print(f'relative_plcc.png not written: {report["relative_plcc_not_written"]}', file=sys.stderr)
-    if failed or broken:
-        print(f'{failed} image(s) failed or absent (see <dataset>/scores.csv), {len(broken)} dataset(s) unreadable',
-              file=sys.stderr)
+    if bench.failed or bench.broken:
+        print(f'{bench.failed} image(s) failed or absent (see <dataset>/scores.csv), {len(bench.broken)} dataset(s) '
+              'unreadable', file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
@@ -171,6 +98,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """The ``bench`` subcommand's options."""
     from ..iqa_bench.bench import DEFAULT_DATASETS, metric_names
     from ..iqa_bench.datasets import PRESETS
+    from ..iqa_bench.run import BenchSettings
 
     presets = sorted(set(PRESETS) - {'csv'})
     p = sub.add_parser(
@@ -193,10 +121,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--dataset-dir', action='append', metavar='NAME=PATH',
                    help='the folder of one dataset (repeatable); NAME a preset, or any name for a CSV file with '
                         'columns image, mos and the images beside it')
-    p.add_argument('--metric', nargs='+', choices=metric_names(), default=['sfd_iqa', 'niqe', 'piqe'],
+    p.add_argument('--metric', nargs='+', choices=metric_names(), default=list(BenchSettings.metrics),
                    help='methods (columns of the table); unavailable baselines are listed in the report '
-                        '(default: sfd_iqa niqe piqe)')
-    p.add_argument('--baseline', default='niqe', choices=metric_names(),
+                        f'(default: {" ".join(BenchSettings.metrics)})')
+    p.add_argument('--baseline', default=BenchSettings.baseline, choices=metric_names(),
                    help='method the relative-PLCC figure divides by (default %(default)s)')
     p.add_argument('--protocol', nargs='+', choices=list(BENCH_PROTOCOLS), metavar='NAME',
                    help=f'the evaluation protocol(s): {", ".join(BENCH_PROTOCOLS)} (docs/iqa.md, "Protocols"). '
@@ -206,10 +134,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--spaq-short-side', type=int, default=None, metavar='PX',
                    help='resize SPAQ images so that the shorter side is PX before scoring; 0 = as released '
                         '(default: the protocol\'s: as released for sfd, 448 for pyiqa)')
-    p.add_argument('--bootstrap', type=int, default=1000, metavar='B',
+    p.add_argument('--bootstrap', type=int, default=BenchSettings.bootstrap, metavar='B',
                    help='bootstrap resamples for the 95%% intervals; 0 = none (default %(default)s)')
-    p.add_argument('--seed', type=int, default=0, help='seed of the bootstrap resamples (default %(default)s)')
-    p.add_argument('-o', '--out-dir', default='iqa_report', help='output folder (default %(default)s)')
+    p.add_argument('--seed', type=int, default=BenchSettings.seed,
+                   help='seed of the bootstrap resamples (default %(default)s)')
+    p.add_argument('-o', '--out-dir', default=BenchSettings.out_dir, help='output folder (default %(default)s)')
     p.add_argument('--overwrite', action='store_true',
                    help='drop the cached scores and score everything again (default: resume from the cache)')
     release_options(p)

@@ -9,11 +9,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..iqa.defaults import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_TILE
+from ..iqa.defaults import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_TILE, ScorerSettings
 from ..utils.files import OutputBusyError, UnsafePathError, refuse_output_over_input, single_writer
 
 if TYPE_CHECKING:
     from ..iqa.scorer import SFDIQA
+    from ..iqa_bench.datasets import ReleaseOptions
 
 # The parsers import this module: what needs torch, open_clip or cv2 is imported in the functions that use it,
 # so that --help, argument errors and missing files are reported at once (docs/design.md §2).
@@ -25,25 +26,37 @@ class UsageError(Exception):
     """A problem with the command line or its files, reported in one line with exit status 2."""
 
 
-def check_weights_file(args: argparse.Namespace) -> None:
+def check_weights_file(weights: str) -> None:
     """``--weights`` names a file (checked before anything heavy is imported)."""
-    if not osp.isfile(args.weights):
-        raise UsageError(f'weights file not found: {args.weights} (make one with `sfd-iqa export`)')
+    if not osp.isfile(weights):
+        raise UsageError(f'weights file not found: {weights} (make one with `sfd-iqa export`)')
 
 
-def load_scorer(args: argparse.Namespace) -> SFDIQA:
-    """The SFD-IQA scorer of ``--weights``, built with its speed settings (--workers, --amp, --compile: how fast,
-    never what score; --amp moves scores by about 1e-3)."""
-    workers = getattr(args, 'workers', None)
-    if workers is not None and workers < 0:
-        raise UsageError(f'--workers must be >= 0, got {workers}')
-    check_weights_file(args)
-    from ..iqa.scorer import SFDIQA
+def scorer_settings(args: argparse.Namespace) -> ScorerSettings:
+    """The scoring options (:func:`scoring_options`) as the settings a scorer is built from."""
+    return ScorerSettings(weights=args.weights, clip_weights=args.clip_weights, device=args.device, alpha=args.alpha,
+                          tile=args.tile, batch_size=args.batch_size, workers=args.workers, amp=args.amp or None,
+                          compile=args.compile)
+
+
+def release_settings(args: argparse.Namespace) -> ReleaseOptions:
+    """The release variant options (:func:`release_options`, and bench's ``--spaq-short-side``)."""
+    from ..iqa_bench.datasets import ReleaseOptions
+
+    return ReleaseOptions(live_dmos=args.live_dmos, koniq_resolution=args.koniq_resolution,
+                          koniq_score=args.koniq_score, spaq_short_side=getattr(args, 'spaq_short_side', None))
+
+
+def load_scorer(settings: ScorerSettings) -> SFDIQA:
+    """The SFD-IQA scorer of ``settings`` (:func:`sfd_arch.iqa.scorer.build_scorer`: its speed settings --workers,
+    --amp, --compile as constructor arguments: how fast, never what score; --amp moves scores by about 1e-3)."""
+    if settings.workers is not None and settings.workers < 0:
+        raise UsageError(f'--workers must be >= 0, got {settings.workers}')
+    check_weights_file(settings.weights)
+    from ..iqa.scorer import build_scorer
 
     try:
-        scorer = SFDIQA.from_file(args.weights, clip_weights=args.clip_weights, device=args.device,
-                                  alpha=args.alpha, tile=args.tile, batch_size=args.batch_size, workers=workers,
-                                  amp=getattr(args, 'amp', None) or None, compiled=getattr(args, 'compile', False))
+        scorer = build_scorer(settings)
     except (ValueError, RuntimeError, KeyError) as err:
         raise UsageError(str(err)) from err
     if scorer.note:  # weights of an ablation run with only one of the two discriminators
@@ -51,13 +64,13 @@ def load_scorer(args: argparse.Namespace) -> SFDIQA:
     return scorer
 
 
-def metric_scorer(metric: str, args: argparse.Namespace) -> Any:
-    """The scorer of ``metric`` as the options ask: SFD-IQA (:func:`load_scorer`) or an offline baseline."""
+def metric_scorer(metric: str, settings: ScorerSettings) -> Any:
+    """The scorer of ``metric``: SFD-IQA (:func:`load_scorer`) or an offline baseline on ``settings.device``."""
     if metric == 'sfd_iqa':
-        return load_scorer(args)
-    from ..iqa_bench.baselines import build as build_baseline
+        return load_scorer(settings)
+    from ..iqa_bench.bench import metric_scorer as engine_scorer
 
-    return build_baseline(metric, args.device)
+    return engine_scorer(metric, settings)
 
 
 def progress(total: int, args: argparse.Namespace, desc: str) -> Any:
@@ -112,7 +125,7 @@ def scoring_options(p: argparse.ArgumentParser, weights_required: bool = True) -
 
 def scoring_inputs(args: argparse.Namespace) -> list[str]:
     """The files the scoring options read (the SFD-IQA weights, a CLIP weights file): inputs no output may replace."""
-    return [p for p in (getattr(args, 'weights', None), getattr(args, 'clip_weights', None)) if p and osp.isfile(p)]
+    return scorer_settings(args).inputs()
 
 
 def refuse_outputs_over_inputs(outputs: Sequence[tuple[str, Optional[str]]], inputs: Iterable[str],

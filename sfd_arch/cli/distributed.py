@@ -40,7 +40,7 @@ from typing import Any, Optional, Sequence, TypeVar
 
 from ..iqa.scorer import IQAResult
 from ..utils.files import atomic_path
-from .common import EXIT_OK, UsageError, load_scorer
+from .common import EXIT_OK, UsageError, load_scorer, scorer_settings
 from .rows import RowWriter, finish_score, merge_rows, read_rows, row_ok, score_into, windows
 
 T = TypeVar('T')
@@ -130,7 +130,8 @@ def score_sharded(args: Any, found: Any, env: DistEnv, mode: str) -> int:
         raise UsageError(f'part files of an interrupted run exist ({parts[0]}, ...): pass --resume to continue '
                              'it or --overwrite to start again')
     args.device = rank_device(args.device, env)
-    scorer = load_scorer(args)  # before the process group: a bad weights file fails every rank at once
+    # before the process group: a bad weights file fails every rank at once
+    scorer = load_scorer(scorer_settings(args))
     if not dist.is_initialized():
         dist.init_process_group('gloo', timeout=PROCESS_GROUP_TIMEOUT)
     try:

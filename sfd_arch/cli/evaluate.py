@@ -20,7 +20,8 @@ from .common import (
     progress,
     refuse_outputs_over_inputs,
     release_options,
-    scoring_inputs,
+    release_settings,
+    scorer_settings,
     scoring_options,
 )
 
@@ -93,7 +94,8 @@ def release_dataset(args: argparse.Namespace) -> tuple[IQADataset, dict]:
     if not args.preset:
         raise UsageError('eval needs --mos (a CSV), or --preset naming the released layout of FOLDER')
     try:
-        ds = read_dataset(args.preset, args.folder, **dsets.reader_options(dsets.canonical(args.preset), args))
+        options = dsets.reader_options(dsets.canonical(args.preset), release_settings(args))
+        ds = read_dataset(args.preset, args.folder, **options)
     except (DatasetError, ValueError) as err:
         raise UsageError(str(err)) from err
     summary = {'preset': ds.preset, 'folder': ds.folder, 'source': ds.source, 'turned': ds.turned,
@@ -106,18 +108,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ..iqa_bench import correlation as corr
     from ..iqa_bench.bench import oriented_scores, score_dataset, write_scores
 
+    scorer = scorer_settings(args)
     ds, summary = table_dataset(args) if args.mos else release_dataset(args)
     outputs = {k: osp.join(args.out_dir, f) for k, f in (('scores', 'scores.csv'), ('summary', 'summary.json'),
                                                           ('plot', 'scatter.png'))}
     listed = [p for p in ds.paths if p is not None]
     refuse_outputs_over_inputs([('output', p) for p in outputs.values()],
-                               [*listed, *(p for p in (args.mos, *ds.source.split('; ')) if p), *scoring_inputs(args)])
+                               [*listed, *(p for p in (args.mos, *ds.source.split('; ')) if p), *scorer.inputs()])
     existing = [p for p in outputs.values() if osp.exists(p)]
     if existing and not args.overwrite:
         raise UsageError(f'output exists: {", ".join(existing)} (pass --overwrite or another --out-dir)')
     os.makedirs(args.out_dir, exist_ok=True)
     metrics = list(dict.fromkeys(args.metric))
-    scores, errors = score_dataset(ds, metrics, lambda m: metric_scorer(m, args),
+    scores, errors = score_dataset(ds, metrics, lambda m: metric_scorer(m, scorer),
                                    lambda total, desc: progress(total, args, desc))
     results, px, py = {}, {}, {}
     for m in metrics:

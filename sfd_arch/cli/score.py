@@ -9,6 +9,7 @@ from .common import (
     check_weights_file,
     load_scorer,
     refuse_outputs_over_inputs,
+    scorer_settings,
     scoring_inputs,
     scoring_options,
     single_writers,
@@ -44,7 +45,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise UsageError('--overwrite and --resume exclude each other')
     mode = 'overwrite' if args.overwrite else 'resume' if args.resume else 'refuse'
     RowWriter.check(args.csv, args.json, mode)
-    check_weights_file(args)
+    check_weights_file(args.weights)
     from ..iqa.images import find_images
     from ..iqa.scorer import IQAResult
     from .distributed import DistEnv, score_sharded
@@ -62,7 +63,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         with single_writers(outputs if env.rank == 0 else ()):
             return score_sharded(args, found, env, mode)
     with single_writers(outputs):  # a second run on the same file stops here, before it reads what is done
-        scorer = load_scorer(args)  # before any output is opened: a bad weights file leaves no empty output behind
+        # before any output is opened: a bad weights file leaves no empty output behind
+        scorer = load_scorer(scorer_settings(args))
         writer = RowWriter(args.csv, args.json, mode)
         scored = failed = 0
         try:

@@ -13,7 +13,6 @@ folder can be moved or shared as a whole.
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -300,28 +299,6 @@ def write_bench_html(out_dir: str, data: Mapping[str, Any], name: str = 'report.
     page = _page('bench.html.j2', title, {'kind': 'bench', 'scatter': scatter}, command=data.get('command') or '',
                  columns=columns, rows=_bench_rows(data), scatter=list(scatter), notes=data.get('notes') or [])
     return _write(out_dir, name, page)
-
-
-def bench_html_data(out_dir: str, titles: Optional[Mapping[str, str]] = None,
-                    command: str = '') -> dict[str, Any]:
-    """The data of :func:`write_bench_html` from a finished ``sfd-iqa bench`` folder: its ``results.json`` and
-    ``<dataset>/scores.csv`` files (read, so the page can be made again without scoring anything; ``sfd-iqa
-    bench`` itself passes what it has in memory to :func:`bench_page_data`)."""
-    with open(osp.join(out_dir, 'results.json'), encoding='utf-8') as f:
-        results = json.load(f)
-    metrics = list(results['metrics'])
-    points: dict[str, dict[str, Any]] = {}
-    for name in results.get('datasets', {}):
-        path = osp.join(out_dir, name, 'scores.csv')
-        if not osp.isfile(path):
-            continue
-        with open(path, newline='', encoding='utf-8') as f:
-            # images every metric scored, as the correlations used them
-            kept = [r for r in csv.DictReader(f) if all(r.get(m) for m in metrics) and r.get('mos')]
-        if kept:
-            points[name] = {'images': [r['image'] for r in kept], 'mos': [float(r['mos']) for r in kept],
-                            'scores': {m: [float(r[m]) for r in kept] for m in metrics}}
-    return bench_page_data(results, points, titles, command)
 
 
 def bench_page_data(results: Mapping[str, Any], points: Mapping[str, Mapping[str, Any]],

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from ..archs.clip_arch import MIN_SIZE, CLIPFeatureExtractor, CLIPWeightsError, build_clip
 from ..archs.featd_arch import FeatD
 from ..archs.prompt_learner_arch import PromptLearner
-from .defaults import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_TILE  # noqa: F401  (public names here too)
+from .defaults import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_TILE, ScorerSettings  # noqa: F401  (public here too)
 from .export import load_weights, make_payload, save_weights
 from .images import ImageArray, as_rgb, read_image
 from .tiles import Box, check_size, tile_boxes  # noqa: F401  (Box, tile_boxes: public names of this module too)
@@ -425,3 +425,13 @@ def default_device() -> torch.device:
 def load_sfd_iqa(weights: str, **kwargs: Any) -> SFDIQA:
     """Shorthand for :meth:`SFDIQA.from_file`."""
     return SFDIQA.from_file(weights, **kwargs)
+
+
+def build_scorer(settings: ScorerSettings) -> SFDIQA:
+    """The scorer of ``settings.weights`` with every setting, its speed settings (workers, AMP, compile) as
+    constructor arguments: the one place the ``sfd-iqa`` commands build a scorer."""
+    if not settings.weights:
+        raise ValueError('no SFD-IQA weights file given')
+    return SFDIQA.from_file(settings.weights, clip_weights=settings.clip_weights, device=settings.device,
+                            alpha=settings.alpha, tile=settings.tile, batch_size=settings.batch_size,
+                            workers=settings.workers, amp=settings.amp or None, compiled=settings.compile)

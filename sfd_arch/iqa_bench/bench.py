@@ -1,12 +1,13 @@
 """The engine of ``sfd-iqa bench``: the opinion-unaware NR-IQA table over the standard datasets, as released
-(its command line is :mod:`sfd_arch.cli.bench`).
+(a whole run from its settings: :mod:`.run`; its command line, which writes the results: :mod:`sfd_arch.cli.bench`).
 
 For every dataset found (:mod:`.datasets`) and every metric (SFD-IQA and the offline baselines of
 :mod:`.baselines`) the images are scored once; scores are appended to a cache file per dataset and metric as they
 come, so an interrupted run goes on where it stopped. Then, per dataset, on the images every metric scored:
 SRCC, PLCC (after the 4-parameter logistic of :mod:`.correlation`) and KRCC with percentile-bootstrap 95% intervals
 (the same resamples for every metric), the AVG_D (mean over datasets) and AVG_W (weighted by the number of images)
-rows, ``table.md``, ``results.json``, ``relative_plcc.png`` and one scatter plot per dataset.
+rows, and the notes: a :class:`BenchResult` (:func:`summarize`), of which ``table.md``, ``results.json``,
+``relative_plcc.png``, one scatter plot per dataset and the per-image CSVs are pure functions.
 
 Output folder::
 
@@ -19,7 +20,6 @@ Output folder::
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -30,11 +30,12 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from ..iqa.defaults import ScorerSettings
 from ..iqa.images import ImageArray, ImageReadError, read_image
 from ..metrics import records
 from ..metrics.protocols import BENCH_PROTOCOLS, DEFAULT_BENCH_PROTOCOL, BenchProtocol
 from ..metrics.records import lower_is_better
-from ..utils.files import atomic_path, check_name, file_sha256, write_atomic
+from ..utils.files import atomic_path, file_sha256, write_atomic
 from ..utils.results import AppendOnlyRows, read_appended
 from . import correlation as corr
 from . import datasets as dsets
@@ -240,12 +241,24 @@ def oriented_scores(ds: dsets.IQADataset, metric: str, scores: dict[str, float])
             np.asarray(ds.mos[keep], np.float64))
 
 
-def metric_settings(metric: str, args: argparse.Namespace) -> dict:
-    """What a metric's scores depend on (speed options left out); a cache made with other settings is refused."""
+def metric_settings(metric: str, scorer: ScorerSettings) -> dict:
+    """What a metric's scores depend on (speed settings left out); a cache made with other settings is refused."""
     if metric == 'sfd_iqa':
-        return {'metric': metric, 'weights_sha256': file_sha256(args.weights), 'clip_weights': args.clip_weights,
-                'alpha': args.alpha, 'tile': args.tile, 'amp': getattr(args, 'amp', None)}
+        return {'metric': metric, 'weights_sha256': file_sha256(scorer.weights), 'clip_weights': scorer.clip_weights,
+                'alpha': scorer.alpha, 'tile': scorer.tile, 'amp': scorer.amp}
     return {'metric': metric, 'implementation': baselines()[metric].bench.implementation}
+
+
+def metric_scorer(metric: str, scorer: ScorerSettings) -> Any:
+    """The scorer of ``metric``: SFD-IQA built from ``scorer`` (:func:`sfd_arch.iqa.scorer.build_scorer`), or an
+    offline baseline on ``scorer.device``."""
+    if metric == 'sfd_iqa':
+        from ..iqa.scorer import build_scorer
+
+        return build_scorer(scorer)
+    from .baselines import build
+
+    return build(metric, scorer.device)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -387,17 +400,6 @@ class BenchTable:
     text: str
 
 
-@dataclass
-class BenchSummary:
-    """What :func:`summarize` wrote, for the command line to print and draw from: the ``results.json`` dict, the
-    table, and per dataset the points of its scatter plots (``{'images', 'mos', 'scores': {metric: raw scores}}``
-    of the images every metric scored: the rows of ``scores.csv`` the correlations used)."""
-
-    report: dict
-    table: BenchTable
-    points: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
 def write_table(path: str, rows: dict[str, dict[str, MetricResult]], metrics: Sequence[str], n_boot: int,
                 notes: Sequence[str], protocol: Optional[BenchProtocol] = None, chosen_by: str = '') -> str:
     """Write :func:`bench_table` to ``path`` (whole, or not at all); returns ``path``."""
@@ -524,96 +526,92 @@ def _display(name: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------
-# The command
+# The result of a run, and the pure functions of it that the files are
 # --------------------------------------------------------------------------------------------------------
 
-def parse_dataset_dirs(values: Sequence[str]) -> dict[str, str]:
-    """``NAME=PATH`` strings -> {preset or label: path}. NAME is a preset (or alias) read with its reader; any
-    other NAME must point at a CSV (the generic layout)."""
-    out = {}
-    for value in values:
-        name, sep, path = value.partition('=')
-        if not sep or not name or not path:
-            raise BenchError(f'--dataset-dir expects NAME=PATH, got {value!r}')
-        try:
-            key = dsets.canonical(name)
-        except ValueError:
-            try:  # the name becomes <out>/<name>/scores.csv and cache/<name>/: a plain name only
-                check_name(name, '--dataset-dir')
-            except ValueError as err:
-                raise BenchError(str(err)) from None
-            if not path.lower().endswith('.csv'):
-                raise BenchError(f'--dataset-dir {value}: {name!r} is not a preset ({", ".join(sorted(dsets.PRESETS))})'
-                                 '; a dataset of another name must be a CSV file (columns image, mos)') from None
-            key = name
-        out[key] = path
-    return out
+@dataclass
+class DatasetScores:
+    """One dataset of a result: the dataset as read, each metric's scores (``{metric: {image: score}}``), the
+    first error of each image some metric failed on, and the images every metric scored (``kept``, positions in
+    the dataset; ``mos`` theirs, ``oriented`` their scores turned higher-is-better, as correlated)."""
+
+    dataset: dsets.IQADataset
+    scores: dict[str, dict[str, float]]
+    errors: dict[str, str]
+    kept: list[int]
+    mos: np.ndarray
+    oriented: dict[str, np.ndarray]
 
 
-def load_datasets(args: argparse.Namespace, protocol: Optional[BenchProtocol] = None
-                  ) -> tuple[dict[str, dsets.IQADataset], list[str], dict[str, str]]:
-    """(read datasets, names not found, names found but unreadable -> error), read as ``protocol`` (default:
-    ``sfd``) says, each command-line release option overriding its field."""
-    overrides = parse_dataset_dirs(args.dataset_dir or [])
-    asked = args.datasets if args.datasets is not None else DEFAULT_DATASETS if args.root else ()
-    wanted = list(dict.fromkeys([dsets.canonical(d) for d in asked] + list(overrides)))
-    found, missing, broken = {}, [], {}
-    for name in wanted:
-        folder = overrides.get(name) or (dsets.find_dataset(name, args.root) if args.root and name in dsets.PRESETS
-                                         else None)
-        if folder is None:
-            missing.append(name)
-            continue
-        preset = name if name in dsets.PRESETS else 'csv'
-        options = dsets.reader_options(preset, args, protocol)
-        try:
-            found[name] = dsets.read_dataset(preset, folder, **options)
-        except (dsets.DatasetError, OSError) as err:
-            broken[name] = str(err)
-    return found, missing, broken
+@dataclass
+class BenchResult:
+    """A bench under one protocol, computed and not yet written (:func:`summarize`): every file of the report
+    folder is a function of it (``sfd_arch.cli.bench.write_bench``).
+
+    ``rows``: the datasets' :class:`MetricResult` per metric, then ``AVG_D`` and ``AVG_W``; ``report``: the
+    ``results.json`` dict; ``table``: ``table.md`` (its ``headline`` is what ``sfd-iqa bench`` prints);
+    ``points``: per dataset the points of its scatter plots (``{'images', 'mos', 'scores': {metric: raw
+    scores}}``, the rows of ``scores.csv`` the correlations used); ``datasets``: the per-image scores and errors
+    of ``scores.csv``."""
+
+    protocol: BenchProtocol
+    chosen_by: str
+    metrics: list[str]
+    baseline: str
+    datasets: dict[str, DatasetScores]
+    rows: dict[str, dict[str, MetricResult]]
+    report: dict
+    notes: list[str]
+    table: BenchTable
+    points: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> int:
+        """Images that failed to score or were listed but absent, over every dataset."""
+        return sum(d['failed'] + d['absent'] for d in self.report['datasets'].values())
+
+    def results_json(self) -> str:
+        """``results.json``."""
+        return json.dumps(self.report, indent=1, default=float)
 
 
-def folders_of(name: str) -> list[str]:
-    """The folder names a dataset is looked for under --root."""
-    if name not in dsets.PRESETS:
-        return [name]
-    return list(dict.fromkeys([*dsets.PRESETS[name].folders, name]))
+def relative_plcc_drawn(rows: dict[str, dict[str, MetricResult]], metrics: Sequence[str], baseline: str) -> bool:
+    """Whether ``relative_plcc.png`` has something to show: the baseline and another method, and a dataset."""
+    return baseline in metrics and any(m != baseline for m in metrics) and any(d != 'AVG_W' for d in rows)
 
 
-def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metrics: Sequence[str],
-              caches: dict[tuple[str, str], ScoreCache], missing: Sequence[str], broken: dict[str, str],
-              unavailable: dict[str, str], protocol: Optional[BenchProtocol] = None, out: Optional[str] = None,
-              chosen_by: str = '') -> BenchSummary:
-    """Correlations, table.md, results.json, figures and per-image CSVs from the caches, into ``out`` (default
-    ``args.out_dir``), under ``protocol`` (default ``sfd``: its PLCC; the datasets were read with its splits).
-    Returns what it wrote (the results.json dict and the table), so that nothing is read back to be printed."""
+def summarize(found: dict[str, dsets.IQADataset], metrics: Sequence[str], caches: dict[tuple[str, str], ScoreCache],
+              missing: Sequence[str], broken: dict[str, str], unavailable: dict[str, str],
+              protocol: Optional[BenchProtocol] = None, chosen_by: str = '', baseline: str = 'niqe',
+              n_boot: int = 1000, seed: int = 0) -> BenchResult:
+    """Correlations (:func:`evaluate_metrics`, ``n_boot`` resamples from ``seed``), averages, notes and table of
+    the cached scores (anything with the ``.scores`` and ``.errors`` of a :class:`ScoreCache`), under ``protocol``
+    (default ``sfd``: its PLCC; the datasets were read with its splits). Writes nothing."""
     protocol = protocol or BENCH_PROTOCOLS[DEFAULT_BENCH_PROTOCOL]
-    out = out or args.out_dir
-    os.makedirs(out, exist_ok=True)
+    metrics = list(metrics)
     per_dataset: dict[str, dict[str, MetricResult]] = {}
-    report: dict[str, Any] = {'datasets': {}, 'metrics': list(metrics), 'baseline': args.baseline,
-                              'bootstrap': args.bootstrap, 'seed': args.seed, 'missing': list(missing),
+    report: dict[str, Any] = {'datasets': {}, 'metrics': list(metrics), 'baseline': baseline,
+                              'bootstrap': n_boot, 'seed': seed, 'missing': list(missing),
                               'unreadable': dict(broken), 'unavailable': dict(unavailable),
                               'protocol': dict(protocol.describe(), chosen_by=chosen_by)}
     notes = []
     points: dict[str, dict[str, Any]] = {}
+    held: dict[str, DatasetScores] = {}
     for name, ds in found.items():
         scores = {m: caches[name, m].scores for m in metrics}
         errors = {n: e for m in metrics for n, e in caches[name, m].errors.items() if n not in scores[m]}
         keep = [i for i, n in enumerate(ds.names) if ds.paths[i] is not None and all(n in scores[m] for m in metrics)]
         mos = ds.mos[keep]
         oriented = {m: corr.oriented(m, np.array([scores[m][ds.names[i]] for i in keep], np.float64)) for m in metrics}
-        seed = args.seed + zlib.crc32(name.encode())  # the same resamples for a dataset on every run
-        per_dataset[name] = evaluate_metrics(oriented, mos, args.bootstrap, seed, protocol.plcc)
-        absent = ds.absent
-        write_scores(osp.join(out, name, 'scores.csv'), ds, metrics, scores, errors)
+        dataset_seed = seed + zlib.crc32(name.encode())  # the same resamples for a dataset on every run
+        per_dataset[name] = evaluate_metrics(oriented, mos, n_boot, dataset_seed, protocol.plcc)
+        held[name] = DatasetScores(ds, scores, errors, keep, mos, oriented)
         if keep:
-            _scatter(osp.join(out, 'scatter', f'{name}.png'), name, metrics, oriented, mos, per_dataset[name])
             points[name] = {'images': [ds.names[i] for i in keep], 'mos': [float(m) for m in mos],
                             'scores': {m: [float(scores[m][ds.names[i]]) for i in keep] for m in metrics}}
         report['datasets'][name] = {
             'title': _display(name), 'folder': ds.folder, 'source': ds.source, 'turned': ds.turned,
-            'protocol': ds.protocol, 'variant': dict(ds.variant), 'listed': len(ds), 'absent': len(absent),
+            'protocol': ds.protocol, 'variant': dict(ds.variant), 'listed': len(ds), 'absent': len(ds.absent),
             'failed': len(errors), 'evaluated': len(keep), 'notes': ds.notes,
             'results': {m: _as_json(r) for m, r in per_dataset[name].items()}}
         notes += dataset_notes(name, ds, len(errors), per_dataset[name])
@@ -626,20 +624,18 @@ def summarize(args: argparse.Namespace, found: dict[str, dsets.IQADataset], metr
     negated = [titles().get(m, m) for m in metrics if lower_is_better(m)]
     if negated:
         notes.append('negated before correlating (lower is better): ' + ', '.join(negated))
-    fig, why = None, f'the baseline {args.baseline} is not among --metric'
-    if args.baseline in metrics:
-        fig = plot_relative_plcc(osp.join(out, 'relative_plcc.png'), rows, list(metrics), args.baseline)
-        why = f'no method besides the baseline {args.baseline}, or no finite PLCC of it'
-    report['relative_plcc'] = {k: relative_plcc(v, args.baseline) for k, v in rows.items()} if fig else None
-    report['relative_plcc_not_written'] = None if fig else why
-    if not fig:
+    drawn, why = False, f'the baseline {baseline} is not among --metric'
+    if baseline in metrics:
+        drawn = relative_plcc_drawn(rows, metrics, baseline)
+        why = f'no method besides the baseline {baseline}, or no finite PLCC of it'
+    report['relative_plcc'] = {k: relative_plcc(v, baseline) for k, v in rows.items()} if drawn else None
+    report['relative_plcc_not_written'] = None if drawn else why
+    if not drawn:
         notes.append(f'relative_plcc.png not written: {why}')
-    table = bench_table({(_display(k) if k in per_dataset else k): v for k, v in rows.items()}, list(metrics),
-                        args.bootstrap, notes, protocol, chosen_by)
-    write_atomic(osp.join(out, 'table.md'), table.text)
+    table = bench_table({(_display(k) if k in per_dataset else k): v for k, v in rows.items()}, metrics,
+                        n_boot, notes, protocol, chosen_by)
     report['notes'] = notes
-    write_atomic(osp.join(out, 'results.json'), json.dumps(report, indent=1, default=float))
-    return BenchSummary(report, table, points)
+    return BenchResult(protocol, chosen_by, metrics, baseline, held, rows, report, notes, table, points)
 
 
 def dataset_notes(name: str, ds: dsets.IQADataset, failed: int, results: dict[str, MetricResult]) -> list[str]:
@@ -667,16 +663,29 @@ def _as_json(r: MetricResult) -> dict:
             'notes': r.notes}
 
 
+def score_rows(ds: dsets.IQADataset, metrics: Sequence[str], scores: dict[str, dict[str, float]],
+               errors: dict[str, str]) -> list[list[str]]:
+    """The per-image CSV: a header (image, path, mos, one column per metric, error), then one row per listed
+    image (absent images say so)."""
+    rows = [['image', 'path', 'mos', *metrics, 'error']]
+    for name, p, m in zip(ds.names, ds.paths, ds.mos):
+        error = (f'listed in {ds.source} but not found' if p is None else errors.get(name, ''))
+        rows.append([name, p or '', repr(float(m)), *[repr(scores[k][name]) if name in scores[k] else ''
+                                                      for k in metrics], error])
+    return rows
+
+
 def write_scores(path: str, ds: dsets.IQADataset, metrics: Sequence[str], scores: dict[str, dict[str, float]],
                  errors: dict[str, str]) -> None:
-    """Per-image CSV: image, path, mos, one column per metric, error (absent images say so)."""
+    """Write :func:`score_rows` to ``path`` (whole, or not at all)."""
     with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
-        w = csv.writer(f)
-        w.writerow(['image', 'path', 'mos', *metrics, 'error'])
-        for name, p, m in zip(ds.names, ds.paths, ds.mos):
-            error = (f'listed in {ds.source} but not found' if p is None else errors.get(name, ''))
-            w.writerow([name, p or '', repr(float(m)), *[repr(scores[k][name]) if name in scores[k] else ''
-                                                         for k in metrics], error])
+        csv.writer(f).writerows(score_rows(ds, metrics, scores, errors))
+
+
+def plot_dataset(path: str, name: str, result: BenchResult) -> None:
+    """``scatter/<name>.png`` of a result: one panel per metric, its oriented scores against MOS and the fit."""
+    held = result.datasets[name]
+    _scatter(path, name, result.metrics, held.oriented, held.mos, result.rows[name])
 
 
 def _scatter(path: str, name: str, metrics: Sequence[str], x: dict[str, np.ndarray], mos: np.ndarray,

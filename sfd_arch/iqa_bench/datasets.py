@@ -729,19 +729,30 @@ def canonical(name: str) -> str:
     return key
 
 
-def reader_options(preset: str, args: Any, protocol: Optional[BenchProtocol] = None) -> dict[str, Any]:
-    """The reader options of ``preset``: the bench protocol's (default: ``sfd``), each overridden by its
-    command-line option where given (``--live-dmos``, ``--koniq-resolution``, ``--koniq-score``,
-    ``--spaq-short-side``)."""
+@dataclass(frozen=True)
+class ReleaseOptions:
+    """The release variants a user picks over the protocol's (``--live-dmos``, ``--koniq-resolution``,
+    ``--koniq-score``, ``--spaq-short-side``); None: the protocol's choice. ``spaq_short_side`` 0: as released."""
+
+    live_dmos: str = LIVE_DEFAULT_DMOS
+    koniq_resolution: Optional[str] = None
+    koniq_score: Optional[str] = None
+    spaq_short_side: Optional[int] = None
+
+
+def reader_options(preset: str, release: ReleaseOptions = ReleaseOptions(),
+                   protocol: Optional[BenchProtocol] = None) -> dict[str, Any]:
+    """The reader options of ``preset``: the bench protocol's (default: ``sfd``), each overridden by its field
+    of ``release`` where set."""
     protocol = protocol or BENCH_PROTOCOLS[DEFAULT_BENCH_PROTOCOL]
     if preset == 'live':
-        return {'dmos_file': getattr(args, 'live_dmos', None) or LIVE_DEFAULT_DMOS}
+        return {'dmos_file': release.live_dmos or LIVE_DEFAULT_DMOS}
     if preset == 'koniq10k':
-        return {'score_column': getattr(args, 'koniq_score', None) or protocol.koniq_score,
-                'resolution': getattr(args, 'koniq_resolution', None) or protocol.koniq_resolution,
+        return {'score_column': release.koniq_score or protocol.koniq_score,
+                'resolution': release.koniq_resolution or protocol.koniq_resolution,
                 'split': protocol.koniq_split}
     if preset == 'spaq':
-        short = getattr(args, 'spaq_short_side', None)
+        short = release.spaq_short_side
         return {'short_side': (protocol.spaq_short_side if short is None else short) or None,
                 'resize': protocol.spaq_resize}
     return {}
