@@ -480,12 +480,12 @@ def build_result(run: Run, rows: list[CompareRow], settings: CompareSettings, co
     notes += [f'{m.label}: {m.describe()}.' for m in run.models if m.kind != BICUBIC]
     notes.append(f'Datasets: {", ".join(f"{d.name} ({len(d.images)} images)" for d in run.datasets)}.')
     lq_only = [d.name for d in run.datasets if not d.paired]
+    nr_metrics = [n for n in metric_names if n in plan.no_reference]
     if lq_only:
         notes.append(f'{", ".join(lq_only)}: LQ images without ground truth, scored with the no-reference metrics '
-                     f'only ({", ".join(names.get(n, n) for n in metric_names if n in plan.no_reference)}); '
+                     f'only ({", ".join(names.get(n, n) for n in nr_metrics)}); '
                      'full-reference columns read n/a. report.html shows each image beside its LQ input, enlarged '
                      f'x{run.scale} by nearest neighbour.')
-    nr_metrics = [n for n in metric_names if n in plan.no_reference]
     scores_png = osp.join(out_dir, 'scores.png') if lq_only and nr_metrics else None
     for name in dict.fromkeys(n for _, _, n in run.unmeasurable):
         cases = [f'{d}/{i} ({reason})' for (d, i, n), reason in run.unmeasurable.items() if n == name]
@@ -517,10 +517,10 @@ def build_result(run: Run, rows: list[CompareRow], settings: CompareSettings, co
               for d in run.datasets for i, image in enumerate(d.images)]
     return CompareResult(
         out_dir=out_dir, rows=current, means=means, models=labels, datasets=dataset_names, metrics=metric_names,
-        labels=names, directions=plan.directions, not_applicable=sorted(not_applicable), blocks=dict(plan.blocks),
-        notes=notes, pd_metric=y_metric, pd_note=pd_note, x_metric=x_metric, visual_choices=choices,
-        caption_metrics=caption_metrics, images=images, weights=weights, skipped_metrics=dict(plan.skipped),
-        protocol=plan.protocol_record(), table=table, command=command,
+        labels=names, directions=plan.directions, not_applicable=sorted(not_applicable), lq_only=lq_only,
+        no_reference=nr_metrics, blocks=dict(plan.blocks), notes=notes, pd_metric=y_metric, pd_note=pd_note,
+        x_metric=x_metric, visual_choices=choices, caption_metrics=caption_metrics, images=images, weights=weights,
+        skipped_metrics=dict(plan.skipped), protocol=plan.protocol_record(), table=table, command=command,
         metrics_csv=osp.join(out_dir, 'metrics.csv'), table_md=osp.join(out_dir, 'table.md'), pd_png=pd_png,
         scores_png=scores_png, visual=[osp.join(out_dir, 'visual', f'{d}_{i}.png') for d, i, _ in choices],
         report_md=osp.join(out_dir, 'report.md'), report_html=osp.join(out_dir, 'report.html'),
@@ -535,15 +535,13 @@ def write_outputs(run: Run, result: CompareResult) -> None:
     if result.scores_png or result.pd_png:
         import matplotlib.pyplot as plt
     if result.scores_png:
-        lq_only = [d.name for d in run.datasets if not d.paired]
-        nr_metrics = [n for n in result.metrics if n in run.plan.no_reference]
-        plt.close(plot_scores(result.means, result.models, lq_only, nr_metrics, result.directions, result.labels,
-                              result.scores_png))
+        plt.close(plot_scores(result.means, result.models, result.lq_only, result.no_reference, result.directions,
+                              result.labels, result.scores_png))
     if result.pd_png:
         fig, _ = plot_pd(result.means, result.models, result.datasets, result.pd_png, result.x_metric,
                          result.pd_metric, result.directions, dict(result.labels, psnr=marked('PSNR (dB)', None)))
         plt.close(fig)
-    visual_dir = osp.join(run.out_dir, 'visual')
+    visual_dir = osp.join(result.out_dir, 'visual')
     if osp.isdir(visual_dir):  # figures of an earlier choice would sit beside the new ones, unreported
         for f in os.listdir(visual_dir):
             if f.endswith('.png') and any(f.startswith(d + '_') for d in result.datasets):
@@ -556,7 +554,7 @@ def write_outputs(run: Run, result: CompareResult) -> None:
         if not d.paired:
             for i in range(len(d.images)):
                 run.lq_display(d, i)
-    write_compare_html(run.out_dir, page_data(result))
+    write_compare_html(result.out_dir, page_data(result))
     _write_json(result.results_json, results_record(result))
 
 

@@ -103,6 +103,7 @@ class CompareResult:
     ``{dataset: {model: {metric: value}}}``; ``models``, ``datasets``, ``metrics``: the display orders;
     ``labels``: metric -> column head (with its stand-in mark); ``directions``: metric -> ``higher`` | ``lower``;
     ``not_applicable``: ``(dataset, metric)`` pairs read n/a (full-reference metrics without ground truth);
+    ``lq_only``: the datasets without ground truth; ``no_reference``: the metrics that score an image alone;
     ``blocks``: each metric's BasicSR block; ``notes``: the report's notes; ``pd_metric``: the PD plot's y metric
     (``None``: no plot) and ``pd_note`` its caption or why there is none; ``x_metric``: its x metric;
     ``visual_choices`` / ``caption_metrics``: the visual figures and the metrics under their crops; ``images``:
@@ -124,6 +125,8 @@ class CompareResult:
     labels: dict[str, str]
     directions: dict[str, str]
     not_applicable: list[tuple[str, str]]
+    lq_only: list[str]
+    no_reference: list[str]
     blocks: dict[str, dict]
     notes: list[str]
     pd_metric: Optional[str]
