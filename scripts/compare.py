@@ -43,7 +43,7 @@ import argparse
 import os.path as osp
 import shlex
 import sys
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 try:
     import sfd_arch  # noqa: F401  (light: the SFD metrics reach BasicSR's registry when BasicSR is imported)
@@ -52,6 +52,9 @@ except ImportError:  # a checkout that is not installed: the package sits next t
     import sfd_arch  # noqa: F401
 
 from sfd_arch.metrics.protocols import PROTOCOLS  # noqa: E402  (plain data: no torch, no BasicSR)
+
+if TYPE_CHECKING:
+    from sfd_arch.eval.comparison import CompareResult
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,27 +89,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
-    """Command-line entry; exits non-zero with a one-line message on bad input."""
+def main(argv: Optional[list[str]] = None) -> 'CompareResult':
+    """Command-line entry; returns the ``CompareResult``, exits non-zero with a one-line message on bad input."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     # after --help and argument errors
-    from sfd_arch.eval.compare import CompareError, parse_models, parse_network_args, run_compare
+    from sfd_arch.eval.compare import CompareError, CompareSettings, compare, parse_models, parse_network_args
 
     try:
         models = parse_models(args.model)
-        network_g = parse_network_args(args.network_g, models)
-        result = run_compare(args.opt, models, args.output, network_g=network_g, device=args.device,
-                             metrics=args.metrics,
-                             default_metrics=not args.no_default_metrics, datasets=args.datasets, pd_metric=args.pd,
-                             x_metric=args.pd_x, visual_per_dataset=args.visual, crops=args.crop,
-                             bicubic=args.bicubic, tile=args.tile, half=args.half, progress=not args.no_progress,
-                             command='python scripts/compare.py ' + shlex.join(argv), protocol=args.protocol)
+        settings = CompareSettings(
+            args.opt, models, args.output, network_g=parse_network_args(args.network_g, models), device=args.device,
+            metrics=args.metrics, default_metrics=not args.no_default_metrics, datasets=args.datasets,
+            pd_metric=args.pd, x_metric=args.pd_x, visual_per_dataset=args.visual, crops=args.crop,
+            bicubic=args.bicubic, tile=args.tile, half=args.half, progress=not args.no_progress,
+            command='python scripts/compare.py ' + shlex.join(argv), protocol=args.protocol)
+        result = compare(settings)
     except CompareError as err:
         raise SystemExit(f'compare: error: {err}') from None
-    protocol = result['protocol']
+    protocol = result.protocol
     print(f'Protocol: {protocol["name"]} ({protocol["title"]}; chosen by {protocol["chosen_by"]})\n'
-          f'Report: {result["report_md"]}\n' + open(result['table_md']).read())
+          f'Report: {result.report_md}\n' + result.table)
     return result
 
 

@@ -133,10 +133,10 @@ def main(argv: list[str] | None = None) -> int:
 
     wall0, cpu0 = time.time(), time.process_time()
     out = final_comparison(checkpoints)
-    made += [str(out[k]) for k in ('table_md', 'pd_png', 'report_md') if out.get(k)] + [str(p) for p in out['visual']]
+    made += [str(p) for p in (out.table_md, out.pd_png, out.report_md) if p] + [str(p) for p in out.visual]
     stages.append(spent('comparison', wall0, cpu0))
     print(f'\n{where(made, data_root)}\n\n{results(out, data_root, stages, time.time() - STARTED)}', flush=True)
-    print(f"\nReport: {osp.abspath(out['report_html'])}", flush=True)
+    print(f'\nReport: {osp.abspath(out.report_html)}', flush=True)
     return 0
 
 

@@ -1,7 +1,10 @@
 """sfd_arch.eval.compare and scripts/compare.py: every output file, its rows and values, re-runs, bad input."""
 import csv
+import dataclasses
 import json
 import os
+import runpy
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -39,13 +42,13 @@ def test_new_weights_under_the_same_name_redo_that_metric_only(ws, compare, tmp_
     first = compare.run_compare('test.yml', models, out, metrics=['psnr', 'lpips'], progress=False,
                                 visual_per_dataset=0)
     n = N_IMAGES * len(DATASETS)
-    assert first['computed'] == {'sr': n, 'values': 2 * n}
-    head = next(w['path'] for w in first['weights'] if w['name'].startswith('lpips_'))
+    assert first.computed == {'sr': n, 'values': 2 * n}
+    head = next(w['path'] for w in first.weights if w['name'].startswith('lpips_'))
     stat = os.stat(head)
     os.utime(head, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     again = compare.run_compare('test.yml', models, out, metrics=['psnr', 'lpips'], progress=False,
                                 visual_per_dataset=0)
-    assert again['computed'] == {'sr': 0, 'values': n}
+    assert again.computed == {'sr': 0, 'values': n}
 
 
 def save_generator(path: Path, key: str, seed: int) -> None:
@@ -114,13 +117,13 @@ def test_compare_writes_every_file_skips_on_rerun_and_redoes_a_changed_checkpoin
     result = compare.run_compare('test.yml', compare.parse_models(['bicubic', 'G1=g1.pth', 'G2=g2.pth']), str(out),
                                  progress=False)
     metrics = ['psnr', 'ssim'] + (['lpips'] if write_stand_in_weights else [])
-    assert result['metrics'] == metrics
-    assert set(result['skipped_metrics']) >= {'dists', 'fid'}  # no VGG-16 / Inception weights here
+    assert result.metrics == metrics
+    assert set(result.skipped_metrics) >= {'dists', 'fid'}  # no VGG-16 / Inception weights here
     for name in ('metrics.csv', 'table.md', 'pd.png', 'report.md', 'report.html'):
         assert (out / name).is_file(), name
     assert (out / 'report.html').read_text().count('<section class="viewer"') == len(DATASETS) * N_IMAGES
-    assert sorted(os.listdir(out / 'visual')) == sorted(Path(p).name for p in result['visual'])
-    assert len(result['visual']) == len(DATASETS)  # one figure per dataset by default
+    assert sorted(os.listdir(out / 'visual')) == sorted(Path(p).name for p in result.visual)
+    assert len(result.visual) == len(DATASETS)  # one figure per dataset by default
 
     rows = read_rows(out / 'metrics.csv')
     assert list(rows[0]) == ['model', 'dataset', 'image', 'metric', 'value']
@@ -144,7 +147,7 @@ def test_compare_writes_every_file_skips_on_rerun_and_redoes_a_changed_checkpoin
     # table: a row group per dataset, arrows, best bold, second underlined (three models)
     table = (out / 'table.md').read_text().splitlines()
     assert table[0].startswith('| Dataset | Model | PSNR ↑ | SSIM ↑')
-    means = result['means']
+    means = result.means
     for d_index, dataset in enumerate(DATASETS):
         group = table[2 + d_index * 3: 5 + d_index * 3]
         assert group[0].startswith(f'| {dataset} | bicubic |') and group[1].startswith('|  | G1 |')
@@ -162,7 +165,7 @@ def test_compare_writes_every_file_skips_on_rerun_and_redoes_a_changed_checkpoin
     report = (out / 'report.md').read_text()
     assert 'python scripts/compare.py -opt test.yml --model bicubic' in report
     assert '![perception-distortion plane](pd.png)' in report
-    assert all(f'](visual/{Path(p).name})' in report for p in result['visual'])
+    assert all(f'](visual/{Path(p).name})' in report for p in result.visual)
     assert '`dists`' in report and 'vgg16-397923af.pth' in report
     if write_stand_in_weights:
         assert 'alexnet-owt-7be5be79.pth' in report and 'random stand-in' in report
@@ -171,7 +174,7 @@ def test_compare_writes_every_file_skips_on_rerun_and_redoes_a_changed_checkpoin
     sr_files = sorted((out / 'sr').rglob('*.png'))
     mtimes = [p.stat().st_mtime_ns for p in sr_files]
     again = compare.run_compare('test.yml', MODELS, str(out), progress=False)
-    assert again['computed'] == {'sr': 0, 'values': 0}
+    assert again.computed == {'sr': 0, 'values': 0}
     # called in-process, the report gives the command line that repeats the call
     assert f'python scripts/compare.py -opt test.yml --model bicubic --model G1=g1.pth --model G2=g2.pth -o {out}\n' \
         in (out / 'report.md').read_text()
@@ -182,14 +185,14 @@ def test_compare_writes_every_file_skips_on_rerun_and_redoes_a_changed_checkpoin
     text = (out / 'metrics.csv').read_bytes()
     (out / 'metrics.csv').write_bytes(text[:-6])
     resumed = compare.run_compare('test.yml', MODELS, str(out), progress=False)
-    assert resumed['computed'] == {'sr': 0, 'values': 1}
+    assert resumed.computed == {'sr': 0, 'values': 1}
     assert sorted(map(str, read_rows(out / 'metrics.csv'))) == sorted(map(str, rows))
 
     # a changed checkpoint: only that model is redone
     save_generator(ws / 'g2.pth', 'params', 3)
     redone = compare.run_compare('test.yml', MODELS, str(out), progress=False)
     n_images = N_IMAGES * len(DATASETS)
-    assert redone['computed'] == {'sr': n_images, 'values': n_images * len(metrics)}
+    assert redone.computed == {'sr': n_images, 'values': n_images * len(metrics)}
     new = {(r['model'], r['dataset'], r['image'], r['metric']): float(r['value'])
            for r in read_rows(out / 'metrics.csv')}
     assert set(new) == expected
@@ -221,9 +224,9 @@ def test_folder_models_and_option_file_generator(ws, compare, tmp_path):
     models = {'Cubic': str(folder), 'G1': '', 'Compact': str(tmp_path / 'compact.pth')}
     result = compare.run_compare(str(tmp_path / 'opt.yml'), models, str(tmp_path / 'o'), metrics=['psnr'],
                                  progress=False, visual_per_dataset=0, bicubic='cv2')
-    assert result['visual'] == [] and result['pd_png'] is None  # one metric: no PD plane, and no LPIPS asked
-    assert 'weights: model' in result['skipped_metrics']['sfd_iqa']
-    rows = {(r.model, r.dataset, r.image): r.value for r in read_compare_csv(result['metrics_csv'])}
+    assert result.visual == [] and result.pd_png is None  # one metric: no PD plane, and no LPIPS asked
+    assert 'weights: model' in result.skipped_metrics['sfd_iqa']
+    rows = {(r.model, r.dataset, r.image): r.value for r in read_compare_csv(result.metrics_csv)}
     assert len(rows) == 3 * N_IMAGES * len(DATASETS)
     # G1 through network_g + pretrain_network_g: the checkpoint's generator; Cubic: the folder's images
     from basicsr.metrics import calculate_psnr
@@ -242,7 +245,7 @@ def test_folder_models_and_option_file_generator(ws, compare, tmp_path):
     cubic = compare.bicubic_upscale(lq, 4, 'cv2')
     assert rows[('Cubic', 'TinyA', '0002')] == pytest.approx(calculate_psnr(cubic, hr, 4, test_y_channel=True),
                                                              abs=1e-9)
-    assert 'No PD plot' in Path(result['report_md']).read_text()
+    assert 'No PD plot' in Path(result.report_md).read_text()
 
 
 def test_added_metric_reuses_sr_images_and_crop_picks_the_figure(ws, compare, tmp_path):
@@ -251,12 +254,12 @@ def test_added_metric_reuses_sr_images_and_crop_picks_the_figure(ws, compare, tm
     out = str(tmp_path / 'o')
     first = compare.run_compare('test.yml', {'bicubic': 'bicubic'}, out, metrics=['psnr'], progress=False,
                                 visual_per_dataset=0)
-    assert first['computed'] == {'sr': N_IMAGES * len(DATASETS), 'values': N_IMAGES * len(DATASETS)}
+    assert first.computed == {'sr': N_IMAGES * len(DATASETS), 'values': N_IMAGES * len(DATASETS)}
     second = compare.run_compare('test.yml', {'bicubic': 'bicubic'}, out, metrics=['psnr', 'ssim'], progress=False,
                                  crops=['TinyB/0002:8,16,32'])
-    assert second['computed'] == {'sr': 0, 'values': N_IMAGES * len(DATASETS)}  # only SSIM is new
-    assert [Path(p).name for p in second['visual']] == ['TinyB_0002.png']
-    width, height = Image.open(second['visual'][0]).size
+    assert second.computed == {'sr': 0, 'values': N_IMAGES * len(DATASETS)}  # only SSIM is new
+    assert [Path(p).name for p in second.visual] == ['TinyB_0002.png']
+    width, height = Image.open(second.visual[0]).size
     assert width == round(3.5 * 300) and height < width  # one paper column at 300 dpi
     for bad, words in (('TinyB/0002:40,40,32', ['leaves the 64x64']), ('TinyC/0002:0,0,32', ['TinyC', 'TinyA']),
                        ('TinyB/0002', ['DATASET/IMAGE:X,Y,SIZE'])):
@@ -266,6 +269,73 @@ def test_added_metric_reuses_sr_images_and_crop_picks_the_figure(ws, compare, tm
         assert all(w in str(info.value) for w in words), str(info.value)
     with pytest.raises(compare.CompareError, match='--pd niqe'):
         compare.run_compare('test.yml', {'bicubic': 'bicubic'}, out, pd_metric='niqe', progress=False)
+
+
+# -- settings in, result out --------------------------------------------------------------------------------------
+def test_settings_are_frozen_and_their_command_line_parses_back_to_them(compare):
+    from sfd_arch.eval.comparison import command_line
+
+    plain = compare.CompareSettings('opt dir/t.yml', {'bicubic': 'bicubic', 'G': 'g.pth'}, 'out dir')
+    assert plain.models == (('bicubic', 'bicubic'), ('G', 'g.pth'))  # a mapping is stored as its pairs
+    assert hash(plain) == hash(compare.CompareSettings('opt dir/t.yml', [('bicubic', 'bicubic'), ('G', 'g.pth')],
+                                                       'out dir'))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plain.tile = 64
+    assert command_line(plain) == "python scripts/compare.py -opt 'opt dir/t.yml' --model bicubic --model G=g.pth " \
+                                  "-o 'out dir'"
+    every = compare.CompareSettings(
+        'opt dir/t.yml', {'Bicubic': 'BICUBIC', 'x y': '', 'bicubic': 'BiCubic'}, 'out dir', device='cpu',
+        metrics=['psnr', 'lpips'], default_metrics=False, datasets=['A b'], pd_metric='dists', x_metric='ssim',
+        visual_per_dataset=0, crops=['A/x:1,2,40', "B/it's:3,4,50"], bicubic='cv2', tile=64, half=True,
+        network_g={'G': '{type: X}'}, protocol='pyiqa')
+    line = command_line(every)
+    assert line == ("python scripts/compare.py -opt 'opt dir/t.yml' --protocol pyiqa --model Bicubic=BICUBIC "
+                    "--model 'x y' --model bicubic --network_g 'G={type: X}' -o 'out dir' --device cpu --pd dists "
+                    "--pd-x ssim --visual 0 --bicubic cv2 --tile 64 --metrics psnr lpips --datasets 'A b' "
+                    "--crop A/x:1,2,40 --crop 'B/it'\"'\"'s:3,4,50' --half --no-default-metrics")
+    args = runpy.run_path(str(REPO / 'scripts' / 'compare.py'), run_name='parser')['build_parser']().parse_args(
+        shlex.split(line)[2:])
+    assert compare.CompareSettings(
+        args.opt, compare.parse_models(args.model), args.output, device=args.device, metrics=args.metrics,
+        default_metrics=not args.no_default_metrics, datasets=args.datasets, pd_metric=args.pd, x_metric=args.pd_x,
+        visual_per_dataset=args.visual, crops=args.crop, bicubic=args.bicubic, tile=args.tile, half=args.half,
+        network_g=dict(a.split('=', 1) for a in args.network_g), protocol=args.protocol) == \
+        dataclasses.replace(every, models=(('Bicubic', 'BICUBIC'), ('x y', ''), ('bicubic', 'bicubic')))
+
+
+def test_every_output_is_a_function_of_the_result_and_the_script_prints_from_it(ws, compare, tmp_path, capsys,
+                                                                                 monkeypatch):
+    """table.md, report.md, results.json and report.html are what the result says; the script's printout is the
+    result's; the result is made whole before any of those files is written."""
+    from sfd_arch.eval.comparison import page_data, report_text, results_record
+    from sfd_arch.eval.html_report import write_compare_html
+
+    out = tmp_path / 'o'
+    argv = ['-opt', 'test.yml', '--model', 'bicubic', '-o', str(out), '--metrics', 'psnr', 'ssim', '--pd', 'ssim',
+            '--visual', '0', '--no-progress']
+    result = runpy.run_path(str(REPO / 'scripts' / 'compare.py'), run_name='compare_script')['main'](argv)
+    protocol = result.protocol
+    assert protocol['name'] == 'sfd' and '| TinyA | bicubic |' in result.table
+    assert capsys.readouterr().out == (f'Protocol: sfd ({protocol["title"]}; chosen by the default)\n'
+                                       f'Report: {out / "report.md"}\n{result.table}\n')
+    assert result.models == ['bicubic'] and result.datasets == list(DATASETS) and result.metrics == ['psnr', 'ssim']
+    assert len(result.rows) == 2 * N_IMAGES * len(DATASETS) and result.pd_metric == 'ssim'
+    assert result.means == dataset_means(read_compare_csv(result.metrics_csv))
+    assert (out / 'table.md').read_text() == result.table
+    assert (out / 'report.md').read_text() == report_text(result)
+    assert (out / 'results.json').read_text() == json.dumps(results_record(result), indent=1, sort_keys=True)
+    again_html = write_compare_html(str(out), page_data(result), name='again.html')
+    assert Path(again_html).read_text() == (out / 'report.html').read_text()
+
+    for name in ('table.md', 'report.md', 'report.html', 'results.json', 'pd.png'):
+        (out / name).unlink()
+    monkeypatch.setattr(compare, 'write_outputs', lambda run, res: None)  # the result alone, nothing written
+    settings = compare.CompareSettings('test.yml', {'bicubic': 'bicubic'}, str(out), metrics=['psnr', 'ssim'],
+                                       pd_metric='ssim', visual_per_dataset=0, progress=False, command=result.command)
+    again = compare.compare(settings)
+    assert again.computed == {'sr': 0, 'values': 0} and again.table == result.table
+    assert report_text(again) == report_text(result) and results_record(again) == results_record(result)
+    assert not any((out / name).exists() for name in ('table.md', 'report.md', 'report.html', 'results.json', 'pd.png'))
 
 
 # -- bad input: a clear message, a non-zero exit, results already written stay ---------------------------------
@@ -442,12 +512,12 @@ def test_dataset_level_metric_rows(ws, compare, tmp_path, monkeypatch):
     hrs = [cv2.imread(str(ws / 'data' / 'TinyA' / 'gt' / f'{i:04d}.png')) for i in range(N_IMAGES)]
     expected = mean_abs_difference({'type': 'calculate_fid'}, bicubic, hrs)
     assert [r.value for r in fid_rows if (r.model, r.dataset) == ('bicubic', 'TinyA')] == [pytest.approx(expected)]
-    table = Path(result['table_md']).read_text()
+    table = Path(result.table_md).read_text()
     assert '| FID (stand-in weights) ↓ |' in table.splitlines()[0]  # the file is not the published one
-    assert 'pt_inception-2015-12-05-6726825d.pth' in Path(result['report_md']).read_text()
+    assert 'pt_inception-2015-12-05-6726825d.pth' in Path(result.report_md).read_text()
     calls.clear()
     assert compare.run_compare(str(opt), models, 'o', progress=False, visual_per_dataset=0,
-                               metrics=['psnr', 'fid'])['computed'] == {'sr': 0, 'values': 0}
+                               metrics=['psnr', 'fid']).computed == {'sr': 0, 'values': 0}
     assert calls == []
 
 
@@ -491,7 +561,7 @@ def test_protocol_heads_the_reports_and_is_stored_in_results_json(ws, compare, t
     result = compare.run_compare(str(tmp_path / 'pyiqa.yml'), {'bicubic': 'bicubic'}, str(out), progress=False,
                                  visual_per_dataset=0)
     # pyiqa's lpips and lpips-vgg: the stand-in AlexNet is there, VGG is not (skipped, saying why)
-    assert set(result['metrics']) == {'psnr', 'ssim', 'lpips'} and 'lpips_vgg' in result['skipped_metrics']
+    assert set(result.metrics) == {'psnr', 'ssim', 'lpips'} and 'lpips_vgg' in result.skipped_metrics
     saved = json.loads((out / 'results.json').read_text())
     record = saved['protocol']
     assert record['name'] == 'pyiqa' and record['chosen_by'] == 'the option file'
@@ -514,8 +584,8 @@ def test_protocol_heads_the_reports_and_is_stored_in_results_json(ws, compare, t
     # --protocol wins over the file; the values of the new settings are computed, the file's kept
     again = compare.run_compare(str(tmp_path / 'pyiqa.yml'), {'bicubic': 'bicubic'}, str(out), progress=False,
                                 visual_per_dataset=0, protocol='sfd')
-    assert again['protocol']['chosen_by'] == '--protocol' and again['protocol']['name'] == 'sfd'
-    assert again['computed']['values'] == N_IMAGES * len(DATASETS)  # LPIPS after the border crop, nothing else
+    assert again.protocol['chosen_by'] == '--protocol' and again.protocol['name'] == 'sfd'
+    assert again.computed['values'] == N_IMAGES * len(DATASETS)  # LPIPS after the border crop, nothing else
     assert '--protocol sfd' in (out / 'report.md').read_text()
 
 
@@ -566,7 +636,7 @@ def test_niqe_on_an_image_below_two_blocks_is_said_per_image_and_stops_nothing(c
     rows = read_rows(out / 'metrics.csv')
     assert sorted((r['image'], r['metric']) for r in rows) == [('0000', 'psnr'), ('0001', 'niqe'), ('0001', 'psnr')]
     assert all(np.isfinite(float(r['value'])) for r in rows)
-    assert result['means']['Tiny']['bicubic']['niqe'] == pytest.approx(
+    assert result.means['Tiny']['bicubic']['niqe'] == pytest.approx(
         float(next(r['value'] for r in rows if r['metric'] == 'niqe')))
     assert ('NIQE is left out of the means on 1 image(s) it cannot measure: Tiny/0000 (192x192 leaves 184x184 '
             'after crop_border 4: 1 96 px block, NIQE needs 2).') in (out / 'report.md').read_text()

@@ -292,10 +292,10 @@ def test_compare_takes_the_demo_generator_by_block_and_by_folder(tmp_path, monke
     plain.write_bytes(Path(ckpt).read_bytes())
     result = compare.run_compare('test.yml', {'Folder': str(exp), 'Block': str(plain)}, 'out', progress=False,
                                  visual_per_dataset=0, default_metrics=False, network_g={'Block': str(MSR)})
-    with open(result['metrics_csv'], newline='') as f:
+    with open(result.metrics_csv, newline='') as f:
         rows = {(r['model'], r['image']): float(r['value']) for r in csv.DictReader(f)}
     assert rows[('Folder', '0000')] == rows[('Block', '0000')]  # the same weights, found two ways
-    report = Path(result['report_md']).read_text()
+    report = Path(result.report_md).read_text()
     assert f'Folder: checkpoint {exp}, read as experiment folder {exp}: network_g MSRResNet' in report
     assert 'Block: checkpoint ' in report and 'read as network_g MSRResNet (the command line)' in report
     with pytest.raises(compare.CompareError, match='--network_g Nope=...: no --model named Nope'):

@@ -111,10 +111,10 @@ def test_a_new_metric_is_one_record_and_one_function(toy, tmp_path, monkeypatch,
     assert sorted(r['image'] for r in rows) == ['0000', '0001']
     sr = cv2.imread('out/sr/bicubic/Tiny/0000.png')  # the value is the registered function's, on the SR image
     assert float(next(r['value'] for r in rows if r['image'] == '0000')) == pytest.approx(calculate_toy_blur(sr))
-    assert '| Toy-Blur ↓ |' in Path(result['table_md']).read_text().splitlines()[0]
-    assert json.loads(Path(result['results_json']).read_text())['directions']['toy_blur'] == 'lower'
-    assert '| Dataset | Model | Toy-Blur ↓ |' in Path(result['report_md']).read_text()
-    assert 'Toy-Blur' in Path(result['report_html']).read_text()
+    assert '| Toy-Blur ↓ |' in Path(result.table_md).read_text().splitlines()[0]
+    assert json.loads(Path(result.results_json).read_text())['directions']['toy_blur'] == 'lower'
+    assert '| Dataset | Model | Toy-Blur ↓ |' in Path(result.report_md).read_text()
+    assert 'Toy-Blur' in Path(result.report_html).read_text()
 
     # the bench: a folder of images with a MOS table, scored by the toy metric as a baseline
     mine = tmp_path / 'mine'

@@ -301,11 +301,11 @@ def test_lq_only_comparison_scores_pyiqa_no_reference_metrics_and_names_missing_
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
     result = compare.run_compare('lq.yml', {'bicubic': 'bicubic'}, 'out', progress=False, visual_per_dataset=0,
                                  metrics=None)
-    with open(result['metrics_csv']) as f:
+    with open(result.metrics_csv) as f:
         scored = {line.split(',')[3] for line in f.read().splitlines()[1:]}
     assert 'entropy' in scored and 'lpips_pyiqa' not in scored  # full-reference: n/a without HR
     for name in ('musiq', 'maniqa', 'clipiqa'):
-        assert (name in scored) != (name in result['skipped_metrics']), name
-        if name in result['skipped_metrics']:
-            assert result['skipped_metrics'][name].startswith('weights missing'), result['skipped_metrics'][name]
-    assert '| Photos | bicubic |' in open(result['table_md']).read()
+        assert (name in scored) != (name in result.skipped_metrics), name
+        if name in result.skipped_metrics:
+            assert result.skipped_metrics[name].startswith('weights missing'), result.skipped_metrics[name]
+    assert '| Photos | bicubic |' in open(result.table_md).read()

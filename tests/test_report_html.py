@@ -266,20 +266,20 @@ def test_lq_only_folder_through_compare_into_report_html(tmp_path, browser, monk
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
     result = compare.run_compare('lq.yml', {'bicubic': 'bicubic', 'MSR': 'msr.pth'}, 'cmp', progress=False,
                                  network_g={'MSR': '{type: MSRResNet, num_feat: 8, num_block: 1, upscale: 4}'})
-    assert result['pd_png'] is None and osp.isfile(result['scores_png']) and result['visual'] == []
-    assert {'psnr', 'niqe', 'piqe'} <= set(result['metrics'])
-    with open(result['metrics_csv']) as f:
+    assert result.pd_png is None and osp.isfile(result.scores_png) and result.visual == []
+    assert {'psnr', 'niqe', 'piqe'} <= set(result.metrics)
+    with open(result.metrics_csv) as f:
         metrics = {line.split(',')[3] for line in f.read().splitlines()[1:]}
     assert metrics == {'niqe', 'piqe'}  # no PSNR row: there is no HR to compare with
-    table = open(result['table_md']).read()  # n/a: PSNR (the file's) and SSIM (the protocol's)
+    table = open(result.table_md).read()  # n/a: PSNR (the file's) and SSIM (the protocol's)
     assert '| Phone | bicubic | n/a |' in table and table.count('n/a') == 4
-    report = open(result['report_md']).read()
+    report = open(result.report_md).read()
     assert '![scores per model](scores.png)' in report and 'Phone: LQ images without ground truth' in report
     lq_copy = cv2.imread(str(tmp_path / 'cmp' / 'lq' / 'Phone' / 'phone_1.png'))
     assert np.array_equal(lq_copy, cv2.resize(cv2.imread(str(lq_dir / 'phone_1.png')), (256, 256),
                                               interpolation=cv2.INTER_NEAREST))
 
-    page = open_page(browser, result['report_html'])
+    page = open_page(browser, result.report_html)
     assert page.locator('#table-Phone td.na').count() == 4
     assert page.locator('#table-Phone td.na').first.text_content() == 'n/a'
     assert page.locator('a[href="#scores"]').count() == 1 and page.locator('#scores').count() == 1

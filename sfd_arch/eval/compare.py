@@ -1,10 +1,12 @@
 """The paper's evaluation in one call: run models on the test sets of an option file, score, report.
 
-``run_compare`` is the engine of ``scripts/compare.py`` (see its ``--help`` for the models it takes). Every
+``compare(CompareSettings) -> CompareResult`` is the engine of ``scripts/compare.py`` (see its ``--help`` for the
+models it takes; ``run_compare`` is the same call with keyword arguments). Every
 paired dataset of the option file is upscaled by every model and every SR image is scored with the plan of
 ``sfd_arch.eval.plan``; rows are appended to ``metrics.csv`` as they are computed, so an interrupted or failed
 run keeps what it did, and a re-run skips every value still valid (``reconcile``). The table, the PD plot, the
-visual comparisons and ``report.md`` come from ``sfd_arch.eval.report``.
+visual comparisons and ``report.md`` come from ``sfd_arch.eval.report``: ``build_result`` works out everything
+they say without writing a file, and ``write_outputs`` writes each file from that result.
 """
 from __future__ import annotations
 
@@ -14,10 +16,9 @@ import math
 import os
 import os.path as osp
 import re
-import shlex
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -37,6 +38,7 @@ from ..utils.files import (
     write_atomic,
 )
 from ..utils.results import marked
+from .comparison import CompareResult, CompareSettings, command_line, page_data, report_text, results_record
 from .html_report import COPY_DIR, write_compare_html
 from .plan import (
     DEFAULT_METRICS,
@@ -59,7 +61,6 @@ from .report import (
     plot_scores,
     plot_visual,
     read_compare_csv,
-    report_markdown,
     table_markdown,
 )
 from .sources import (
@@ -82,9 +83,9 @@ from .standins import stand_in_notes
 STATE_FILE = 'compare_state.json'
 
 __all__ = [
-    'BICUBIC', 'DEFAULT_METRICS', 'STATE_FILE', 'CompareError', 'Dataset', 'MetricPlan', 'MetricsCsv',
-    'Model', 'Run', 'bicubic_upscale', 'command_line', 'compute_all', 'parse_model_arg', 'parse_models',
-    'plan_metrics', 'reconcile', 'run_compare', 'write_outputs',
+    'BICUBIC', 'DEFAULT_METRICS', 'STATE_FILE', 'CompareError', 'CompareResult', 'CompareSettings', 'Dataset',
+    'MetricPlan', 'MetricsCsv', 'Model', 'Run', 'bicubic_upscale', 'build_result', 'command_line', 'compare',
+    'compute_all', 'parse_model_arg', 'parse_models', 'plan_metrics', 'reconcile', 'run_compare', 'write_outputs',
 ]
 
 
@@ -227,10 +228,13 @@ class Run:
                                f'{sr.shape[1]}x{sr.shape[0]} but the LQ image x{self.scale} is {w}x{h} '
                                '(width x height)')
 
+    def lq_display_path(self, ds: Dataset, index: int) -> str:
+        return osp.join(self.out_dir, 'lq', ds.name, f'{ds.images[index]}.png')
+
     def lq_display(self, ds: Dataset, index: int) -> str:
         """The LQ image of an LQ-only set, enlarged x scale by nearest neighbour (its pixels, shown at SR size),
         written once under ``lq/``: report.html shows it beside the models."""
-        path = osp.join(self.out_dir, 'lq', ds.name, f'{ds.images[index]}.png')
+        path = self.lq_display_path(ds, index)
         if not osp.isfile(path):
             lq, _ = ds.pair(index)
             _imwrite(path, cv2.resize(lq, (lq.shape[1] * self.scale, lq.shape[0] * self.scale),
@@ -457,19 +461,18 @@ def _pick_pd_metric(plan: MetricPlan, wanted: str, x_metric: str) -> tuple[Optio
                       if fallback else f'No PD plot: {wanted} is not available ({reason}).')
 
 
-def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str, pd_metric: str,
-                  visual_per_dataset: int, crops: Sequence[str]) -> dict[str, Any]:
-    """``table.md``, ``pd.png``, ``visual/*.png`` and ``report.md`` from the rows of this run's models."""
+def build_result(run: Run, rows: list[CompareRow], settings: CompareSettings, command: str) -> CompareResult:
+    """Everything the reports say, from the rows of this run's models: means, table, notes, the PD and visual
+    choices, the weights and the protocol, and where each file goes. Writes nothing (``write_outputs`` does)."""
+    out_dir, plan, x_metric = run.out_dir, run.plan, settings.x_metric
     labels = [m.label for m in run.models]
     dataset_names = [d.name for d in run.datasets]
-    current = [r for r in rows if r.model in labels and r.dataset in dataset_names and r.metric in run.plan.blocks]
+    current = [r for r in rows if r.model in labels and r.dataset in dataset_names and r.metric in plan.blocks]
     means = dataset_means(current)
-    metric_names = list(run.plan.blocks)
-    names = metric_labels(run.plan.blocks)
-    not_applicable = {(d.name, n) for d in run.datasets for n in metric_names if not run.plan.applies(n, d.paired)}
-    table = table_markdown(means, labels, dataset_names, metric_names, run.plan.directions, names, not_applicable)
-    with open(osp.join(run.out_dir, 'table.md'), 'w') as f:
-        f.write(table)
+    metric_names = list(plan.blocks)
+    names = metric_labels(plan.blocks)
+    not_applicable = {(d.name, n) for d in run.datasets for n in metric_names if not plan.applies(n, d.paired)}
+    table = table_markdown(means, labels, dataset_names, metric_names, plan.directions, names, not_applicable)
 
     kernel = ('BasicSR MATLAB-like imresize (a = -0.5)' if run.bicubic_kernel == 'matlab'
               else 'OpenCV INTER_CUBIC (a = -0.75)')
@@ -477,108 +480,85 @@ def write_outputs(run: Run, rows: list[CompareRow], command: str, x_metric: str,
     notes += [f'{m.label}: {m.describe()}.' for m in run.models if m.kind != BICUBIC]
     notes.append(f'Datasets: {", ".join(f"{d.name} ({len(d.images)} images)" for d in run.datasets)}.')
     lq_only = [d.name for d in run.datasets if not d.paired]
+    nr_metrics = [n for n in metric_names if n in plan.no_reference]
     if lq_only:
         notes.append(f'{", ".join(lq_only)}: LQ images without ground truth, scored with the no-reference metrics '
-                     f'only ({", ".join(names.get(n, n) for n in metric_names if n in run.plan.no_reference)}); '
+                     f'only ({", ".join(names.get(n, n) for n in nr_metrics)}); '
                      'full-reference columns read n/a. report.html shows each image beside its LQ input, enlarged '
                      f'x{run.scale} by nearest neighbour.')
-    scores_png = None
-    nr_metrics = [n for n in metric_names if n in run.plan.no_reference]
-    if lq_only and nr_metrics:
-        import matplotlib.pyplot as plt
-
-        scores_png = osp.join(run.out_dir, 'scores.png')
-        fig = plot_scores(means, labels, lq_only, nr_metrics, run.plan.directions, names, scores_png)
-        plt.close(fig)
+    scores_png = osp.join(out_dir, 'scores.png') if lq_only and nr_metrics else None
     for name in dict.fromkeys(n for _, _, n in run.unmeasurable):
         cases = [f'{d}/{i} ({reason})' for (d, i, n), reason in run.unmeasurable.items() if n == name]
         notes.append(f'{labels_of(name)} is left out of the means on {len(cases)} image(s) it cannot measure: '
                      f'{"; ".join(cases[:5])}{" ..." if len(cases) > 5 else ""}.')
-    y_metric, pd_note = _pick_pd_metric(run.plan, pd_metric, x_metric)
+    y_metric, pd_note = _pick_pd_metric(plan, settings.pd_metric, x_metric)
     pd_png = None
     if not any(d.paired for d in run.datasets):  # nothing to put on the perception-distortion plane
         y_metric, pd_note = None, 'No PD plot: no dataset has ground truth; scores.png shows each model\'s scores.'
-    elif y_metric and x_metric in run.plan.blocks:
-        import matplotlib.pyplot as plt
-
-        pd_png = osp.join(run.out_dir, 'pd.png')
-        fig, _ = plot_pd(means, labels, dataset_names, pd_png, x_metric, y_metric, run.plan.directions,
-                         dict(names, psnr=marked('PSNR (dB)', None)))
-        plt.close(fig)
-    elif x_metric not in run.plan.blocks:
+    elif y_metric and x_metric in plan.blocks:
+        pd_png = osp.join(out_dir, 'pd.png')
+    elif x_metric not in plan.blocks:
         pd_note = f'No PD plot: the x metric {x_metric} is not in this run.'
     if pd_png and lq_only:
         pd_note = (pd_note + ' ' if pd_note else '') + (f'The PD plot has the datasets with ground truth; '
                                                         f'{", ".join(lq_only)} are in scores.png.')
-
     if pd_png is None and pd_note:
         notes.append(pd_note)
-    caption_metrics = [n for n in (x_metric, y_metric) if n in run.plan.per_image()]
-    visual_dir = osp.join(run.out_dir, 'visual')
-    if osp.isdir(visual_dir):  # figures of an earlier choice would sit beside the new ones, unreported
-        for f in os.listdir(visual_dir):
-            if f.endswith('.png') and any(f.startswith(d + '_') for d in dataset_names):
-                os.remove(osp.join(visual_dir, f))
-    visuals = []
-    choice_metric = y_metric if y_metric in run.plan.per_image() else (caption_metrics[0] if caption_metrics else None)
-    for dataset, image, box in visual_choices(run, current, choice_metric, visual_per_dataset, crops):
-        visuals.append(draw_visual(run, dataset, image, box, caption_metrics,
-                                   osp.join(visual_dir, f'{dataset}_{image}.png'), names))
 
+    caption_metrics = [n for n in (x_metric, y_metric) if n in plan.per_image()]
+    choice_metric = y_metric if y_metric in plan.per_image() else (caption_metrics[0] if caption_metrics else None)
+    choices = visual_choices(run, current, choice_metric, settings.visual_per_dataset, settings.crops)
     weights = []
-    for name, block in run.plan.blocks.items():
+    for name, block in plan.blocks.items():
         weights += [dict(w, metric=name) for w in metrics_lib.weight_report(block)]
-    protocol = run.plan.protocol_record()
-    report = report_markdown(command, table, 'pd.png' if pd_png else None,
-                             [osp.relpath(p, run.out_dir) for p in visuals], weights, run.plan.skipped,
-                             notes, dict(run.plan.blocks), pd_caption=pd_note,
-                             scores_png='scores.png' if scores_png else None, protocol=protocol)
-    report_path = osp.join(run.out_dir, 'report.md')
-    with open(report_path, 'w') as f:
-        f.write(report)
     images = [{'dataset': d.name, 'image': image, 'hr': d.hr_paths[i] if d.paired else None,
-               'lq': None if d.paired else run.lq_display(d, i),
+               'lq': None if d.paired else run.lq_display_path(d, i),
                'sr': {m.label: run.sr_path(m, d, image) for m in run.models}}
               for d in run.datasets for i, image in enumerate(d.images)]
-    html_path = write_compare_html(run.out_dir, {
-        'rows': current, 'models': labels, 'datasets': dataset_names, 'metrics': metric_names, 'labels': names,
-        'directions': run.plan.directions, 'images': images, 'command': command, 'weights': weights,
-        'skipped': run.plan.skipped, 'notes': notes, 'pd_png': pd_png, 'pd_caption': pd_note,
-        'scores_png': scores_png, 'not_applicable': sorted(not_applicable), 'protocol': protocol})
-    results_path = osp.join(run.out_dir, 'results.json')
-    _write_json(results_path, {'command': command, 'protocol': protocol, 'metrics': dict(run.plan.blocks),
-                               'directions': run.plan.directions, 'skipped': run.plan.skipped, 'means': means,
-                               'weights': weights})
-    return {'table_md': osp.join(run.out_dir, 'table.md'), 'pd_png': pd_png, 'visual': visuals,
-            'report_md': report_path, 'report_html': html_path, 'results_json': results_path, 'means': means,
-            'weights': weights, 'pd_metric': y_metric, 'scores_png': scores_png, 'protocol': protocol}
+    return CompareResult(
+        out_dir=out_dir, rows=current, means=means, models=labels, datasets=dataset_names, metrics=metric_names,
+        labels=names, directions=plan.directions, not_applicable=sorted(not_applicable), lq_only=lq_only,
+        no_reference=nr_metrics, blocks=dict(plan.blocks), notes=notes, pd_metric=y_metric, pd_note=pd_note,
+        x_metric=x_metric, visual_choices=choices, caption_metrics=caption_metrics, images=images, weights=weights,
+        skipped_metrics=dict(plan.skipped), protocol=plan.protocol_record(), table=table, command=command,
+        metrics_csv=osp.join(out_dir, 'metrics.csv'), table_md=osp.join(out_dir, 'table.md'), pd_png=pd_png,
+        scores_png=scores_png, visual=[osp.join(out_dir, 'visual', f'{d}_{i}.png') for d, i, _ in choices],
+        report_md=osp.join(out_dir, 'report.md'), report_html=osp.join(out_dir, 'report.html'),
+        results_json=osp.join(out_dir, 'results.json'))
+
+
+def write_outputs(run: Run, result: CompareResult) -> None:
+    """Write the files of ``result``: ``table.md``, ``scores.png``, ``pd.png``, ``visual/*.png`` (drawn from the
+    run's images), ``report.md``, ``report.html`` (with the enlarged LQ images it shows) and ``results.json``."""
+    with open(result.table_md, 'w') as f:
+        f.write(result.table)
+    if result.scores_png or result.pd_png:
+        import matplotlib.pyplot as plt
+    if result.scores_png:
+        plt.close(plot_scores(result.means, result.models, result.lq_only, result.no_reference, result.directions,
+                              result.labels, result.scores_png))
+    if result.pd_png:
+        fig, _ = plot_pd(result.means, result.models, result.datasets, result.pd_png, result.x_metric,
+                         result.pd_metric, result.directions, dict(result.labels, psnr=marked('PSNR (dB)', None)))
+        plt.close(fig)
+    visual_dir = osp.join(result.out_dir, 'visual')
+    if osp.isdir(visual_dir):  # figures of an earlier choice would sit beside the new ones, unreported
+        for f in os.listdir(visual_dir):
+            if f.endswith('.png') and any(f.startswith(d + '_') for d in result.datasets):
+                os.remove(osp.join(visual_dir, f))
+    for (dataset, image, box), path in zip(result.visual_choices, result.visual):
+        draw_visual(run, dataset, image, box, result.caption_metrics, path, result.labels)
+    with open(result.report_md, 'w') as f:
+        f.write(report_text(result))
+    for d in run.datasets:
+        if not d.paired:
+            for i in range(len(d.images)):
+                run.lq_display(d, i)
+    write_compare_html(result.out_dir, page_data(result))
+    _write_json(result.results_json, results_record(result))
 
 
 # -- the entry points ------------------------------------------------------------------------------------------
-def command_line(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device: str = 'auto',
-                 metrics: Optional[Sequence[str]] = None, default_metrics: bool = True,
-                 datasets: Optional[Sequence[str]] = None, pd_metric: str = 'lpips', x_metric: str = 'psnr',
-                 visual_per_dataset: int = 1, crops: Sequence[str] = (), bicubic: str = 'matlab', tile: int = 0,
-                 half: bool = False, network_g: Optional[dict[str, str]] = None,
-                 protocol: Optional[str] = None) -> str:
-    """The ``scripts/compare.py`` command that repeats a ``run_compare`` call (written into ``report.md``)."""
-    argv = ['-opt', opt_path] + (['--protocol', protocol] if protocol else [])
-    for label, spec in models.items():
-        argv += ['--model', BICUBIC if (label, spec.lower()) == (BICUBIC, BICUBIC) else
-                 f'{label}={spec}' if spec else label]
-    for label, spec in (network_g or {}).items():
-        argv += ['--network_g', f'{label}={spec}']
-    argv += ['-o', out_dir]
-    for flag, value, default in (('--device', device, 'auto'), ('--pd', pd_metric, 'lpips'),
-                                 ('--pd-x', x_metric, 'psnr'), ('--visual', visual_per_dataset, 1),
-                                 ('--bicubic', bicubic, 'matlab'), ('--tile', tile, 0)):
-        argv += [flag, str(value)] if value != default else []
-    argv += (['--metrics', *metrics] if metrics else []) + (['--datasets', *datasets] if datasets else [])
-    argv += [a for c in crops for a in ('--crop', c)] + (['--half'] if half else [])
-    argv += [] if default_metrics else ['--no-default-metrics']
-    return 'python scripts/compare.py ' + shlex.join(argv)
-
-
 def refuse_outputs_over_inputs(out_dir: str, opt_path: str, models: list[Model], datasets: list[Dataset]) -> None:
     """Before anything is written: ``out_dir`` is none of the input folders, and no input (option file, checkpoint,
     SR folder, LQ or GT image) lies in what the comparison writes or clears (``sr/``, ``visual/``, the reports)."""
@@ -603,27 +583,19 @@ def refuse_outputs_over_inputs(out_dir: str, opt_path: str, models: list[Model],
         raise CompareError(str(err)) from None
 
 
-def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device: str = 'auto',
-                metrics: Optional[Sequence[str]] = None, default_metrics: bool = True,
-                datasets: Optional[Sequence[str]] = None, pd_metric: str = 'lpips', x_metric: str = 'psnr',
-                visual_per_dataset: int = 1, crops: Sequence[str] = (), bicubic: str = 'matlab', tile: int = 0,
-                half: bool = False, progress: bool = True, command: Optional[str] = None,
-                network_g: Optional[dict[str, str]] = None, protocol: Optional[str] = None) -> dict[str, Any]:
-    """Compare ``models`` (label -> ``bicubic`` | checkpoint | experiment folder | SR folder | '' for the option
-    file's network_g) on the datasets of ``opt_path``; write everything into ``out_dir``. ``network_g``: a
-    model's own BasicSR ``network_g`` block (inline YAML or a YAML file) by label.
+def compare(settings: CompareSettings) -> CompareResult:
+    """Compare ``settings.models`` on the datasets of ``settings.opt_path``; write everything into
+    ``settings.out_dir`` and return what was found (``CompareResult``) with the paths written.
 
-    A dataset without ground truth (``SingleImageDataset``) is scored with the no-reference metrics only.
-
-    Returns the written paths (``metrics_csv``, ``table_md``, ``pd_png``, ``visual``, ``report_md``), ``means``
-    (``{dataset: {model: {metric: value}}}``), ``skipped_metrics`` (name -> reason) and ``computed``
-    (``{'sr': SR images made, 'values': metric values computed}`` by this call; both 0 on a finished re-run) and
-    ``protocol`` (the record printed at the top of the reports and stored in ``results.json``). ``protocol``: a
-    preset of ``sfd_arch.metrics.protocols`` (default: the option file's ``protocol:``, else ``sfd``).
-    Raises ``CompareError`` on bad input; rows computed before the error stay in ``metrics.csv``.
+    A dataset without ground truth (``SingleImageDataset``) is scored with the no-reference metrics only. The
+    metrics follow ``settings.protocol``, a preset of ``sfd_arch.metrics.protocols`` (default: the option file's
+    ``protocol:``, else ``sfd``). Raises ``CompareError`` on bad input; rows computed before the error stay in
+    ``metrics.csv``.
     """
     from ..options.preflight import check_option_file
 
+    s = settings
+    opt_path, models, out_dir, datasets, crops = s.opt_path, s.model_specs, s.out_dir, s.datasets, s.crops
     if not models:
         raise CompareError('no models to compare: give at least one --model')
     for label in models:
@@ -637,15 +609,15 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
         raise CompareError(str(err.args[0]) if err.args else str(err)) from None
     scale = int(opt.get('scale', 4))
     lq_only = any(is_lq_only(block) for _, _, block in test_blocks(opt, datasets))
-    plan = plan_metrics(opt, opt_path, metrics, default_metrics, protocol, lq_only=lq_only)
+    plan = plan_metrics(opt, opt_path, s.metrics, s.default_metrics, s.protocol, lq_only=lq_only)
     if not plan.blocks:
         raise CompareError(f'{opt_path}: no metrics to compute (val.metrics is empty and no default metric has '
                            'its weights)')
     # a metric of the preset (or of the default one) may be absent from the run (--no-default-metrics, --metrics):
     # the report then says so instead of drawing the plot
     known = set(plan.blocks) | set(plan.skipped) | set(DEFAULT_METRICS) | {m.name for m in plan.protocol.metrics}
-    if pd_metric not in known:
-        raise CompareError(f'--pd {pd_metric}: not a metric of this run; it has {", ".join(plan.blocks)}')
+    if s.pd_metric not in known:
+        raise CompareError(f'--pd {s.pd_metric}: not a metric of this run; it has {", ".join(plan.blocks)}')
     dsets = load_datasets(opt, opt_path, datasets)
     for ds in dsets:
         if not ds.paired and not any(plan.applies(n, False) for n in plan.blocks):
@@ -653,11 +625,11 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
                                f'alone ({", ".join(plan.blocks)}); add a no-reference one (niqe, piqe, sfd_iqa)')
     parse_crops(crops, dsets)  # a typo in --crop fails now, not after every model has run
     try:
-        torch_device = inference.pick_device(device)
+        torch_device = inference.pick_device(s.device)
     except RuntimeError as err:
         raise CompareError(str(err)) from None
-    built = build_models(dict(models), opt, opt_path, torch_device, tile, half, bicubic,
-                         parse_network_args([f'{k}={v}' for k, v in (network_g or {}).items()], models))
+    built = build_models(models, opt, opt_path, torch_device, s.tile, s.half, s.bicubic,
+                         parse_network_args([f'{k}={v}' for k, v in s.network_g], models))
     for model in built:
         if model.kind == 'folder':
             find_folder_outputs(model, dsets)
@@ -669,21 +641,30 @@ def run_compare(opt_path: str, models: 'dict[str, str]', out_dir: str, *, device
     kept, rewrite, state = reconcile(out_dir, built, dsets, plan)
     writer = MetricsCsv(osp.join(out_dir, 'metrics.csv'), kept, rewrite)
     _write_json(osp.join(out_dir, STATE_FILE), state)
-    run = Run(out_dir, built, dsets, plan, scale, bicubic, unmeasurable=unmeasurable_images(dsets, plan, scale))
+    run = Run(out_dir, built, dsets, plan, scale, s.bicubic, unmeasurable=unmeasurable_images(dsets, plan, scale))
     for name, reason in plan.skipped.items():
         print(f'compare: skipping {name}: {reason}', file=sys.stderr)
     for (dataset, image, name), reason in run.unmeasurable.items():
         print(f'compare: {name} cannot measure {dataset}/{image}: {reason}; its other metrics are computed',
               file=sys.stderr)
     try:
-        rows = compute_all(run, kept, writer, progress)
+        rows = compute_all(run, kept, writer, s.progress)
     finally:
         writer.close()
-    if command is None:
-        command = command_line(opt_path, models, out_dir, device=device, metrics=metrics,
-                               default_metrics=default_metrics, datasets=datasets, pd_metric=pd_metric,
-                               x_metric=x_metric, visual_per_dataset=visual_per_dataset, crops=crops,
-                               bicubic=bicubic, tile=tile, half=half, network_g=network_g, protocol=protocol)
-    outputs = write_outputs(run, rows, command, x_metric, pd_metric, visual_per_dataset, crops)
-    return dict(outputs, metrics_csv=osp.join(out_dir, 'metrics.csv'), skipped_metrics=dict(plan.skipped),
-                computed={'sr': run.computed_sr, 'values': run.computed_values}, metrics=list(plan.blocks))
+    result = build_result(run, rows, s, command_line(s) if s.command is None else s.command)
+    write_outputs(run, result)
+    # the visual figures may have made an SR image the metrics did not need: counted after the writing
+    result.computed = {'sr': run.computed_sr, 'values': run.computed_values}
+    return result
+
+
+def run_compare(opt_path: str, models: Mapping[str, str], out_dir: str, **options: Any) -> CompareResult:
+    """``compare(CompareSettings(opt_path, models, out_dir, **options))``: compare ``models`` (label ->
+    ``bicubic`` | checkpoint | experiment folder | SR folder | '' for the option file's network_g) on the datasets
+    of ``opt_path`` and write everything into ``out_dir``. ``options`` are the other fields of
+    ``CompareSettings`` (``device``, ``metrics``, ``default_metrics``, ``datasets``, ``pd_metric``, ``x_metric``,
+    ``visual_per_dataset``, ``crops``, ``bicubic``, ``tile``, ``half``, ``progress``, ``command``, ``network_g``:
+    a model's own BasicSR ``network_g`` block, inline YAML or a YAML file, by label; ``protocol``).
+    Returns the ``CompareResult``.
+    """
+    return compare(CompareSettings(opt_path, models, out_dir, **options))

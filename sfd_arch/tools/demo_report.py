@@ -1,8 +1,9 @@
 """What ``make demo`` prints at its end: the comparison table of its models and the targets the demo must meet.
 
-The numbers come from the compare engine (:func:`sfd_arch.eval.compare.run_compare`): its ``means`` give the table,
-its weight report says which metric runs on stand-in weights, and its SR images give the colour check. This module
-only arranges them and judges the targets, so that the judgement can be tested without training anything.
+The numbers come from the compare engine's result (:class:`sfd_arch.eval.comparison.CompareResult`): its ``means``
+give the table, its weight report says which metric runs on stand-in weights, and its SR images give the colour
+check. This module only arranges them and judges the targets, so that the judgement can be tested without training
+anything.
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from sfd_arch.tools.demo import (
     ESRGAN_NAME,
@@ -55,6 +55,9 @@ from sfd_arch.tools.demo_report import (
     targets_text,
     time_target,
 )
+
+if TYPE_CHECKING:
+    from sfd_arch.eval.comparison import CompareResult
 
 LABELS = {'bicubic': 'bicubic', 'stage1': 'PSNR_stage1', 'sfd': 'SFD_demo', 'esrgan': 'ESRGAN_demo'}
 LOGS = osp.join(OUT, 'logs')
@@ -175,7 +178,7 @@ def ladder_steps(data_root: str, stamp: Stamp) -> list[str]:
             plot_ladder_images(rungs, LADDER_PHOTOS[0], osp.join(figures, f'ladder_{LADDER_PHOTOS[0]}.png'))]
 
 
-def final_comparison(checkpoints: dict[str, str]) -> dict:
+def final_comparison(checkpoints: dict[str, str]) -> CompareResult:
     """Step 7: the compare engine's report (table, PD plot, visual comparison, report.html) of bicubic, the stage-1
     model, SFD and (when trained) ESRGAN on the held-out photos.
 
@@ -193,13 +196,13 @@ def final_comparison(checkpoints: dict[str, str]) -> dict:
     return run_compare(TEST_OPT, models, osp.join(OUT, 'compare'), device='cpu', pd_metric='sfd_iqa')
 
 
-def results(out: dict, data_root: str, stages: list[Stage], elapsed: float) -> str:
+def results(out: CompareResult, data_root: str, stages: list[Stage], elapsed: float) -> str:
     """The printed table of the comparison, the time of each stage and the demo's targets with their verdicts
     (``elapsed``: the demo's wall time so far)."""
-    means = out['means']['demo_val']
+    means = out.means['demo_val']
     models = [m for m in LABELS.values() if m in means]
-    metrics = [m for m in out['metrics'] if m in HEADERS]
-    table = results_table(means, models, metrics, stand_in_metrics(out['weights']))
+    metrics = [m for m in out.metrics if m in HEADERS]
+    table = results_table(means, models, metrics, stand_in_metrics(out.weights))
     hr = [osp.join(data_root, 'val', 'HR', f'{p}.png') for p in VAL_PHOTOS]
     compare_dir = osp.join(OUT, 'compare')
     shifts = {m: channel_shift(sr_paths(compare_dir, m, 'demo_val', VAL_PHOTOS), hr) for m in models}
