@@ -17,7 +17,7 @@ import yaml
 from conftest import REPO
 from sfd_testutil import make_paired_dataset
 
-from sfd_arch.eval.report import CompareRow, choose_crop, dataset_means, read_compare_csv, table_markdown
+from sfd_arch.eval.report import ResultRow, choose_crop, dataset_means, read_compare_csv, table_markdown
 
 pytestmark = pytest.mark.usefixtures('single_thread')
 
@@ -438,10 +438,10 @@ def test_non_finite_metric_value_stops_with_rows_kept(ws, compare, tmp_path):
 
 # -- the table and crop functions on their own ------------------------------------------------------------------
 def test_table_marks_best_and_second_per_direction():
-    rows = [CompareRow(m, 'Set5', 'a', metric, v) for m, metric, v in (
+    rows = [ResultRow(m, 'Set5', 'a', metric, v) for m, metric, v in (
         ('A', 'psnr', 30.0), ('B', 'psnr', 31.0), ('C', 'psnr', 29.0),
         ('A', 'lpips', 0.20), ('B', 'lpips', 0.30), ('C', 'lpips', 0.10))]
-    rows.append(CompareRow('A', 'Set5', '*', 'fid', 12.5))
+    rows.append(ResultRow('A', 'Set5', '*', 'fid', 12.5))
     means = dataset_means(rows)
     assert means['Set5']['A'] == {'psnr': 30.0, 'lpips': 0.2, 'fid': 12.5}
     table = table_markdown(means, ['A', 'B', 'C'], ['Set5'], ['psnr', 'lpips', 'fid'],
@@ -587,6 +587,17 @@ def test_protocol_heads_the_reports_and_is_stored_in_results_json(ws, compare, t
     assert again.protocol['chosen_by'] == '--protocol' and again.protocol['name'] == 'sfd'
     assert again.computed['values'] == N_IMAGES * len(DATASETS)  # LPIPS after the border crop, nothing else
     assert '--protocol sfd' in (out / 'report.md').read_text()
+
+
+def test_no_pd_point_for_any_dataset_is_a_note_not_a_traceback(ws, compare, tmp_path):
+    """The basicsr protocol has NIQE and no LPIPS: on 64 px images NIQE measures nothing, so no dataset has a
+    PD point for every model; the report says so and everything else is written."""
+    result = compare.run_compare(str(ws / 'test.yml'), {'bicubic': 'bicubic', 'G1': 'g1.pth'}, str(tmp_path / 'o'),
+                                 progress=False, visual_per_dataset=0, protocol='basicsr')
+    assert result.pd_png is None and not (tmp_path / 'o' / 'pd.png').exists()
+    assert result.pd_note.startswith('No PD plot: no dataset has both PSNR and NIQE for every model (lpips: ')
+    assert result.pd_note in (tmp_path / 'o' / 'report.md').read_text()
+    assert (tmp_path / 'o' / 'report.html').is_file() and '| TinyA |' in result.table
 
 
 def test_unknown_protocol_in_the_option_file_fails_before_any_work(ws, compare, tmp_path):

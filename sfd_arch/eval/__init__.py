@@ -1,7 +1,7 @@
 """Evaluation reports: the tables and figures of a model comparison (``scripts/compare.py``)."""
 from .report import (
     DATASET_LEVEL,
-    CompareRow,
+    ResultRow,
     choose_crop,
     dataset_means,
     plot_pd,
@@ -12,6 +12,6 @@ from .report import (
 )
 
 __all__ = [
-    'DATASET_LEVEL', 'CompareRow', 'choose_crop', 'dataset_means', 'plot_pd', 'plot_visual', 'read_compare_csv',
+    'DATASET_LEVEL', 'ResultRow', 'choose_crop', 'dataset_means', 'plot_pd', 'plot_visual', 'read_compare_csv',
     'report_markdown', 'table_markdown',
 ]

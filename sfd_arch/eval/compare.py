@@ -10,7 +10,6 @@ they say without writing a file, and ``write_outputs`` writes each file from tha
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -37,7 +36,7 @@ from ..utils.files import (
     refuse_output_over_input,
     write_atomic,
 )
-from ..utils.results import marked
+from ..utils.results import AppendOnlyRows, ResultRow, marked
 from .comparison import CompareResult, CompareSettings, command_line, page_data, report_text, results_record
 from .html_report import COPY_DIR, write_compare_html
 from .plan import (
@@ -52,11 +51,10 @@ from .plan import (
 from .report import (
     CSV_COLUMNS,
     DATASET_LEVEL,
-    CompareRow,
     choose_crop,
-    csv_line,
     dataset_means,
     format_value,
+    pd_panels,
     plot_pd,
     plot_scores,
     plot_visual,
@@ -84,33 +82,12 @@ STATE_FILE = 'compare_state.json'
 
 __all__ = [
     'BICUBIC', 'DEFAULT_METRICS', 'STATE_FILE', 'CompareError', 'CompareResult', 'CompareSettings', 'Dataset',
-    'MetricPlan', 'MetricsCsv', 'Model', 'Run', 'bicubic_upscale', 'build_result', 'command_line', 'compare',
+    'MetricPlan', 'Model', 'Run', 'bicubic_upscale', 'build_result', 'command_line', 'compare',
     'compute_all', 'parse_model_arg', 'parse_models', 'plan_metrics', 'reconcile', 'run_compare', 'write_outputs',
 ]
 
 
 # -- the run: state, cache, rows ---------------------------------------------------------------------------------
-class MetricsCsv:
-    """``metrics.csv``, one row appended and flushed per value, so whatever was computed survives a failure."""
-
-    def __init__(self, path: str, rows: list[CompareRow], rewrite: bool):
-        self.path = path
-        if rewrite or not osp.isfile(path):
-            with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:  # stale rows dropped in one rename
-                writer = csv.writer(f)
-                writer.writerow(CSV_COLUMNS)
-                writer.writerows(csv_line(r) for r in rows)
-        self._file = open(path, 'a', newline='')
-        self._writer = csv.writer(self._file)
-
-    def add(self, row: CompareRow) -> None:
-        self._writer.writerow(csv_line(row))
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-
 def _write_json(path: str, data: dict) -> None:
     write_atomic(path, json.dumps(data, indent=1, sort_keys=True))
 
@@ -130,7 +107,7 @@ def metric_key(block: dict) -> str:
 
 
 def reconcile(out_dir: str, models: list[Model], datasets: list[Dataset],
-              plan: MetricPlan) -> tuple[list[CompareRow], bool, dict]:
+              plan: MetricPlan) -> tuple[list[ResultRow], bool, dict]:
     """Drop the rows and SR images that no longer hold: changed model, dataset or metric settings.
 
     Returns the rows still valid, whether ``metrics.csv`` must be rewritten without the others, and the new
@@ -285,14 +262,14 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, desc='compare', unit='SR image', disable=not enabled, dynamic_ncols=True)
 
 
-def compute_all(run: Run, rows: list[CompareRow], writer: MetricsCsv, progress: bool) -> list[CompareRow]:
+def compute_all(run: Run, rows: list[ResultRow], writer: AppendOnlyRows, progress: bool) -> list[ResultRow]:
     """Score every model on every image (dataset, then image, then model, so each pair is decoded once)."""
     per_image, per_dataset = run.plan.per_image(), run.plan.per_dataset()
     done = {(r.model, r.dataset, r.image, r.metric) for r in rows}
     rows = list(rows)
 
-    def add(row: CompareRow) -> None:
-        writer.add(row)
+    def add(row: ResultRow) -> None:
+        writer.write(row)
         rows.append(row)
         done.add((row.model, row.dataset, row.image, row.metric))
 
@@ -317,7 +294,7 @@ def compute_all(run: Run, rows: list[CompareRow], writer: MetricsCsv, progress: 
                         for name in todo[model.label]:
                             block = run.plan.blocks[name]
                             value = run.value(name, model, ds, image, compute_image_metric, block, sr, hr)
-                            add(CompareRow(model.label, ds.name, image, name, value))
+                            add(ResultRow(model.label, ds.name, image, name, value))
                     bar.update(1)
             for name in (per_dataset if ds.paired else [n for n in per_dataset if run.plan.applies(n, False)]):
                 models = [m for m in run.models if (m.label, ds.name, DATASET_LEVEL, name) not in done]
@@ -331,7 +308,7 @@ def compute_all(run: Run, rows: list[CompareRow], writer: MetricsCsv, progress: 
                     block = run.plan.blocks[name]
                     value = run.value(name, model, ds, DATASET_LEVEL, compute_dataset_metric, block, srs, hrs,
                                       ds.images, ds.name)
-                    add(CompareRow(model.label, ds.name, DATASET_LEVEL, name, value))
+                    add(ResultRow(model.label, ds.name, DATASET_LEVEL, name, value))
     return rows
 
 
@@ -369,7 +346,7 @@ def auto_crop_size(h: int, w: int) -> int:
     return min(h, w, max(32, round(min(h, w) / 5)))
 
 
-def visual_choices(run: Run, means_rows: list[CompareRow], metric: Optional[str], per_dataset: int,
+def visual_choices(run: Run, means_rows: list[ResultRow], metric: Optional[str], per_dataset: int,
                    crops: Sequence[str]) -> list[tuple[str, str, Optional[tuple[int, int, int]]]]:
     """``(dataset, image, box or None)`` of each visual figure.
 
@@ -461,7 +438,7 @@ def _pick_pd_metric(plan: MetricPlan, wanted: str, x_metric: str) -> tuple[Optio
                       if fallback else f'No PD plot: {wanted} is not available ({reason}).')
 
 
-def build_result(run: Run, rows: list[CompareRow], settings: CompareSettings, command: str) -> CompareResult:
+def build_result(run: Run, rows: list[ResultRow], settings: CompareSettings, command: str) -> CompareResult:
     """Everything the reports say, from the rows of this run's models: means, table, notes, the PD and visual
     choices, the weights and the protocol, and where each file goes. Writes nothing (``write_outputs`` does)."""
     out_dir, plan, x_metric = run.out_dir, run.plan, settings.x_metric
@@ -495,6 +472,13 @@ def build_result(run: Run, rows: list[CompareRow], settings: CompareSettings, co
     pd_png = None
     if not any(d.paired for d in run.datasets):  # nothing to put on the perception-distortion plane
         y_metric, pd_note = None, 'No PD plot: no dataset has ground truth; scores.png shows each model\'s scores.'
+    elif y_metric and x_metric in plan.blocks and not pd_panels(means, labels, dataset_names, x_metric, y_metric):
+        # e.g. NIQE on images smaller than its two 96 px blocks: no dataset has a point for every model
+        wanted = settings.pd_metric
+        pd_note = (f'No PD plot: no dataset has both {names.get(x_metric, x_metric)} and '
+                   f'{names.get(y_metric, y_metric)} for every model'
+                   + ('' if y_metric == wanted else f' ({wanted}: {plan.skipped.get(wanted, "not in this run")})')
+                   + '.')
     elif y_metric and x_metric in plan.blocks:
         pd_png = osp.join(out_dir, 'pd.png')
     elif x_metric not in plan.blocks:
@@ -639,7 +623,8 @@ def compare(settings: CompareSettings) -> CompareResult:
 
     os.makedirs(out_dir, exist_ok=True)
     kept, rewrite, state = reconcile(out_dir, built, dsets, plan)
-    writer = MetricsCsv(osp.join(out_dir, 'metrics.csv'), kept, rewrite)
+    # stale rows dropped in one rename, else the file continued
+    writer = AppendOnlyRows(osp.join(out_dir, 'metrics.csv'), CSV_COLUMNS, start=kept if rewrite else None)
     _write_json(osp.join(out_dir, STATE_FILE), state)
     run = Run(out_dir, built, dsets, plan, scale, s.bicubic, unmeasurable=unmeasurable_images(dsets, plan, scale))
     for name, reason in plan.skipped.items():

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from .report import CompareRow, report_markdown
+from .report import ResultRow, report_markdown
 from .sources import BICUBIC
 
 Pairs = tuple[tuple[str, str], ...]
@@ -117,7 +117,7 @@ class CompareResult:
     """
 
     out_dir: str
-    rows: list[CompareRow]
+    rows: list[ResultRow]
     means: dict[str, dict[str, dict[str, float]]]
     models: list[str]
     datasets: list[str]

@@ -28,7 +28,7 @@ from .report import (
     ARROWS,
     DATASET_LEVEL,
     PROTOCOL_COLUMNS,
-    CompareRow,
+    ResultRow,
     _ranks,
     column_digits,
     dataset_means,
@@ -99,13 +99,13 @@ def image_link(path: str, out_dir: str, copy_as: Sequence[str] = ()) -> str:
 
 
 # -- comparison page --------------------------------------------------------------------------------------------
-def _as_row(row: Any) -> CompareRow:
-    if isinstance(row, CompareRow):
+def _as_row(row: Any) -> ResultRow:
+    if isinstance(row, ResultRow):
         return row
     if isinstance(row, Mapping):
-        return CompareRow(row['model'], row['dataset'], row['image'], row['metric'], float(row['value']))
+        return ResultRow(row['model'], row['dataset'], row['image'], row['metric'], float(row['value']))
     model, dataset, image, metric, value = row
-    return CompareRow(model, dataset, image, metric, float(value))
+    return ResultRow(model, dataset, image, metric, float(value))
 
 
 def _mark(rank: Optional[int], competitors: int) -> str:
@@ -178,7 +178,7 @@ def write_compare_html(out_dir: str, data: Mapping[str, Any], name: str = 'repor
 
     ``data`` (plain values, as ``report.md`` is made from):
 
-    - ``rows``: ``metrics.csv`` rows (``CompareRow``, ``(model, dataset, image, metric, value)`` or dicts);
+    - ``rows``: ``metrics.csv`` rows (``ResultRow``, ``(model, dataset, image, metric, value)`` or dicts);
     - ``directions``: ``{metric: 'higher' | 'lower'}``; optional ``labels`` (``{metric: column head}``);
     - ``models``, ``datasets``, ``metrics``: display orders (default: order of first appearance in ``rows``);
     - ``images``: ``[{'dataset', 'image', 'hr': path, 'sr': {model: path}}]``, one viewer each; without ground
@@ -229,7 +229,7 @@ def write_compare_html(out_dir: str, data: Mapping[str, Any], name: str = 'repor
     return _write(out_dir, name, page)
 
 
-def _per_image(rows: Iterable[CompareRow]) -> dict[tuple[str, str], dict[str, dict[str, float]]]:
+def _per_image(rows: Iterable[ResultRow]) -> dict[tuple[str, str], dict[str, dict[str, float]]]:
     """``{(dataset, image): {model: {metric: value}}}`` of the per-image rows (dataset-level ones left out)."""
     out: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
     for r in rows:

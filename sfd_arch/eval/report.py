@@ -16,14 +16,16 @@ from __future__ import annotations
 import math
 import os.path as osp
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
 import yaml
 
 from ..utils.files import atomic_path
-from ..utils.results import DATASET_LEVEL  # noqa: F401  (re-exported: the image field of a dataset-level value)
+from ..utils.results import (
+    DATASET_LEVEL,  # noqa: F401  (re-exported: the image field of a dataset-level value)
+    ResultRow,
+)
 
 CSV_COLUMNS = ('model', 'dataset', 'image', 'metric', 'value')
 MEAN_PANEL = 'Mean'
@@ -33,38 +35,22 @@ COLUMN_WIDTH_IN = 3.5
 FONT_PT = 7
 
 
-@dataclass(frozen=True)
-class CompareRow:
-    """One value of ``metrics.csv``: a metric of one SR image (or of a whole dataset, image ``*``)."""
-
-    model: str
-    dataset: str
-    image: str
-    metric: str
-    value: float
-
-
 # -- metrics.csv ------------------------------------------------------------------------------------------------
-def read_compare_csv(path: str) -> list[CompareRow]:
+def read_compare_csv(path: str) -> list[ResultRow]:
     """Rows of a comparison ``metrics.csv``; a wrong header or a non-numeric value is an error naming the line."""
     from ..utils.results import read_value_csv
 
-    return [CompareRow(*fields, value) for fields, value in read_value_csv(path, CSV_COLUMNS)]
+    return [ResultRow(*fields, value) for fields, value in read_value_csv(path, CSV_COLUMNS)]
 
 
-def csv_line(row: CompareRow) -> list[str]:
-    """The CSV fields of a row; ``repr`` keeps every digit, so means recomputed from the file are exact."""
-    return [row.model, row.dataset, row.image, row.metric, repr(float(row.value))]
-
-
-def dataset_means(rows: Iterable[CompareRow]) -> dict[str, dict[str, dict[str, float]]]:
+def dataset_means(rows: Iterable[ResultRow]) -> dict[str, dict[str, dict[str, float]]]:
     """``{dataset: {model: {metric: value}}}``: the mean over images, or the dataset-level value as it is.
 
     Per model, the means of ``sfd_arch.utils.results.dataset_means`` (the one mean of a test's ``metrics.csv``).
     """
     from ..utils.results import dataset_means as means_per_dataset
 
-    by_model: dict[str, list[CompareRow]] = {}
+    by_model: dict[str, list[ResultRow]] = {}
     for r in rows:
         by_model.setdefault(r.model, []).append(r)
     out: dict[str, dict[str, dict[str, float]]] = {}

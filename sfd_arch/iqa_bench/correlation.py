@@ -22,6 +22,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..metrics.records import lower_is_better, oriented  # noqa: F401  (oriented: re-exported for the bench)
+from ..utils.files import write_atomic
 
 
 def logistic4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
@@ -177,8 +178,7 @@ def write_eval_outputs(outputs: dict[str, str], summary: dict, scores: dict[str,
     JSON, the scatter plot, and the table and file names on the console. ``scores`` are oriented (higher = better)."""
     summary = {**summary, 'negated': sorted(m for m in results if lower_is_better(m)),
                'results': {m: vars(c) for m, c in results.items()}}
-    with open(outputs['summary'], 'w') as f:
-        json.dump(summary, f, indent=2)
+    write_atomic(outputs['summary'], json.dumps(summary, indent=2))
     plot_scatter(outputs['plot'], scores, mos, results)
     print(format_table(results))
     print(f'per-image scores: {outputs["scores"]}; summary: {outputs["summary"]}; plot: {outputs["plot"]}')
