@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from .report import ResultRow, report_markdown
+from ..utils.results import ResultRow
+from .report import report_markdown
 from .sources import BICUBIC
 
 Pairs = tuple[tuple[str, str], ...]
