@@ -94,6 +94,11 @@ ROWS = [
      'datasets.val: 2 GT/LQ pair(s) are not x4 apart (GT must be 4 x LQ, or up to 3 px more that BasicSR crops off; '
      'width x height): {root}/val_bad/gt/0000.png is 64x64 but {root}/val_bad/lq/0000.png is 20x20, '
      '{root}/val_bad/gt/0001.png is 64x64 but {root}/val_bad/lq/0001.png is 20x20'),
+    ('val_niqe_too_small', _yaml_edit(lambda o, r: o['val']['metrics'].update(
+        niqe={'type': 'calculate_niqe', 'crop_border': 4})), ValueError,
+     'val.metrics.niqe: calculate_niqe cannot measure 2 of the 2 image(s) of datasets.val (SR size = LQ x 4), e.g. '
+     '{root}/data/val/lq/0000.png: 64x64 leaves 56x56 after crop_border 4: 0 96 px blocks, NIQE needs 2; use larger '
+     'images or take niqe out of val.metrics'),
     ('total_iter_negative', lambda t, r: _edit(t, 'total_iter: 2', 'total_iter: -1'), ValueError,
      'train.total_iter: expected an iteration count >= 1, got -1'),
     ('pretrain_nowhere', lambda t, r: _edit(t, 'pretrain_network_g: null', 'pretrain_network_g: nowhere/net_g.pth'),
@@ -197,6 +202,29 @@ def test_the_test_script_on_an_empty_folder_says_no_images(tmp_path, monkeypatch
     with pytest.raises(SystemExit) as info:
         test_script.main(['-opt', 'test.yml'])
     assert str(info.value) == 'error: test.yml: datasets.test_1.dataroot_gt: no images in gt (an empty folder)'
+    assert not (tmp_path / 'results').exists()
+
+
+def test_the_test_script_on_photos_too_small_for_niqe_stops_before_basicsr(tmp_path, monkeypatch):
+    """LQ photos without ground truth (SingleImageDataset): their sizes come from the headers, x scale."""
+    from sfd_arch import test as test_script
+
+    monkeypatch.chdir(tmp_path)
+    write_pairs(str(tmp_path / 'unused'), str(tmp_path / 'lq'), n=2, size=96, lq_size=24)
+    write_pairs(str(tmp_path / 'unused2'), str(tmp_path / 'lq'), n=1, size=400, lq_size=100, start=2)  # 0002: large
+    opt = {'name': 'small', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0,
+           'datasets': {'test_1': {'name': 'photos', 'type': 'SingleImageDataset', 'dataroot_lq': 'lq',
+                                   'io_backend': {'type': 'disk'}}},
+           'network_g': {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1},
+           'path': {'pretrain_network_g': None},
+           'val': {'metrics': {'niqe': {'type': 'calculate_niqe', 'crop_border': 0}}}}
+    (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt))
+    with pytest.raises(SystemExit) as info:
+        test_script.main(['-opt', 'test.yml'])
+    assert str(info.value) == ('error: test.yml: val.metrics.niqe: calculate_niqe cannot measure 2 of the 3 image(s) '
+                               'of datasets.test_1 (SR size = LQ x 4), e.g. lq/0000.png: 96x96 leaves 96x96 after '
+                               'crop_border 0: 1 96 px block, NIQE needs 2; use larger images or take niqe out of '
+                               'val.metrics')
     assert not (tmp_path / 'results').exists()
 
 

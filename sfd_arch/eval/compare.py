@@ -43,7 +43,6 @@ from .plan import (
     DEFAULT_METRICS,
     CompareError,
     MetricPlan,
-    cannot_measure,
     compute_dataset_metric,
     compute_image_metric,
     plan_metrics,
@@ -239,7 +238,7 @@ def unmeasurable_images(datasets: list[Dataset], plan: MetricPlan, scale: int) -
     from the LQ image's header (the SR image is LQ x scale): known before any SR image is made."""
     from ..utils.imagefiles import ImageFileError, image_size
 
-    checks = {n: b for n, b in plan.blocks.items() if n in plan.per_image() and cannot_measure(b, 1, 1)}
+    checks = {n: b for n, b in plan.blocks.items() if n in plan.per_image() and records.cannot_measure(b, 1, 1)}
     out: dict[tuple[str, str, str], str] = {}
     if not checks:
         return out
@@ -250,7 +249,7 @@ def unmeasurable_images(datasets: list[Dataset], plan: MetricPlan, scale: int) -
             except ImageFileError as err:
                 raise CompareError(str(err)) from None
             for name, block in checks.items():
-                reason = cannot_measure(block, width * scale, height * scale)
+                reason = records.cannot_measure(block, width * scale, height * scale)
                 if reason:
                     out[(ds.name, image, name)] = reason
     return out
@@ -588,7 +587,8 @@ def compare(settings: CompareSettings) -> CompareResult:
         except UnsafePathError as err:
             raise CompareError(str(err)) from None
     try:
-        opt = check_option_file(opt_path, is_train=False, check_weights=False)  # it loads its own models
+        # it loads its own models and leaves images a metric cannot measure out of that metric's means
+        opt = check_option_file(opt_path, is_train=False, check_weights=False, check_sizes=False)
     except (FileNotFoundError, ValueError, KeyError) as err:
         raise CompareError(str(err.args[0]) if err.args else str(err)) from None
     scale = int(opt.get('scale', 4))

@@ -61,25 +61,6 @@ def compute_image_metric(metric_opt: dict, sr: np.ndarray, hr: np.ndarray) -> fl
     return float(value.item()) if hasattr(value, 'item') else float(value)
 
 
-# BasicSR's NIQE (basicsr/metrics/niqe.py) cuts the image into 96 px blocks and fits a Gaussian to their
-# features: one block gives a singular covariance ("SVD did not converge"), so it needs at least two
-NIQE_BLOCK, NIQE_MIN_BLOCKS = 96, 2
-
-
-def cannot_measure(metric_opt: dict, width: int, height: int) -> Optional[str]:
-    """Why a per-image metric cannot measure an SR image of this size (None when it can): known before the run
-    from the image headers."""
-    if metric_opt.get('type') != 'calculate_niqe':
-        return None
-    border = int(metric_opt.get('crop_border', 0) or 0)
-    w, h = width - 2 * border, height - 2 * border
-    blocks = max(0, w // NIQE_BLOCK) * max(0, h // NIQE_BLOCK)
-    if blocks >= NIQE_MIN_BLOCKS:
-        return None
-    return (f'{width}x{height} leaves {max(w, 0)}x{max(h, 0)} after crop_border {border}: '
-            f'{blocks} {NIQE_BLOCK} px block{"" if blocks == 1 else "s"}, NIQE needs {NIQE_MIN_BLOCKS}')
-
-
 # -- metrics of a run ---------------------------------------------------------------------------------------------
 @dataclass
 class MetricPlan:

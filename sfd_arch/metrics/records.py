@@ -63,6 +63,8 @@ class Metric:
         options: the block keys that pick this metric out of its function (pyiqa's ``metric: musiq``).
         aliases: other spellings of the name (pyiqa's ``lpips-vgg``).
         bench: how ``sfd-iqa bench`` runs it as a baseline, or None: not a bench baseline.
+        too_small: ``(block, width, height)`` -> why it cannot measure an image of that size (None: it can);
+            None: any size. Read from image headers before a run (:func:`cannot_measure`).
     """
 
     name: str
@@ -76,6 +78,7 @@ class Metric:
     options: tuple[tuple[str, Any], ...] = ()
     aliases: tuple[str, ...] = ()
     bench: Optional[BenchEntry] = None
+    too_small: Optional[Callable[[Mapping[str, Any], int, int], Optional[str]]] = None
 
     @property
     def title(self) -> str:
@@ -95,6 +98,22 @@ class Metric:
         from basicsr.utils.registry import METRIC_REGISTRY
 
         return METRIC_REGISTRY.get(self.type)
+
+
+# -- the sizes a function cannot measure --------------------------------------------------------------------------
+# BasicSR's NIQE (basicsr/metrics/niqe.py) cuts the image into 96 px blocks and fits a Gaussian to their
+# features: one block gives a singular covariance ("SVD did not converge"), so it needs at least two
+NIQE_BLOCK, NIQE_MIN_BLOCKS = 96, 2
+
+
+def _niqe_too_small(opt: Mapping[str, Any], width: int, height: int) -> Optional[str]:
+    border = int(opt.get('crop_border', 0) or 0)
+    w, h = width - 2 * border, height - 2 * border
+    blocks = max(0, w // NIQE_BLOCK) * max(0, h // NIQE_BLOCK)
+    if blocks >= NIQE_MIN_BLOCKS:
+        return None
+    return (f'{width}x{height} leaves {max(w, 0)}x{max(h, 0)} after crop_border {border}: '
+            f'{blocks} {NIQE_BLOCK} px block{"" if blocks == 1 else "s"}, NIQE needs {NIQE_MIN_BLOCKS}')
 
 
 # -- the weight files of each function -------------------------------------------------------------------------
@@ -159,7 +178,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric('kid', 'calculate_kid', lower_better=True, per_dataset=True, weights=_inception_weights,
            stand_in=STAND_IN_WEIGHTS),
     # no-reference
-    Metric('niqe', 'calculate_niqe', 'NIQE', lower_better=True, no_reference=True,
+    Metric('niqe', 'calculate_niqe', 'NIQE', lower_better=True, no_reference=True, too_small=_niqe_too_small,
            bench=BenchEntry("BasicSR's calculate_niqe (Y channel, no border crop)", 'niqe', 'basicsr',
                             (('basicsr', 'metrics/niqe_pris_params.npz'),))),
     Metric('piqe', 'calculate_piqe', 'PIQE', lower_better=True, no_reference=True,
@@ -211,6 +230,13 @@ def find(name: str) -> Optional[Metric]:
 def of_type(metric_type: str) -> Optional[Metric]:
     """The first record whose function is ``metric_type`` (its weights and stand-in mark are those of the type)."""
     return next((m for m in METRICS.values() if m.type == metric_type), None)
+
+
+def cannot_measure(block: Mapping[str, Any], width: int, height: int) -> Optional[str]:
+    """Why the metric of a BasicSR block (``{'type': 'calculate_niqe', ...}``) cannot measure an image of
+    ``width`` x ``height`` (None when it can): known from image headers before any image is made."""
+    metric = of_type(str(block.get('type', '')))
+    return metric.too_small(block, width, height) if metric is not None and metric.too_small else None
 
 
 def label(name: str, default: Optional[str] = None) -> str:

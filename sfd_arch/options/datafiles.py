@@ -198,11 +198,15 @@ def single_listing(where: str, block: dict[str, Any]) -> Listing:
         if missing:
             raise FileNotFoundError(f'{where}.meta_info_file: {len(missing)} listed image(s) not found: '
                                     f'{_some(missing)}')
-        return Listing(names)
-    files = _files_in(folder)
-    if not files:
-        raise DatasetFileError(f'{where}.dataroot_lq: no images in {folder} (an empty folder)')
-    return Listing(files)
+    else:
+        names = [osp.join(folder, f) for f in _files_in(folder)]
+        if not names:
+            raise DatasetFileError(f'{where}.dataroot_lq: no images in {folder} (an empty folder)')
+    try:  # the sizes the metrics will see (LQ x scale), from the headers
+        lq_wh = np.array([image_size(f) for f in names], dtype=np.int64).reshape(-1, 2)
+    except ImageFileError as err:
+        raise DatasetFileError(str(err)) from None
+    return Listing(names, None, lq_wh, lambda i: ('', names[i]))
 
 
 def realesrgan_listing(where: str, block: dict[str, Any]) -> Listing:
@@ -311,3 +315,28 @@ def check_datasets(opt: dict[str, Any], source: str, is_train: bool) -> dict[str
         if listing is not None:
             out[phase] = listing
     return out
+
+
+def check_measurable(opt: dict[str, Any], source: str, listings: dict[str, Listing]) -> None:
+    """Every ``val.metrics`` entry can measure every image it will be given (the SR image: LQ x scale) in each
+    dataset BasicSR validates or tests on: a metric with a size limit in its record (NIQE needs two 96 px blocks
+    after the border crop) would otherwise stop the run at its first validation, with a message from inside
+    the metric."""
+    from ..metrics.records import cannot_measure
+
+    metrics = (opt.get('val') or {}).get('metrics') or {}
+    scale = int(opt.get('scale') or 1)
+    for phase, listing in listings.items():
+        if str(phase).split('_')[0] == 'train' or listing.lq_wh is None:
+            continue
+        for name, block in metrics.items():
+            if not isinstance(block, dict) or cannot_measure(block, 1, 1) is None:
+                continue  # no size limit
+            failing = [(i, reason) for i, (w, h) in enumerate(listing.lq_wh) if w >= 0 and h >= 0  # -1: unrecorded
+                       for reason in [cannot_measure(block, int(w) * scale, int(h) * scale)] if reason]
+            if failing:
+                i, reason = failing[0]
+                raise DatasetFileError(
+                    f'{source}: val.metrics.{name}: {block.get("type")} cannot measure {len(failing)} of the '
+                    f'{len(listing.items)} image(s) of datasets.{phase} (SR size = LQ x {scale}), e.g. '
+                    f'{listing.files(i)[1]}: {reason}; use larger images or take {name} out of val.metrics')

@@ -18,7 +18,7 @@ from ..utils.basicsr_safety import check_path_names
 from ..utils.force_yml import apply_force_yml
 from ..utils.safe_yaml import load_option_file
 from .cross import cross_field_problems
-from .datafiles import check_datasets
+from .datafiles import check_datasets, check_measurable
 from .walk import check_metric_blocks, check_option_keys
 from .weightfiles import check_clip_weights, check_perceptual_backbone, check_pretrained, check_resume_state
 
@@ -29,7 +29,8 @@ def _load(path: str) -> dict[str, Any]:
 
 
 def check_option_file(path: str, is_train: bool = True, check_metrics: bool = True,
-                      argv: Optional[Sequence[str]] = None, check_weights: bool = True) -> dict[str, Any]:
+                      argv: Optional[Sequence[str]] = None, check_weights: bool = True,
+                      check_sizes: bool = True) -> dict[str, Any]:
     """Raise a clear error naming the file, the key and the value for every mistake that would otherwise fail
     after BasicSR has started (or not at all); returns the options.
 
@@ -41,7 +42,9 @@ def check_option_file(path: str, is_train: bool = True, check_metrics: bool = Tr
     ``check_metrics``: also check every ``val.metrics`` entry's weight files on disk; a caller that drops metrics
     without weights itself (the SR comparison) may turn it off and use ``check_val_metrics``.
     ``check_weights``: the network, CLIP and VGG weight files (a caller that loads its own networks turns it
-    off). ``argv``: the command line BasicSR will parse; its ``--force_yml``, ``--debug``, ``--auto_resume`` and
+    off). ``check_sizes`` (with ``check_metrics``): every image of a validation or test set is large enough for
+    each metric with a size limit (NIQE; a caller that leaves such images out of a metric itself, the SR comparison, turns it off).
+    ``argv``: the command line BasicSR will parse; its ``--force_yml``, ``--debug``, ``--auto_resume`` and
     ``--launcher`` are applied first, as BasicSR applies them.
     """
     opt = _load(path)
@@ -55,13 +58,15 @@ def check_option_file(path: str, is_train: bool = True, check_metrics: bool = Tr
     if problems:
         raise ValueError(f'{path}: ' + (problems[0] if len(problems) == 1 else 'option values that cannot run '
                                         'together:\n' + '\n'.join(f'  {line}' for line in problems)))
-    check_datasets(opt, path, is_train)
+    listings = check_datasets(opt, path, is_train)
     if sfd_training:
         check_sfd_options(opt, path)
     if check_weights:
         _check_weight_files(opt, path, is_train, sfd_training)
     if check_metrics:
         check_val_metrics(path, opt)
+        if check_sizes:
+            check_measurable(opt, path, listings)
     return opt
 
 
