@@ -35,6 +35,8 @@ import torch.nn.functional as F
 from open_clip.pretrained import get_pretrained_cfg, list_pretrained_tags_by_model
 from torch import nn
 
+from ..utils.checkpoints import state_mismatch
+
 logger = logging.getLogger('basicsr')
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -480,18 +482,10 @@ def _load_into(model: nn.Module, state: dict, path: str) -> None:
             old = int(round((state[name].shape[0] - 1) ** 0.5))
             new = int(round((own[name].shape[0] - 1) ** 0.5))
             state[name] = _resize_pos_embed(state[name], (old, old), (new, new))
-    missing, unexpected = [k for k in own if k not in state], [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and own[k].shape != state[k].shape]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f'missing {len(missing)} (e.g. {", ".join(missing[:3])})')
-        if unexpected:
-            parts.append(f'unexpected {len(unexpected)} (e.g. {", ".join(unexpected[:3])})')
-        if wrong:
-            shapes = [f'{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}' for k in wrong[:3]]
-            parts.append(f'shape mismatch for {", ".join(shapes)}')
-        raise CLIPWeightsError(f"CLIP weights file {path} does not fit the model architecture: {'; '.join(parts)}. "
+    mismatch = state_mismatch({k: tuple(v.shape) for k, v in state.items()},
+                              {k: tuple(v.shape) for k, v in own.items()})
+    if mismatch:
+        raise CLIPWeightsError(f"CLIP weights file {path} does not fit the model architecture: {mismatch}. "
                                'Check that `clip.model` names the architecture these weights belong to.')
     model.load_state_dict(state, strict=True)
 

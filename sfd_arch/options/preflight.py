@@ -43,7 +43,8 @@ def check_option_file(path: str, is_train: bool = True, check_metrics: bool = Tr
     without weights itself (the SR comparison) may turn it off and use ``check_val_metrics``.
     ``check_weights``: the network, CLIP and VGG weight files (a caller that loads its own networks turns it
     off). ``check_sizes`` (with ``check_metrics``): every image of a validation or test set is large enough for
-    each metric with a size limit (NIQE; a caller that leaves such images out of a metric itself, the SR comparison, turns it off).
+    each metric with a size limit (NIQE; a caller that leaves such images out of a metric itself, the SR
+    comparison, turns it off).
     ``argv``: the command line BasicSR will parse; its ``--force_yml``, ``--debug``, ``--auto_resume`` and
     ``--launcher`` are applied first, as BasicSR applies them.
     """

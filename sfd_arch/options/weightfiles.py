@@ -95,18 +95,9 @@ def _state_of(checkpoint: Any, param_key: Optional[str], where: str, path: str) 
 def _compare(where: str, path: str, state: dict[str, Any], shapes: dict[str, tuple[int, ...]],
              strict: bool, network: str) -> None:
     given = {k: tuple(getattr(v, 'shape', ())) for k, v in state.items()}
-    wrong = [f'{k} {given[k]} in the file, {shapes[k]} in the network' for k in shapes
-             if k in given and given[k] != shapes[k]]
-    missing, unexpected = sorted(set(shapes) - set(given)), sorted(set(given) - set(shapes))
-    if strict and (wrong or missing or unexpected):
-        parts = []
-        if wrong:
-            parts.append(f'{len(wrong)} shape(s) differ: {"; ".join(wrong[:2])}')
-        if missing:
-            parts.append(f'{len(missing)} missing: {", ".join(missing[:3])}')
-        if unexpected:
-            parts.append(f'{len(unexpected)} unexpected: {", ".join(unexpected[:3])}')
-        raise WeightFileError(f'{where}: {path} does not fit {network} as the file sets it ({"; ".join(parts)}); '
+    mismatch = checkpoints.state_mismatch(given, shapes)
+    if strict and mismatch:
+        raise WeightFileError(f'{where}: {path} does not fit {network} as the file sets it ({mismatch}); '
                               'point it at weights of this architecture, or set its strict_load to false to load '
                               'the parts that fit')
 

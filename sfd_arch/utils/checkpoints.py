@@ -119,3 +119,21 @@ def weights_only_loads(what: str = 'checkpoint') -> Iterator[None]:
         yield
     finally:
         torch.load = original
+
+
+def state_mismatch(file_shapes: dict[str, tuple[int, ...]], network_shapes: dict[str, tuple[int, ...]]) -> str:
+    """How a state dict's parameter shapes (``{name: shape}``) differ from a network's: ``''`` when they fit,
+    else the shapes that differ, the missing and the unexpected names, a few of each (the one wording of every
+    "does not fit" message: pretrained networks, resume states, CLIP weights)."""
+    wrong = [f'{k} {file_shapes[k]} in the file, {network_shapes[k]} in the network' for k in network_shapes
+             if k in file_shapes and tuple(file_shapes[k]) != tuple(network_shapes[k])]
+    missing = [k for k in network_shapes if k not in file_shapes]
+    unexpected = [k for k in file_shapes if k not in network_shapes]
+    parts = []
+    if wrong:
+        parts.append(f'{len(wrong)} shape(s) differ: {"; ".join(wrong[:2])}')
+    if missing:
+        parts.append(f'{len(missing)} missing: {", ".join(missing[:3])}')
+    if unexpected:
+        parts.append(f'{len(unexpected)} unexpected: {", ".join(unexpected[:3])}')
+    return '; '.join(parts)
