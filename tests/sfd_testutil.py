@@ -1,7 +1,10 @@
 """Helpers for the training tests: a tiny paired dataset and a tiny ESRGAN-style option file."""
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import cv2
 import numpy as np
@@ -10,6 +13,27 @@ import yaml
 from conftest import tiny_clip_opt
 
 VGG_PATH = os.path.join('experiments', 'pretrained_models', 'vgg19-dcbb9e9d.pth')
+
+
+@contextmanager
+def basicsr_log() -> Iterator[list[logging.LogRecord]]:
+    """The records BasicSR's logger emits while the block runs (INFO and above). Its logger does not propagate, so
+    a handler listens to it directly; its level and ``disabled`` flag, which other tests may have changed, are set
+    for the block and restored after it."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger('basicsr')
+    level, disabled = logger.level, logger.disabled
+    logger.setLevel(logging.INFO)  # setLevel, not the attribute: it also clears isEnabledFor's cache
+    logger.disabled = False
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.disabled = disabled
 
 
 def make_paired_dataset(root: str, n: int = 4, size: int = 64, scale: int = 4, seed: int = 0) -> tuple[str, str]:

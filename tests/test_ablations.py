@@ -1,7 +1,6 @@
 """Ablations as option lines (docs/ablations.md): the files in options/ablation/, what each switch builds,
 training and resuming from each file on CPU with the tiny CLIP, export and SFD-IQA with one network."""
 import difflib
-import logging
 import os
 import sys
 
@@ -9,7 +8,7 @@ import pytest
 import torch
 import yaml
 from conftest import REPO, tiny_clip_opt
-from sfd_testutil import make_paired_dataset, save_tiny_clip
+from sfd_testutil import basicsr_log, make_paired_dataset, save_tiny_clip
 from test_training import build_model
 
 import sfd_arch  # noqa: F401  (registration)
@@ -127,26 +126,16 @@ def train_in_process(opt_path: str, root) -> str:
     """BasicSR's train_pipeline from an option file (root = ``root``); returns what the 'basicsr' logger said."""
     from basicsr.train import train_pipeline
 
-    records = []
-    handler = logging.Handler()
-    handler.emit = lambda record: records.append(record.getMessage())
-    logger = logging.getLogger('basicsr')
-    level, disabled = logger.level, logger.disabled  # other tests in this process may have quietened it
-    logger.setLevel(logging.INFO)
-    logger.disabled = False
-    logger.addHandler(handler)
     argv, cwd = sys.argv, os.getcwd()
     sys.argv = ['train.py', '-opt', opt_path]
     os.chdir(root)
     try:
-        train_pipeline(str(root))
+        with basicsr_log() as records:
+            train_pipeline(str(root))
     finally:
         sys.argv = argv
         os.chdir(cwd)
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.disabled = disabled
-    return '\n'.join(records)
+    return '\n'.join(r.getMessage() for r in records)
 
 
 @pytest.fixture(scope='module')

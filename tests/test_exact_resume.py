@@ -22,7 +22,14 @@ import pytest
 import torch
 import yaml
 from conftest import REPO
-from sfd_testutil import esrgan_style_options, make_paired_dataset, save_tiny_clip, tiny_clip_line, write_pairs
+from sfd_testutil import (
+    basicsr_log,
+    esrgan_style_options,
+    make_paired_dataset,
+    save_tiny_clip,
+    tiny_clip_line,
+    write_pairs,
+)
 
 import sfd_arch  # noqa: F401  (registration and the BasicSR patches)
 from sfd_arch import exact_resume
@@ -278,14 +285,8 @@ def test_resumed_sampler_skips_without_loading_and_samples_are_keyed():
 
 
 def test_prefetch_thread_without_workers_is_warned_about():
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logging.getLogger('basicsr').addHandler(handler)
-    try:
+    with basicsr_log() as records:
         _epoch(exact_resume.KeyedSampler(_Draws(4), 1, 0), _Draws(4), 0, prefetch_mode='cpu')
-    finally:
-        logging.getLogger('basicsr').removeHandler(handler)
     assert any('prefetch_mode: cpu with num_worker_per_gpu: 0' in r.getMessage() and 'not bit-exact' in r.getMessage()
                for r in records)
 
@@ -314,27 +315,29 @@ def test_images_pack_as_uint8_only_when_lossless():
     assert set(packed) == {'tensor'} and torch.equal(exact_resume.unpack_images(packed, torch.device('cpu')), inexact)
 
 
+def _saved_at_iteration_2(tmp_path, name: str) -> tuple[dict, str, dict]:
+    """An SFD run ``name`` built in ``tmp_path`` (the working folder) and saved at iteration 2: its options, its
+    training-state file and the state read back."""
+    from test_training import build_model
+
+    opt = dict(_sfd_options(tmp_path, save_tiny_clip(str(tmp_path / 'clip.pt'))), name=name, num_gpu=0)
+    (tmp_path / f'{name}.yml').write_text(yaml.safe_dump(opt, sort_keys=False))
+    model, _ = build_model(f'{name}.yml', str(tmp_path))
+    model.save(0, 2)
+    state_file = tmp_path / 'experiments' / name / 'training_states' / '2.state'
+    return opt, state_file, torch.load(state_file, weights_only=True)
+
+
 def test_a_state_of_an_older_version_resumes_with_a_warning(tmp_path, monkeypatch, single_thread):
     from test_training import build_model
 
     monkeypatch.chdir(tmp_path)
-    opt = dict(_sfd_options(tmp_path, save_tiny_clip(str(tmp_path / 'clip.pt'))), name='old', num_gpu=0)
-    (tmp_path / 'old.yml').write_text(yaml.safe_dump(opt, sort_keys=False))
-    model, _ = build_model('old.yml', str(tmp_path))
-    model.save(0, 2)
-    state_file = tmp_path / 'experiments' / 'old' / 'training_states' / '2.state'
-    state = torch.load(state_file, weights_only=True)
+    _, state_file, state = _saved_at_iteration_2(tmp_path, 'old')
     assert state[exact_resume.STATE_KEY]['manual_seed'] == 0
     del state[exact_resume.STATE_KEY]
     torch.save(state, state_file)
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logging.getLogger('basicsr').addHandler(handler)
-    try:
+    with basicsr_log() as records:
         resumed, loaded = build_model('old.yml', str(tmp_path), auto_resume=True)
-    finally:
-        logging.getLogger('basicsr').removeHandler(handler)
     assert loaded['iter'] == 2 and resumed.data_progress.state() is None
     warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
     assert any('saved by an older version of sfd_arch' in w and 'the continuation will not be bit-exact' in w
@@ -378,28 +381,17 @@ def test_resume_on_another_process_count_batch_or_seed_warns(tmp_path, monkeypat
     from test_training import build_model
 
     monkeypatch.chdir(tmp_path)
-    opt = dict(_sfd_options(tmp_path, save_tiny_clip(str(tmp_path / 'clip.pt'))), name='moved', num_gpu=0)
-    (tmp_path / 'moved.yml').write_text(yaml.safe_dump(opt, sort_keys=False))
-    model, _ = build_model('moved.yml', str(tmp_path))
-    model.save(0, 2)
-    state_file = tmp_path / 'experiments' / 'moved' / 'training_states' / '2.state'
-    state = torch.load(state_file, weights_only=True)
+    opt, state_file, state = _saved_at_iteration_2(tmp_path, 'moved')
     exact = state[exact_resume.STATE_KEY]
     exact['ranks'] = exact['ranks'] * 2  # as two processes save it
     exact['world_size'] = 2
     exact['data'] = {'epoch': 0, 'samples': 4, 'batches': 2}  # in batches of 2
     torch.save(state, state_file)
     (tmp_path / 'moved.yml').write_text(yaml.safe_dump(dict(opt, manual_seed=5), sort_keys=False))
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logging.getLogger('basicsr').addHandler(handler)
-    try:
+    with basicsr_log() as records:
         resumed, _ = build_model('moved.yml', str(tmp_path), auto_resume=True)
         resumed.feed_data({'lq': torch.rand(3, 3, 16, 16), 'gt': torch.rand(3, 3, 64, 64),
                            exact_resume.SAMPLE_KEY: torch.tensor([[0, 4], [0, 5], [0, 6]])})
-    finally:
-        logging.getLogger('basicsr').removeHandler(handler)
     warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
     assert resumed.opt['manual_seed'] == 0
     assert any('trained with batches of 2 per process, it resumes with 3: the continuation will not be bit-exact'

@@ -1,7 +1,6 @@
 """Per-image metrics of BasicSR's test pipeline (sfd_arch/test.py) and the plots drawn from them."""
 import csv
 import json
-import logging
 import os
 import re
 import subprocess
@@ -17,6 +16,8 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # appended: an installed or shimmed package on PYTHONPATH still wins
     sys.path.append(str(REPO))
+
+from sfd_testutil import basicsr_log  # noqa: E402
 
 from sfd_arch.compat import ensure_basicsr_importable  # noqa: E402
 
@@ -78,21 +79,10 @@ def run_sfd_test(tmp_path: Path, monkeypatch) -> tuple:
     """``sfd_arch.test.run`` on ``tmp_path/test.yml`` from ``tmp_path``; returns the recorder and BasicSR's log."""
     import sfd_arch.test as sfd_test
 
-    # what BasicSR logs: its logger does not propagate, so listen to it directly
-    logger = logging.getLogger('basicsr')
-    messages: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger.addHandler(handler)
-    level = logger.level
-    logger.setLevel(logging.INFO)  # setLevel, not the attribute: it also clears isEnabledFor's cache
     monkeypatch.chdir(tmp_path)
-    try:
+    with basicsr_log() as records:
         recorder = sfd_test.run(['-opt', str(tmp_path / 'test.yml')])
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    return recorder, messages
+    return recorder, [r.getMessage() for r in records]
 
 
 # -- the recorder on BasicSR's real test pipeline -----------------------------------------------------------
