@@ -273,19 +273,26 @@ def test_inference_script_on_the_demo_generator_by_a_network_g_block(tmp_path):
     assert bad.returncode == 1 and 'inference_sfd: error:' in bad.stderr and 'experiment folder' in bad.stderr
 
 
-def test_compare_takes_the_demo_generator_by_block_and_by_folder(tmp_path, monkeypatch):
+def write_tiny_test(tmp_path: Path, name: str, **blocks) -> None:
+    """``tmp_path/test.yml``: a test run ``name`` (x4, CPU) over two 32 px pairs, PSNR with a 4 px border, plus
+    ``blocks`` (top-level keys; ``val`` is merged)."""
     from sfd_testutil import make_paired_dataset
 
-    from sfd_arch.eval import compare
-
-    exp = write_experiment(tmp_path)
     make_paired_dataset(str(tmp_path / 'data'), n=2, size=32, seed=0)
-    opt = {'name': 'c', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0,
+    val = {'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 4}}, **blocks.pop('val', {})}
+    opt = {'name': name, 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0,
            'datasets': {'test_1': {'name': 'Tiny', 'type': 'PairedImageDataset',
                                    'dataroot_gt': str(tmp_path / 'data' / 'gt'),
                                    'dataroot_lq': str(tmp_path / 'data' / 'lq'), 'io_backend': {'type': 'disk'}}},
-           'val': {'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 4}}}}
+           **blocks, 'val': val}
     (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt))
+
+
+def test_compare_takes_the_demo_generator_by_block_and_by_folder(tmp_path, monkeypatch):
+    from sfd_arch.eval import compare
+
+    exp = write_experiment(tmp_path)
+    write_tiny_test(tmp_path, 'c')
     monkeypatch.chdir(tmp_path)
     ckpt = str(exp / 'models' / 'net_g_latest.pth')
     plain = tmp_path / 'latest_copy.pth'
@@ -303,20 +310,12 @@ def test_compare_takes_the_demo_generator_by_block_and_by_folder(tmp_path, monke
 
 
 def test_sfd_test_runs_the_demo_generator_by_block_and_by_folder(tmp_path, monkeypatch):
-    from sfd_testutil import make_paired_dataset
-
     from sfd_arch import test as sfd_test
 
     exp = write_experiment(tmp_path)
-    make_paired_dataset(str(tmp_path / 'data'), n=2, size=32, seed=0)
-    opt = {'name': 'bring_your_own', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0,
-           'datasets': {'test_1': {'name': 'Tiny', 'type': 'PairedImageDataset',
-                                   'dataroot_gt': str(tmp_path / 'data' / 'gt'),
-                                   'dataroot_lq': str(tmp_path / 'data' / 'lq'), 'io_backend': {'type': 'disk'}}},
-           'network_g': {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3},  # replaced by --model
-           'path': {'pretrain_network_g': None},
-           'val': {'save_img': False, 'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 4}}}}
-    (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt))
+    write_tiny_test(tmp_path, 'bring_your_own',
+                    network_g={'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3},  # replaced by --model
+                    path={'pretrain_network_g': None}, val={'save_img': False})
     monkeypatch.chdir(tmp_path)
     values = []
     for extra in (['--model', str(exp), '--iter', '5'],
