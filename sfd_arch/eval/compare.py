@@ -238,7 +238,7 @@ def unmeasurable_images(datasets: list[Dataset], plan: MetricPlan, scale: int) -
     from the LQ image's header (the SR image is LQ x scale): known before any SR image is made."""
     from ..utils.imagefiles import ImageFileError, image_size
 
-    checks = {n: b for n, b in plan.blocks.items() if n in plan.per_image() and records.cannot_measure(b, 1, 1)}
+    checks = {n: b for n, b in plan.blocks.items() if n in plan.per_image() and records.size_limited(b)}
     out: dict[tuple[str, str, str], str] = {}
     if not checks:
         return out

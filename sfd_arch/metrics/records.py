@@ -232,6 +232,12 @@ def of_type(metric_type: str) -> Optional[Metric]:
     return next((m for m in METRICS.values() if m.type == metric_type), None)
 
 
+def size_limited(block: Mapping[str, Any]) -> bool:
+    """Whether the metric of a BasicSR block has a smallest image it can measure (its record's ``too_small``)."""
+    metric = of_type(str(block.get('type', '')))
+    return metric is not None and metric.too_small is not None
+
+
 def cannot_measure(block: Mapping[str, Any], width: int, height: int) -> Optional[str]:
     """Why the metric of a BasicSR block (``{'type': 'calculate_niqe', ...}``) cannot measure an image of
     ``width`` x ``height`` (None when it can): known from image headers before any image is made."""

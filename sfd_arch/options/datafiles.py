@@ -322,7 +322,7 @@ def check_measurable(opt: dict[str, Any], source: str, listings: dict[str, Listi
     dataset BasicSR validates or tests on: a metric with a size limit in its record (NIQE needs two 96 px blocks
     after the border crop) would otherwise stop the run at its first validation, with a message from inside
     the metric."""
-    from ..metrics.records import cannot_measure
+    from ..metrics.records import cannot_measure, size_limited
 
     metrics = (opt.get('val') or {}).get('metrics') or {}
     scale = int(opt.get('scale') or 1)
@@ -330,8 +330,8 @@ def check_measurable(opt: dict[str, Any], source: str, listings: dict[str, Listi
         if str(phase).split('_')[0] == 'train' or listing.lq_wh is None:
             continue
         for name, block in metrics.items():
-            if not isinstance(block, dict) or cannot_measure(block, 1, 1) is None:
-                continue  # no size limit
+            if not isinstance(block, dict) or not size_limited(block):
+                continue
             failing = [(i, reason) for i, (w, h) in enumerate(listing.lq_wh) if w >= 0 and h >= 0  # -1: unrecorded
                        for reason in [cannot_measure(block, int(w) * scale, int(h) * scale)] if reason]
             if failing:
