@@ -513,8 +513,7 @@ def build_result(run: Run, rows: list[ResultRow], settings: CompareSettings, com
 def write_outputs(run: Run, result: CompareResult) -> None:
     """Write the files of ``result``: ``table.md``, ``scores.png``, ``pd.png``, ``visual/*.png`` (drawn from the
     run's images), ``report.md``, ``report.html`` (with the enlarged LQ images it shows) and ``results.json``."""
-    with open(result.table_md, 'w') as f:
-        f.write(result.table)
+    write_atomic(result.table_md, result.table)
     if result.scores_png or result.pd_png:
         import matplotlib.pyplot as plt
     if result.scores_png:
@@ -531,8 +530,7 @@ def write_outputs(run: Run, result: CompareResult) -> None:
                 os.remove(osp.join(visual_dir, f))
     for (dataset, image, box), path in zip(result.visual_choices, result.visual):
         draw_visual(run, dataset, image, box, result.caption_metrics, path, result.labels)
-    with open(result.report_md, 'w') as f:
-        f.write(report_text(result))
+    write_atomic(result.report_md, report_text(result))
     for d in run.datasets:
         if not d.paired:
             for i in range(len(d.images)):
